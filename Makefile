@@ -1,0 +1,112 @@
+# Marketing backend: lighttpd + libfcgi responders + Postgres.
+# `make run` starts everything locally; `make test` runs every test; `make check` lints.
+
+CC      ?= cc
+SANITIZE ?=
+V ?= 0
+
+SRC_DIR   := fcgi-app/src
+BUILD_DIR := fcgi-app/build$(if $(SANITIZE),-san)
+BIN       := $(BUILD_DIR)/backend
+
+PKGS    := libpq jansson libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/postgresql
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -ljansson -lsodium) -lfcgi
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla -Wundef -Wwrite-strings \
+        -Wnull-dereference -Wimplicit-fallthrough
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -fno-common -fstack-protector-strong \
+               -D_FORTIFY_SOURCE=2 -MMD -MP $(WARN) $(PKG_CFLAGS)
+ifneq ($(SANITIZE),)
+CFLAGS_BASE := $(filter-out -O2 -D_FORTIFY_SOURCE=2,$(CFLAGS_BASE)) -O1 \
+               -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+CFLAGS += $(CFLAGS_BASE)
+
+SRCS := $(wildcard $(SRC_DIR)/*.c)
+OBJS := $(patsubst $(SRC_DIR)/%.c,$(BUILD_DIR)/%.o,$(SRCS))
+LIB_OBJS := $(filter-out $(BUILD_DIR)/main.o,$(OBJS))
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+.PHONY: all build deps run stop migrate check-config test test-unit test-integration test-smoke \
+        test-asan test-valgrind check format clean bench image-test
+
+all: build
+build: $(BIN)
+
+$(BIN): $(OBJS)
+	@echo "  LINK $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+
+$(BUILD_DIR)/%.o: $(SRC_DIR)/%.c | $(BUILD_DIR)
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD_DIR):
+	$(Q)mkdir -p $@
+
+-include $(OBJS:.o=.d)
+
+# ---- unit tests: one binary per tests/unit/test_*.c, linked against every module but main.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD_DIR)/tests/%,$(UNIT_SRCS))
+
+$(BUILD_DIR)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/t.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST $@"
+	$(Q)$(CC) $(CFLAGS) -I$(SRC_DIR) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
+
+# Installs the Debian packages the project needs (idempotent, quiet when present).
+deps:
+	@scripts/install-deps.sh
+
+test-unit: $(UNIT_BINS)
+	@scripts/run-unit-tests.sh $(UNIT_BINS)
+
+test-integration: $(BIN)
+	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py
+
+test-smoke: $(BIN)
+	@BACKEND_BIN=$(abspath $(BIN)) tests/smoke/cgi-fcgi.sh
+
+test:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory build
+	@scripts/test-all.sh "$(SANITIZE)"
+
+test-asan:
+	@$(MAKE) --no-print-directory test SANITIZE=address,undefined
+
+test-valgrind: $(UNIT_BINS)
+	@VALGRIND=1 scripts/run-unit-tests.sh $(UNIT_BINS)
+
+check:
+	@scripts/check.sh
+
+format:
+	@clang-format -i $(wildcard $(SRC_DIR)/*.[ch] tests/unit/*.[ch])
+
+# Packages first: on a fresh machine the compiler's headers come from them.
+run:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory build
+	@BACKEND_BIN=$(abspath $(BIN)) scripts/run.sh
+
+stop:
+	@scripts/stop.sh
+
+migrate: build
+	@BACKEND_BIN=$(abspath $(BIN)) scripts/with-env.sh $(abspath $(BIN)) migrate $(ARGS)
+
+check-config: build
+	@BACKEND_BIN=$(abspath $(BIN)) scripts/with-env.sh $(abspath $(BIN)) check-config
+
+clean:
+	rm -rf fcgi-app/build fcgi-app/build-san

@@ -1,0 +1,72 @@
+/* config.h - the service configuration, read once from the environment at start-up. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include "common.h"
+#include "limits.h"
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+enum rl_class {
+    RL_EVENTS = 0,
+    RL_CAPTURE,
+    RL_UNSUBSCRIBE,
+    RL_DELETE,
+    RL_SUMMARY,
+    RL_DEFAULT, /* RATE_LIMIT_MAX: every other routed request */
+    RL_CLASS_COUNT
+};
+
+struct config {
+    /* Secrets: never printed. */
+    const char *database_url;
+    const char *ip_hash_pepper;
+    size_t ip_hash_pepper_len;
+    const char *admin_api_key; /* NULL when unset */
+    size_t admin_api_key_len;
+
+    char *cors_origins[CORS_MAX_ORIGINS]; /* owned by config (config_free) */
+    size_t cors_origin_count;
+
+    int port;
+    int fcgi_workers;
+    long max_body_bytes;
+    long rate_limits[RL_CLASS_COUNT]; /* per minute; 0 = off */
+
+    int session_inactivity_minutes;
+    int heuristic_link_window_minutes;
+    bool enable_heuristic_linking;
+    int rollup_batch_days;
+    const char *rollup_default_property_id;
+    int rollup_interval_minutes;
+    int retention_days;
+    const char *privacy_contact_email; /* NULL when unset */
+    enum log_level log_level;
+    const char *database_schema;
+
+    /* Deployment (ours, not the Node service's). */
+    const char *run_dir;         /* FastCGI socket and rate-limit table live here */
+    const char *trusted_proxies; /* comma-separated addresses/CIDRs for mod_extforward */
+    const char *app_home;        /* holds lighttpd/ and migrations/ */
+};
+
+/* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */
+typedef const char *(*config_getenv_fn)(const char *name, void *ctx);
+
+/* Fills *out from the environment. On a bad value writes "NAME: reason" into err and returns -1.
+ * Strings in *out borrow from the environment (or from storage owned by config for lists);
+ * call config_free() to release that storage. */
+int config_load(struct config *out, config_getenv_fn get, void *ctx, char *err, size_t errlen) ATTR_WUR;
+void config_free(struct config *cfg);
+
+/* Process-wide config, set once by main() before any request. */
+const struct config *config_get(void);
+void config_set_global(const struct config *cfg);
+
+/* Parses 1 true yes on / 0 false no off, any case. Returns -1 when the text is neither. */
+int config_parse_bool(const char *s, bool *out) ATTR_WUR;
+
+/* Prints the effective configuration with secrets redacted. */
+void config_print(const struct config *cfg, int fd);
+
+#endif

@@ -1,0 +1,13 @@
+/* handlers.h - every route handler (one file per route family). */
+#ifndef HANDLERS_H
+#define HANDLERS_H
+
+#include "router.h"
+
+/* h_ready.c */
+void h_readyz(struct ctx *c);
+/* Reads the migration versions on disk once at start; -1 when the folder cannot be read. */
+int ready_init(const struct config *cfg);
+void ready_free(void);
+
+#endif

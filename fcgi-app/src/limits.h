@@ -1,0 +1,64 @@
+/* limits.h - every defensive bound of the service, named once; each has a test. */
+#ifndef LIMITS_H
+#define LIMITS_H
+
+/* Request bodies: default and the range MAX_BODY_BYTES may take. */
+#define BODY_BYTES_DEFAULT 65536
+#define BODY_BYTES_MIN 1024
+#define BODY_BYTES_MAX (1024 * 1024)
+
+/* lighttpd refuses larger bodies itself (server.max-request-size, in KiB) so a huge
+ * Content-Length never reaches a responder; the app's own 413 covers what is between. */
+#define LIGHTTPD_BODY_SLACK_KB 64
+
+/* CORS allowlist. */
+#define CORS_MAX_ORIGINS 32
+#define CORS_MAX_ORIGIN_LEN 255
+/* Echoed Access-Control-Request-Headers longer than this are refused (400). */
+#define CORS_MAX_REQUEST_HEADERS_LEN 1024
+
+/* Per-request arena: request-scoped allocations; bigger requests fail cleanly. */
+#define ARENA_BLOCK_BYTES (64 * 1024)
+#define ARENA_MAX_BYTES (4 * 1024 * 1024)
+
+/* Response body buffer cap. */
+#define RESPONSE_MAX_BYTES (1024 * 1024)
+#define RESPONSE_MAX_HEADERS 16
+#define RESPONSE_HEADER_MAX_LEN 1200
+
+/* Rate limiter shared-memory table. */
+#define RATELIMIT_SLOTS 16384
+#define RATELIMIT_MAX_PROBES 32
+#define RATELIMIT_WINDOW_SECONDS 60
+#define RATELIMIT_PER_MINUTE_MAX 1000000
+
+/* Postgres: a request is answered within 2 s even when the database is gone. */
+#define DB_CONNECT_TIMEOUT_MS 1500
+#define DB_STATEMENT_TIMEOUT_MS 1500
+#define DB_TCP_USER_TIMEOUT_MS 1500
+#define DB_IDLE_IN_TX_TIMEOUT_MS 5000
+/* After a failed connect, refuse at once for this long instead of connecting again. */
+#define DB_BREAKER_MS 1000
+/* ...but only when the failed connect took at least this long (refusals are instant). */
+#define DB_BREAKER_SLOW_CONNECT_MS 200
+/* Recycle a connection after this long (Fly's proxy cuts long-lived connections). */
+#define DB_MAX_CONN_AGE_S 600
+#define DB_RETRY_AFTER_S 1
+#define DB_MAX_PARAMS 32
+
+/* Jobs (migrate, rollups) may run long statements. */
+#define JOB_STATEMENT_TIMEOUT_MS 300000
+#define JOB_CONNECT_TIMEOUT_S 10
+
+/* Config values. */
+#define CONFIG_PEPPER_MIN_LEN 32
+#define CONFIG_ADMIN_KEY_MIN_LEN 24
+#define CONFIG_MAX_VALUE_LEN 4096
+#define CONFIG_PROPERTY_ID_MAX_LEN 128
+#define CONFIG_FCGI_WORKERS_MAX 64
+
+/* Log lines are cut at this size. */
+#define LOG_LINE_MAX 2048
+
+#define MIGRATION_MAX_BYTES (4 * 1024 * 1024) /* one migrations/NNNN_*.sql file */
+#endif

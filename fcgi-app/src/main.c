@@ -1,0 +1,136 @@
+/* main.c - one binary, several commands: serve, migrate, check-config, lighttpd-vars. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "hash.h"
+#include "limits.h"
+#include "log.h"
+#include "migrate.h"
+#include "serve.h"
+
+static const char *env_get(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: backend COMMAND\n"
+               "  serve           FastCGI responder (spawned by lighttpd)\n"
+               "  migrate [status] apply pending migrations / list them\n"
+               "  check-config    validate the environment and print it, secrets redacted\n"
+               "  lighttpd-vars   print the lighttpd settings derived from the environment\n");
+}
+
+/* Strings go into lighttpd.conf between double quotes: refuse anything that would escape them. */
+static int conf_safe(const char *name, const char *v)
+{
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
+            fprintf(stderr, "config error: %s: must not contain quotes, backslashes or control characters\n",
+                    name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int print_lighttpd_vars(const struct config *cfg)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(self) - 1) {
+        fprintf(stderr, "lighttpd-vars: cannot resolve the binary's path\n");
+        return 1;
+    }
+    self[n] = '\0';
+    char home[PATH_MAX];
+    if (!realpath(cfg->app_home, home)) {
+        fprintf(stderr, "config error: APP_HOME: no such directory\n");
+        return 1;
+    }
+    if (conf_safe("APP_HOME", home) || conf_safe("RUN_DIR", cfg->run_dir) || conf_safe("BACKEND_BIN", self))
+        return 1;
+    const char *bind = getenv("BIND_ADDRESS");
+    if (!bind || !*bind)
+        bind = "0.0.0.0";
+    if (conf_safe("BIND_ADDRESS", bind))
+        return 1;
+    printf("server.port = %d\n", cfg->port);
+    printf("server.bind = \"%s\"\n", bind);
+    printf("var.backend_bin = \"%s\"\n", self);
+    printf("var.app_home = \"%s\"\n", home);
+    printf("var.run_dir = \"%s\"\n", cfg->run_dir);
+    printf("var.workers = %d\n", cfg->fcgi_workers);
+    printf("server.max-request-size = %ld\n", (cfg->max_body_bytes + 1023) / 1024 + LIGHTTPD_BODY_SLACK_KB);
+    if (cfg->trusted_proxies) {
+        /* only these peers may set the client address (Fly-Client-IP, X-Forwarded-For) */
+        printf("server.modules += (\"mod_extforward\")\n");
+        printf("extforward.headers = (\"Fly-Client-IP\", \"X-Forwarded-For\")\n");
+        printf("extforward.forwarder = (");
+        const char *p = cfg->trusted_proxies;
+        int first = 1;
+        while (*p) {
+            size_t len = strcspn(p, ",");
+            struct str s = str_trim((struct str){p, len});
+            if (s.n) {
+                printf("%s\"%.*s\" => \"trust\"", first ? "" : ", ", (int)s.n, s.p);
+                first = 0;
+            }
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+        printf(")\n");
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "check-config") &&
+        strcmp(cmd, "lighttpd-vars")) {
+        fprintf(stderr, "backend: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return 1;
+    }
+
+    static struct config cfg;
+    char err[256];
+    if (config_load(&cfg, env_get, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "config error: %s\n", err);
+        return 1;
+    }
+    config_set_global(&cfg);
+    log_set_level(cfg.log_level);
+    log_set_component(cmd);
+    if (hash_init() != 0) {
+        fprintf(stderr, "backend: libsodium failed to initialise\n");
+        return 1;
+    }
+
+    int rc;
+    if (strcmp(cmd, "serve") == 0) {
+        rc = serve_main(&cfg);
+    } else if (strcmp(cmd, "migrate") == 0) {
+        rc = migrate_main(&cfg, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "check-config") == 0) {
+        config_print(&cfg, STDOUT_FILENO);
+        printf("configuration OK\n");
+        rc = 0;
+    } else {
+        rc = print_lighttpd_vars(&cfg);
+    }
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,98 @@
+/* pgjob.c - job connections: generous timeouts, UTC, the configured schema. */
+#include "pgjob.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "limits.h"
+
+/* The non-empty password among parsed options, or NULL. Borrowed from opts. */
+static const char *opts_password(const PQconninfoOption *opts)
+{
+    for (const PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "password") == 0)
+            return o->val && o->val[0] ? o->val : NULL;
+    }
+    return NULL;
+}
+
+/* Writes "<what>: <libpq message>" as one line, leaving the libpq part out when it would reveal
+ * the password (it never should, but the message is not ours to trust). */
+static void describe(char *err, size_t errlen, const char *what, const char *pqmsg, const char *password)
+{
+    char one[512];
+    size_t n = 0;
+    for (const char *p = pqmsg ? pqmsg : ""; *p && n + 2 < sizeof(one); p++) {
+        if (*p == '\n') {
+            if (p[1] != '\0') {
+                one[n++] = ';';
+                one[n++] = ' ';
+            }
+        } else {
+            one[n++] = (*p == '\r' || *p == '\t') ? ' ' : *p;
+        }
+    }
+    one[n] = '\0';
+    if (n == 0 || (password && strstr(one, password)))
+        (void)snprintf(err, errlen, "%s", what);
+    else
+        (void)snprintf(err, errlen, "%s: %s", what, one);
+}
+
+PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
+{
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    PQconninfoOption *opts = NULL;
+    const char *password;
+    char timeout_s[16], stmt_ms[24];
+    /* dbname comes first so that the values after it override the same keys in the URL. */
+    const char *const keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", NULL};
+    const char *const vals[] = {cfg->database_url, timeout_s, "backend-job", "UTF8", NULL};
+    const char *const params[] = {cfg->database_schema, stmt_ms};
+
+    if (errlen)
+        err[0] = '\0';
+    /* libpq's own parse errors quote the connection string, password and all: parse it first and
+     * report a failure in our words. */
+    opts = cfg->database_url ? PQconninfoParse(cfg->database_url, NULL) : NULL;
+    if (!opts) {
+        (void)snprintf(err, errlen, "DATABASE_URL is not a valid connection string or URI");
+        goto out;
+    }
+    password = opts_password(opts);
+
+    (void)snprintf(timeout_s, sizeof(timeout_s), "%d", JOB_CONNECT_TIMEOUT_S);
+    (void)snprintf(stmt_ms, sizeof(stmt_ms), "%d", JOB_STATEMENT_TIMEOUT_MS);
+    c = PQconnectdbParams(keys, vals, 1);
+    if (!c) {
+        (void)snprintf(err, errlen, "cannot connect to the database: out of memory");
+        goto out;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        describe(err, errlen, "cannot connect to the database", PQerrorMessage(c), password);
+        goto fail;
+    }
+
+    /* Parameters, not SQL text. quote_ident keeps a mixed-case or unusual schema name intact in
+     * search_path, the way Prisma's ?schema= treats it. */
+    r = PQexecParams(c,
+                     "SELECT set_config('TimeZone', 'UTC', false), "
+                     "set_config('search_path', quote_ident($1), false), "
+                     "set_config('statement_timeout', $2, false)",
+                     2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        describe(err, errlen, "cannot set up the database session", PQerrorMessage(c), password);
+        goto fail;
+    }
+    goto out;
+
+fail:
+    PQfinish(c);
+    c = NULL;
+out:
+    PQclear(r);
+    if (opts)
+        PQconninfoFree(opts);
+    return c;
+}

@@ -1,0 +1,41 @@
+/* router.h - the one static route table: method, path, handler, rate-limit class, flags. */
+#ifndef ROUTER_H
+#define ROUTER_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "http.h"
+
+enum route_flags {
+    ROUTE_ADMIN = 1 << 0,     /* x-admin-key / Bearer checked before anything else */
+    ROUTE_BODY_JSON = 1 << 1, /* application/json or text/plain carrying JSON */
+    ROUTE_BODY_FORM = 1 << 2, /* also application/x-www-form-urlencoded */
+};
+
+/* What a handler sees: everything the table promised is already checked. */
+struct ctx {
+    const struct config *cfg;
+    struct request *req;
+    struct response *resp;
+    json_t *body;   /* the parsed JSON object for body routes (borrowed), else NULL */
+    bool form_post; /* the body came form-urlencoded */
+};
+
+typedef void (*route_handler)(struct ctx *c);
+
+struct route {
+    const char *path;
+    unsigned methods; /* enum http_method bits; GET implies HEAD */
+    route_handler handler;
+    enum rl_class rl;
+    unsigned flags;
+};
+
+/* Returns the route for (path, method), or NULL: then *allowed holds the methods the path
+ * accepts (0 = unknown path → 404; else 405 with Allow). */
+const struct route *router_find(struct str path, enum http_method m, unsigned *allowed);
+/* "GET, HEAD, POST"-style list for an Allow header into out. */
+void router_allow_header(unsigned methods, char *out, size_t cap);
+
+#endif

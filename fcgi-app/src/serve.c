@@ -1,0 +1,105 @@
+/* serve.c - one single-threaded responder: accept, handle, answer, reset the arena. */
+#include "serve.h"
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "arena.h"
+#include "db.h"
+#include "handlers.h"
+#include "log.h"
+#include "ratelimit.h"
+
+/* Leave room under 2 s for lighttpd and the client's own hop. */
+#define REQUEST_DB_BUDGET_MS 1800
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    FCGX_ShutdownPending(); /* finish the current request, then leave the accept loop */
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop; /* no SA_RESTART: a blocked accept() returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int read_fcgx(void *ctx, char *buf, int n)
+{
+    FCGX_Request *r = ctx;
+    return FCGX_GetStr(buf, n, r->in);
+}
+
+int serve_main(const struct config *cfg)
+{
+    int rc = 1;
+    char rl_path[128];
+    struct arena arena;
+    arena_init(&arena, ARENA_MAX_BYTES);
+
+    if (FCGX_Init() != 0 || FCGX_IsCGI()) {
+        log_error("serve must be spawned by lighttpd with a FastCGI socket on fd 0");
+        return 2;
+    }
+    install_signals();
+    int n = snprintf(rl_path, sizeof(rl_path), "%s/ratelimit.shm", cfg->run_dir);
+    if (n < 0 || (size_t)n >= sizeof(rl_path) || ratelimit_open(rl_path) != 0) {
+        log_error("cannot map the rate-limit table in RUN_DIR");
+        return 1;
+    }
+    if (ready_init(cfg) != 0)
+        goto out;
+    db_init(cfg);
+    (void)db_ensure(); /* connect and prepare now; a database that is down only means 503s */
+
+    FCGX_Request r;
+    if (FCGX_InitRequest(&r, 0, 0) != 0)
+        goto out;
+    log_info("responder ready");
+    while (FCGX_Accept_r(&r) >= 0) {
+        struct request req;
+        memset(&req, 0, sizeof(req));
+        req.arena = &arena;
+        req.params = r.envp;
+        req.read_body = read_fcgx;
+        req.read_ctx = &r;
+        http_parse_request(&req);
+        db_begin_request(REQUEST_DB_BUDGET_MS);
+
+        struct response resp;
+        memset(&resp, 0, sizeof(resp));
+        app_handle(cfg, &req, &resp, time(NULL));
+        if (resp.status >= 500)
+            log_warn("%.*s %.*s -> %d", (int)req.method_name.n, req.method_name.p ? req.method_name.p : "",
+                     (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p, resp.status);
+
+        size_t len = 0;
+        char *out = http_serialize(&req, &resp, &len);
+        (void)FCGX_PutStr(out, (int)len, r.out);
+        free(out);
+        json_decref(resp.body);
+        FCGX_Finish_r(&r);
+        arena_reset(&arena);
+    }
+    FCGX_Free(&r, 1);
+    log_info("responder stopping");
+    rc = 0;
+out:
+    db_close();
+    ready_free();
+    ratelimit_close();
+    arena_free(&arena);
+    return rc;
+}

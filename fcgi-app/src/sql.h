@@ -1,0 +1,19 @@
+/* sql.h - every statement the responders run, prepared on each (re)connect. */
+#ifndef SQL_H
+#define SQL_H
+
+#include <stdbool.h>
+
+enum stmt_id { STMT_READY = 0, STMT_COUNT };
+
+struct stmt_def {
+    const char *name;
+    const char *sql;
+    int nparams;
+    /* Safe to run again after a lost connection (read-only, or deduplicated by a key). */
+    bool retry_safe;
+};
+
+extern const struct stmt_def SQL_STMTS[STMT_COUNT];
+
+#endif

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs the Debian 12 packages the project needs when any is missing.
+# Quiet and offline when everything is installed. Installing needs root; otherwise it prints the
+# command to run and fails. Package scripts are not allowed to start services (no lighttpd on :80,
+# no system Postgres cluster running): this works the same with or without systemd.
+set -euo pipefail
+
+packages=(
+    build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjansson-dev libsodium-dev
+    lighttpd postgresql-15 postgresql-client-15 curl wrk python3
+    shellcheck cppcheck clang-format valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    # shellcheck disable=SC2016 # ${Status} is a dpkg-query field, not a shell expansion
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+((${#missing[@]} > 0)) || exit 0
+
+echo "install-deps: missing packages: ${missing[*]}"
+install=(apt-get install -y --no-install-recommends "${missing[@]}")
+if ((EUID != 0)); then
+    echo "install-deps: run as root: apt-get update && DEBIAN_FRONTEND=noninteractive ${install[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# policy-rc.d exiting 101 tells invoke-rc.d/deb-systemd-invoke not to start services. Only a file
+# we create is removed again.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
+apt-get update
+"${install[@]}"
+echo "install-deps: installed ${missing[*]}"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# run.sh - `make run`: everything needed to serve the API locally, from a clean clone.
+# Installs missing packages, resolves the environment (.local/env, a local Postgres in .local/pg
+# when DATABASE_URL is unset, development secrets), checks the config, migrates, and starts
+# lighttpd in the background. Running it again while lighttpd runs is a no-op. Stop: make stop.
+set -euo pipefail
+# shellcheck source=scripts/lib-env.sh
+. "$(dirname "$0")/lib-env.sh"
+
+: "${BACKEND_BIN:?set BACKEND_BIN to the built binary (make run does)}"
+export BACKEND_BIN
+
+"$SCRIPTS_DIR/install-deps.sh"
+mkdir -p "$LOCAL_DIR"
+load_local_env
+export PORT=${PORT:-3000}
+url=http://127.0.0.1:$PORT
+
+if pid=$(lighttpd_pid); then
+    echo "already running: $url (lighttpd pid $pid); stop with: make stop"
+    exit 0
+fi
+
+ensure_dev_secrets
+resolve_database_url init
+export BIND_ADDRESS=${BIND_ADDRESS:-127.0.0.1} # local only; the container binds 0.0.0.0
+export FCGI_WORKERS=${FCGI_WORKERS:-2}
+export RUN_DIR=${RUN_DIR:-$LOCAL_DIR/run}
+
+"$BACKEND_BIN" check-config >/dev/null || die "configuration rejected (see above; .local/env holds local settings)"
+"$BACKEND_BIN" migrate || die "migrate failed"
+
+mkdir -p "$RUN_DIR"
+chmod 0700 "$RUN_DIR"
+conf=$APP_HOME/lighttpd/lighttpd.conf
+log=$LOCAL_DIR/lighttpd.log
+[[ -f $conf ]] || die "missing $conf"
+lighttpd -tt -f "$conf" 3>/dev/null || die "lighttpd rejects $conf"
+
+# lighttpd writes its access log to fd 3. setsid: it outlives this script and the terminal's ^C.
+setsid lighttpd -D -f "$conf" </dev/null >>"$log" 2>&1 3>>"$LOCAL_DIR/access.log" &
+pid=$!
+echo "$pid" >"$LIGHTTPD_PID_FILE"
+
+for ((i = 0; i < 50; i++)); do
+    if curl -fsS -o /dev/null --max-time 1 "$url/v1/healthz" 2>/dev/null; then
+        echo "backend running: $url (lighttpd pid $pid, $FCGI_WORKERS responders)"
+        echo "logs: .local/lighttpd.log (lighttpd and responders), .local/access.log (requests)"
+        echo "stop with: make stop"
+        exit 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+done
+
+echo "lighttpd did not answer $url/v1/healthz within 10 s; last lines of $log:" >&2
+tail -n 30 "$log" >&2
+kill -TERM "$pid" 2>/dev/null || true
+rm -f "$LIGHTTPD_PID_FILE"
+exit 1
