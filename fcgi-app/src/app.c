@@ -61,9 +61,12 @@ void app_handle(const struct config *cfg, struct request *req, struct response *
 
     struct ctx c = {cfg, req, resp, NULL, false};
     if (route->flags & (ROUTE_BODY_JSON | ROUTE_BODY_FORM)) {
-        if (body_parse_or_reply(cfg, req, resp, (route->flags & ROUTE_BODY_FORM) != 0, &body, &c.form_post) !=
-            0)
+        bool allow_form = (route->flags & ROUTE_BODY_FORM) != 0;
+        if (body_parse_or_reply(cfg, req, resp, allow_form, &body, &c.form_post) != 0) {
+            if (resp->status == 400 && route->on_reject)
+                route->on_reject(&c, json_string_value(json_object_get(resp->body, "error")));
             goto out;
+        }
         c.body = body;
     }
     route->handler(&c);

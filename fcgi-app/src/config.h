@@ -3,7 +3,7 @@
 #define CONFIG_H
 
 #include "common.h"
-#include "limits.h"
+#include "bounds.h"
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 

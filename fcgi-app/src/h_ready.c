@@ -56,8 +56,7 @@ void h_readyz(struct ctx *c)
     if (rc == DB_ERROR && strcmp(db_sqlstate(res), "42P01") == 0) {
         http_error(c->resp, 503, "schema_outdated"); /* schema_migrations does not exist yet */
     } else if (rc != DB_OK) {
-        http_error(c->resp, 503, "database_unavailable");
-        (void)http_add_headerf(c->req, c->resp, "Retry-After", "%d", DB_RETRY_AFTER_S);
+        http_db_unavailable(c->req, c->resp);
     } else if (PQgetisnull(res, 0, 0) || strtoul(PQgetvalue(res, 0, 1), NULL, 10) < g_disk_count) {
         http_error(c->resp, 503, "schema_outdated");
     } else {

@@ -10,4 +10,10 @@ void h_readyz(struct ctx *c);
 int ready_init(const struct config *cfg);
 void ready_free(void);
 
+/* h_events.c */
+void h_events(struct ctx *c);
+
+/* rejection.c: one ingest_rejections row for a refused /v1/events or /v1/leads/capture body. */
+void rejection_record(struct ctx *c, const char *reason);
+
 #endif

@@ -118,6 +118,12 @@ void http_error(struct response *resp, int status, const char *code)
     resp->body = json_pack("{s:b, s:s}", "ok", 0, "error", code);
 }
 
+void http_db_unavailable(struct request *req, struct response *resp)
+{
+    http_error(resp, 503, "database_unavailable");
+    (void)http_add_headerf(req, resp, "Retry-After", "%d", DB_RETRY_AFTER_S);
+}
+
 void issues_init(struct issues *is)
 {
     is->list = json_array();

@@ -6,7 +6,7 @@
 
 #include "arena.h"
 #include "common.h"
-#include "limits.h"
+#include "bounds.h"
 
 enum http_method {
     M_GET = 1 << 0,
@@ -59,6 +59,9 @@ void http_parse_request(struct request *req);
 int http_add_header(struct request *req, struct response *resp, const char *name, struct str value);
 int http_add_headerf(struct request *req, struct response *resp, const char *name, const char *fmt, ...)
     ATTR_PRINTF(4, 5);
+
+/* 503 database_unavailable with Retry-After. */
+void http_db_unavailable(struct request *req, struct response *resp);
 
 /* Replaces the body with {"ok":false,"error":code}. */
 void http_error(struct response *resp, int status, const char *code);

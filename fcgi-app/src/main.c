@@ -7,7 +7,7 @@
 
 #include "config.h"
 #include "hash.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "migrate.h"
 #include "serve.h"

@@ -16,7 +16,7 @@
 
 #include <sodium.h>
 
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "pgjob.h"
 #include "xalloc.h"

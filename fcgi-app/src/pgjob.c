@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 /* The non-empty password among parsed options, or NULL. Borrowed from opts. */
 static const char *opts_password(const PQconninfoOption *opts)
@@ -24,6 +24,8 @@ static void describe(char *err, size_t errlen, const char *what, const char *pqm
     size_t n = 0;
     for (const char *p = pqmsg ? pqmsg : ""; *p && n + 2 < sizeof(one); p++) {
         if (*p == '\n') {
+            while (p[1] == ' ' || p[1] == '\t')
+                p++; /* libpq indents continuation lines */
             if (p[1] != '\0') {
                 one[n++] = ';';
                 one[n++] = ' ';

@@ -7,7 +7,8 @@
 #include "handlers.h"
 
 static const struct route ROUTES[] = {
-    {"/v1/readyz", M_GET, h_readyz, RL_DEFAULT, 0},
+    {"/v1/readyz", M_GET, h_readyz, RL_DEFAULT, 0, NULL},
+    {"/v1/events", M_POST, h_events, RL_EVENTS, ROUTE_BODY_JSON, rejection_record},
 };
 
 const struct route *router_find(struct str path, enum http_method m, unsigned *allowed)

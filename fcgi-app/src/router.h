@@ -23,6 +23,8 @@ struct ctx {
 };
 
 typedef void (*route_handler)(struct ctx *c);
+/* Called when the pipeline refuses a body with a 400 (reason = the error code). */
+typedef void (*route_reject_hook)(struct ctx *c, const char *reason);
 
 struct route {
     const char *path;
@@ -30,6 +32,7 @@ struct route {
     route_handler handler;
     enum rl_class rl;
     unsigned flags;
+    route_reject_hook on_reject; /* NULL: nothing to record */
 };
 
 /* Returns the route for (path, method), or NULL: then *allowed holds the methods the path

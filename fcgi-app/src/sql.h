@@ -4,7 +4,12 @@
 
 #include <stdbool.h>
 
-enum stmt_id { STMT_READY = 0, STMT_COUNT };
+enum stmt_id {
+    STMT_READY = 0,
+    STMT_INGEST_EVENT,
+    STMT_REJECTION,
+    STMT_COUNT
+};
 
 struct stmt_def {
     const char *name;

@@ -1,6 +1,6 @@
-/* limits.h - every defensive bound of the service, named once; each has a test. */
-#ifndef LIMITS_H
-#define LIMITS_H
+/* bounds.h - every defensive bound of the service, named once; each has a test. */
+#ifndef BOUNDS_H
+#define BOUNDS_H
 
 /* Request bodies: default and the range MAX_BODY_BYTES may take. */
 #define BODY_BYTES_DEFAULT 65536

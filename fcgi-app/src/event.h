@@ -1,0 +1,63 @@
+/* event.h - the event path: a validated event, and the parameters of ingest_event() (migration
+ * 0002). Shared by POST /v1/events and the form_submit event of a lead capture. */
+#ifndef EVENT_H
+#define EVENT_H
+
+#include <jansson.h>
+
+#include "router.h"
+
+#define UTM_FIELDS 5
+#define EVENT_NPARAMS 26
+
+/* Field limits of API.md §3 (code points after trimming). */
+#define EVENT_ANON_ID_MIN 8
+#define EVENT_ANON_ID_MAX 128
+#define EVENT_TYPE_MAX 64
+#define EVENT_PATH_MAX 2048
+#define EVENT_REFERRER_MAX 2048
+#define EVENT_UTM_MAX 255
+#define EVENT_PROPERTY_ID_MAX 128
+#define EVENT_ENGAGED_MS_MAX 86400000LL
+#define EVENT_SCROLL_PCT_MAX 100LL
+#define EVENT_VITAL_MS_MAX 120000LL
+#define EVENT_CLS_MAX 10.0
+#define EVENT_MAX_FUTURE_MS (24LL * 3600 * 1000)
+#define EVENT_DEDUPE_BUCKET_MS 30000LL
+
+extern const char *const UTM_KEYS[UTM_FIELDS]; /* source medium campaign term content */
+
+enum tri { TRI_ABSENT = -1, TRI_FALSE = 0, TRI_TRUE = 1 };
+
+struct event_in {
+    struct str anon_id, event_type, path, referrer; /* referrer .p NULL when absent */
+    bool has_timestamp;
+    int64_t timestamp_ms;
+    struct str utm[UTM_FIELDS]; /* trimmed; .p NULL when absent or empty */
+    bool has_utm_object;
+    struct str property_id; /* traffic.propertyId, .p NULL when absent */
+    const char *device_type; /* NULL when absent */
+    char country_code[3];    /* "" when absent */
+    enum tri is_entrance, is_exit, is_conversion;
+    json_t *traffic_canon; /* the validated traffic object (owned), NULL when absent */
+    json_t *metrics;       /* traffic metrics copied into props (owned), NULL when none */
+    json_t *props;         /* the body's props (borrowed), NULL when absent */
+    struct str honeypot;   /* trimmed; .p NULL when absent */
+};
+
+/* Validates an /v1/events body into *ev, recording every problem in *is. Call event_free(). */
+void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev);
+void event_free(struct event_in *ev);
+
+/* The property a rejected body names: propertyId or traffic.propertyId when valid, else NULL. */
+const char *event_body_property(json_t *body);
+
+/* Fills params[EVENT_NPARAMS] for ingest_event() (arena-owned strings, NULL for SQL NULL).
+ * now_ms is the server time used when the event has no timestamp. Returns -1 when the arena is
+ * full. */
+int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const char **params) ATTR_WUR;
+
+/* Server wall-clock time in epoch ms. */
+int64_t event_now_ms(void);
+
+#endif

@@ -1,0 +1,526 @@
+/* test_config.c - config_load over a fake environment: required values, every default of API.md §5,
+ * both sides of every range, booleans, the CORS list, and secrets kept out of error messages. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "bounds.h"
+#include "t.h"
+
+#define PEPPER "0123456789abcdef0123456789abcdef" /* CONFIG_PEPPER_MIN_LEN characters */
+#define ADMIN_KEY "adminkey-0123456789abcdef"     /* more than CONFIG_ADMIN_KEY_MIN_LEN */
+
+struct kv {
+    const char *name;
+    const char *value; /* NULL: unset */
+};
+
+/* The environment: overrides first, then a minimal valid base. */
+struct fake_env {
+    const struct kv *over;
+};
+
+static const struct kv BASE[] = {
+    {"DATABASE_URL", "postgresql://app:s3cret@127.0.0.1:5432/app"},
+    {"IP_HASH_PEPPER", PEPPER},
+    {NULL, NULL},
+};
+
+static const char *fake_getenv(const char *name, void *ctx)
+{
+    const struct fake_env *env = ctx;
+    for (const struct kv *e = env->over; e && e->name; e++) {
+        if (strcmp(e->name, name) == 0)
+            return e->value;
+    }
+    for (const struct kv *e = BASE; e->name; e++) {
+        if (strcmp(e->name, name) == 0)
+            return e->value;
+    }
+    return NULL;
+}
+
+static char err[512];
+
+/* Loads the base environment plus overrides; the config is freed unless keep is given. */
+static int load_env(const struct kv *over, struct config *keep)
+{
+    struct config c;
+    struct fake_env env = {over};
+    int rc = config_load(&c, fake_getenv, &env, err, sizeof(err));
+    if (keep)
+        *keep = c;
+    else if (rc == 0)
+        config_free(&c);
+    return rc;
+}
+
+#define LOAD(keep, ...) load_env((const struct kv[]){__VA_ARGS__, {NULL, NULL}}, keep)
+
+/* Loads with one variable set; returns the rc. */
+static int load_one(const char *name, const char *value)
+{
+    return LOAD(NULL, {name, value});
+}
+
+static bool err_starts_with(const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(err, name, n) == 0 && err[n] == ':';
+}
+
+/* A string of n copies of c (static buffer reused by each call). */
+static const char *repeat(char c, size_t n)
+{
+    static char buf[CONFIG_MAX_VALUE_LEN + 16];
+    if (n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    memset(buf, c, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *num(long v)
+{
+    static char bufs[4][32];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof(bufs[0]), "%ld", v);
+    return b;
+}
+
+static void test_defaults(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"UNRELATED", "x"}), 0);
+    CHECK_STR(err, "");
+    CHECK_STR(c.database_url, "postgresql://app:s3cret@127.0.0.1:5432/app");
+    CHECK_STR(c.ip_hash_pepper, PEPPER);
+    CHECK_INT(c.ip_hash_pepper_len, strlen(PEPPER));
+    CHECK(c.admin_api_key == NULL);
+    CHECK_INT(c.admin_api_key_len, 0);
+    CHECK_INT(c.cors_origin_count, 0);
+    CHECK_INT(c.port, 3000);
+    CHECK_INT(c.fcgi_workers, 2);
+    CHECK_INT(c.max_body_bytes, BODY_BYTES_DEFAULT);
+    CHECK_INT(c.max_body_bytes, 65536);
+    CHECK_INT(c.rate_limits[RL_EVENTS], 180);
+    CHECK_INT(c.rate_limits[RL_CAPTURE], 24);
+    CHECK_INT(c.rate_limits[RL_UNSUBSCRIBE], 12);
+    CHECK_INT(c.rate_limits[RL_DELETE], 10);
+    CHECK_INT(c.rate_limits[RL_SUMMARY], 60);
+    CHECK_INT(c.rate_limits[RL_DEFAULT], 120);
+    CHECK_INT(c.session_inactivity_minutes, 30);
+    CHECK_INT(c.heuristic_link_window_minutes, 15);
+    CHECK(c.enable_heuristic_linking);
+    CHECK_INT(c.rollup_batch_days, 7);
+    CHECK_STR(c.rollup_default_property_id, "default");
+    CHECK_INT(c.rollup_interval_minutes, 60);
+    CHECK_INT(c.retention_days, 90);
+    CHECK(c.privacy_contact_email == NULL);
+    CHECK_INT(c.log_level, LOG_INFO);
+    CHECK_STR(c.database_schema, "public");
+    CHECK(c.run_dir != NULL && c.run_dir[0] == '/');
+    CHECK(c.trusted_proxies == NULL);
+    CHECK_STR(c.app_home, ".");
+    config_free(&c);
+
+    /* an empty value is the same as unset */
+    CHECK_INT(LOAD(&c, {"PORT", ""}, {"LOG_LEVEL", ""}, {"ADMIN_API_KEY", ""}), 0);
+    CHECK_INT(c.port, 3000);
+    CHECK_INT(c.log_level, LOG_INFO);
+    CHECK(c.admin_api_key == NULL);
+    config_free(&c);
+
+    /* values given are taken */
+    CHECK_INT(LOAD(&c, {"PRIVACY_CONTACT_EMAIL", "privacy@example.com"}, {"DATABASE_SCHEMA", "marketing"},
+                   {"ROLLUP_DEFAULT_PROPERTY_ID", "site-a"}, {"APP_HOME", "/app"}, {"RUN_DIR", "/run/app"}),
+              0);
+    CHECK_STR(c.privacy_contact_email, "privacy@example.com");
+    CHECK_STR(c.database_schema, "marketing");
+    CHECK_STR(c.rollup_default_property_id, "site-a");
+    CHECK_STR(c.app_home, "/app");
+    CHECK_STR(c.run_dir, "/run/app");
+    config_free(&c);
+}
+
+static void test_required(void)
+{
+    CHECK_INT(load_one("DATABASE_URL", NULL), -1);
+    CHECK(err_starts_with("DATABASE_URL"));
+    CHECK_INT(load_one("DATABASE_URL", ""), -1);
+    CHECK(err_starts_with("DATABASE_URL"));
+
+    CHECK_INT(load_one("IP_HASH_PEPPER", NULL), -1);
+    CHECK(err_starts_with("IP_HASH_PEPPER"));
+    CHECK_INT(load_one("IP_HASH_PEPPER", ""), -1);
+    CHECK(err_starts_with("IP_HASH_PEPPER"));
+
+    /* both missing: the first one is named */
+    CHECK_INT(LOAD(NULL, {"DATABASE_URL", NULL}, {"IP_HASH_PEPPER", NULL}), -1);
+    CHECK(err_starts_with("DATABASE_URL"));
+}
+
+static void test_pepper_length(void)
+{
+    char short_pepper[CONFIG_PEPPER_MIN_LEN];
+    memset(short_pepper, 'p', sizeof(short_pepper) - 1);
+    short_pepper[sizeof(short_pepper) - 1] = '\0';
+    CHECK_INT(strlen(short_pepper), CONFIG_PEPPER_MIN_LEN - 1);
+    CHECK_INT(load_one("IP_HASH_PEPPER", short_pepper), -1);
+    CHECK(err_starts_with("IP_HASH_PEPPER"));
+    CHECK(strstr(err, short_pepper) == NULL);
+
+    struct config c;
+    CHECK_INT(LOAD(&c, {"IP_HASH_PEPPER", repeat('p', CONFIG_PEPPER_MIN_LEN)}), 0);
+    CHECK_INT(c.ip_hash_pepper_len, CONFIG_PEPPER_MIN_LEN);
+    config_free(&c);
+}
+
+static void test_admin_key(void)
+{
+    char short_key[CONFIG_ADMIN_KEY_MIN_LEN];
+    memset(short_key, 'k', sizeof(short_key) - 1);
+    short_key[sizeof(short_key) - 1] = '\0';
+    CHECK_INT(load_one("ADMIN_API_KEY", short_key), -1);
+    CHECK(err_starts_with("ADMIN_API_KEY"));
+    CHECK(strstr(err, short_key) == NULL);
+
+    struct config c;
+    CHECK_INT(LOAD(&c, {"ADMIN_API_KEY", repeat('k', CONFIG_ADMIN_KEY_MIN_LEN)}), 0);
+    CHECK_INT(c.admin_api_key_len, CONFIG_ADMIN_KEY_MIN_LEN);
+    CHECK_STR(c.admin_api_key, repeat('k', CONFIG_ADMIN_KEY_MIN_LEN));
+    config_free(&c);
+}
+
+/* Secrets never appear in an error message, whatever fails. */
+static void test_secrets_not_in_errors(void)
+{
+    const char *url = "postgresql://app:hunter2-very-secret@db.internal:5432/app";
+    CHECK_INT(LOAD(NULL, {"DATABASE_URL", url}, {"IP_HASH_PEPPER", "pepper-too-short"},
+                   {"ADMIN_API_KEY", "key-short"}),
+              -1);
+    CHECK(err_starts_with("IP_HASH_PEPPER"));
+    CHECK(strstr(err, "hunter2") == NULL);
+    CHECK(strstr(err, "pepper-too-short") == NULL);
+
+    CHECK_INT(LOAD(NULL, {"DATABASE_URL", url}, {"ADMIN_API_KEY", "key-short"}), -1);
+    CHECK(err_starts_with("ADMIN_API_KEY"));
+    CHECK(strstr(err, "key-short") == NULL);
+    CHECK(strstr(err, "hunter2") == NULL);
+    CHECK(strstr(err, PEPPER) == NULL);
+
+    /* a bad value elsewhere never echoes the secrets either */
+    CHECK_INT(LOAD(NULL, {"DATABASE_URL", url}, {"ADMIN_API_KEY", ADMIN_KEY}, {"PORT", "http"}), -1);
+    CHECK(err_starts_with("PORT"));
+    CHECK(strstr(err, "hunter2") == NULL);
+    CHECK(strstr(err, ADMIN_KEY) == NULL);
+    CHECK(strstr(err, PEPPER) == NULL);
+}
+
+/* CONFIG_MAX_VALUE_LEN: the value itself is never echoed. */
+static void test_value_cap(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"DATABASE_URL", repeat('u', CONFIG_MAX_VALUE_LEN)}), 0);
+    CHECK_INT(strlen(c.database_url), CONFIG_MAX_VALUE_LEN);
+    config_free(&c);
+
+    CHECK_INT(load_one("DATABASE_URL", repeat('u', CONFIG_MAX_VALUE_LEN + 1)), -1);
+    CHECK(err_starts_with("DATABASE_URL"));
+    CHECK(strstr(err, "uuuuuuuu") == NULL);
+
+    CHECK_INT(load_one("IP_HASH_PEPPER", repeat('p', CONFIG_MAX_VALUE_LEN + 1)), -1);
+    CHECK(err_starts_with("IP_HASH_PEPPER"));
+    CHECK(strstr(err, "pppppppp") == NULL);
+}
+
+/* The message is cut to errlen and always terminated. */
+static void test_err_truncation(void)
+{
+    struct config c;
+    char small[9];
+    memset(small, 'Z', sizeof(small));
+    struct fake_env env = {(const struct kv[]){{"DATABASE_URL", NULL}, {NULL, NULL}}};
+    CHECK_INT(config_load(&c, fake_getenv, &env, small, 8), -1);
+    CHECK_STR(small, "DATABAS");
+    CHECK(small[8] == 'Z');
+}
+
+struct int_range {
+    const char *name;
+    long min, max;
+};
+
+static void test_int_ranges(void)
+{
+    static const struct int_range ranges[] = {
+        {"PORT", 1, 65535},
+        {"FCGI_WORKERS", 1, CONFIG_FCGI_WORKERS_MAX},
+        {"MAX_BODY_BYTES", BODY_BYTES_MIN, BODY_BYTES_MAX},
+        {"RATE_LIMIT_EVENTS", 0, RATELIMIT_PER_MINUTE_MAX},
+        {"RATE_LIMIT_CAPTURE", 0, RATELIMIT_PER_MINUTE_MAX},
+        {"RATE_LIMIT_UNSUBSCRIBE", 0, RATELIMIT_PER_MINUTE_MAX},
+        {"RATE_LIMIT_DELETE", 0, RATELIMIT_PER_MINUTE_MAX},
+        {"RATE_LIMIT_SUMMARY", 0, RATELIMIT_PER_MINUTE_MAX},
+        {"RATE_LIMIT_MAX", 0, RATELIMIT_PER_MINUTE_MAX},
+        {"SESSION_INACTIVITY_MINUTES", 1, 1440},
+        {"HEURISTIC_LINK_WINDOW_MINUTES", 1, 1440},
+        {"ROLLUP_BATCH_DAYS", 1, 365},
+        {"ROLLUP_INTERVAL_MINUTES", 1, 10080},
+        {"RETENTION_DAYS", 1, 36500},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(ranges); i++) {
+        const struct int_range *r = &ranges[i];
+        CHECK_INT(load_one(r->name, num(r->min)), 0);
+        CHECK_INT(load_one(r->name, num(r->max)), 0);
+        CHECK_INT(load_one(r->name, num(r->min - 1)), -1);
+        CHECK(err_starts_with(r->name));
+        CHECK_INT(load_one(r->name, num(r->max + 1)), -1);
+        CHECK(err_starts_with(r->name));
+        static const char *const junk[] = {"abc", "12a", "1.5", "0x10", "99999999999999999999999", "5 ", "-"};
+        for (size_t j = 0; j < ARRAY_LEN(junk); j++) {
+            if (load_one(r->name, junk[j]) != -1 || !err_starts_with(r->name)) {
+                t_failed++;
+                fprintf(stderr, "FAIL %s=%s accepted (err '%s')\n", r->name, junk[j], err);
+            } else {
+                t_passed++;
+            }
+        }
+    }
+
+    /* the value lands in the right field */
+    struct config c;
+    CHECK_INT(LOAD(&c, {"PORT", "8080"}, {"FCGI_WORKERS", num(CONFIG_FCGI_WORKERS_MAX)},
+                   {"MAX_BODY_BYTES", num(BODY_BYTES_MIN)}, {"SESSION_INACTIVITY_MINUTES", "45"},
+                   {"HEURISTIC_LINK_WINDOW_MINUTES", "5"}, {"ROLLUP_BATCH_DAYS", "365"},
+                   {"ROLLUP_INTERVAL_MINUTES", "15"}, {"RETENTION_DAYS", "30"}),
+              0);
+    CHECK_INT(c.port, 8080);
+    CHECK_INT(c.fcgi_workers, CONFIG_FCGI_WORKERS_MAX);
+    CHECK_INT(c.max_body_bytes, BODY_BYTES_MIN);
+    CHECK_INT(c.session_inactivity_minutes, 45);
+    CHECK_INT(c.heuristic_link_window_minutes, 5);
+    CHECK_INT(c.rollup_batch_days, 365);
+    CHECK_INT(c.rollup_interval_minutes, 15);
+    CHECK_INT(c.retention_days, 30);
+    config_free(&c);
+
+    CHECK_INT(LOAD(&c, {"MAX_BODY_BYTES", num(BODY_BYTES_MAX)}), 0);
+    CHECK_INT(c.max_body_bytes, BODY_BYTES_MAX);
+    config_free(&c);
+}
+
+static void test_rate_limits(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"RATE_LIMIT_EVENTS", "0"}, {"RATE_LIMIT_CAPTURE", "1"}, {"RATE_LIMIT_UNSUBSCRIBE", "2"},
+                   {"RATE_LIMIT_DELETE", "3"}, {"RATE_LIMIT_SUMMARY", "4"},
+                   {"RATE_LIMIT_MAX", num(RATELIMIT_PER_MINUTE_MAX)}),
+              0);
+    CHECK_INT(c.rate_limits[RL_EVENTS], 0);
+    CHECK_INT(c.rate_limits[RL_CAPTURE], 1);
+    CHECK_INT(c.rate_limits[RL_UNSUBSCRIBE], 2);
+    CHECK_INT(c.rate_limits[RL_DELETE], 3);
+    CHECK_INT(c.rate_limits[RL_SUMMARY], 4);
+    CHECK_INT(c.rate_limits[RL_DEFAULT], RATELIMIT_PER_MINUTE_MAX);
+    config_free(&c);
+
+    CHECK_INT(load_one("RATE_LIMIT_MAX", "-1"), -1);
+    CHECK(err_starts_with("RATE_LIMIT_MAX"));
+}
+
+static void test_booleans(void)
+{
+    static const char *const yes[] = {"1", "true", "TRUE", "True", "yes", "YES", "Yes", "on", "ON", "oN"};
+    static const char *const no[] = {"0", "false", "FALSE", "False", "no", "NO", "No", "off", "OFF", "oFf"};
+    static const char *const bad[] = {"2", "tru", "truee", "y", "n", "enabled", "-1", " true", "on "};
+    struct config c;
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+        bool b = false;
+        CHECK_INT(config_parse_bool(yes[i], &b), 0);
+        CHECK(b);
+        CHECK_INT(LOAD(&c, {"ENABLE_HEURISTIC_LINKING", yes[i]}), 0);
+        CHECK(c.enable_heuristic_linking);
+        config_free(&c);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(no); i++) {
+        bool b = true;
+        CHECK_INT(config_parse_bool(no[i], &b), 0);
+        CHECK(!b);
+        CHECK_INT(LOAD(&c, {"ENABLE_HEURISTIC_LINKING", no[i]}), 0);
+        CHECK(!c.enable_heuristic_linking);
+        config_free(&c);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        bool b = true;
+        CHECK_INT(config_parse_bool(bad[i], &b), -1);
+        CHECK(b); /* untouched */
+        CHECK_INT(load_one("ENABLE_HEURISTIC_LINKING", bad[i]), -1);
+        CHECK(err_starts_with("ENABLE_HEURISTIC_LINKING"));
+    }
+    bool b = true;
+    CHECK_INT(config_parse_bool("", &b), -1);
+}
+
+static void test_cors_list(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"CORS_ALLOWED_ORIGINS", " https://a.example ,, ,\thttps://b.example:8443\t,"}), 0);
+    CHECK_INT(c.cors_origin_count, 2);
+    CHECK_STR(c.cors_origins[0], "https://a.example");
+    CHECK_STR(c.cors_origins[1], "https://b.example:8443");
+    config_free(&c);
+    CHECK_INT(c.cors_origin_count, 0);
+
+    CHECK_INT(LOAD(&c, {"CORS_ALLOWED_ORIGINS", " , ,,"}), 0);
+    CHECK_INT(c.cors_origin_count, 0);
+    config_free(&c);
+
+    CHECK_INT(LOAD(&c, {"CORS_ALLOWED_ORIGINS", "https://only.example"}), 0);
+    CHECK_INT(c.cors_origin_count, 1);
+    CHECK_STR(c.cors_origins[0], "https://only.example");
+    config_free(&c);
+
+    /* exactly CORS_MAX_ORIGINS, then one more (empties between do not count) */
+    char list[CORS_MAX_ORIGINS * 40];
+    size_t o = 0;
+    for (int i = 0; i < CORS_MAX_ORIGINS; i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "https://o%d.example, ,", i);
+    CHECK_INT(LOAD(&c, {"CORS_ALLOWED_ORIGINS", list}), 0);
+    CHECK_INT(c.cors_origin_count, CORS_MAX_ORIGINS);
+    char last[40];
+    snprintf(last, sizeof(last), "https://o%d.example", CORS_MAX_ORIGINS - 1);
+    CHECK_STR(c.cors_origins[CORS_MAX_ORIGINS - 1], last);
+    config_free(&c);
+    snprintf(list + o, sizeof(list) - o, "https://one-too-many.example");
+    CHECK_INT(load_one("CORS_ALLOWED_ORIGINS", list), -1);
+    CHECK(err_starts_with("CORS_ALLOWED_ORIGINS"));
+
+    /* origin length CORS_MAX_ORIGIN_LEN, then one more */
+    char origin[CORS_MAX_ORIGIN_LEN + 2];
+    memcpy(origin, "https://", 8);
+    memset(origin + 8, 'a', CORS_MAX_ORIGIN_LEN - 8);
+    origin[CORS_MAX_ORIGIN_LEN] = '\0';
+    CHECK_INT(LOAD(&c, {"CORS_ALLOWED_ORIGINS", origin}), 0);
+    CHECK_INT(c.cors_origin_count, 1);
+    CHECK_INT(strlen(c.cors_origins[0]), CORS_MAX_ORIGIN_LEN);
+    config_free(&c);
+    origin[CORS_MAX_ORIGIN_LEN] = 'a';
+    origin[CORS_MAX_ORIGIN_LEN + 1] = '\0';
+    CHECK_INT(load_one("CORS_ALLOWED_ORIGINS", origin), -1);
+    CHECK(err_starts_with("CORS_ALLOWED_ORIGINS"));
+
+    /* a failure after the list was split frees it (valgrind checks) */
+    CHECK_INT(LOAD(NULL, {"CORS_ALLOWED_ORIGINS", "https://a.example,https://b.example"}, {"PORT", "0"}), -1);
+    CHECK(err_starts_with("PORT"));
+}
+
+static void test_log_level(void)
+{
+    static const struct {
+        const char *text;
+        enum log_level lvl;
+    } ok[] = {{"debug", LOG_DEBUG}, {"DEBUG", LOG_DEBUG}, {"info", LOG_INFO},
+              {"Warn", LOG_WARN},   {"error", LOG_ERROR}, {"ERROR", LOG_ERROR}};
+    struct config c;
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        CHECK_INT(LOAD(&c, {"LOG_LEVEL", ok[i].text}), 0);
+        CHECK_INT(c.log_level, ok[i].lvl);
+        config_free(&c);
+    }
+    static const char *const bad[] = {"verbose", "warning", "inf", "trace", "0"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("LOG_LEVEL", bad[i]), -1);
+        CHECK(err_starts_with("LOG_LEVEL"));
+    }
+}
+
+static void test_strings(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"ROLLUP_DEFAULT_PROPERTY_ID", repeat('x', CONFIG_PROPERTY_ID_MAX_LEN)}), 0);
+    CHECK_INT(strlen(c.rollup_default_property_id), CONFIG_PROPERTY_ID_MAX_LEN);
+    config_free(&c);
+    CHECK_INT(load_one("ROLLUP_DEFAULT_PROPERTY_ID", repeat('x', CONFIG_PROPERTY_ID_MAX_LEN + 1)), -1);
+    CHECK(err_starts_with("ROLLUP_DEFAULT_PROPERTY_ID"));
+
+    /* Postgres identifiers: at most 63 bytes */
+    CHECK_INT(load_one("DATABASE_SCHEMA", repeat('s', 63)), 0);
+    CHECK_INT(load_one("DATABASE_SCHEMA", repeat('s', 64)), -1);
+    CHECK(err_starts_with("DATABASE_SCHEMA"));
+    CHECK_INT(load_one("DATABASE_SCHEMA", "pub\tlic"), -1);
+    CHECK(err_starts_with("DATABASE_SCHEMA"));
+
+    CHECK_INT(load_one("RUN_DIR", "relative/dir"), -1);
+    CHECK(err_starts_with("RUN_DIR"));
+
+    CHECK_INT(LOAD(&c, {"TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8,172.16.0.1"}), 0);
+    CHECK_STR(c.trusted_proxies, "10.0.0.0/8, fd00::/8,172.16.0.1");
+    config_free(&c);
+    CHECK_INT(load_one("TRUSTED_PROXIES", "10.0.0.1\"; evil"), -1);
+    CHECK(err_starts_with("TRUSTED_PROXIES"));
+}
+
+/* config_print: every value but the secrets. */
+static void test_print_redacts(void)
+{
+    struct config c;
+    const char *url = "postgresql://app:hunter2-very-secret@db.internal:5432/app";
+    CHECK_INT(LOAD(&c, {"DATABASE_URL", url}, {"ADMIN_API_KEY", ADMIN_KEY},
+                   {"CORS_ALLOWED_ORIGINS", "https://a.example,https://b.example"}),
+              0);
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) {
+        config_free(&c);
+        return;
+    }
+    config_print(&c, fileno(f));
+    char out[8192];
+    rewind(f);
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    CHECK(strstr(out, "hunter2") == NULL);
+    CHECK(strstr(out, "db.internal") == NULL);
+    CHECK(strstr(out, PEPPER) == NULL);
+    CHECK(strstr(out, ADMIN_KEY) == NULL);
+    CHECK(strstr(out, "CORS_ALLOWED_ORIGINS=https://a.example,https://b.example\n") != NULL);
+    CHECK(strstr(out, "RATE_LIMIT_EVENTS=180\n") != NULL);
+    CHECK(strstr(out, "LOG_LEVEL=info\n") != NULL);
+    config_free(&c);
+}
+
+static void test_global(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"PORT", "4000"}), 0);
+    config_set_global(&c);
+    CHECK(config_get() == &c);
+    CHECK_INT(config_get()->port, 4000);
+    config_set_global(NULL);
+    config_free(&c);
+}
+
+int main(void)
+{
+    test_defaults();
+    test_required();
+    test_pepper_length();
+    test_admin_key();
+    test_secrets_not_in_errors();
+    test_value_cap();
+    test_err_truncation();
+    test_int_ranges();
+    test_rate_limits();
+    test_booleans();
+    test_cors_list();
+    test_log_level();
+    test_strings();
+    test_print_redacts();
+    test_global();
+    return t_done("test_config");
+}

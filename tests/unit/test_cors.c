@@ -1,0 +1,285 @@
+/* test_cors.c - the Origin allowlist, preflights and response decoration (API.md §2, CORS). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cors.h"
+#include "bounds.h"
+#include "t.h"
+
+/* A request built from a params list ("NAME=value"), copied into its own arena. */
+struct treq {
+    struct arena arena;
+    char *params[32];
+    struct request req;
+    struct response resp;
+};
+
+static void treq_init(struct treq *t, const char *const *params)
+{
+    memset(t, 0, sizeof(*t));
+    arena_init(&t->arena, ARENA_MAX_BYTES);
+    size_t i = 0;
+    for (; params[i] && i + 1 < ARRAY_LEN(t->params); i++)
+        t->params[i] = arena_strndup(&t->arena, params[i], strlen(params[i]));
+    t->params[i] = NULL;
+    t->req.arena = &t->arena;
+    t->req.params = t->params;
+    http_parse_request(&t->req);
+}
+
+static void treq_free(struct treq *t)
+{
+    json_decref(t->resp.body);
+    arena_free(&t->arena);
+}
+
+#define TREQ(t, ...) treq_init((t), (const char *const[]){__VA_ARGS__, NULL})
+
+/* A response header's value, NULL when absent (fails when it appears twice). */
+static const char *header(const struct treq *t, const char *name)
+{
+    const char *found = NULL;
+    for (int i = 0; i < t->resp.header_count; i++) {
+        if (strcmp(t->resp.headers[i].name, name) == 0) {
+            if (found) {
+                fprintf(stderr, "header %s appears twice\n", name);
+                return "(twice)";
+            }
+            found = t->resp.headers[i].value;
+        }
+    }
+    return found;
+}
+
+static const char *body_json(struct treq *t)
+{
+    if (!t->resp.body)
+        return "(none)";
+    char *s = json_dumps(t->resp.body, JSON_COMPACT);
+    const char *r = s ? arena_strndup(&t->arena, s, strlen(s)) : "(dump failed)";
+    free(s);
+    return r;
+}
+
+/* The path of the only issue of a 400 body, NULL when there is not exactly one. */
+static const char *only_issue_path(const struct treq *t)
+{
+    json_t *issues = json_object_get(t->resp.body, "issues");
+    if (json_array_size(issues) != 1)
+        return NULL;
+    return json_string_value(json_object_get(json_array_get(issues, 0), "path"));
+}
+
+static char origin_a[] = "https://a.example";
+static char origin_b[] = "http://localhost:8080";
+
+static struct config cfg;
+
+static void setup_config(void)
+{
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.cors_origins[0] = origin_a;
+    cfg.cors_origins[1] = origin_b;
+    cfg.cors_origin_count = 2;
+}
+
+static void test_allowed(void)
+{
+    CHECK(cors_origin_allowed(&cfg, STRLIT("https://a.example")));
+    CHECK(cors_origin_allowed(&cfg, STRLIT("http://localhost:8080")));
+    /* exact comparison: no trailing slash, no case folding, no prefix or suffix match, no port change */
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("https://a.example/")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("HTTPS://A.EXAMPLE")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("https://A.example")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("https://a.exampl")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("https://a.example.evil.com")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("http://a.example")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("https://a.example:443")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT(" https://a.example")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("null")));
+    CHECK(!cors_origin_allowed(&cfg, STRLIT("")));
+    CHECK(!cors_origin_allowed(&cfg, ((struct str){NULL, 0})));
+
+    struct config empty;
+    memset(&empty, 0, sizeof(empty));
+    CHECK(!cors_origin_allowed(&empty, STRLIT("https://a.example")));
+}
+
+static void test_preflight_allowed(void)
+{
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/v1/events", "HTTP_ORIGIN=https://a.example",
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST", "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=content-type, x-admin-key");
+    cors_preflight(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 204);
+    CHECK(t.resp.body == NULL);
+    CHECK_STR(header(&t, "Access-Control-Allow-Origin"), "https://a.example");
+    CHECK_STR(header(&t, "Access-Control-Allow-Methods"), "GET, HEAD, POST");
+    CHECK_STR(header(&t, "Access-Control-Allow-Headers"), "content-type, x-admin-key");
+    CHECK_STR(header(&t, "Access-Control-Max-Age"), "600");
+    CHECK_STR(header(&t, "Vary"), "Origin");
+    treq_free(&t);
+
+    /* no Access-Control-Request-Headers: no Allow-Headers */
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/v1/readyz", "HTTP_ORIGIN=http://localhost:8080",
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=GET");
+    cors_preflight(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 204);
+    CHECK_STR(header(&t, "Access-Control-Allow-Origin"), "http://localhost:8080");
+    CHECK(header(&t, "Access-Control-Allow-Headers") == NULL);
+    CHECK_STR(header(&t, "Access-Control-Max-Age"), "600");
+    treq_free(&t);
+
+    /* an empty header list is not echoed */
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
+         "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=");
+    cors_preflight(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 204);
+    CHECK(header(&t, "Access-Control-Allow-Headers") == NULL);
+    treq_free(&t);
+
+    /* a body left by an earlier step is dropped */
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST");
+    t.resp.body = json_pack("{s:b}", "ok", 0);
+    cors_preflight(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 204);
+    CHECK(t.resp.body == NULL);
+    treq_free(&t);
+}
+
+static void test_preflight_refused(void)
+{
+    static const char *const origins[] = {
+        "HTTP_ORIGIN=https://evil.example", "HTTP_ORIGIN=https://a.example/", "HTTP_ORIGIN=HTTPS://A.EXAMPLE",
+        "HTTP_ORIGIN=null",                 "HTTP_ORIGIN=",                   "NO_ORIGIN=1",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(origins); i++) {
+        struct treq t;
+        TREQ(&t, "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/v1/events", origins[i],
+             "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST", "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=content-type");
+        cors_preflight(&cfg, &t.req, &t.resp);
+        CHECK_INT(t.resp.status, 403);
+        CHECK_STR(body_json(&t), "{\"ok\":false,\"error\":\"origin_not_allowed\"}");
+        CHECK_INT(t.resp.header_count, 0); /* no CORS headers at all */
+        treq_free(&t);
+    }
+}
+
+static void test_preflight_invalid(void)
+{
+    /* Access-Control-Request-Method missing or blank */
+    static const char *const methods[] = {"NO_METHOD=1", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=",
+                                          "HTTP_ACCESS_CONTROL_REQUEST_METHOD=  "};
+    for (size_t i = 0; i < ARRAY_LEN(methods); i++) {
+        struct treq t;
+        TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", methods[i]);
+        cors_preflight(&cfg, &t.req, &t.resp);
+        CHECK_INT(t.resp.status, 400);
+        CHECK_STR(json_string_value(json_object_get(t.resp.body, "error")), "invalid_request");
+        CHECK(json_is_false(json_object_get(t.resp.body, "ok")));
+        CHECK_STR(only_issue_path(&t), "");
+        CHECK(header(&t, "Access-Control-Allow-Methods") == NULL);
+        treq_free(&t);
+    }
+
+    /* a header list that is not header names */
+    static const char *const lists[] = {
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=content-type; x=1",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=x-a:b",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=x-a\"",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=x-a(b)",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=x-\x01",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=x-\xc3\xa9",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=a/b",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+        struct treq t;
+        TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
+             lists[i]);
+        cors_preflight(&cfg, &t.req, &t.resp);
+        if (t.resp.status != 400 || !only_issue_path(&t)) {
+            t_failed++;
+            fprintf(stderr, "FAIL preflight with %s: status %d\n", lists[i], t.resp.status);
+        } else {
+            t_passed++;
+        }
+        CHECK(header(&t, "Access-Control-Allow-Headers") == NULL);
+        treq_free(&t);
+    }
+
+    /* every token character and separators are fine */
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
+         "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=A-Z_a.z0~9!#$%&'*+^`|,\tx");
+    cors_preflight(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 204);
+    CHECK_STR(header(&t, "Access-Control-Allow-Headers"), "A-Z_a.z0~9!#$%&'*+^`|,\tx");
+    treq_free(&t);
+}
+
+/* CORS_MAX_REQUEST_HEADERS_LEN: echoed at the limit, refused one past it. */
+static void test_request_headers_len(void)
+{
+    static const char prefix[] = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=";
+    char param[sizeof(prefix) + CORS_MAX_REQUEST_HEADERS_LEN + 1];
+    memcpy(param, prefix, sizeof(prefix) - 1);
+    char *list = param + sizeof(prefix) - 1;
+    for (size_t i = 0; i < CORS_MAX_REQUEST_HEADERS_LEN + 1; i++)
+        list[i] = (i % 8 == 7) ? ',' : 'x';
+    list[CORS_MAX_REQUEST_HEADERS_LEN] = '\0';
+
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
+         param);
+    cors_preflight(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 204);
+    const char *echoed = header(&t, "Access-Control-Allow-Headers");
+    CHECK(echoed != NULL && strlen(echoed) == CORS_MAX_REQUEST_HEADERS_LEN);
+    treq_free(&t);
+
+    list[CORS_MAX_REQUEST_HEADERS_LEN] = 'x';
+    list[CORS_MAX_REQUEST_HEADERS_LEN + 1] = '\0';
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
+         param);
+    cors_preflight(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 400);
+    CHECK_STR(only_issue_path(&t), "");
+    CHECK(header(&t, "Access-Control-Allow-Headers") == NULL);
+    treq_free(&t);
+}
+
+static void test_decorate(void)
+{
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/events", "HTTP_ORIGIN=https://a.example");
+    http_error(&t.resp, 400, "invalid_json");
+    cors_decorate(&cfg, &t.req, &t.resp);
+    CHECK_INT(t.resp.status, 400);
+    CHECK_STR(header(&t, "Access-Control-Allow-Origin"), "https://a.example");
+    CHECK_STR(header(&t, "Vary"), "Origin");
+    CHECK_INT(t.resp.header_count, 2);
+    treq_free(&t);
+
+    static const char *const others[] = {"HTTP_ORIGIN=https://evil.example", "HTTP_ORIGIN=https://a.example/",
+                                         "HTTP_ORIGIN=https://A.example", "NO_ORIGIN=1"};
+    for (size_t i = 0; i < ARRAY_LEN(others); i++) {
+        TREQ(&t, "REQUEST_METHOD=GET", "REQUEST_URI=/v1/readyz", others[i]);
+        t.resp.status = 200;
+        cors_decorate(&cfg, &t.req, &t.resp);
+        CHECK_INT(t.resp.status, 200);
+        CHECK_INT(t.resp.header_count, 0);
+        treq_free(&t);
+    }
+}
+
+int main(void)
+{
+    setup_config();
+    test_allowed();
+    test_preflight_allowed();
+    test_preflight_refused();
+    test_preflight_invalid();
+    test_request_headers_len();
+    test_decorate();
+    return t_done("test_cors");
+}

@@ -1,0 +1,395 @@
+/* test_http.c - request parsing from CGI params, header rules, error envelopes, CGI serialisation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "bounds.h"
+#include "t.h"
+
+/* A request built from a params list ("NAME=value"), copied into its own arena. */
+struct treq {
+    struct arena arena;
+    char *params[32];
+    struct request req;
+    struct response resp;
+};
+
+static void treq_init(struct treq *t, const char *const *params)
+{
+    memset(t, 0, sizeof(*t));
+    arena_init(&t->arena, ARENA_MAX_BYTES);
+    size_t i = 0;
+    for (; params[i] && i + 1 < ARRAY_LEN(t->params); i++)
+        t->params[i] = arena_strndup(&t->arena, params[i], strlen(params[i]));
+    t->params[i] = NULL;
+    t->req.arena = &t->arena;
+    t->req.params = t->params;
+    http_parse_request(&t->req);
+}
+
+static void treq_free(struct treq *t)
+{
+    json_decref(t->resp.body);
+    arena_free(&t->arena);
+}
+
+#define TREQ(t, ...) treq_init((t), (const char *const[]){__VA_ARGS__, NULL})
+
+/* (ptr, len) compared with a C string; absent (.p NULL) never equals. */
+static bool str_is(struct str s, const char *want)
+{
+    return s.p && str_eq(s, str_from_cstr(want));
+}
+
+/* The body as compact JSON, copied into the request's arena. */
+static const char *body_json(struct treq *t)
+{
+    if (!t->resp.body)
+        return "(none)";
+    char *s = json_dumps(t->resp.body, JSON_COMPACT);
+    const char *r = s ? arena_strndup(&t->arena, s, strlen(s)) : "(dump failed)";
+    free(s);
+    return r;
+}
+
+static char *serialize(struct treq *t, size_t *len)
+{
+    return http_serialize(&t->req, &t->resp, len);
+}
+
+static void test_param(void)
+{
+    struct treq t;
+    TREQ(&t, "HTTP_HOSTX=wrong", "HTTP_HOST=api.example", "EMPTY=", "NOEQUALS");
+    CHECK(str_is(http_param(&t.req, "HTTP_HOST"), "api.example"));
+    CHECK(str_is(http_param(&t.req, "EMPTY"), ""));
+    CHECK(http_param(&t.req, "NOEQUALS").p == NULL);
+    CHECK(http_param(&t.req, "HTTP").p == NULL);
+    CHECK(http_param(&t.req, "MISSING").p == NULL);
+    treq_free(&t);
+
+    struct request none;
+    memset(&none, 0, sizeof(none));
+    CHECK(http_param(&none, "HTTP_HOST").p == NULL);
+}
+
+static void test_parse_path_query(void)
+{
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=GET", "REQUEST_URI=/v1/metrics/summary?from=2026-01-01&to=2026-01-31");
+    CHECK_INT(t.req.method, M_GET);
+    CHECK(str_is(t.req.method_name, "GET"));
+    CHECK(str_is(t.req.path, "/v1/metrics/summary"));
+    CHECK(str_is(t.req.query, "from=2026-01-01&to=2026-01-31"));
+    treq_free(&t);
+
+    TREQ(&t, "REQUEST_METHOD=GET", "REQUEST_URI=/v1/readyz?");
+    CHECK(str_is(t.req.path, "/v1/readyz"));
+    CHECK(str_is(t.req.query, ""));
+    treq_free(&t);
+
+    TREQ(&t, "REQUEST_METHOD=GET", "REQUEST_URI=/v1/readyz");
+    CHECK(str_is(t.req.path, "/v1/readyz"));
+    CHECK(str_is(t.req.query, "")); /* empty, never NULL */
+    treq_free(&t);
+
+    /* only the first '?' splits */
+    TREQ(&t, "REQUEST_METHOD=GET", "REQUEST_URI=/a?b?c");
+    CHECK(str_is(t.req.path, "/a"));
+    CHECK(str_is(t.req.query, "b?c"));
+    treq_free(&t);
+
+    /* no REQUEST_URI: "/" */
+    TREQ(&t, "REQUEST_METHOD=GET");
+    CHECK(str_is(t.req.path, "/"));
+    CHECK(str_is(t.req.query, ""));
+    treq_free(&t);
+}
+
+static void test_parse_method(void)
+{
+    static const struct {
+        const char *param;
+        enum http_method m;
+    } cases[] = {
+        {"REQUEST_METHOD=GET", M_GET},         {"REQUEST_METHOD=HEAD", M_HEAD},
+        {"REQUEST_METHOD=POST", M_POST},       {"REQUEST_METHOD=OPTIONS", M_OPTIONS},
+        {"REQUEST_METHOD=PUT", M_OTHER},       {"REQUEST_METHOD=DELETE", M_OTHER},
+        {"REQUEST_METHOD=get", M_OTHER},       {"REQUEST_METHOD=GETX", M_OTHER},
+        {"REQUEST_METHOD=", M_OTHER},          {"NO_METHOD=1", M_OTHER},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct treq t;
+        TREQ(&t, cases[i].param);
+        CHECK_INT(t.req.method, cases[i].m);
+        treq_free(&t);
+    }
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=PATCH");
+    CHECK(str_is(t.req.method_name, "PATCH"));
+    treq_free(&t);
+}
+
+static void test_parse_content_length(void)
+{
+    static const struct {
+        const char *param;
+        long want;
+        bool bad;
+    } cases[] = {
+        {"CONTENT_LENGTH=0", 0, false},
+        {"CONTENT_LENGTH=42", 42, false},
+        {"CONTENT_LENGTH=65536", 65536, false},
+        {"CONTENT_LENGTH=007", 7, false},
+        {"CONTENT_LENGTH=999999999999999999", 999999999999999999L, false}, /* 18 digits */
+        {"CONTENT_LENGTH=-1", -1, true},
+        {"CONTENT_LENGTH=12a", -1, true},
+        {"CONTENT_LENGTH=+12", -1, true},
+        {"CONTENT_LENGTH= 12", -1, true},
+        {"CONTENT_LENGTH=12 ", -1, true},
+        {"CONTENT_LENGTH=1.0", -1, true},
+        {"CONTENT_LENGTH=0x10", -1, true},
+        {"CONTENT_LENGTH=9999999999999999999", -1, true},       /* 19 digits: over LONG_MAX's reach */
+        {"CONTENT_LENGTH=99999999999999999999999999", -1, true}, /* huge */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct treq t;
+        TREQ(&t, "REQUEST_METHOD=POST", cases[i].param);
+        if (t.req.content_length != cases[i].want || t.req.content_length_bad != cases[i].bad) {
+            t_failed++;
+            fprintf(stderr, "FAIL %s: got %ld bad=%d\n", cases[i].param, t.req.content_length,
+                    (int)t.req.content_length_bad);
+        } else {
+            t_passed++;
+        }
+        treq_free(&t);
+    }
+
+    /* absent or empty: no body, and not malformed */
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=POST");
+    CHECK(t.req.content_length <= 0);
+    CHECK(!t.req.content_length_bad);
+    treq_free(&t);
+    TREQ(&t, "REQUEST_METHOD=POST", "CONTENT_LENGTH=");
+    CHECK(t.req.content_length <= 0);
+    CHECK(!t.req.content_length_bad);
+    treq_free(&t);
+}
+
+static void test_parse_fields(void)
+{
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/events", "CONTENT_TYPE=application/json",
+         "REMOTE_ADDR=203.0.113.7", "HTTP_ORIGIN=https://a.example", "HTTP_HOST=api.example",
+         "HTTP_USER_AGENT=Mozilla/5.0", "HTTP_X_FORWARDED_FOR=1.2.3.4");
+    CHECK(str_is(t.req.content_type, "application/json"));
+    CHECK(str_is(t.req.remote_addr, "203.0.113.7")); /* never X-Forwarded-For */
+    CHECK(str_is(t.req.origin, "https://a.example"));
+    CHECK(str_is(t.req.host, "api.example"));
+    CHECK(str_is(t.req.user_agent, "Mozilla/5.0"));
+    treq_free(&t);
+
+    TREQ(&t, "REQUEST_METHOD=GET");
+    CHECK(str_is(t.req.remote_addr, "unknown"));
+    CHECK(t.req.origin.p == NULL);
+    CHECK(t.req.user_agent.p == NULL);
+    CHECK(t.req.content_type.p == NULL);
+    treq_free(&t);
+}
+
+static void test_add_header(void)
+{
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=GET");
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-A", STRLIT("one")), 0);
+    CHECK_INT(t.resp.header_count, 1);
+    CHECK_STR(t.resp.headers[0].name, "X-A");
+    CHECK_STR(t.resp.headers[0].value, "one");
+
+    /* CR, LF and NUL would split or cut the CGI response */
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-B", STRLIT("a\r\nSet-Cookie: x=1")), -1);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-B", STRLIT("a\nb")), -1);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-B", STRLIT("a\rb")), -1);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-B", ((struct str){"a\0b", 3})), -1);
+    CHECK_INT(t.resp.header_count, 1);
+
+    /* the value is copied */
+    char buf[8] = "abc";
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-C", str_from_cstr(buf)), 0);
+    buf[0] = 'Z';
+    CHECK_STR(t.resp.headers[1].value, "abc");
+
+    /* RESPONSE_HEADER_MAX_LEN, then one more */
+    char big[RESPONSE_HEADER_MAX_LEN + 2];
+    memset(big, 'v', RESPONSE_HEADER_MAX_LEN + 1);
+    big[RESPONSE_HEADER_MAX_LEN + 1] = '\0';
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-Big", ((struct str){big, RESPONSE_HEADER_MAX_LEN})), 0);
+    CHECK_INT(strlen(t.resp.headers[2].value), RESPONSE_HEADER_MAX_LEN);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-Big", ((struct str){big, RESPONSE_HEADER_MAX_LEN + 1})), -1);
+    CHECK_INT(t.resp.header_count, 3);
+
+    /* the table holds RESPONSE_MAX_HEADERS, then refuses */
+    while (t.resp.header_count < RESPONSE_MAX_HEADERS)
+        CHECK_INT(http_add_header(&t.req, &t.resp, "X-Fill", STRLIT("f")), 0);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-Over", STRLIT("o")), -1);
+    CHECK_INT(http_add_headerf(&t.req, &t.resp, "X-Over", "%d", 1), -1);
+    CHECK_INT(t.resp.header_count, RESPONSE_MAX_HEADERS);
+    treq_free(&t);
+
+    TREQ(&t, "REQUEST_METHOD=GET");
+    CHECK_INT(http_add_headerf(&t.req, &t.resp, "Retry-After", "%ld", 42L), 0);
+    CHECK_STR(t.resp.headers[0].value, "42");
+    CHECK_INT(http_add_headerf(&t.req, &t.resp, "X-Big", "%s", big), -1); /* RESPONSE_HEADER_MAX_LEN + 1 */
+    CHECK_INT(http_add_headerf(&t.req, &t.resp, "X-Big", "%.*s", RESPONSE_HEADER_MAX_LEN, big), 0);
+    CHECK_INT(strlen(t.resp.headers[1].value), RESPONSE_HEADER_MAX_LEN);
+    CHECK_INT(http_add_headerf(&t.req, &t.resp, "X-Bad", "a%sb", "\r\n"), -1);
+    CHECK_INT(t.resp.header_count, 2);
+    treq_free(&t);
+}
+
+static void test_error_envelope(void)
+{
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=GET");
+    http_error(&t.resp, 404, "not_found");
+    CHECK_INT(t.resp.status, 404);
+    CHECK_STR(body_json(&t), "{\"ok\":false,\"error\":\"not_found\"}");
+    /* a second error replaces the first body (valgrind: no leak) */
+    http_error(&t.resp, 400, "x");
+    CHECK_INT(t.resp.status, 400);
+    CHECK_STR(body_json(&t), "{\"ok\":false,\"error\":\"x\"}");
+    treq_free(&t);
+
+    TREQ(&t, "REQUEST_METHOD=POST");
+    struct issues is;
+    issues_init(&is);
+    CHECK(!issues_any(&is));
+    issues_add(&is, "traffic.webVitals.lcpMs", "must be at most 120000");
+    issues_add(&is, "", "whole body");
+    CHECK(issues_any(&is));
+    http_invalid(&t.resp, &is);
+    CHECK(is.list == NULL);
+    issues_free(&is); /* safe after the move */
+    CHECK_INT(t.resp.status, 400);
+    CHECK_STR(body_json(&t), "{\"ok\":false,\"error\":\"invalid_request\",\"issues\":["
+                             "{\"path\":\"traffic.webVitals.lcpMs\",\"message\":\"must be at most 120000\"},"
+                             "{\"path\":\"\",\"message\":\"whole body\"}]}");
+    treq_free(&t);
+
+    issues_init(&is);
+    issues_add(&is, "a", "b");
+    issues_free(&is);
+    CHECK(is.list == NULL);
+}
+
+static void test_status_text(void)
+{
+    static const struct {
+        int status;
+        const char *text;
+    } cases[] = {
+        {200, "OK"},           {202, "Accepted"},           {204, "No Content"},
+        {303, "See Other"},    {400, "Bad Request"},        {401, "Unauthorized"},
+        {403, "Forbidden"},    {404, "Not Found"},          {405, "Method Not Allowed"},
+        {413, "Payload Too Large"}, {415, "Unsupported Media Type"}, {429, "Too Many Requests"},
+        {500, "Internal Server Error"}, {503, "Service Unavailable"}, {418, "Unknown"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        CHECK_STR(http_status_text(cases[i].status), cases[i].text);
+}
+
+static void test_serialize(void)
+{
+    struct treq t;
+    size_t len = 0;
+    char *out;
+
+    TREQ(&t, "REQUEST_METHOD=GET");
+    t.resp.status = 200;
+    t.resp.body = json_pack("{s:b}", "ok", 1);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-RateLimit-Limit", STRLIT("120")), 0);
+    out = serialize(&t, &len);
+    CHECK_STR(out, "Status: 200 OK\r\n"
+                   "Content-Type: application/json; charset=utf-8\r\n"
+                   "Content-Length: 11\r\n"
+                   "Cache-Control: no-store\r\n"
+                   "X-RateLimit-Limit: 120\r\n"
+                   "\r\n"
+                   "{\"ok\":true}");
+    CHECK_INT(len, strlen(out));
+    free(out);
+    treq_free(&t);
+
+    /* HEAD: the same headers (Content-Length of the body it would get), no body */
+    TREQ(&t, "REQUEST_METHOD=HEAD");
+    t.resp.status = 200;
+    t.resp.body = json_pack("{s:b}", "ok", 1);
+    out = serialize(&t, &len);
+    CHECK_STR(out, "Status: 200 OK\r\n"
+                   "Content-Type: application/json; charset=utf-8\r\n"
+                   "Content-Length: 11\r\n"
+                   "Cache-Control: no-store\r\n"
+                   "\r\n");
+    CHECK_INT(len, strlen(out));
+    free(out);
+    treq_free(&t);
+
+    /* 204: no Content-Type, no body */
+    TREQ(&t, "REQUEST_METHOD=OPTIONS");
+    t.resp.status = 204;
+    out = serialize(&t, &len);
+    CHECK(strncmp(out, "Status: 204 No Content\r\n", 24) == 0);
+    CHECK(strstr(out, "Content-Type") == NULL);
+    CHECK(len >= 4 && strcmp(out + len - 4, "\r\n\r\n") == 0);
+    CHECK(strstr(out, "\r\n\r\n") == out + len - 4);
+    free(out);
+    treq_free(&t);
+
+    /* Content-Length counts bytes of the UTF-8 body */
+    TREQ(&t, "REQUEST_METHOD=GET");
+    t.resp.status = 400;
+    t.resp.body = json_pack("{s:s}", "s", "\xc3\xa9\xe2\x82\xac"); /* é€: 5 bytes */
+    out = serialize(&t, &len);
+    const char *sep = strstr(out, "\r\n\r\n");
+    CHECK(sep != NULL);
+    if (sep) {
+        size_t body_len = len - (size_t)(sep + 4 - out);
+        CHECK_STR(sep + 4, "{\"s\":\"\xc3\xa9\xe2\x82\xac\"}");
+        char want[64];
+        snprintf(want, sizeof(want), "\r\nContent-Length: %zu\r\n", body_len);
+        CHECK(strstr(out, want) != NULL);
+        CHECK_INT(body_len, 13); /* {"s":"} 6 + 5 + 2 */
+    }
+    CHECK(strncmp(out, "Status: 400 Bad Request\r\n", 25) == 0);
+    free(out);
+    treq_free(&t);
+}
+
+static void test_media_type(void)
+{
+    struct treq t;
+    TREQ(&t, "REQUEST_METHOD=POST");
+    CHECK(str_is(http_media_type(&t.req, STRLIT("Application/JSON; charset=utf-8")), "application/json"));
+    CHECK(str_is(http_media_type(&t.req, STRLIT("  text/plain  ;charset=UTF-8")), "text/plain"));
+    CHECK(str_is(http_media_type(&t.req, STRLIT("application/x-www-form-urlencoded")),
+                 "application/x-www-form-urlencoded"));
+    CHECK(str_is(http_media_type(&t.req, STRLIT("")), ""));
+    CHECK(http_media_type(&t.req, (struct str){NULL, 0}).p == NULL);
+    treq_free(&t);
+}
+
+int main(void)
+{
+    test_param();
+    test_parse_path_query();
+    test_parse_method();
+    test_parse_content_length();
+    test_parse_fields();
+    test_add_header();
+    test_error_envelope();
+    test_status_text();
+    test_serialize();
+    test_media_type();
+    return t_done("test_http");
+}
