@@ -35,7 +35,7 @@ else
 Q :=
 endif
 
-.PHONY: all build deps run stop migrate check-config test test-unit test-integration test-smoke \
+.PHONY: all build deps run stop migrate check-config test test-unit test-integration test-smoke bench \
         test-asan test-valgrind check format clean bench image-test
 
 all: build
@@ -110,3 +110,9 @@ check-config: build
 
 clean:
 	rm -rf fcgi-app/build fcgi-app/build-san
+
+# Throughput, latency, CPU per request and memory of POST /v1/events against pgbench's ceiling.
+bench:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory build
+	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/bench/bench.py

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""make bench: POST /v1/events through the real stack against the database's own ceiling.
+
+Starts a throw-away Postgres and lighttpd with FCGI_WORKERS responders (rate limits off), drives
+POST /v1/events with distinct, realistic events from wrk at a fixed concurrency, and prints:
+events/s, p50/p99 latency, errors, CPU microseconds per request of lighttpd, of the responders and of
+Postgres (from /proc), idle and peak RSS; then drives the same SQL function (ingest_event) with
+pgbench at the database concurrency the stack has (one connection per responder) and prints the
+ratio. Nothing here asserts a time: it measures and reports.
+
+Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_WORKERS (4).
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Distinct events: a pool of visitors (so sessions continue and rotate), a counter in props (so
+# no two bodies share a dedupe key), paths, referrers, UTM on some, web vitals on some.
+WRK_SCRIPT = r"""
+local counter = 0
+local paths = {"/", "/pricing", "/features", "/blog/launch", "/contact", "/docs/start"}
+local refs = {"https://www.google.com/search?q=x", "https://news.ycombinator.com/", "", "",
+              "https://www.linkedin.com/feed/", "https://example.com/pricing"}
+local types = {"page_view", "page_view", "page_view", "scroll", "form_start", "click"}
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  counter = counter + 1
+  local i = math.random(1, 6)
+  local ref = refs[math.random(1, 6)]
+  local utm = ""
+  if math.random(1, 5) == 1 then
+    utm = ',"utm":{"source":"newsletter","medium":"email","campaign":"nov"}'
+  end
+  local body = string.format(
+    '{"anonId":"anon-%06d-bench","eventType":"%s","path":"%s","referrer":"%s"%s,' ..
+    '"traffic":{"countryCode":"ca","webVitals":{"ttfbMs":%d,"lcpMs":%d}},"props":{"seq":%d,"w":"%s"}}',
+    math.random(1, 20000), types[i], paths[math.random(1, 6)], ref, utm,
+    math.random(20, 900), math.random(300, 4000), counter, tostring({}):sub(8))
+  if ref == "" then body = body:gsub(',"referrer":""', '') end
+  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json",
+    ["Origin"] = "https://example.com", ["User-Agent"] = "Mozilla/5.0 (Macintosh) bench"}, body)
+end
+"""
+
+PGBENCH_SCRIPT = r"""
+\set n random(1, 20000)
+\set seq random(1, 2000000000)
+SELECT * FROM ingest_event('anon-' || :n || '-pgbench', (now() AT TIME ZONE 'UTC')::timestamp(3),
+  repeat('a', 64), repeat('b', 64), 'page_view', '/pricing', NULL, NULL, NULL, NULL, NULL, NULL, 30,
+  gen_random_uuid()::text, gen_random_uuid()::text, gen_random_uuid()::text,
+  '["v1","anon-' || :n || '",', ',"page_view","/pricing","bucket:1",null,"a","b",null,null,{"seq":' || :seq || '}]',
+  ('{"seq":' || :seq || ',"ttfbMs":120}')::jsonb, 'example.com', 'direct', 'desktop', 'CA', true, false, false);
+"""
+
+
+def cpu_ticks(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except OSError:
+        return 0
+
+
+def status_kb(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def postgres_pids(pg):
+    """The postmaster and its children (backends, walwriter, checkpointer...)."""
+    pm = pg._postmaster_pid()
+    return [pm] + harness.proc_children(pm) if pm else []
+
+
+def parse_wrk(out):
+    res = {"rps": 0.0, "p50": "?", "p99": "?", "requests": 0, "non2xx": 0, "socket_errors": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m:
+        res["rps"] = float(m.group(1))
+    for pct, key in (("50%", "p50"), ("99%", "p99")):
+        m = re.search(r"^\s+%s\s+(\S+)" % re.escape(pct), out, re.M)
+        if m:
+            res[key] = m.group(1)
+    m = re.search(r"(\d+) requests in", out)
+    if m:
+        res["requests"] = int(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        res["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res["socket_errors"] = sum(int(x) for x in m.groups())
+    return res
+
+
+def main():
+    for tool in ("wrk", "pgbench"):
+        if not harness.shutil.which(tool, path=harness._SEARCH_PATH):
+            print("bench: %s is not installed (make deps)" % tool)
+            return 1
+    tmp = tempfile.mkdtemp(prefix="bench-")
+    lua = os.path.join(tmp, "events.lua")
+    with open(lua, "w") as f:
+        f.write(WRK_SCRIPT)
+    sqlf = os.path.join(tmp, "ingest.sql")
+    with open(sqlf, "w") as f:
+        f.write(PGBENCH_SCRIPT)
+    os.chmod(tmp, 0o755)
+    os.chmod(sqlf, 0o644)
+
+    pg = harness.Postgres()
+    pg.start()
+    try:
+        env = harness.service_env(pg.url())
+        r = harness.migrate(env)
+        if r.returncode != 0:
+            print("bench: migrate failed:\n" + r.stdout + r.stderr)
+            return 1
+        with harness.Stack(pg.url(), env={"RATE_LIMIT_EVENTS": 0, "LOG_LEVEL": "warn"}, workers=WORKERS) as st:
+            url = "http://127.0.0.1:%d" % st.port
+            responders = st.responder_pids()
+            idle_rss = {"lighttpd": status_kb(st.pid, "VmRSS"),
+                        "responders": [status_kb(p, "VmRSS") for p in responders]}
+            # warm up: connections, prepared statements, caches
+            subprocess.run(["wrk", "-t1", "-c%d" % CONNECTIONS, "-d2s", "-s", lua, url],
+                           capture_output=True, text=True, timeout=60)
+            pgs = postgres_pids(pg)
+            before = {"lighttpd": cpu_ticks(st.pid), "responders": sum(cpu_ticks(p) for p in responders),
+                      "postgres": sum(cpu_ticks(p) for p in pgs)}
+            rows_before = int(pg.psql("SELECT count(*) FROM events").strip().splitlines()[-1])
+            out = subprocess.run(["wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % SECONDS, "--latency", "-s", lua,
+                                  url], capture_output=True, text=True, timeout=SECONDS + 60).stdout
+            pgs_after = postgres_pids(pg)
+            after = {"lighttpd": cpu_ticks(st.pid), "responders": sum(cpu_ticks(p) for p in responders),
+                     "postgres": sum(cpu_ticks(p) for p in pgs_after if p in pgs) +
+                     sum(cpu_ticks(p) for p in pgs_after if p not in pgs)}
+            rows_after = int(pg.psql("SELECT count(*) FROM events").strip().splitlines()[-1])
+            peak_rss = {"lighttpd": status_kb(st.pid, "VmHWM"),
+                        "responders": [status_kb(p, "VmHWM") for p in responders]}
+            w = parse_wrk(out)
+            same_responders = st.responder_pids() == responders
+
+        # the database's own ceiling: the same function, same concurrency, no HTTP
+        pg_out = subprocess.run(
+            (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []) +
+            ["pgbench", "-n", "-M", "prepared", "-c", str(WORKERS), "-j", "2", "-T", str(SECONDS), "-f", sqlf,
+             "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "backend"],
+            capture_output=True, text=True, timeout=SECONDS + 60)
+        m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", pg_out.stdout)
+        tps = float(m.group(1)) if m else 0.0
+        if not m:
+            print("bench: pgbench failed:\n" + pg_out.stdout + pg_out.stderr)
+    finally:
+        pg.cleanup()
+        harness.shutil.rmtree(tmp, ignore_errors=True)
+
+    n = max(w["requests"], 1)
+    us = {k: (after[k] - before[k]) * 1e6 / CLK_TCK / n for k in before}
+    accepted = rows_after - rows_before
+    print("POST /v1/events: %d responders, wrk -c%d for %d s" % (WORKERS, CONNECTIONS, SECONDS))
+    print("  events/s            %.0f" % w["rps"])
+    print("  latency p50 / p99   %s / %s" % (w["p50"], w["p99"]))
+    print("  requests            %d (non-2xx %d, socket errors %d); rows stored %d" %
+          (w["requests"], w["non2xx"], w["socket_errors"], accepted))
+    print("  CPU us/request      lighttpd %.0f, responders %.0f, postgres %.0f" %
+          (us["lighttpd"], us["responders"], us["postgres"]))
+    print("  RSS idle (KiB)      lighttpd %d, responders %s" % (idle_rss["lighttpd"], idle_rss["responders"]))
+    print("  RSS peak (KiB)      lighttpd %d, responders %s" % (peak_rss["lighttpd"], peak_rss["responders"]))
+    print("  responders restarted during the run: %s" % ("no" if same_responders else "YES"))
+    print("pgbench ingest_event(): -c%d for %d s" % (WORKERS, SECONDS))
+    print("  transactions/s      %.0f" % tps)
+    if tps > 0:
+        print("ratio HTTP / database ceiling: %.0f%%" % (100.0 * w["rps"] / tps))
+    errors = w["non2xx"] + w["socket_errors"]
+    return 0 if errors == 0 and tps > 0 and w["requests"] > 0 else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        harness.cleanup_all()
