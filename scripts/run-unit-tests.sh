@@ -18,11 +18,11 @@ for bin in "$@"; do
     echo "== ${bin##*/}"
     rc=0
     "${runner[@]}" "$bin" | tee "$out" || rc=$?
-    if [[ $(tail -n 1 "$out") =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-        passed=$((passed + BASH_REMATCH[1]))
-        failed=$((failed + BASH_REMATCH[2]))
-        ((rc == 0 && BASH_REMATCH[2] == 0)) || status=1
-        ((rc == 0 || BASH_REMATCH[2] > 0)) || failed=$((failed + 1))
+    if [[ $(tail -n 1 "$out") =~ ^([A-Za-z0-9_.-]+:\ )?([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        passed=$((passed + BASH_REMATCH[2]))
+        failed=$((failed + BASH_REMATCH[3]))
+        ((rc == 0 && BASH_REMATCH[3] == 0)) || status=1
+        ((rc == 0 || BASH_REMATCH[3] > 0)) || failed=$((failed + 1))
     else
         failed=$((failed + 1))
         status=1

@@ -64,7 +64,10 @@ json_t *body_parse_form(const char *p, size_t n, struct issues *is)
             size_t klen = eq ? (size_t)(eq - pair) : plen;
             long kd = form_decode(pair, klen, buf);
             char key[256];
-            if (kd < 0 || (size_t)kd >= sizeof(key) || memchr(buf, '\0', (size_t)kd)) {
+            json_t *kcheck = kd < 0 ? NULL : json_stringn(buf, (size_t)kd); /* NULL unless UTF-8 */
+            bool key_ok = kcheck && (size_t)kd < sizeof(key) && !memchr(buf, '\0', (size_t)kd);
+            json_decref(kcheck);
+            if (!key_ok) {
                 issues_add(is, "", "form field name is malformed");
             } else {
                 memcpy(key, buf, (size_t)kd);
@@ -82,8 +85,8 @@ json_t *body_parse_form(const char *p, size_t n, struct issues *is)
                 } else if (json_object_get(obj, key)) {
                     issues_add(is, key, "must not be repeated");
                     json_decref(s);
-                } else if (json_object_set_new(obj, key, s) != 0) {
-                    issues_add(is, "", "form field name must be valid UTF-8");
+                } else {
+                    json_object_set_new(obj, key, s);
                 }
             }
         }
@@ -93,6 +96,55 @@ json_t *body_parse_form(const char *p, size_t n, struct issues *is)
     }
     free(buf);
     return obj;
+}
+
+/* jansson refuses an object key holding U+0000 as a parse error, but API.md §1 makes U+0000
+ * anywhere an invalid_request naming the field. Finds the first key with a \u0000 escape and
+ * writes the top-level field that holds it into path ("" when that key is itself top-level). */
+static bool find_nul_key(const char *p, size_t n, char *path, size_t cap)
+{
+    char stack[BODY_SCAN_MAX_DEPTH];
+    size_t depth = 0;
+    bool expect_key = false;
+    const char *top = "";
+    size_t top_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '{' || c == '[') {
+            if (depth >= sizeof(stack))
+                return false;
+            stack[depth++] = c;
+            expect_key = c == '{';
+        } else if (c == '}' || c == ']') {
+            depth = depth ? depth - 1 : 0;
+            expect_key = false;
+        } else if (c == ',') {
+            expect_key = depth > 0 && stack[depth - 1] == '{';
+        } else if (c == '"') {
+            size_t start = ++i;
+            bool nul = false;
+            for (; i < n && p[i] != '"'; i++) {
+                if (p[i] == '\\') {
+                    nul = nul || (i + 6 <= n && memcmp(p + i, "\\u0000", 6) == 0);
+                    i++;
+                }
+            }
+            if (!expect_key)
+                continue;
+            expect_key = false;
+            if (nul) {
+                size_t k = depth == 1 ? 0 : (top_len < cap ? top_len : cap - 1);
+                memcpy(path, top, k);
+                path[k] = '\0';
+                return true;
+            }
+            if (depth == 1) {
+                top = p + start;
+                top_len = i - start;
+            }
+        }
+    }
+    return false;
 }
 
 int body_parse_or_reply(const struct config *cfg, struct request *req, struct response *resp, bool allow_form,
@@ -157,7 +209,15 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
     /* NULs are allowed through the parser so validation can name the field (API.md §1) */
     json_t *root = json_loadb(buf, got, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!root) {
-        http_error(resp, 400, "invalid_json");
+        char path[64];
+        if (strstr(err.text, "NUL byte in object key") && find_nul_key(buf, got, path, sizeof(path))) {
+            struct issues is;
+            issues_init(&is);
+            issues_add(&is, path, "must not contain U+0000");
+            http_invalid(resp, &is);
+        } else {
+            http_error(resp, 400, "invalid_json");
+        }
         return -1;
     }
     if (!json_is_object(root)) {

@@ -7,6 +7,9 @@
 #define BODY_BYTES_MIN 1024
 #define BODY_BYTES_MAX (1024 * 1024)
 
+/* Nesting the scan for a U+0000 object key follows (jansson's own parser stops at 2048). */
+#define BODY_SCAN_MAX_DEPTH 2048
+
 /* lighttpd refuses larger bodies itself (server.max-request-size, in KiB) so a huge
  * Content-Length never reaches a responder; the app's own 413 covers what is between. */
 #define LIGHTTPD_BODY_SLACK_KB 64

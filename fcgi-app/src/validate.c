@@ -228,10 +228,11 @@ static bool has_nul(json_t *v)
     }
     if (json_is_object(v)) {
         const char *k;
+        size_t klen;
         json_t *x;
-        json_object_foreach(v, k, x)
+        json_object_keylen_foreach(v, k, klen, x)
         {
-            if (has_nul(x))
+            if (memchr(k, '\0', klen) || has_nul(x))
                 return true;
         }
     }

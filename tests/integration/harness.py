@@ -174,6 +174,8 @@ def run(cmd, env=None, timeout=60, input=None, cwd=None):
     try:
         return subprocess.run(cmd, env=env, input=input, cwd=cwd, capture_output=True, text=True,
                               timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise Fail("command not found: %s" % cmd[0])
     except subprocess.TimeoutExpired as e:
         raise Fail("command timed out after %s s: %s\nstdout: %s\nstderr: %s" %
                    (timeout, " ".join(cmd), e.stdout, e.stderr))
@@ -276,7 +278,15 @@ class Postgres:
         _register(self)
         try:
             self._init()
-            self.start()
+            for attempt in range(3):
+                try:
+                    self.start()
+                    break
+                except Fail as e:
+                    # the free port was taken before postgres bound it: take another one
+                    if attempt == 2 or "already in use" not in str(e) + tail(self.logfile, 10):
+                        raise
+                    self.port = free_port()
         except BaseException:
             self.cleanup()
             raise
@@ -538,7 +548,16 @@ class Stack:
         self._known_responders = set()
         _register(self)
         try:
-            self.start(wait=wait, timeout=start_timeout)
+            for attempt in range(3):
+                try:
+                    self.start(wait=wait, timeout=start_timeout)
+                    break
+                except StackStartError as e:
+                    # the free port was taken before lighttpd bound it: take another one
+                    if attempt == 2 or "already in use" not in str(e):
+                        raise
+                    self.port = free_port()
+                    self.env["PORT"] = str(self.port)
         except BaseException:
             self.cleanup()
             raise
@@ -783,10 +802,17 @@ _SHARED = {}
 
 
 def shared(key, factory):
-    """A resource created once per run by factory() and cleaned up at the end of run_all."""
-    if key not in _SHARED:
-        _SHARED[key] = factory()
-    return _SHARED[key]
+    """A resource created once per run by factory() and cleaned up at the end of run_all. A shared
+    Stack whose lighttpd has exited is reported and replaced."""
+    obj = _SHARED.get(key)
+    if obj is not None and isinstance(obj, Stack) and not obj.alive():
+        print("NOTE: shared stack %s had exited (code %s); starting a new one. Its stderr:\n    %s" %
+              (key, obj.proc.returncode if obj.proc else None, obj.stderr(20).replace("\n", "\n    ")), flush=True)
+        drop_shared(key)
+        obj = None
+    if obj is None:
+        obj = _SHARED[key] = factory()
+    return obj
 
 
 def drop_shared(key):
@@ -796,7 +822,29 @@ def drop_shared(key):
 
 
 def shared_postgres():
+    """The run's one Postgres (database `backend` exists, not migrated)."""
     return shared("postgres", Postgres)
+
+
+class _Value:
+    def __init__(self, value):
+        self.value = value
+
+    def cleanup(self):
+        pass
+
+
+def migrated_database(db="backend"):
+    """URL of database db in the shared Postgres, created (unless it is `backend`) and migrated
+    once per run."""
+    def make():
+        pg = shared_postgres()
+        url = pg.url(db) if db == "backend" else pg.create_db(db)
+        r = migrate(service_env(url))
+        if r.returncode != 0:
+            raise Fail("migrate of database %s failed (rc %d): %s %s" % (db, r.returncode, r.stdout, r.stderr))
+        return _Value(url)
+    return shared("migrated-db:" + db, make).value
 
 
 _TESTS = []
@@ -817,11 +865,11 @@ def _alarm(signum, frame):
     raise TestTimeout("test exceeded its time limit")
 
 
-def run_all(pattern=None):
+def run_all(pattern=None, extra_failed=0):
     """Runs every registered test (those whose name contains pattern, when given), printing
-    `PASS name` / `FAIL name: reason` and finally `N passed, N failed`. Returns the exit code
-    (1 when anything failed)."""
-    passed = failed = 0
+    `PASS name` / `FAIL name: reason` and finally `N passed, N failed` (extra_failed: failures
+    already reported by the caller). Returns the exit code (1 when anything failed)."""
+    passed, failed = 0, extra_failed
     old = signal.signal(signal.SIGALRM, _alarm)
     t_start = time.monotonic()
     try:
@@ -856,6 +904,6 @@ def run_all(pattern=None):
             except Exception as e:
                 sys.stderr.write("harness: cleanup of %s failed: %s\n" % (key, e))
         cleanup_all()
-    sys.stderr.write("(integration run took %.1f s)\n" % (time.monotonic() - t_start))
+    print("(integration run took %.1f s)" % (time.monotonic() - t_start), flush=True)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     return 1 if failed else 0

@@ -316,8 +316,8 @@ static void test_int_ranges(void)
 static void test_rate_limits(void)
 {
     struct config c;
-    CHECK_INT(LOAD(&c, {"RATE_LIMIT_EVENTS", "0"}, {"RATE_LIMIT_CAPTURE", "1"}, {"RATE_LIMIT_UNSUBSCRIBE", "2"},
-                   {"RATE_LIMIT_DELETE", "3"}, {"RATE_LIMIT_SUMMARY", "4"},
+    CHECK_INT(LOAD(&c, {"RATE_LIMIT_EVENTS", "0"}, {"RATE_LIMIT_CAPTURE", "1"},
+                   {"RATE_LIMIT_UNSUBSCRIBE", "2"}, {"RATE_LIMIT_DELETE", "3"}, {"RATE_LIMIT_SUMMARY", "4"},
                    {"RATE_LIMIT_MAX", num(RATELIMIT_PER_MINUTE_MAX)}),
               0);
     CHECK_INT(c.rate_limits[RL_EVENTS], 0);

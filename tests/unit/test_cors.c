@@ -109,7 +109,8 @@ static void test_preflight_allowed(void)
 {
     struct treq t;
     TREQ(&t, "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/v1/events", "HTTP_ORIGIN=https://a.example",
-         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST", "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=content-type, x-admin-key");
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
+         "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=content-type, x-admin-key");
     cors_preflight(&cfg, &t.req, &t.resp);
     CHECK_INT(t.resp.status, 204);
     CHECK(t.resp.body == NULL);
@@ -131,15 +132,16 @@ static void test_preflight_allowed(void)
     treq_free(&t);
 
     /* an empty header list is not echoed */
-    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
-         "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=");
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example",
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST", "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=");
     cors_preflight(&cfg, &t.req, &t.resp);
     CHECK_INT(t.resp.status, 204);
     CHECK(header(&t, "Access-Control-Allow-Headers") == NULL);
     treq_free(&t);
 
     /* a body left by an earlier step is dropped */
-    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST");
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example",
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST");
     t.resp.body = json_pack("{s:b}", "ok", 0);
     cors_preflight(&cfg, &t.req, &t.resp);
     CHECK_INT(t.resp.status, 204);
@@ -150,8 +152,12 @@ static void test_preflight_allowed(void)
 static void test_preflight_refused(void)
 {
     static const char *const origins[] = {
-        "HTTP_ORIGIN=https://evil.example", "HTTP_ORIGIN=https://a.example/", "HTTP_ORIGIN=HTTPS://A.EXAMPLE",
-        "HTTP_ORIGIN=null",                 "HTTP_ORIGIN=",                   "NO_ORIGIN=1",
+        "HTTP_ORIGIN=https://evil.example",
+        "HTTP_ORIGIN=https://a.example/",
+        "HTTP_ORIGIN=HTTPS://A.EXAMPLE",
+        "HTTP_ORIGIN=null",
+        "HTTP_ORIGIN=",
+        "NO_ORIGIN=1",
     };
     for (size_t i = 0; i < ARRAY_LEN(origins); i++) {
         struct treq t;
@@ -168,8 +174,8 @@ static void test_preflight_refused(void)
 static void test_preflight_invalid(void)
 {
     /* Access-Control-Request-Method missing or blank */
-    static const char *const methods[] = {"NO_METHOD=1", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=",
-                                          "HTTP_ACCESS_CONTROL_REQUEST_METHOD=  "};
+    static const char *const methods[] = {
+        "NO_METHOD=1", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=  "};
     for (size_t i = 0; i < ARRAY_LEN(methods); i++) {
         struct treq t;
         TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", methods[i]);
@@ -194,8 +200,8 @@ static void test_preflight_invalid(void)
     };
     for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
         struct treq t;
-        TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
-             lists[i]);
+        TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example",
+             "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST", lists[i]);
         cors_preflight(&cfg, &t.req, &t.resp);
         if (t.resp.status != 400 || !only_issue_path(&t)) {
             t_failed++;
@@ -209,7 +215,8 @@ static void test_preflight_invalid(void)
 
     /* every token character and separators are fine */
     struct treq t;
-    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example",
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
          "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=A-Z_a.z0~9!#$%&'*+^`|,\tx");
     cors_preflight(&cfg, &t.req, &t.resp);
     CHECK_INT(t.resp.status, 204);
@@ -229,8 +236,8 @@ static void test_request_headers_len(void)
     list[CORS_MAX_REQUEST_HEADERS_LEN] = '\0';
 
     struct treq t;
-    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
-         param);
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example",
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST", param);
     cors_preflight(&cfg, &t.req, &t.resp);
     CHECK_INT(t.resp.status, 204);
     const char *echoed = header(&t, "Access-Control-Allow-Headers");
@@ -239,8 +246,8 @@ static void test_request_headers_len(void)
 
     list[CORS_MAX_REQUEST_HEADERS_LEN] = 'x';
     list[CORS_MAX_REQUEST_HEADERS_LEN + 1] = '\0';
-    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST",
-         param);
+    TREQ(&t, "REQUEST_METHOD=OPTIONS", "HTTP_ORIGIN=https://a.example",
+         "HTTP_ACCESS_CONTROL_REQUEST_METHOD=POST", param);
     cors_preflight(&cfg, &t.req, &t.resp);
     CHECK_INT(t.resp.status, 400);
     CHECK_STR(only_issue_path(&t), "");

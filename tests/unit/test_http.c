@@ -112,11 +112,11 @@ static void test_parse_method(void)
         const char *param;
         enum http_method m;
     } cases[] = {
-        {"REQUEST_METHOD=GET", M_GET},         {"REQUEST_METHOD=HEAD", M_HEAD},
-        {"REQUEST_METHOD=POST", M_POST},       {"REQUEST_METHOD=OPTIONS", M_OPTIONS},
-        {"REQUEST_METHOD=PUT", M_OTHER},       {"REQUEST_METHOD=DELETE", M_OTHER},
-        {"REQUEST_METHOD=get", M_OTHER},       {"REQUEST_METHOD=GETX", M_OTHER},
-        {"REQUEST_METHOD=", M_OTHER},          {"NO_METHOD=1", M_OTHER},
+        {"REQUEST_METHOD=GET", M_GET},   {"REQUEST_METHOD=HEAD", M_HEAD},
+        {"REQUEST_METHOD=POST", M_POST}, {"REQUEST_METHOD=OPTIONS", M_OPTIONS},
+        {"REQUEST_METHOD=PUT", M_OTHER}, {"REQUEST_METHOD=DELETE", M_OTHER},
+        {"REQUEST_METHOD=get", M_OTHER}, {"REQUEST_METHOD=GETX", M_OTHER},
+        {"REQUEST_METHOD=", M_OTHER},    {"NO_METHOD=1", M_OTHER},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct treq t;
@@ -149,7 +149,7 @@ static void test_parse_content_length(void)
         {"CONTENT_LENGTH=12 ", -1, true},
         {"CONTENT_LENGTH=1.0", -1, true},
         {"CONTENT_LENGTH=0x10", -1, true},
-        {"CONTENT_LENGTH=9999999999999999999", -1, true},       /* 19 digits: over LONG_MAX's reach */
+        {"CONTENT_LENGTH=9999999999999999999", -1, true},        /* 19 digits: over LONG_MAX's reach */
         {"CONTENT_LENGTH=99999999999999999999999999", -1, true}, /* huge */
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -226,7 +226,8 @@ static void test_add_header(void)
     big[RESPONSE_HEADER_MAX_LEN + 1] = '\0';
     CHECK_INT(http_add_header(&t.req, &t.resp, "X-Big", ((struct str){big, RESPONSE_HEADER_MAX_LEN})), 0);
     CHECK_INT(strlen(t.resp.headers[2].value), RESPONSE_HEADER_MAX_LEN);
-    CHECK_INT(http_add_header(&t.req, &t.resp, "X-Big", ((struct str){big, RESPONSE_HEADER_MAX_LEN + 1})), -1);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-Big", ((struct str){big, RESPONSE_HEADER_MAX_LEN + 1})),
+              -1);
     CHECK_INT(t.resp.header_count, 3);
 
     /* the table holds RESPONSE_MAX_HEADERS, then refuses */
@@ -289,11 +290,21 @@ static void test_status_text(void)
         int status;
         const char *text;
     } cases[] = {
-        {200, "OK"},           {202, "Accepted"},           {204, "No Content"},
-        {303, "See Other"},    {400, "Bad Request"},        {401, "Unauthorized"},
-        {403, "Forbidden"},    {404, "Not Found"},          {405, "Method Not Allowed"},
-        {413, "Payload Too Large"}, {415, "Unsupported Media Type"}, {429, "Too Many Requests"},
-        {500, "Internal Server Error"}, {503, "Service Unavailable"}, {418, "Unknown"},
+        {200, "OK"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {303, "See Other"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {413, "Payload Too Large"},
+        {415, "Unsupported Media Type"},
+        {429, "Too Many Requests"},
+        {500, "Internal Server Error"},
+        {503, "Service Unavailable"},
+        {418, "Unknown"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
         CHECK_STR(http_status_text(cases[i].status), cases[i].text);

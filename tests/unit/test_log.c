@@ -1,0 +1,187 @@
+/* test_log.c - JSON escaping of log text and the shape of a log line. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "log.h"
+#include "t.h"
+
+/* Escapes a C string with room to spare. */
+static const char *esc(const char *s, size_t n)
+{
+    static char out[512];
+    log_json_escape(out, sizeof(out), s, n);
+    return out;
+}
+
+#define ESC(lit) esc((lit), sizeof(lit) - 1)
+
+static void test_escapes(void)
+{
+    CHECK_STR(ESC("plain text 123"), "plain text 123");
+    CHECK_STR(ESC("say \"hi\""), "say \\\"hi\\\"");
+    CHECK_STR(ESC("C:\\path\\"), "C:\\\\path\\\\");
+    CHECK_STR(ESC("a\nb\tc\rd"), "a\\u000ab\\u0009c\\u000dd");
+    CHECK_STR(ESC("\x01\x1f\x7f"), "\\u0001\\u001f\\u007f");
+    CHECK_STR(ESC("nul\0byte"), "nul\\u0000byte");
+    CHECK_STR(ESC("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac"); /* UTF-8 passes through */
+    CHECK_STR(ESC(" ~"), " ~");
+    CHECK_STR(ESC(""), "");
+
+    char out[64];
+    CHECK_INT(log_json_escape(out, sizeof(out), "a\"b", 3), 4);
+    CHECK_INT(log_json_escape(out, sizeof(out), "\x02", 1), 6);
+
+    /* the escaped text parses back as the original inside a JSON string */
+    const char raw[] = "q\"b\\c\n\x01\x7f end";
+    char doc[520];
+    snprintf(doc, sizeof(doc), "\"%s\"", ESC(raw));
+    json_error_t err;
+    json_t *s = json_loads(doc, JSON_DECODE_ANY, &err);
+    CHECK(s != NULL);
+    CHECK_STR(json_string_value(s), raw);
+    json_decref(s);
+}
+
+/* For every cap: output < cap, NUL-terminated, and exactly the escape of some prefix of the input
+ * (never half an escape). */
+static void test_truncation(void)
+{
+    const char input[] = "ab\"c\\d\x01"
+                         "e\n\"\x7f"
+                         "fg";
+    const size_t n = sizeof(input) - 1;
+    char full[256];
+    size_t full_len = log_json_escape(full, sizeof(full), input, n);
+
+    /* the escape of each prefix */
+    char prefixes[sizeof(input)][256];
+    for (size_t k = 0; k <= n; k++)
+        log_json_escape(prefixes[k], sizeof(prefixes[k]), input, k);
+
+    bool ok = true;
+    for (size_t cap = 1; cap <= full_len + 2; cap++) {
+        char out[256];
+        memset(out, 'Z', sizeof(out));
+        size_t len = log_json_escape(out, cap, input, n);
+        bool this_ok = len < cap && out[len] == '\0' && strlen(out) == len && out[cap] == 'Z';
+        /* the longest prefix whose escape fits */
+        size_t best = 0;
+        for (size_t k = 0; k <= n; k++) {
+            if (strlen(prefixes[k]) < cap)
+                best = k;
+        }
+        this_ok &= strcmp(out, prefixes[best]) == 0;
+        if (!this_ok) {
+            ok = false;
+            fprintf(stderr, "FAIL cap %zu: got '%s' (%zu), want '%s'\n", cap, out, len, prefixes[best]);
+        }
+    }
+    CHECK(ok);
+
+    /* cap 0 writes nothing */
+    char none[2] = {'Z', 'Z'};
+    CHECK_INT(log_json_escape(none, 0, "abc", 3), 0);
+    CHECK(none[0] == 'Z');
+
+    /* a cut right before an escape: the escape is dropped whole, nothing after it sneaks in */
+    char out[8];
+    CHECK_INT(log_json_escape(out, 4, "ab\"c", 4), 2);
+    CHECK_STR(out, "ab");
+    CHECK_INT(log_json_escape(out, 7, "a\x01z", 3), 1);
+    CHECK_STR(out, "a");
+    CHECK_INT(log_json_escape(out, 8, "a\x01z", 3), 7);
+    CHECK_STR(out, "a\\u0001");
+}
+
+/* Captures what log_msg writes to stderr. */
+static size_t capture(char *buf, size_t cap, void (*emit)(void))
+{
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    FILE *f = tmpfile();
+    if (saved < 0 || !f)
+        return 0;
+    dup2(fileno(f), STDERR_FILENO);
+    emit();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return n;
+}
+
+static void emit_levels(void)
+{
+    log_set_level(LOG_INFO);
+    log_debug("hidden %d", 1);
+    log_info("shown \"%s\"", "quoted\nline");
+    log_warn("warned");
+    log_set_level(LOG_ERROR);
+    log_warn("hidden too");
+    log_error("error %d", 42);
+    log_set_level(LOG_INFO);
+}
+
+static char long_msg[LOG_LINE_MAX * 3];
+
+static void emit_long(void)
+{
+    log_error("%s", long_msg);
+}
+
+static void test_lines(void)
+{
+    char buf[LOG_LINE_MAX * 4];
+    log_set_component("unit");
+    capture(buf, sizeof(buf), emit_levels);
+
+    /* one JSON object per line, debug and filtered lines absent */
+    int lines = 0;
+    const char *want_msg[] = {"shown \"quoted\nline\"", "warned", "error 42"};
+    const char *want_level[] = {"info", "warn", "error"};
+    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        CHECK(o != NULL);
+        if (o && lines < 3) {
+            CHECK_STR(json_string_value(json_object_get(o, "msg")), want_msg[lines]);
+            CHECK_STR(json_string_value(json_object_get(o, "level")), want_level[lines]);
+            CHECK_STR(json_string_value(json_object_get(o, "component")), "unit");
+            CHECK(json_is_integer(json_object_get(o, "pid")));
+            const char *ts = json_string_value(json_object_get(o, "ts"));
+            CHECK(ts && strlen(ts) == 24 && ts[10] == 'T' && ts[23] == 'Z');
+        }
+        json_decref(o);
+        lines++;
+    }
+    CHECK_INT(lines, 3);
+
+    /* a message longer than a line: cut, still one valid JSON line within LOG_LINE_MAX */
+    for (size_t i = 0; i < sizeof(long_msg) - 1; i++)
+        long_msg[i] = (i % 3 == 0) ? '"' : 'x';
+    long_msg[sizeof(long_msg) - 1] = '\0';
+    size_t n = capture(buf, sizeof(buf), emit_long);
+    CHECK(n > 0 && n <= LOG_LINE_MAX); /* "log lines are cut at this size" */
+    CHECK(n > 0 && buf[n - 1] == '\n');
+    CHECK(memchr(buf, '\n', n) == buf + n - 1);
+    json_error_t err;
+    json_t *o = json_loads(buf, 0, &err);
+    CHECK(o != NULL);
+    const char *msg = json_string_value(json_object_get(o, "msg"));
+    CHECK(msg && strlen(msg) > 100 && strncmp(msg, long_msg, strlen(msg)) == 0);
+    json_decref(o);
+}
+
+int main(void)
+{
+    test_escapes();
+    test_truncation();
+    test_lines();
+    return t_done("test_log");
+}
