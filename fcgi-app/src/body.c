@@ -99,20 +99,18 @@ json_t *body_parse_form(const char *p, size_t n, struct issues *is)
 }
 
 /* jansson refuses an object key holding U+0000 as a parse error, but API.md §1 makes U+0000
- * anywhere an invalid_request naming the field. Finds the first key with a \u0000 escape and
- * writes the top-level field that holds it into path ("" when that key is itself top-level). */
-static bool find_nul_key(const char *p, size_t n, char *path, size_t cap)
+ * anywhere an invalid_request naming the field. Rewrites every \u0000 escape inside an object key
+ * into \u0001 (same length) so the body can be parsed again; returns the number rewritten. */
+static size_t mask_nul_keys(char *p, size_t n)
 {
     char stack[BODY_SCAN_MAX_DEPTH];
-    size_t depth = 0;
+    size_t depth = 0, masked = 0;
     bool expect_key = false;
-    const char *top = "";
-    size_t top_len = 0;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (c == '{' || c == '[') {
             if (depth >= sizeof(stack))
-                return false;
+                return masked;
             stack[depth++] = c;
             expect_key = c == '{';
         } else if (c == '}' || c == ']') {
@@ -121,30 +119,71 @@ static bool find_nul_key(const char *p, size_t n, char *path, size_t cap)
         } else if (c == ',') {
             expect_key = depth > 0 && stack[depth - 1] == '{';
         } else if (c == '"') {
-            size_t start = ++i;
-            bool nul = false;
-            for (; i < n && p[i] != '"'; i++) {
-                if (p[i] == '\\') {
-                    nul = nul || (i + 6 <= n && memcmp(p + i, "\\u0000", 6) == 0);
-                    i++;
+            for (i++; i < n && p[i] != '"'; i++) {
+                if (p[i] != '\\')
+                    continue;
+                if (expect_key && i + 6 <= n && memcmp(p + i, "\\u0000", 6) == 0) {
+                    p[i + 5] = '1';
+                    masked++;
                 }
+                i++;
             }
-            if (!expect_key)
-                continue;
             expect_key = false;
-            if (nul) {
-                size_t k = depth == 1 ? 0 : (top_len < cap ? top_len : cap - 1);
-                memcpy(path, top, k);
-                path[k] = '\0';
+        }
+    }
+    return masked;
+}
+
+/* true when a key at or below v holds U+0001 (a masked U+0000). */
+static bool has_masked_key(json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, x)
+        {
+            if (strchr(k, 0x01) || has_masked_key(x))
                 return true;
-            }
-            if (depth == 1) {
-                top = p + start;
-                top_len = i - start;
-            }
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (has_masked_key(x))
+                return true;
         }
     }
     return false;
+}
+
+/* After jansson's "NUL byte in object key": 400 invalid_request naming the top-level field that
+ * holds the key ("" when it is a top-level key), or invalid_json when the body is broken anyway. */
+static void reply_nul_key(struct request *req, struct response *resp, const char *buf, size_t len)
+{
+    char *copy = arena_strndup(req->arena, buf, len);
+    json_t *root = NULL;
+    if (copy && mask_nul_keys(copy, len) > 0)
+        root = json_loadb(copy, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        http_error(resp, 400, "invalid_json");
+        return;
+    }
+    const char *path = "";
+    const char *k;
+    json_t *x;
+    json_object_foreach(root, k, x)
+    {
+        if (!strchr(k, 0x01) && has_masked_key(x)) {
+            path = k;
+            break;
+        }
+    }
+    struct issues is;
+    issues_init(&is);
+    issues_add(&is, path, "must not contain U+0000");
+    json_decref(root); /* issues_add copied the path */
+    http_invalid(resp, &is);
 }
 
 int body_parse_or_reply(const struct config *cfg, struct request *req, struct response *resp, bool allow_form,
@@ -209,15 +248,10 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
     /* NULs are allowed through the parser so validation can name the field (API.md §1) */
     json_t *root = json_loadb(buf, got, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!root) {
-        char path[64];
-        if (strstr(err.text, "NUL byte in object key") && find_nul_key(buf, got, path, sizeof(path))) {
-            struct issues is;
-            issues_init(&is);
-            issues_add(&is, path, "must not contain U+0000");
-            http_invalid(resp, &is);
-        } else {
+        if (strstr(err.text, "NUL byte in object key"))
+            reply_nul_key(req, resp, buf, got);
+        else
             http_error(resp, 400, "invalid_json");
-        }
         return -1;
     }
     if (!json_is_object(root)) {

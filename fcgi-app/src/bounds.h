@@ -47,7 +47,6 @@
 /* Recycle a connection after this long (Fly's proxy cuts long-lived connections). */
 #define DB_MAX_CONN_AGE_S 600
 #define DB_RETRY_AFTER_S 1
-#define DB_MAX_PARAMS 32
 
 /* Jobs (migrate, rollups) may run long statements. */
 #define JOB_STATEMENT_TIMEOUT_MS 300000

@@ -13,6 +13,11 @@ void ready_free(void);
 /* h_events.c */
 void h_events(struct ctx *c);
 
+/* h_leads.c */
+void h_capture(struct ctx *c);
+void h_unsubscribe(struct ctx *c);
+void h_delete(struct ctx *c);
+
 /* rejection.c: one ingest_rejections row for a refused /v1/events or /v1/leads/capture body. */
 void rejection_record(struct ctx *c, const char *reason);
 

@@ -131,7 +131,10 @@ void issues_init(struct issues *is)
 
 void issues_add(struct issues *is, const char *path, const char *message)
 {
-    json_array_append_new(is->list, json_pack("{s:s, s:s}", "path", path, "message", message));
+    json_t *issue = json_pack("{s:s, s:s}", "path", path, "message", message);
+    if (!issue) /* a path that is not UTF-8 (a client's field name) becomes the whole body's */
+        issue = json_pack("{s:s, s:s}", "path", "", "message", message);
+    json_array_append_new(is->list, issue);
 }
 
 bool issues_any(const struct issues *is)

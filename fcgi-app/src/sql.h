@@ -8,6 +8,9 @@ enum stmt_id {
     STMT_READY = 0,
     STMT_INGEST_EVENT,
     STMT_REJECTION,
+    STMT_CAPTURE,
+    STMT_UNSUBSCRIBE,
+    STMT_DELETE,
     STMT_COUNT
 };
 

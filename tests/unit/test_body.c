@@ -431,6 +431,98 @@ static void test_valid_json(void)
     post_free(&p);
 }
 
+/* A U+0000 in an object key (jansson refuses it) is invalid_request naming the top-level field. */
+static void expect_nul_key(const char *body, const char *want_path, int line)
+{
+    struct post p;
+    post_json(&p, "application/json", body);
+    const char *path = only_issue_path(&p);
+    if (p.rc == -1 && p.t.resp.status == 400 && error_of(&p) &&
+        strcmp(error_of(&p), "invalid_request") == 0 && path && strcmp(path, want_path) == 0) {
+        t_passed++;
+    } else {
+        t_failed++;
+        fprintf(stderr, "FAIL %s:%d: want invalid_request at '%s', got %d %s\n", __FILE__, line, want_path,
+                p.t.resp.status, body_json(&p.t));
+    }
+    post_free(&p);
+}
+
+#define EXPECT_NUL_KEY(body, path) expect_nul_key((body), (path), __LINE__)
+
+/* Nested objects {"a":{"a":...{"\u0000":1}...}} with the NUL key at the given depth. Caller frees. */
+static char *nested_nul_key(size_t depth)
+{
+    char *s = malloc(depth * 6 + 32);
+    if (!s)
+        abort();
+    size_t o = 0;
+    for (size_t i = 1; i < depth; i++) {
+        memcpy(s + o, "{\"a\":", 5);
+        o += 5;
+    }
+    o += (size_t)sprintf(s + o, "{\"\\u0000\":1}");
+    for (size_t i = 1; i < depth; i++)
+        s[o++] = '}';
+    s[o] = '\0';
+    return s;
+}
+
+static void test_nul_keys(void)
+{
+    EXPECT_NUL_KEY("{\"props\":{\"k\\u0000\":1}}", "props");
+    EXPECT_NUL_KEY("{\"anonId\":\"abcdefgh\",\"payload\":{\"ok\":1,\"x\":{\"\\u0000\":[1]}}}", "payload");
+    EXPECT_NUL_KEY("{\"a\":[1,{\"b\":\"}\"}],\"props\":[{\"\\u0000\":1}]}", "props"); /* braces in strings */
+    EXPECT_NUL_KEY("{\"\\u0000\":1}", "");                                            /* a top-level key */
+    EXPECT_NUL_KEY("{\"props\":{\"a\\\\u0000\":1,\"\\u0000\":2}}", "props"); /* "\\u0000" is no NUL */
+
+    /* BODY_SCAN_MAX_DEPTH: jansson parses at most that many nested values, and the key's own value
+     * is one of them; so a NUL key one level shallower is still named, and at the limit the body is
+     * too deep to parse at all: invalid_json */
+    char *at = nested_nul_key(BODY_SCAN_MAX_DEPTH - 1);
+    struct post p;
+    post_json(&p, "application/json", at);
+    CHECK_STR(error_of(&p), "invalid_request");
+    CHECK_STR(only_issue_path(&p), "a");
+    post_free(&p);
+    free(at);
+    char *over = nested_nul_key(BODY_SCAN_MAX_DEPTH);
+    post_json(&p, "application/json", over);
+    EXPECT_REFUSED(&p, 400, "invalid_json");
+    post_free(&p);
+    free(over);
+
+    /* the field is named as the client spelled it, escapes decoded */
+    EXPECT_NUL_KEY("{\"pr\\u006fps\":{\"\\u0000\":1}}", "props");
+
+    /* a long non-ASCII field name: the one issue is still there (not dropped for a cut UTF-8 sequence) */
+    char body[256];
+    char name[128];
+    memset(name, 'n', 62);
+    memcpy(name + 62, "\xc3\xa9\xc3\xa9", 5); /* 62 ASCII + é é: the 64th byte is inside a sequence */
+    snprintf(body, sizeof(body), "{\"%s\":{\"\\u0000\":1}}", name);
+    post_json(&p, "application/json", body);
+    CHECK_STR(error_of(&p), "invalid_request");
+    CHECK(only_issue_path(&p) != NULL);
+    post_free(&p);
+
+    /* a body that is not well-formed JSON is invalid_json even when it also has a NUL key: parse
+     * errors come before validation (DESIGN.md, "An event's way through") */
+    static const char *const malformed[] = {
+        "{\"props\":{\"\\u0000\":1}",                 /* unterminated */
+        "{\"props\":{\"\\u0000\":1}} trailing",       /* junk after the object */
+        "{\"props\":{\"\\u0000\":1},\"a\":\"\xff\"}", /* invalid UTF-8 later on */
+        "{\"props\":{\"\\u0000\":1},\"props\":2}",    /* duplicate key later on */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(malformed); i++) {
+        post_json(&p, "application/json", malformed[i]);
+        if (strcmp(body_json(&p.t), "{\"ok\":false,\"error\":\"invalid_json\"}") != 0)
+            fprintf(stderr, "  (malformed body #%zu with a NUL key)\n", i);
+        EXPECT_REFUSED(&p, 400, "invalid_json");
+        post_free(&p);
+    }
+}
+
 /* body_parse_form, directly. */
 struct form {
     struct issues is;
@@ -608,6 +700,7 @@ int main(void)
     test_invalid_json();
     test_not_an_object();
     test_valid_json();
+    test_nul_keys();
     test_form_decoding();
     test_form_issues();
     test_form_reply();

@@ -1,0 +1,319 @@
+/* test_enrich.c - host normalisation, search/social lists, traffic source and device type
+ * (API.md §3, POST /v1/events, step 4). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "enrich.h"
+#include "bounds.h"
+#include "t.h"
+
+static struct arena arena;
+
+/* A NUL-terminated copy of s for CHECK_STR; "(none)" for .p NULL. */
+static const char *txt(struct str s)
+{
+    if (!s.p)
+        return "(none)";
+    char *p = arena_strndup(&arena, s.p, s.n);
+    return p ? p : "(arena full)";
+}
+
+static const char *norm(const char *raw)
+{
+    return txt(enrich_normalize_host(&arena, str_from_cstr(raw)));
+}
+
+static const char *ref_host(const char *raw)
+{
+    return txt(enrich_referrer_host(&arena, str_from_cstr(raw)));
+}
+
+static void test_normalize_host(void)
+{
+    CHECK_STR(norm("  HTTPS://WWW.Example.com:8080/path"), "example.com");
+    CHECK_STR(norm("example.com"), "example.com");
+    CHECK_STR(norm("Example.COM"), "example.com");
+    CHECK_STR(norm("http://example.com"), "example.com");
+    CHECK_STR(norm("https://example.com/"), "example.com");
+    CHECK_STR(norm("HtTp://Shop.Example.com/a/b?c=d"), "shop.example.com");
+    CHECK_STR(norm("example.com:443"), "example.com");
+    CHECK_STR(norm("\t example.com \r\n"), "example.com");
+    CHECK_STR(norm("www.example.com"), "example.com");
+    CHECK_STR(norm("WWW.example.com"), "example.com");
+    /* only one leading www. */
+    CHECK_STR(norm("www.www.a.com"), "www.a.com");
+    CHECK_STR(norm("https://www.www.a.com/"), "www.a.com");
+    /* www only as a whole leading label */
+    CHECK_STR(norm("wwwexample.com"), "wwwexample.com");
+    CHECK_STR(norm("a.www.example.com"), "a.www.example.com");
+    CHECK_STR(norm("www2.example.com"), "www2.example.com");
+    /* nothing left */
+    CHECK_STR(norm("http://"), "(none)");
+    CHECK_STR(norm("https://"), "(none)");
+    CHECK_STR(norm(""), "(none)");
+    CHECK_STR(norm("   "), "(none)");
+    CHECK_STR(norm("www."), "(none)");
+    CHECK_STR(norm("http://www."), "(none)");
+    CHECK_STR(norm("/path"), "(none)");
+    CHECK_STR(norm(":8080"), "(none)");
+    CHECK_STR(norm("https://:8080/x"), "(none)");
+    struct str none = enrich_normalize_host(&arena, (struct str){NULL, 0});
+    CHECK(none.p == NULL && none.n == 0);
+    /* only http(s):// is dropped */
+    CHECK_STR(norm("ftp://example.com"), "ftp");
+    /* the result is a copy, NUL-terminated */
+    char buf[] = "WWW.A.COM";
+    struct str h = enrich_normalize_host(&arena, str_from_cstr(buf));
+    CHECK(h.p != buf + 4);
+    CHECK_STR(h.p, "a.com");
+    CHECK_STR(buf, "WWW.A.COM");
+}
+
+static void test_referrer_host(void)
+{
+    CHECK_STR(ref_host("https://www.Google.com/search?q=x"), "google.com");
+    CHECK_STR(ref_host("http://example.com"), "example.com");
+    CHECK_STR(ref_host("HTTPS://Example.com:8443/a"), "example.com");
+    CHECK_STR(ref_host("  https://example.com/  "), "example.com");
+    CHECK_STR(ref_host("https://example.com?q=1"), "example.com");
+    CHECK_STR(ref_host("https://example.com#frag"), "example.com");
+    /* userinfo is dropped */
+    CHECK_STR(ref_host("https://user@example.com/"), "example.com");
+    CHECK_STR(ref_host("https://user:pass@www.example.com:99/x"), "example.com");
+    CHECK_STR(ref_host("https://a@b@example.com/"), "example.com");
+    CHECK_STR(ref_host("https://google.com@evil.com/"), "evil.com");
+    /* an @ after the authority is not userinfo */
+    CHECK_STR(ref_host("https://example.com/path@other.com"), "example.com");
+    CHECK_STR(ref_host("https://example.com?x=a@other.com"), "example.com");
+    CHECK_STR(ref_host("https://example.com#a@other.com"), "example.com");
+    /* not an absolute http(s) URL */
+    CHECK_STR(ref_host("example.com"), "(none)");
+    CHECK_STR(ref_host("/path/page"), "(none)");
+    CHECK_STR(ref_host("//example.com/x"), "(none)");
+    CHECK_STR(ref_host("ftp://example.com/"), "(none)");
+    CHECK_STR(ref_host("android-app://com.google.android.gm/"), "(none)");
+    CHECK_STR(ref_host("not a url"), "(none)");
+    CHECK_STR(ref_host("https:/example.com"), "(none)");
+    CHECK_STR(ref_host("https://"), "(none)");
+    CHECK_STR(ref_host("https:///path"), "(none)");
+    CHECK_STR(ref_host("https://user@/x"), "(none)");
+    CHECK_STR(ref_host(""), "(none)");
+}
+
+static bool search(const char *host)
+{
+    return enrich_is_search_engine(str_from_cstr(host));
+}
+
+static bool social(const char *host)
+{
+    return enrich_is_social(str_from_cstr(host));
+}
+
+static void test_search_engines(void)
+{
+    static const char *const yes[] = {
+        "bing.com",      "m.bing.com",   "www2.bing.com", "duckduckgo.com", "html.duckduckgo.com",
+        "search.yahoo.com", "uk.search.yahoo.com", "baidu.com", "m.baidu.com", "ecosia.org",
+        "startpage.com", "google.com",   "google.co.uk",  "news.google.co.uk", "google.de",
+        "google.com.au", "www.google.com", "yandex.ru",   "yandex.com.tr",  "yandex.com",
+        "mail.yandex.ru",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+        if (!search(yes[i]))
+            fprintf(stderr, "not a search engine: %s\n", yes[i]);
+        CHECK(search(yes[i]));
+    }
+    static const char *const no[] = {
+        "yahoo.com",       "mail.yahoo.com",    "notgoogle.com",     "google.evil.com", "googleusercontent.com",
+        "bing.com.evil.net", "notbing.com",     "abing.com",         "bing.co",         "bing.community",
+        "duckduckgo.co",   "searchyahoo.com",   "baidu.com.cn.evil.org", "xecosia.org", "startpage.co",
+        "google.co.uk.evil.com", "mygoogle.co.uk", "yandexx.ru",     "google-analytics.com",
+        "example.com",     "",                  "com",               "google.",         "google.co.",
+        "google.c0m",      "google.co.u",       "google.evil.co.uk.attacker.net",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(no); i++) {
+        if (search(no[i]))
+            fprintf(stderr, "a search engine: %s\n", no[i]);
+        CHECK(!search(no[i]));
+    }
+    /* bare names a UTM source may use */
+    CHECK(search("google"));
+    CHECK(search("bing"));
+    CHECK(search("yandex"));
+    CHECK(search("duckduckgo"));
+    CHECK(!search("goog"));
+    CHECK(!search("Google")); /* callers lower-case first */
+}
+
+static void test_social(void)
+{
+    static const char *const yes[] = {
+        "facebook.com", "m.facebook.com", "l.facebook.com", "instagram.com", "l.instagram.com",
+        "linkedin.com", "www.linkedin.com", "twitter.com", "mobile.twitter.com", "x.com",
+        "t.co",         "reddit.com",     "old.reddit.com", "youtube.com",  "m.youtube.com",
+        "tiktok.com",   "pinterest.com",  "facebook",       "linkedin",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+        if (!social(yes[i]))
+            fprintf(stderr, "not social: %s\n", yes[i]);
+        CHECK(social(yes[i]));
+    }
+    static const char *const no[] = {
+        "microsoft.com", "box.com",         "netflix.com", "xbox.com",    "notfacebook.com", "dropbox.com",
+        "fox.com",       "spacex.com",      "ax.com",      "x.co",        "t.com",           "at.co",
+        "microsoft.co",  "facebook.com.evil.net", "facebook.co", "youtube.com.br.evil", "xcom", "",
+        "reddit.co",     "pinterest.org",   "google.com",  "bing.com",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(no); i++) {
+        if (social(no[i]))
+            fprintf(stderr, "social: %s\n", no[i]);
+        CHECK(!social(no[i]));
+    }
+}
+
+/* Traffic source of (utm source, utm medium, referrer, site host); NULL = absent. */
+static const char *source_of(const char *utm_source, const char *utm_medium, const char *referrer,
+                             const char *site_host)
+{
+    struct traffic_input in = {
+        utm_source ? str_from_cstr(utm_source) : (struct str){NULL, 0},
+        utm_medium ? str_from_cstr(utm_medium) : (struct str){NULL, 0},
+        referrer ? str_from_cstr(referrer) : (struct str){NULL, 0},
+        site_host ? str_from_cstr(site_host) : (struct str){NULL, 0},
+    };
+    return enrich_traffic_source(&arena, &in);
+}
+
+static void test_traffic_source(void)
+{
+    /* rule 1: medium, substring, case-insensitive, in order */
+    static const char *const paid[] = {"cpc", "CPC", "ppc", "paid", "display", "retarget", "Retargeting",
+                                       "paid_social", "social-cpc", "email_ppc", " cpc ", "organic-paid"};
+    for (size_t i = 0; i < ARRAY_LEN(paid); i++)
+        CHECK_STR(source_of("facebook", paid[i], "https://www.google.com/", "example.com"), "paid_search");
+    CHECK_STR(source_of(NULL, "email", NULL, NULL), "email");
+    CHECK_STR(source_of(NULL, "newsletter-email", NULL, NULL), "email");
+    CHECK_STR(source_of("google", "EMAIL", "https://bing.com/", "example.com"), "email");
+    CHECK_STR(source_of(NULL, "social", NULL, NULL), "social");
+    CHECK_STR(source_of("google", "Social-Media", NULL, NULL), "social");
+    CHECK_STR(source_of(NULL, "email-social", NULL, NULL), "email"); /* email before social */
+    CHECK_STR(source_of(NULL, "organic", NULL, NULL), "organic_search");
+    CHECK_STR(source_of("facebook", "ORGANIC", NULL, NULL), "organic_search");
+    CHECK_STR(source_of(NULL, "social-organic", NULL, NULL), "social"); /* social before organic */
+
+    /* a medium that matches nothing falls through to the source */
+    CHECK_STR(source_of("google", "banner", NULL, NULL), "organic_search");
+    CHECK_STR(source_of(NULL, "banner", NULL, NULL), "direct");
+    CHECK_STR(source_of(NULL, "  ", NULL, NULL), "direct");
+
+    /* rule 2: a UTM source */
+    CHECK_STR(source_of("google", NULL, NULL, NULL), "organic_search");
+    CHECK_STR(source_of("Google", NULL, NULL, NULL), "organic_search");
+    CHECK_STR(source_of(" bing ", NULL, NULL, NULL), "organic_search");
+    CHECK_STR(source_of("duckduckgo", NULL, NULL, NULL), "organic_search");
+    CHECK_STR(source_of("www.google.co.uk", NULL, NULL, NULL), "organic_search");
+    CHECK_STR(source_of("https://www.bing.com/search", NULL, NULL, NULL), "organic_search");
+    CHECK_STR(source_of("facebook", NULL, NULL, NULL), "social");
+    CHECK_STR(source_of("Facebook", NULL, NULL, NULL), "social");
+    CHECK_STR(source_of("m.facebook.com", NULL, NULL, NULL), "social");
+    CHECK_STR(source_of("linkedin", NULL, NULL, NULL), "social");
+    CHECK_STR(source_of("newsletter", NULL, NULL, NULL), "campaign");
+    CHECK_STR(source_of("microsoft.com", NULL, NULL, NULL), "campaign");
+    CHECK_STR(source_of("notgoogle", NULL, NULL, NULL), "campaign");
+    /* a source wins over the referrer */
+    CHECK_STR(source_of("newsletter", NULL, "https://www.google.com/", "example.com"), "campaign");
+    CHECK_STR(source_of("newsletter", NULL, "https://example.com/", "example.com"), "campaign");
+    /* an empty (all-space) source is no source */
+    CHECK_STR(source_of("   ", NULL, NULL, NULL), "direct");
+
+    /* rule 3: no referrer host */
+    CHECK_STR(source_of(NULL, NULL, NULL, NULL), "direct");
+    CHECK_STR(source_of(NULL, NULL, NULL, "example.com"), "direct");
+    CHECK_STR(source_of(NULL, NULL, "not a url", "example.com"), "direct");
+    CHECK_STR(source_of(NULL, NULL, "www.google.com", "example.com"), "direct");
+    CHECK_STR(source_of(NULL, NULL, "//www.google.com/", "example.com"), "direct");
+    CHECK_STR(source_of(NULL, NULL, "ftp://www.google.com/", "example.com"), "direct");
+    CHECK_STR(source_of(NULL, NULL, "https://", "example.com"), "direct");
+    CHECK_STR(source_of(NULL, NULL, "", "example.com"), "direct");
+    /* internal: the referrer host is the site host (www. and port ignored) */
+    CHECK_STR(source_of(NULL, NULL, "https://example.com/a", "example.com"), "internal");
+    CHECK_STR(source_of(NULL, NULL, "https://www.example.com/a", "example.com"), "internal");
+    CHECK_STR(source_of(NULL, NULL, "HTTP://WWW.EXAMPLE.COM:8080/a", "example.com"), "internal");
+    CHECK_STR(source_of(NULL, NULL, "https://user@example.com/", "example.com"), "internal");
+    CHECK_STR(source_of(NULL, NULL, "https://shop.example.com/", "example.com"), "referral");
+    CHECK_STR(source_of(NULL, NULL, "https://example.com.evil.net/", "example.com"), "referral");
+    /* no site host: never internal */
+    CHECK_STR(source_of(NULL, NULL, "https://example.com/", NULL), "referral");
+    /* a search-engine site: internal comes first */
+    CHECK_STR(source_of(NULL, NULL, "https://www.google.com/", "google.com"), "internal");
+
+    /* rule 4 */
+    CHECK_STR(source_of(NULL, NULL, "https://www.google.com/search?q=x", "example.com"), "organic_search");
+    CHECK_STR(source_of(NULL, NULL, "https://news.google.co.uk/", "example.com"), "organic_search");
+    CHECK_STR(source_of(NULL, NULL, "https://yandex.com.tr/", "example.com"), "organic_search");
+    CHECK_STR(source_of(NULL, NULL, "https://search.yahoo.com/", "example.com"), "organic_search");
+    CHECK_STR(source_of(NULL, NULL, "https://yahoo.com/", "example.com"), "referral");
+    CHECK_STR(source_of(NULL, NULL, "https://l.instagram.com/?u=x", "example.com"), "social");
+    CHECK_STR(source_of(NULL, NULL, "https://t.co/abc", "example.com"), "social");
+    CHECK_STR(source_of(NULL, NULL, "https://M.Facebook.com/", "example.com"), "social");
+    CHECK_STR(source_of(NULL, NULL, "https://www.microsoft.com/", "example.com"), "referral");
+    CHECK_STR(source_of(NULL, NULL, "https://googleusercontent.com/", "example.com"), "referral");
+    CHECK_STR(source_of(NULL, NULL, "https://google.evil.com/", "example.com"), "referral");
+    CHECK_STR(source_of(NULL, NULL, "https://notfacebook.com/", "example.com"), "referral");
+    CHECK_STR(source_of(NULL, NULL, "https://google.com@evil.com/", "example.com"), "referral");
+}
+
+static const char *device(const char *ua)
+{
+    return enrich_device_type(ua ? str_from_cstr(ua) : (struct str){NULL, 0});
+}
+
+static void test_device_type(void)
+{
+    /* bots */
+    CHECK_STR(device("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"), "bot");
+    CHECK_STR(device("Mozilla/5.0 (compatible; bingbot/2.0)"), "bot");
+    CHECK_STR(device("Sogou web spider/4.0"), "bot");
+    CHECK_STR(device("SomeCrawler/1.0"), "bot");
+    CHECK_STR(device("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36"),
+              "bot");
+    CHECK_STR(device("BOT"), "bot");
+    /* a bot word wins over a phone word */
+    CHECK_STR(device("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X) Mobile Safari (compatible; Googlebot/2.1)"),
+              "bot");
+    /* tablets */
+    CHECK_STR(device("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"),
+              "tablet");
+    CHECK_STR(device("Mozilla/5.0 (Linux; Android 13; SM-X700) Tablet Safari"), "tablet");
+    /* phones */
+    CHECK_STR(device("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"),
+              "mobile");
+    CHECK_STR(device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15"), "mobile");
+    CHECK_STR(device("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 Chrome/120 Safari/537.36"),
+              "mobile"); /* android alone: mobile by the rule */
+    CHECK_STR(device("Opera Mini MOBILE"), "mobile");
+    /* desktops */
+    CHECK_STR(device("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/120.0 Safari/537.36"),
+              "desktop");
+    CHECK_STR(device("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari"),
+              "desktop");
+    CHECK_STR(device("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"), "desktop");
+    CHECK_STR(device(""), "desktop");
+    CHECK_STR(device(NULL), "desktop"); /* absent: matched as the text "unknown" */
+    CHECK_STR(device("curl/8.5.0"), "desktop");
+}
+
+int main(void)
+{
+    arena_init(&arena, ARENA_MAX_BYTES);
+    test_normalize_host();
+    test_referrer_host();
+    test_search_engines();
+    test_social();
+    test_traffic_source();
+    test_device_type();
+    arena_free(&arena);
+    return t_done("test_enrich");
+}
