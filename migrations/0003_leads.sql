@@ -53,6 +53,7 @@ CREATE OR REPLACE FUNCTION capture_lead(
     OUT heuristic_links_created integer)
 LANGUAGE plpgsql
 AS $$
+#variable_conflict use_column
 DECLARE
     v_now timestamp(3) := now() AT TIME ZONE 'UTC';
     ev record;
@@ -102,16 +103,17 @@ BEGIN
 END
 $$;
 
--- Unsubscribe: found = false for an unknown email (the caller answers 404).
-CREATE OR REPLACE FUNCTION unsubscribe_lead(p_email_normalized text, p_ip_hash text, OUT found boolean)
+-- Unsubscribe: lead_found = false for an unknown email (the caller answers 404). (Not `found`:
+-- that name is plpgsql's FOUND, which every statement overwrites.)
+CREATE OR REPLACE FUNCTION unsubscribe_lead(p_email_normalized text, p_ip_hash text, OUT lead_found boolean)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_id text;
 BEGIN
     SELECT id INTO v_id FROM leads WHERE email_normalized = p_email_normalized;
-    found := v_id IS NOT NULL;
-    IF found THEN
+    lead_found := v_id IS NOT NULL;
+    IF lead_found THEN
         PERFORM apply_consent(v_id, 'withdrawn', 'unsubscribe', p_ip_hash, (now() AT TIME ZONE 'UTC')::timestamp(3));
     END IF;
 END
@@ -119,15 +121,15 @@ $$;
 
 -- Erasure: payloads scrubbed, the lead deleted (identities and consent events go by cascade,
 -- submissions stay with lead_id NULL); anonymous analytics stay.
-CREATE OR REPLACE FUNCTION delete_lead(p_email_normalized text, OUT found boolean)
+CREATE OR REPLACE FUNCTION delete_lead(p_email_normalized text, OUT lead_found boolean)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_id text;
 BEGIN
     SELECT id INTO v_id FROM leads WHERE email_normalized = p_email_normalized FOR UPDATE;
-    found := v_id IS NOT NULL;
-    IF found THEN
+    lead_found := v_id IS NOT NULL;
+    IF lead_found THEN
         UPDATE form_submissions SET payload = NULL WHERE lead_id = v_id;
         DELETE FROM leads WHERE id = v_id;
     END IF;

@@ -29,7 +29,7 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
                       "$33, $34::boolean, $35::boolean, $36::boolean)",
                       36, false},
     /* $1 normalised email, $2 ip hash */
-    [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", "SELECT found FROM unsubscribe_lead($1, $2)", 2, false},
+    [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", "SELECT lead_found FROM unsubscribe_lead($1, $2)", 2, false},
     /* $1 normalised email */
-    [STMT_DELETE] = {"delete_lead", "SELECT found FROM delete_lead($1)", 1, false},
+    [STMT_DELETE] = {"delete_lead", "SELECT lead_found FROM delete_lead($1)", 1, false},
 };
