@@ -10,6 +10,8 @@
 #include "bounds.h"
 #include "log.h"
 #include "migrate.h"
+#include "rollups.h"
+#include "scheduler.h"
 #include "serve.h"
 
 static const char *env_get(const char *name, void *ctx)
@@ -23,6 +25,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: backend COMMAND\n"
                "  serve           FastCGI responder (spawned by lighttpd)\n"
                "  migrate [status] apply pending migrations / list them\n"
+               "  rollups run | backfill | status | discrepancy   daily rollups (see README)\n"
+               "  retention purge delete raw events older than RETENTION_DAYS\n"
+               "  scheduler       run rollups and the purge on their schedule\n"
                "  check-config    validate the environment and print it, secrets redacted\n"
                "  lighttpd-vars   print the lighttpd settings derived from the environment\n");
 }
@@ -98,8 +103,12 @@ int main(int argc, char **argv)
         return argc < 2 ? 1 : 0;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "check-config") &&
-        strcmp(cmd, "lighttpd-vars")) {
+    static const char *const commands[] = {"serve",     "migrate",   "check-config", "lighttpd-vars",
+                                           "rollups",   "retention", "scheduler"};
+    size_t known = 0;
+    while (known < ARRAY_LEN(commands) && strcmp(cmd, commands[known]) != 0)
+        known++;
+    if (known == ARRAY_LEN(commands)) {
         fprintf(stderr, "backend: unknown command '%s'\n", cmd);
         usage(stderr);
         return 1;
@@ -124,6 +133,12 @@ int main(int argc, char **argv)
         rc = serve_main(&cfg);
     } else if (strcmp(cmd, "migrate") == 0) {
         rc = migrate_main(&cfg, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "rollups") == 0) {
+        rc = rollups_main(&cfg, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "retention") == 0) {
+        rc = retention_main(&cfg, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "scheduler") == 0) {
+        rc = scheduler_main(&cfg, argc - 1, argv + 1);
     } else if (strcmp(cmd, "check-config") == 0) {
         config_print(&cfg, STDOUT_FILENO);
         printf("configuration OK\n");

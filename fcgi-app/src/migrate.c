@@ -266,47 +266,10 @@ out:
     return rc;
 }
 
-/* The server's one-line reason for a failed result (primary message), else libpq's, into buf. */
-static const char *pq_reason(const PGresult *r, PGconn *c, char *buf, size_t buflen)
-{
-    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    if (!m || !m[0])
-        m = PQerrorMessage(c);
-    size_t o = 0;
-    for (; *m && o + 1 < buflen; m++) {
-        if (*m == '\n' && m[1] == '\0')
-            break;
-        buf[o++] = (*m == '\n' || *m == '\r') ? ' ' : *m;
-    }
-    if (buflen)
-        buf[o] = '\0';
-    return buf;
-}
-
-/* Runs one statement (parameters optional). On success returns 0 and, when out is given, the result
- * the caller PQclear-s; on failure writes "<what>: <reason>" into err. */
-static int run(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **out,
-               const char *what, char *err, size_t errlen)
-{
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char why[512];
-        (void)snprintf(err, errlen, "%s: %s", what, pq_reason(r, c, why, sizeof(why)));
-        PQclear(r);
-        return -1;
-    }
-    if (out)
-        *out = r;
-    else
-        PQclear(r);
-    return 0;
-}
-
 static int has_tables(PGconn *c, bool *has_sm, bool *has_prisma, char *err, size_t errlen)
 {
     PGresult *r;
-    if (run(c, SQL_HAS_TABLES, 0, NULL, &r, "cannot inspect the database", err, errlen) != 0)
+    if (pgjob_exec(c, SQL_HAS_TABLES, 0, NULL, &r, "cannot inspect the database", err, errlen) != 0)
         return -1;
     *has_sm = PQgetvalue(r, 0, 0)[0] == 't';
     *has_prisma = PQgetvalue(r, 0, 1)[0] == 't';
@@ -363,15 +326,15 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
         (void)snprintf(why, whylen, "the file changed while migrate was running");
         goto out;
     }
-    if (run(c, "BEGIN", 0, NULL, NULL, "BEGIN", why, whylen) != 0 ||
-        run(c, "SET LOCAL lock_timeout = '10s'", 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
+    if (pgjob_exec(c, "BEGIN", 0, NULL, NULL, "BEGIN", why, whylen) != 0 ||
+        pgjob_exec(c, "SET LOCAL lock_timeout = '10s'", 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
         goto out;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r = PQexec(c, sql); /* simple protocol: the file may hold many statements */
     st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-        pq_reason(r, c, why, whylen);
+        pgjob_reason(r, c, why, whylen);
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -383,8 +346,8 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
     }
     *ms_out = elapsed_ms(&t0, &t1);
     (void)snprintf(msbuf, sizeof(msbuf), "%ld", *ms_out);
-    if (run(c, SQL_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
-        run(c, "COMMIT", 0, NULL, NULL, "COMMIT", why, whylen) != 0)
+    if (pgjob_exec(c, SQL_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
+        pgjob_exec(c, "COMMIT", 0, NULL, NULL, "COMMIT", why, whylen) != 0)
         goto out;
     rc = 0;
 out:
@@ -403,7 +366,7 @@ static int ensure_schema(PGconn *c, const char *schema, char *err, size_t errlen
     int rc = -1;
     const char *const params[] = {schema};
 
-    if (run(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r, "cannot inspect the database",
+    if (pgjob_exec(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r, "cannot inspect the database",
             err, errlen) != 0)
         goto out;
     if (PQntuples(r) == 0) {
@@ -414,7 +377,7 @@ static int ensure_schema(PGconn *c, const char *schema, char *err, size_t errlen
             (void)snprintf(err, errlen, "cannot quote the schema name");
             goto out;
         }
-        if (run(c, sql, 0, NULL, NULL, "cannot create the schema", err, errlen) != 0)
+        if (pgjob_exec(c, sql, 0, NULL, NULL, "cannot create the schema", err, errlen) != 0)
             goto out;
         printf("migrate: created schema %s\n", ident);
     }
@@ -433,7 +396,7 @@ static void report_adoption(PGconn *c)
     char err[ERR_MAX];
     printf("migrate: adopting a database created by the Node service (_prisma_migrations present)\n");
     log_info("adopting a Node/Prisma database");
-    if (run(c,
+    if (pgjob_exec(c,
             "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS "
             "NOT NULL "
             "FROM _prisma_migrations ORDER BY started_at, migration_name",
@@ -456,14 +419,14 @@ static int lock_run(PGconn *c, const char *key, char *err, size_t errlen)
     PGresult *r = NULL;
     const char *const params[] = {key};
     int rc = -1;
-    if (run(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &r, "cannot take the migration lock",
+    if (pgjob_exec(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &r, "cannot take the migration lock",
             err, errlen) != 0)
         goto out;
     if (PQgetvalue(r, 0, 0)[0] != 't') {
         printf("migrate: another migrate is running; waiting for it\n");
         fflush(stdout);
         /* Bounded by the job's statement_timeout. */
-        if (run(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, NULL, "cannot take the migration lock",
+        if (pgjob_exec(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, NULL, "cannot take the migration lock",
                 err, errlen) != 0)
             goto out;
     }
@@ -490,8 +453,8 @@ static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
         goto fail;
     if (has_prisma && !has_sm)
         report_adoption(c);
-    if (run(c, SQL_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err, sizeof(err)) != 0 ||
-        run(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
+    if (pgjob_exec(c, SQL_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err, sizeof(err)) != 0 ||
+        pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
         goto fail;
     /* Every applied file is checked before anything is applied. */
     if (match_applied(ms, applied, stderr, stderr, "") > 0)
@@ -531,7 +494,7 @@ out:
     PQclear(applied);
     if (locked && PQstatus(c) == CONNECTION_OK) {
         const char *const params[] = {key};
-        if (run(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, "cannot release the lock", err,
+        if (pgjob_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, "cannot release the lock", err,
                 sizeof(err)) != 0)
             fprintf(stderr, "migrate: warning: %s\n", err);
     }
@@ -551,7 +514,7 @@ static int cmd_status(PGconn *c, struct mset *ms)
         fprintf(stderr,
                 "migrate: note: created by the Node service and not adopted yet; `migrate` adopts it\n");
     if (has_sm) {
-        if (run(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
+        if (pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
             goto fail;
         (void)match_applied(ms, applied, stderr, stderr, "warning: ");
     }
@@ -641,7 +604,7 @@ int migrate_latest_applied(PGconn *c, char *out, size_t outlen)
         rc = 1;
         goto out;
     }
-    if (run(c, MIGRATE_SQL_LATEST, 0, NULL, &r, "cannot read schema_migrations", err, sizeof(err)) != 0) {
+    if (pgjob_exec(c, MIGRATE_SQL_LATEST, 0, NULL, &r, "cannot read schema_migrations", err, sizeof(err)) != 0) {
         log_error("%s", err);
         goto out;
     }
@@ -679,7 +642,7 @@ int migrate_pending_count(const struct config *cfg, PGconn *c)
     rc = (int)ms.n;
     if (!has_sm)
         goto out;
-    if (run(c, "SELECT version FROM schema_migrations", 0, NULL, &r, "cannot read schema_migrations", err,
+    if (pgjob_exec(c, "SELECT version FROM schema_migrations", 0, NULL, &r, "cannot read schema_migrations", err,
             sizeof(err)) != 0) {
         log_error("%s", err);
         rc = -1;

@@ -98,3 +98,40 @@ out:
         PQconninfoFree(opts);
     return c;
 }
+
+/* The server's one-line reason for a failed result (primary message), else libpq's, into buf. */
+const char *pgjob_reason(const PGresult *r, PGconn *c, char *buf, size_t buflen)
+{
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!m || !m[0])
+        m = PQerrorMessage(c);
+    size_t o = 0;
+    for (; *m && o + 1 < buflen; m++) {
+        if (*m == '\n' && m[1] == '\0')
+            break;
+        buf[o++] = (*m == '\n' || *m == '\r') ? ' ' : *m;
+    }
+    if (buflen)
+        buf[o] = '\0';
+    return buf;
+}
+
+/* Runs one statement (parameters optional). On success returns 0 and, when out is given, the result
+ * the caller PQclear-s; on failure writes "<what>: <reason>" into err. */
+int pgjob_exec(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **out,
+               const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char why[512];
+        (void)snprintf(err, errlen, "%s: %s", what, pgjob_reason(r, c, why, sizeof(why)));
+        PQclear(r);
+        return -1;
+    }
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return 0;
+}

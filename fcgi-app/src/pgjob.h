@@ -14,4 +14,12 @@
  * that never contains the URL or the password. */
 PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen);
 
+/* The server's one-line reason for a failed result (primary message), else libpq's, into buf. */
+const char *pgjob_reason(const PGresult *r, PGconn *c, char *buf, size_t buflen);
+
+/* Runs one statement (parameters optional). On success returns 0 and, when out is given, the
+ * result the caller PQclear()s; on failure writes "<what>: <reason>" into err and returns -1. */
+int pgjob_exec(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **out,
+               const char *what, char *err, size_t errlen);
+
 #endif

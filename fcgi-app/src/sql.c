@@ -33,3 +33,51 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     /* $1 normalised email */
     [STMT_DELETE] = {"delete_lead", "SELECT lead_found FROM delete_lead($1)", 1, false},
 };
+
+/* $1 property, $2 day, $3 aggregate every property (the default property) */
+const char SQL_ROLLUP_DAY[] = "SELECT rollup_day($1, $2::date, $3::boolean)";
+
+/* $1 property: row counts of both tables, latest day and its generated_at, today (UTC) */
+const char SQL_ROLLUP_STATUS[] =
+    "SELECT (SELECT count(*) FROM daily_metric_rollups WHERE property_id = $1), "
+    "(SELECT count(*) FROM daily_ingest_rollups WHERE property_id = $1), m.day, "
+    "to_char(m.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "((now() AT TIME ZONE 'UTC')::date - m.day) "
+    "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT day, generated_at FROM daily_metric_rollups "
+    "WHERE property_id = $1 ORDER BY day DESC LIMIT 1) m ON true";
+
+/* $1 property, $2 aggregate every property, $3 from, $4 to: per day raw vs rollup counts of
+ * events accepted, events rejected and page views, under the rollup's own property rule */
+const char SQL_DISCREPANCY[] =
+    "SELECT d::date, "
+    "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "
+    "  AND ($2 OR e.property_id = $1)), "
+    "COALESCE(i.events_accepted, 0), "
+    "(SELECT count(*) FROM ingest_rejections r WHERE r.occurred_at >= d AND r.occurred_at < d + interval '1 day' "
+    "  AND r.endpoint = '/v1/events' AND ($2 OR r.property_id = $1)), "
+    "COALESCE(i.events_rejected, 0), "
+    "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "
+    "  AND e.event_type = 'page_view' AND ($2 OR e.property_id = $1)), "
+    "COALESCE(m.total_page_views, 0) "
+    "FROM generate_series($3::date, $4::date, interval '1 day') d "
+    "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
+    "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date ORDER BY 1";
+
+/* $1 cutoff (UTC timestamp) */
+const char SQL_RETENTION_PURGE[] =
+    "SELECT events_deleted, sessions_deleted, visitors_deleted FROM retention_purge($1::timestamp(3))";
+
+/* $1 lock key: a session-level advisory lock, so two machines never run one job at once */
+const char SQL_JOB_TRY_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
+const char SQL_JOB_UNLOCK[] = "SELECT pg_advisory_unlock($1::bigint)";
+/* $1 job, $2 interval in seconds: true when the job has not started within the interval */
+const char SQL_JOB_DUE[] =
+    "SELECT NOT EXISTS (SELECT 1 FROM job_runs WHERE job = $1 "
+    "AND last_started_at > (now() AT TIME ZONE 'UTC') - make_interval(secs => $2::double precision))";
+/* $1 job */
+const char SQL_JOB_START[] =
+    "INSERT INTO job_runs (job, last_started_at) VALUES ($1, now() AT TIME ZONE 'UTC') "
+    "ON CONFLICT (job) DO UPDATE SET last_started_at = EXCLUDED.last_started_at";
+/* $1 job, $2 status */
+const char SQL_JOB_FINISH[] =
+    "UPDATE job_runs SET last_finished_at = now() AT TIME ZONE 'UTC', last_status = $2 WHERE job = $1";

@@ -24,4 +24,16 @@ struct stmt_def {
 
 extern const struct stmt_def SQL_STMTS[STMT_COUNT];
 
+/* Statements of the jobs (rollups, retention, scheduler); run with PQexecParams on a job
+ * connection. Parameters are described beside each in sql.c. */
+extern const char SQL_ROLLUP_DAY[];
+extern const char SQL_ROLLUP_STATUS[];
+extern const char SQL_DISCREPANCY[];
+extern const char SQL_RETENTION_PURGE[];
+extern const char SQL_JOB_TRY_LOCK[];
+extern const char SQL_JOB_UNLOCK[];
+extern const char SQL_JOB_DUE[];
+extern const char SQL_JOB_START[];
+extern const char SQL_JOB_FINISH[];
+
 #endif

@@ -409,6 +409,27 @@ static int expect(struct str s, size_t *i, char c)
     return 0;
 }
 
+int v_parse_date(struct str s, int64_t *days)
+{
+    size_t i = 0;
+    int y, mo, d;
+    if (digits(s, &i, 4, &y) || expect(s, &i, '-') || digits(s, &i, 2, &mo) || expect(s, &i, '-') ||
+        digits(s, &i, 2, &d) || i != s.n)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return -1;
+    *days = v_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    return 0;
+}
+
+void v_format_date(int64_t days, char *out)
+{
+    char iso[V_ISO_LEN];
+    v_format_iso(days * 86400000, iso);
+    memcpy(out, iso, 10);
+    out[10] = '\0';
+}
+
 int v_parse_iso8601(struct str s, int64_t *out_ms)
 {
     size_t i = 0;

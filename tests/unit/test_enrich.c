@@ -113,10 +113,26 @@ static bool social(const char *host)
 static void test_search_engines(void)
 {
     static const char *const yes[] = {
-        "bing.com",      "m.bing.com",   "www2.bing.com", "duckduckgo.com", "html.duckduckgo.com",
-        "search.yahoo.com", "uk.search.yahoo.com", "baidu.com", "m.baidu.com", "ecosia.org",
-        "startpage.com", "google.com",   "google.co.uk",  "news.google.co.uk", "google.de",
-        "google.com.au", "www.google.com", "yandex.ru",   "yandex.com.tr",  "yandex.com",
+        "bing.com",
+        "m.bing.com",
+        "www2.bing.com",
+        "duckduckgo.com",
+        "html.duckduckgo.com",
+        "search.yahoo.com",
+        "uk.search.yahoo.com",
+        "baidu.com",
+        "m.baidu.com",
+        "ecosia.org",
+        "startpage.com",
+        "google.com",
+        "google.co.uk",
+        "news.google.co.uk",
+        "google.de",
+        "google.com.au",
+        "www.google.com",
+        "yandex.ru",
+        "yandex.com.tr",
+        "yandex.com",
         "mail.yandex.ru",
     };
     for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
@@ -125,12 +141,33 @@ static void test_search_engines(void)
         CHECK(search(yes[i]));
     }
     static const char *const no[] = {
-        "yahoo.com",       "mail.yahoo.com",    "notgoogle.com",     "google.evil.com", "googleusercontent.com",
-        "bing.com.evil.net", "notbing.com",     "abing.com",         "bing.co",         "bing.community",
-        "duckduckgo.co",   "searchyahoo.com",   "baidu.com.cn.evil.org", "xecosia.org", "startpage.co",
-        "google.co.uk.evil.com", "mygoogle.co.uk", "yandexx.ru",     "google-analytics.com",
-        "example.com",     "",                  "com",               "google.",         "google.co.",
-        "google.c0m",      "google.co.u",       "google.evil.co.uk.attacker.net",
+        "yahoo.com",
+        "mail.yahoo.com",
+        "notgoogle.com",
+        "google.evil.com",
+        "googleusercontent.com",
+        "bing.com.evil.net",
+        "notbing.com",
+        "abing.com",
+        "bing.co",
+        "bing.community",
+        "duckduckgo.co",
+        "searchyahoo.com",
+        "baidu.com.cn.evil.org",
+        "xecosia.org",
+        "startpage.co",
+        "google.co.uk.evil.com",
+        "mygoogle.co.uk",
+        "yandexx.ru",
+        "google-analytics.com",
+        "example.com",
+        "",
+        "com",
+        "google.",
+        "google.co.",
+        "google.c0m",
+        "google.co.u",
+        "google.evil.co.uk.attacker.net",
     };
     for (size_t i = 0; i < ARRAY_LEN(no); i++) {
         if (search(no[i]))
@@ -149,10 +186,10 @@ static void test_search_engines(void)
 static void test_social(void)
 {
     static const char *const yes[] = {
-        "facebook.com", "m.facebook.com", "l.facebook.com", "instagram.com", "l.instagram.com",
-        "linkedin.com", "www.linkedin.com", "twitter.com", "mobile.twitter.com", "x.com",
-        "t.co",         "reddit.com",     "old.reddit.com", "youtube.com",  "m.youtube.com",
-        "tiktok.com",   "pinterest.com",  "facebook",       "linkedin",
+        "facebook.com", "m.facebook.com",   "l.facebook.com", "instagram.com",      "l.instagram.com",
+        "linkedin.com", "www.linkedin.com", "twitter.com",    "mobile.twitter.com", "x.com",
+        "t.co",         "reddit.com",       "old.reddit.com", "youtube.com",        "m.youtube.com",
+        "tiktok.com",   "pinterest.com",    "facebook",       "linkedin",
     };
     for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
         if (!social(yes[i]))
@@ -160,10 +197,28 @@ static void test_social(void)
         CHECK(social(yes[i]));
     }
     static const char *const no[] = {
-        "microsoft.com", "box.com",         "netflix.com", "xbox.com",    "notfacebook.com", "dropbox.com",
-        "fox.com",       "spacex.com",      "ax.com",      "x.co",        "t.com",           "at.co",
-        "microsoft.co",  "facebook.com.evil.net", "facebook.co", "youtube.com.br.evil", "xcom", "",
-        "reddit.co",     "pinterest.org",   "google.com",  "bing.com",
+        "microsoft.com",
+        "box.com",
+        "netflix.com",
+        "xbox.com",
+        "notfacebook.com",
+        "dropbox.com",
+        "fox.com",
+        "spacex.com",
+        "ax.com",
+        "x.co",
+        "t.com",
+        "at.co",
+        "microsoft.co",
+        "facebook.com.evil.net",
+        "facebook.co",
+        "youtube.com.br.evil",
+        "xcom",
+        "",
+        "reddit.co",
+        "pinterest.org",
+        "google.com",
+        "bing.com",
     };
     for (size_t i = 0; i < ARRAY_LEN(no); i++) {
         if (social(no[i]))
@@ -188,8 +243,9 @@ static const char *source_of(const char *utm_source, const char *utm_medium, con
 static void test_traffic_source(void)
 {
     /* rule 1: medium, substring, case-insensitive, in order */
-    static const char *const paid[] = {"cpc", "CPC", "ppc", "paid", "display", "retarget", "Retargeting",
-                                       "paid_social", "social-cpc", "email_ppc", " cpc ", "organic-paid"};
+    static const char *const paid[] = {"cpc",        "CPC",       "ppc",         "paid",
+                                       "display",    "retarget",  "Retargeting", "paid_social",
+                                       "social-cpc", "email_ppc", " cpc ",       "organic-paid"};
     for (size_t i = 0; i < ARRAY_LEN(paid); i++)
         CHECK_STR(source_of("facebook", paid[i], "https://www.google.com/", "example.com"), "paid_search");
     CHECK_STR(source_of(NULL, "email", NULL, NULL), "email");
@@ -280,16 +336,19 @@ static void test_device_type(void)
               "bot");
     CHECK_STR(device("BOT"), "bot");
     /* a bot word wins over a phone word */
-    CHECK_STR(device("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X) Mobile Safari (compatible; Googlebot/2.1)"),
-              "bot");
+    CHECK_STR(
+        device("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X) Mobile Safari (compatible; Googlebot/2.1)"),
+        "bot");
     /* tablets */
     CHECK_STR(device("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"),
               "tablet");
     CHECK_STR(device("Mozilla/5.0 (Linux; Android 13; SM-X700) Tablet Safari"), "tablet");
     /* phones */
-    CHECK_STR(device("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"),
+    CHECK_STR(
+        device("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"),
+        "mobile");
+    CHECK_STR(device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15"),
               "mobile");
-    CHECK_STR(device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15"), "mobile");
     CHECK_STR(device("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 Chrome/120 Safari/537.36"),
               "mobile"); /* android alone: mobile by the rule */
     CHECK_STR(device("Opera Mini MOBILE"), "mobile");

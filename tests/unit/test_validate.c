@@ -105,7 +105,8 @@ static void test_trim(void)
     t = v_trim(STRLIT("  \t\r\n abc \f\v "));
     CHECK_STR(cstr(t), "abc");
     /* U+00A0, U+3000, U+FEFF, U+2028 at both ends */
-    t = v_trim(STRLIT("\xc2\xa0\xe3\x80\x80\xef\xbb\xbf\xe2\x80\xa8x y\xe2\x80\xa8\xef\xbb\xbf\xe3\x80\x80\xc2\xa0"));
+    t = v_trim(STRLIT(
+        "\xc2\xa0\xe3\x80\x80\xef\xbb\xbf\xe2\x80\xa8x y\xe2\x80\xa8\xef\xbb\xbf\xe3\x80\x80\xc2\xa0"));
     CHECK_STR(cstr(t), "x y");
     /* each alone, each side */
     static const char *const spaces[] = {" ",
@@ -136,8 +137,17 @@ static void test_trim(void)
     CHECK_INT(t.n, 0);
     t = v_trim(STRLIT(""));
     CHECK_INT(t.n, 0);
-    /* not white space: U+200B (zero width space), U+00AD, letters that share lead bytes */
-    t = v_trim(STRLIT("\xe2\x80\x8b" "a" "\xe2\x80\x8b"));
+    /* not white space for String.prototype.trim: U+0085 (NEL), U+180E (no longer Zs), U+001F, U+200B */
+    t = v_trim(STRLIT("\xc2\x85x\xc2\x85"));
+    CHECK_INT(t.n, 5);
+    t = v_trim(STRLIT("\xe1\xa0\x8ex\xe1\xa0\x8e"));
+    CHECK_INT(t.n, 7);
+    t = v_trim(STRLIT("\x1fx\x1f"));
+    CHECK_INT(t.n, 3);
+    /* U+200B (zero width space), and letters that share lead bytes with spaces */
+    t = v_trim(STRLIT("\xe2\x80\x8b"
+                      "a"
+                      "\xe2\x80\x8b"));
     CHECK_INT(t.n, 7);
     t = v_trim(STRLIT("\xc3\xa9 \xc3\xa9"));
     CHECK_STR(cstr(t), "\xc3\xa9 \xc3\xa9");
@@ -153,9 +163,9 @@ static void test_codepoints(void)
 {
     CHECK_INT(v_codepoints(STRLIT("")), 0);
     CHECK_INT(v_codepoints(STRLIT("abc")), 3);
-    CHECK_INT(v_codepoints(STRLIT("\xc3\xa9")), 1);                         /* é */
-    CHECK_INT(v_codepoints(STRLIT("\xe2\x82\xac")), 1);                     /* € */
-    CHECK_INT(v_codepoints(STRLIT("\xf0\x9f\x98\x80")), 1);                 /* 😀: 2 UTF-16 units, 1 code point */
+    CHECK_INT(v_codepoints(STRLIT("\xc3\xa9")), 1);         /* é */
+    CHECK_INT(v_codepoints(STRLIT("\xe2\x82\xac")), 1);     /* € */
+    CHECK_INT(v_codepoints(STRLIT("\xf0\x9f\x98\x80")), 1); /* 😀: 2 UTF-16 units, 1 code point */
     CHECK_INT(v_codepoints(STRLIT("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80")), 4);
     char *s = rep("", "\xf0\x9f\x98\x80", 128, "");
     CHECK_INT(strlen(s), 512);
@@ -355,8 +365,8 @@ static void test_bool(void)
     CHECK_STR(paths(&r.is), "");
     run_end(&r);
 
-    json_t *bad[] = {json_string("true"), json_string("false"), json_integer(1), json_integer(0), json_null(),
-                     json_real(1.0),      json_array()};
+    json_t *bad[] = {json_string("true"), json_string("false"), json_integer(1), json_integer(0),
+                     json_null(),         json_real(1.0),       json_array()};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         run_begin(&r, bad[i]);
         CHECK_INT(v_bool(&r.is, r.obj, "k", "t.k", &b), V_INVALID);
@@ -486,7 +496,10 @@ static void test_coerced_int(void)
     CHECK_INT(v, 65);
     CHECK_INT(cint(json_string(" 65 "), 0, 100, &v, &ip), V_OK);
     CHECK_INT(v, 65);
-    CHECK_INT(cint(json_string("\xc2\xa0" "65\xe3\x80\x80"), 0, 100, &v, &ip), V_OK);
+    CHECK_INT(cint(json_string("\xc2\xa0"
+                               "65\xe3\x80\x80"),
+                   0, 100, &v, &ip),
+              V_OK);
     CHECK_INT(v, 65);
     CHECK_INT(cint(json_string("+65"), 0, 100, &v, &ip), V_OK);
     CHECK_INT(v, 65);
@@ -513,11 +526,25 @@ static void test_coerced_int(void)
     CHECK_INT(cint(json_string("1e-1"), 0, 100, &v, &ip), V_INVALID);
 
     /* not numbers */
-    json_t *bad[] = {json_string(""),         json_string("   "),     json_true(),          json_false(),
-                     json_null(),             json_string("abc"),     json_string("0x10"),  json_string("Infinity"),
-                     json_string("-Infinity"), json_string("NaN"),    json_string("1e"),    json_string("."),
-                     json_string("6 5"),      json_string("65px"),    json_string("--1"),   json_string("1e400"),
-                     json_array(),            json_object(),          json_stringn("6\0", 2)};
+    json_t *bad[] = {json_string(""),
+                     json_string("   "),
+                     json_true(),
+                     json_false(),
+                     json_null(),
+                     json_string("abc"),
+                     json_string("0x10"),
+                     json_string("Infinity"),
+                     json_string("-Infinity"),
+                     json_string("NaN"),
+                     json_string("1e"),
+                     json_string("."),
+                     json_string("6 5"),
+                     json_string("65px"),
+                     json_string("--1"),
+                     json_string("1e400"),
+                     json_array(),
+                     json_object(),
+                     json_stringn("6\0", 2)};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         v = -7;
         CHECK_INT(cint(bad[i], -1000, 1000, &v, &ip), V_INVALID);
@@ -590,9 +617,10 @@ static void test_coerced_number(void)
     CHECK_INT(cnum(json_real(0.125), 0, 10, &d, &ip), V_OK);
     CHECK(d == 0.125);
 
-    json_t *bad[] = {json_string(""),     json_true(),           json_null(),       json_string("abc"),
-                     json_string("0x10"), json_string("Infinity"), json_string("NaN"), json_string("1e999"),
-                     json_string("1,5"),  json_string("- 1"),      json_object()};
+    json_t *bad[] = {json_string(""),    json_true(),          json_null(),
+                     json_string("abc"), json_string("0x10"),  json_string("Infinity"),
+                     json_string("NaN"), json_string("1e999"), json_string("1,5"),
+                     json_string("- 1"), json_object()};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         d = -7;
         CHECK_INT(cnum(bad[i], -1e9, 1e9, &d, &ip), V_INVALID);
@@ -695,16 +723,16 @@ static void test_timestamp(void)
 
     /* refused forms */
     static const char *const bad[] = {
-        "2026-02-14T05:00:00",           /* no offset: ambiguous */
-        "2026-02-14T05:00",              /* no offset, no seconds */
-        "2026-02-14",                    /* a date */
-        "2026-02-14 05:00:00Z",          /* space instead of T */
-        "2026-02-14T05:00:00.Z",         /* empty fraction */
+        "2026-02-14T05:00:00",             /* no offset: ambiguous */
+        "2026-02-14T05:00",                /* no offset, no seconds */
+        "2026-02-14",                      /* a date */
+        "2026-02-14 05:00:00Z",            /* space instead of T */
+        "2026-02-14T05:00:00.Z",           /* empty fraction */
         "2026-02-14T04:59:59.1234567890Z", /* 10 fraction digits */
-        "2026-02-30T00:00:00Z",          /* not a date */
+        "2026-02-30T00:00:00Z",            /* not a date */
         "2026-02-29T00:00:00Z",
         "2023-02-29T00:00:00Z",
-        "1900-02-29T00:00:00Z",          /* a century is not a leap year */
+        "1900-02-29T00:00:00Z", /* a century is not a leap year */
         "2026-04-31T00:00:00Z",
         "2026-13-01T00:00:00Z",
         "2026-00-10T00:00:00Z",
@@ -723,12 +751,12 @@ static void test_timestamp(void)
         "2026-1-01T00:00:00Z",
         "2026-01-01T0:00:00Z",
         "2026-01-01T00:00:0Z",
-        "1771045200000",                 /* epoch as a string */
+        "1771045200000", /* epoch as a string */
         "",
         "   ",
         "now",
-        "1969-12-31T23:59:59.999Z",      /* before 1970 */
-        "1970-01-01T00:30:00+01:00",     /* 1969 in UTC */
+        "1969-12-31T23:59:59.999Z",  /* before 1970 */
+        "1970-01-01T00:30:00+01:00", /* 1969 in UTC */
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         ms = -1;
@@ -845,9 +873,18 @@ static void test_format_iso(void)
     CHECK_STR(iso, "1970-01-01T23:59:59.999Z");
 
     /* round trips */
-    static const int64_t samples[] = {0,           1,           999,           1000,           86400000,
-                                      951782400000LL, 951868799999LL, 1709210096789LL, NOW_MS,
-                                      NOW_MS + EVENT_MAX_FUTURE_MS, 4102444800000LL, 253402300799999LL};
+    static const int64_t samples[] = {0,
+                                      1,
+                                      999,
+                                      1000,
+                                      86400000,
+                                      951782400000LL,
+                                      951868799999LL,
+                                      1709210096789LL,
+                                      NOW_MS,
+                                      NOW_MS + EVENT_MAX_FUTURE_MS,
+                                      4102444800000LL,
+                                      253402300799999LL};
     for (size_t i = 0; i < ARRAY_LEN(samples); i++) {
         int64_t back = -1;
         v_format_iso(samples[i], iso);
