@@ -8,6 +8,7 @@
 
 #include "enrich.h"
 #include "hash.h"
+#include "jsonout.h"
 #include "validate.h"
 
 const char *const UTM_KEYS[UTM_FIELDS] = {"source", "medium", "campaign", "term", "content"};
@@ -170,19 +171,6 @@ const char *event_body_property(json_t *body)
     return NULL;
 }
 
-/* Dumps v compactly with sorted keys into the arena; NULL for a NULL v or a full arena. */
-static const char *dump_arena(struct arena *a, const json_t *v, size_t flags)
-{
-    if (!v)
-        return NULL;
-    char *s = json_dumps(v, JSON_COMPACT | flags);
-    if (!s)
-        return NULL;
-    const char *out = arena_strndup(a, s, strlen(s));
-    free(s);
-    return out;
-}
-
 static struct str site_host(struct ctx *c)
 {
     struct request *req = c->req;
@@ -259,8 +247,8 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     tail = json_pack("[s%, s%, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, ev->path.p,
                      ev->path.n, time_token, ev->referrer.p ? jstr(ev->referrer) : NULL, ip_hash, ua_hash, utm,
                      ev->traffic_canon, ev->props);
-    const char *head_s = dump_arena(a, head, JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
-    const char *tail_s = dump_arena(a, tail, JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    const char *head_s = jsonout_dump(a, head, true);
+    const char *tail_s = jsonout_dump(a, tail, true);
     if (!head_s || !tail_s)
         goto out;
     size_t hn = strlen(head_s), tn = strlen(tail_s);
@@ -294,7 +282,7 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
         event_id,
         prefix,
         suffix,
-        dump_arena(a, props, JSON_REAL_PRECISION(15)),
+        jsonout_dump(a, props, false),
         property,
         source,
         device,

@@ -11,6 +11,7 @@
 #include "event.h"
 #include "handlers.h"
 #include "hash.h"
+#include "jsonout.h"
 #include "lead.h"
 #include "validate.h"
 
@@ -160,13 +161,8 @@ void h_capture(struct ctx *c)
     struct str email = lead_email_normalize(c->req->arena, in.email, &domain);
     char *ids = arena_alloc(c->req->arena, 2 * (UUID_STR_LEN + 1));
     const char *payload = NULL;
-    if (in.payload) {
-        char *dumped = json_dumps(in.payload, JSON_COMPACT);
-        payload = dumped ? arena_strndup(c->req->arena, dumped, strlen(dumped)) : NULL;
-        free(dumped);
-        if (!payload)
-            goto out;
-    }
+    if (in.payload && !(payload = jsonout_dump(c->req->arena, in.payload, false)))
+        goto out;
     char window[16];
     snprintf(window, sizeof(window), "%d", c->cfg->heuristic_link_window_minutes);
     if (!email.p || !ids)

@@ -18,6 +18,9 @@ void h_capture(struct ctx *c);
 void h_unsubscribe(struct ctx *c);
 void h_delete(struct ctx *c);
 
+/* h_metrics.c */
+void h_summary(struct ctx *c);
+
 /* rejection.c: one ingest_rejections row for a refused /v1/events or /v1/leads/capture body. */
 void rejection_record(struct ctx *c, const char *reason);
 

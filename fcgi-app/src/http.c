@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
 #include "xalloc.h"
 
 struct str http_param(const struct request *req, const char *name)
@@ -224,7 +225,7 @@ char *http_serialize(const struct request *req, const struct response *resp, siz
     char *body = NULL;
     size_t body_len = 0;
     if (resp->body) {
-        body = json_dumps(resp->body, JSON_COMPACT);
+        body = jsonout_dumps(resp->body, false);
         if (body)
             body_len = strlen(body);
         out_puts(&o, "Content-Type: application/json; charset=utf-8\r\n");

@@ -9,6 +9,12 @@ static bool is_alnum(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+/* c is one of set (strchr would also match the terminating NUL) */
+static bool in_set(char c, const char *set)
+{
+    return c != '\0' && strchr(set, c) != NULL;
+}
+
 static bool is_alpha(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -28,11 +34,11 @@ bool lead_email_valid(struct str e)
     size_t local_n = (size_t)(at - e.p);
     for (size_t i = 0; i < local_n; i++) {
         char c = e.p[i];
-        if (!is_alnum(c) && !strchr("_'+.-", c))
+        if (!is_alnum(c) && !in_set(c, "_'+.-"))
             return false;
     }
     char last = e.p[local_n - 1];
-    if (!is_alnum(last) && !strchr("_+-", last))
+    if (!is_alnum(last) && !in_set(last, "_+-"))
         return false;
 
     /* domain: one or more "label." then a TLD of two or more letters */

@@ -12,6 +12,7 @@ static const struct route ROUTES[] = {
     {"/v1/leads/capture", M_POST, h_capture, RL_CAPTURE, ROUTE_BODY_JSON | ROUTE_BODY_FORM, rejection_record},
     {"/v1/leads/unsubscribe", M_POST, h_unsubscribe, RL_UNSUBSCRIBE, ROUTE_BODY_JSON, NULL},
     {"/v1/leads/delete", M_POST, h_delete, RL_DELETE, ROUTE_ADMIN | ROUTE_BODY_JSON, NULL},
+    {"/v1/metrics/summary", M_GET, h_summary, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 
 const struct route *router_find(struct str path, enum http_method m, unsigned *allowed)

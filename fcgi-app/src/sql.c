@@ -32,6 +32,22 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", "SELECT lead_found FROM unsubscribe_lead($1, $2)", 2, false},
     /* $1 normalised email */
     [STMT_DELETE] = {"delete_lead", "SELECT lead_found FROM delete_lead($1)", 1, false},
+    /* $1 property, $2 first day, $3 last day: one row per day (zeros where no rollup), plus the
+     * property's latest rollup day and generated_at (the same on every row) */
+    [STMT_SUMMARY] = {"summary",
+                      "SELECT d::date::text, COALESCE(m.unique_visitors, 0), COALESCE(m.returning_visitors, 0), "
+                      "COALESCE(m.total_page_views, 0), COALESCE(m.total_entrances, 0), "
+                      "COALESCE(m.total_conversions, 0), COALESCE(m.form_starts, 0), COALESCE(m.form_submits, 0), "
+                      "COALESCE(m.new_leads, 0), COALESCE(m.time_to_first_capture_sum_ms, 0), "
+                      "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
+                      "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
+                      "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+                      "FROM generate_series($2::date, $3::date, interval '1 day') d "
+                      "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
+                      "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
+                      "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
+                      "ORDER BY day DESC LIMIT 1) f ON true ORDER BY d",
+                      3, true},
 };
 
 /* $1 property, $2 day, $3 aggregate every property (the default property) */

@@ -11,6 +11,7 @@ enum stmt_id {
     STMT_CAPTURE,
     STMT_UNSUBSCRIBE,
     STMT_DELETE,
+    STMT_SUMMARY,
     STMT_COUNT
 };
 
