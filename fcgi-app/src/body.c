@@ -134,56 +134,72 @@ static size_t mask_nul_keys(char *p, size_t n)
     return masked;
 }
 
-/* true when a key at or below v holds U+0001 (a masked U+0000). */
-static bool has_masked_key(json_t *v)
+/* Turns the masked keys below v back into keys holding U+0000 (jansson stores such keys; only its
+ * parser refuses them), so validation sees the body as sent and names the field. */
+static void restore_nul_keys(json_t *v)
 {
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            restore_nul_keys(json_array_get(v, i));
+        return;
+    }
+    if (!json_is_object(v))
+        return;
     const char *k;
     json_t *x;
-    size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, x)
-        {
-            if (strchr(k, 0x01) || has_masked_key(x))
-                return true;
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x)
-        {
-            if (has_masked_key(x))
-                return true;
-        }
+    void *tmp;
+    /* keys to rename, collected first: an object must not change while it is iterated */
+    json_t *masked = json_array();
+    json_object_foreach_safe(v, tmp, k, x)
+    {
+        restore_nul_keys(x);
+        if (strchr(k, 0x01))
+            json_array_append_new(masked, json_string(k));
     }
-    return false;
+    for (size_t i = 0; i < json_array_size(masked); i++) {
+        const char *old = json_string_value(json_array_get(masked, i));
+        size_t n = strlen(old);
+        char *nk = xstrndup(old, n);
+        for (size_t j = 0; j < n; j++)
+            nk[j] = nk[j] == 0x01 ? '\0' : nk[j];
+        json_t *value = json_incref(json_object_get(v, old));
+        json_object_del(v, old);
+        json_object_setn_new(v, nk, n, value);
+        free(nk);
+    }
+    json_decref(masked);
 }
 
-/* After jansson's "NUL byte in object key": 400 invalid_request naming the top-level field that
- * holds the key ("" when it is a top-level key), or invalid_json when the body is broken anyway. */
-static void reply_nul_key(struct request *req, struct response *resp, const char *buf, size_t len)
+/* After jansson's "NUL byte in object key": the body parsed with those keys restored, for
+ * validation to name; NULL (and 400 invalid_json written) when the body is broken anyway, or
+ * 400 invalid_request at path "" when a top-level key holds U+0000 (no field to name). */
+static json_t *parse_with_nul_keys(struct request *req, struct response *resp, const char *buf, size_t len)
 {
     char *copy = arena_strndup(req->arena, buf, len);
     json_t *root = NULL;
     if (copy && mask_nul_keys(copy, len) > 0)
-        root = json_loadb(copy, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        root = json_loadb(copy, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL |
+                                         JSON_DECODE_INT_AS_REAL, NULL);
     if (!json_is_object(root)) {
         json_decref(root);
         http_error(resp, 400, "invalid_json");
-        return;
+        return NULL;
     }
-    const char *path = "";
     const char *k;
     json_t *x;
     json_object_foreach(root, k, x)
     {
-        if (!strchr(k, 0x01) && has_masked_key(x)) {
-            path = k;
-            break;
+        if (strchr(k, 0x01)) {
+            json_decref(root);
+            struct issues is;
+            issues_init(&is);
+            issues_add(&is, "", "must not contain U+0000");
+            http_invalid(resp, &is);
+            return NULL;
         }
     }
-    struct issues is;
-    issues_init(&is);
-    issues_add(&is, path, "must not contain U+0000");
-    json_decref(root); /* issues_add copied the path */
-    http_invalid(resp, &is);
+    restore_nul_keys(root);
+    return root;
 }
 
 int body_parse_or_reply(const struct config *cfg, struct request *req, struct response *resp, bool allow_form,
@@ -246,12 +262,15 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
 
     json_error_t err;
     /* NULs are allowed through the parser so validation can name the field (API.md §1) */
-    json_t *root = json_loadb(buf, got, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (!root) {
-        if (strstr(err.text, "NUL byte in object key"))
-            reply_nul_key(req, resp, buf, got);
-        else
-            http_error(resp, 400, "invalid_json");
+    /* numbers as doubles, as the JavaScript service read them: a 30-digit integer is valid JSON */
+    json_t *root = json_loadb(buf, got,
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
+                              &err);
+    if (!root && strstr(err.text, "NUL byte in object key")) {
+        if (!(root = parse_with_nul_keys(req, resp, buf, got)))
+            return -1;
+    } else if (!root) {
+        http_error(resp, 400, "invalid_json");
         return -1;
     }
     if (!json_is_object(root)) {

@@ -517,6 +517,9 @@ enum v_result v_timestamp(struct issues *is, json_t *obj, const char *key, const
     int64_t ms;
     if (json_is_integer(v)) {
         ms = (int64_t)json_integer_value(v);
+    } else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+               fabs(json_real_value(v)) < 1e15) {
+        ms = (int64_t)json_real_value(v); /* integers arrive as doubles (JSON_DECODE_INT_AS_REAL) */
     } else if (json_is_string(v)) {
         struct str s = {json_string_value(v), json_string_length(v)};
         if (memchr(s.p, '\0', s.n) || v_parse_iso8601(v_trim(s), &ms) != 0) {

@@ -271,6 +271,23 @@ def property_id_sources():
 
 
 @test
+def property_id_unknown_without_origin_or_host():
+    s = main_stack()
+    data = json.dumps(body(path="/no-host")).encode()
+    req = (b"POST /v1/events HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+           % len(data)) + data
+    status, hdrs, resp, raw, _ = s.raw(req)
+    expect_eq(status, 202, "HTTP/1.0 POST without Host: status (raw %r)" % raw[:400])
+    j = json.loads(resp.decode())
+    expect_eq(event_row(j["eventId"])["property_id"], "unknown", "property_id without propertyId, Origin or Host")
+    # an empty Origin names no site: the Host does
+    j = ingest(body(path="/empty-origin"), {"Origin": "", "Host": "www.fallback.example"})
+    expect_eq(event_row(j["eventId"])["property_id"], "fallback.example", "property_id with an empty Origin")
+    # an Origin host too long for the column is no reason to fail
+    accepted(post(body(path="/long-origin"), {"Origin": "https://" + "a" * 200 + ".example"}))
+
+
+@test
 def traffic_source_rules():
     site = {"Origin": "https://www.shop.example"}
     cases = [
@@ -408,13 +425,17 @@ def hashes_and_no_raw_ip_or_user_agent_stored():
     expect_eq(e2["ua_hash"], hmac_hex("unknown"), "ua_hash without a User-Agent (HMAC of 'unknown')")
     v = visitor_row(j1["visitorId"])
     expect_eq((v["first_ip_hash"], v["last_ip_hash"]), (hmac_hex(CLIENT_IP),) * 2, "visitor ip hashes")
+    # forwarding headers from an untrusted peer change nothing (no TRUSTED_PROXIES here)
+    j3 = ingest(body(a, path="/xff"), {"X-Forwarded-For": "203.0.113.9", "Fly-Client-IP": "203.0.113.8",
+                                       "X-Real-IP": "203.0.113.7"})
+    expect_eq(event_row(j3["eventId"])["ip_hash"], hmac_hex(CLIENT_IP), "ip_hash with spoofed forwarding headers")
     # dump every column of every table as text and look for the raw values
     names = tables()
     expect("events" in names and "visitors" in names, "tables: %r" % names)
     dump = sql(" UNION ALL ".join("SELECT %s || ': ' || coalesce(string_agg(t::text, E'\\n'), '') FROM \"%s\" t"
                                   % (lit(n), n) for n in names))
     expect(j1["eventId"] in dump, "the dump does not contain the new event (dump is broken?)")
-    for raw in (CLIENT_IP, ua, "Secret-Marker-q9z", "itest-UA-Probe"):
+    for raw in (CLIENT_IP, ua, "Secret-Marker-q9z", "itest-UA-Probe", "203.0.113."):
         for line in dump.splitlines():
             expect(raw not in line, "the database holds %r: %s" % (raw, line[:400]))
     # nor do the logs
@@ -566,6 +587,23 @@ def concurrent_first_events_one_visitor_one_session():
     expect_eq(count("SELECT 1 FROM visitors WHERE anon_id = %s" % lit(a)), 1, "visitor rows")
     expect_eq(len(sessions_of(a)), 1, "session rows")
     expect_eq(len(events_of(a)), 20, "event rows")
+
+
+@test
+def concurrent_events_after_inactivity_one_new_session():
+    a = anon("race2")
+    T = datetime.datetime(2026, 5, 8, 9, 0, 0)
+    j0 = ingest(body(a, timestamp=iso(T)))
+    later = iso(T + datetime.timedelta(hours=2))
+    reqs = [("POST", "/v1/events", json.dumps(body(a, path="/q%d" % i, timestamp=later)).encode(),
+             {"Content-Type": "application/json", "Host": HOST}) for i in range(12)]
+    js = [accepted(r) for r in main_stack().parallel(reqs, timeout=15)]
+    sids = {j["sessionId"] for j in js}
+    expect_eq(len(sids), 1, "sessions among 12 concurrent events after the inactivity gap: %r" % sids)
+    expect(j0["sessionId"] not in sids, "the old session was continued after 2 hours")
+    expect_eq(len(sessions_of(a)), 2, "session rows")
+    expect_eq(dbts(session_row(j0["sessionId"])["ended_at"]), T, "the old session's ended_at")
+    expect_eq(len(events_of(a)), 13, "event rows")
 
 
 # ---- dedupe
@@ -907,6 +945,18 @@ def content_types():
     # an invalid body under an unsupported type is still a 415
     r = post("not json", content_type="text/html")
     expect_error(r, 415, "unsupported_media_type")
+
+
+@test
+def chunked_request_body_accepted():
+    s = main_stack()
+    data = json.dumps(body(path="/chunked")).encode()
+    req = (("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % HOST).encode()
+           + b"%x\r\n" % 10 + data[:10] + b"\r\n" + b"%x\r\n" % (len(data) - 10) + data[10:] + b"\r\n0\r\n\r\n")
+    status, hdrs, resp, raw, _ = s.raw(req)
+    expect_eq(status, 202, "chunked POST: status (raw %r)" % raw[:400])
+    expect_eq(event_row(json.loads(resp.decode())["eventId"])["path"], "/chunked", "stored path")
 
 
 def _sized_body(n):

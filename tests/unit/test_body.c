@@ -212,7 +212,7 @@ static void test_content_types(void)
         } else {
             t_passed++;
         }
-        CHECK_INT(json_integer_value(json_object_get(p.out, "a")), 1);
+        CHECK(json_number_value(json_object_get(p.out, "a")) == 1.0); /* numbers arrive as doubles */
         post_free(&p);
     }
 
@@ -431,19 +431,49 @@ static void test_valid_json(void)
     post_free(&p);
 }
 
-/* A U+0000 in an object key (jansson refuses it) is invalid_request naming the top-level field. */
+/* true when a key holding U+0000 is at or below v */
+static bool has_nul_key(json_t *v)
+{
+    const char *k;
+    size_t klen, i;
+    json_t *x;
+    if (json_is_object(v)) {
+        json_object_keylen_foreach(v, k, klen, x)
+        {
+            if (memchr(k, '\0', klen) || has_nul_key(x))
+                return true;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (has_nul_key(x))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* A U+0000 in an object key (jansson's parser refuses it): the body is parsed with the key kept,
+ * under the top-level field want_path, so that validation names that field with every other
+ * issue; a top-level key holding U+0000 has no field to name: 400 invalid_request at path "". */
 static void expect_nul_key(const char *body, const char *want_path, int line)
 {
     struct post p;
     post_json(&p, "application/json", body);
-    const char *path = only_issue_path(&p);
-    if (p.rc == -1 && p.t.resp.status == 400 && error_of(&p) &&
-        strcmp(error_of(&p), "invalid_request") == 0 && path && strcmp(path, want_path) == 0) {
+    bool ok;
+    if (want_path[0] == '\0') {
+        const char *path = only_issue_path(&p);
+        ok = p.rc == -1 && p.t.resp.status == 400 && error_of(&p) && strcmp(error_of(&p), "invalid_request") == 0 &&
+             path && strcmp(path, "") == 0;
+    } else {
+        ok = p.rc == 0 && json_is_object(p.out) && has_nul_key(json_object_get(p.out, want_path));
+    }
+    if (ok) {
         t_passed++;
     } else {
         t_failed++;
-        fprintf(stderr, "FAIL %s:%d: want invalid_request at '%s', got %d %s\n", __FILE__, line, want_path,
-                p.t.resp.status, body_json(&p.t));
+        fprintf(stderr, "FAIL %s:%d: want the U+0000 key kept under '%s', got rc %d, %d %s\n", __FILE__, line,
+                want_path, p.rc, p.t.resp.status, body_json(&p.t));
     }
     post_free(&p);
 }
@@ -482,8 +512,8 @@ static void test_nul_keys(void)
     char *at = nested_nul_key(BODY_SCAN_MAX_DEPTH - 1);
     struct post p;
     post_json(&p, "application/json", at);
-    CHECK_STR(error_of(&p), "invalid_request");
-    CHECK_STR(only_issue_path(&p), "a");
+    CHECK_INT(p.rc, 0);
+    CHECK(has_nul_key(json_object_get(p.out, "a")));
     post_free(&p);
     free(at);
     char *over = nested_nul_key(BODY_SCAN_MAX_DEPTH);
@@ -502,8 +532,8 @@ static void test_nul_keys(void)
     memcpy(name + 62, "\xc3\xa9\xc3\xa9", 5); /* 62 ASCII + é é: the 64th byte is inside a sequence */
     snprintf(body, sizeof(body), "{\"%s\":{\"\\u0000\":1}}", name);
     post_json(&p, "application/json", body);
-    CHECK_STR(error_of(&p), "invalid_request");
-    CHECK(only_issue_path(&p) != NULL);
+    CHECK_INT(p.rc, 0);
+    CHECK(has_nul_key(json_object_get(p.out, name)));
     post_free(&p);
 
     /* a body that is not well-formed JSON is invalid_json even when it also has a NUL key: parse
