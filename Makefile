@@ -36,7 +36,8 @@ Q :=
 endif
 
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-smoke bench \
-        test-asan test-valgrind check format clean bench image-test
+        test-asan test-valgrind check format clean bench image-test rollups-run rollups-backfill \
+        rollups-status rollups-discrepancy retention-purge
 
 all: build
 build: $(BIN)
@@ -116,3 +117,15 @@ bench:
 	@scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/bench/bench.py
+
+# Jobs against the local or configured database (ARGS passes flags, e.g. ARGS="--from=2026-01-01").
+rollups-run: build
+	@scripts/with-env.sh $(abspath $(BIN)) rollups run
+rollups-backfill: build
+	@scripts/with-env.sh $(abspath $(BIN)) rollups backfill $(ARGS)
+rollups-status: build
+	@scripts/with-env.sh $(abspath $(BIN)) rollups status $(ARGS)
+rollups-discrepancy: build
+	@scripts/with-env.sh $(abspath $(BIN)) rollups discrepancy $(ARGS)
+retention-purge: build
+	@scripts/with-env.sh $(abspath $(BIN)) retention purge

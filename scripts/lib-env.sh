@@ -9,6 +9,7 @@ LOCAL_ENV=$LOCAL_DIR/env
 LOCAL_PG=$LOCAL_DIR/pg
 LOCAL_PG_DATA=$LOCAL_PG/data
 LIGHTTPD_PID_FILE=$LOCAL_DIR/lighttpd.pid
+SCHEDULER_PID_FILE=$LOCAL_DIR/scheduler.pid
 export APP_HOME
 PATH=$PATH:/usr/sbin:/sbin # lighttpd and runuser live there; a user's PATH may lack them
 
@@ -82,10 +83,14 @@ resolve_database_url() {
 }
 
 # Prints the pid of the lighttpd that run.sh started, when it is still alive.
-lighttpd_pid() {
+# Prints the pid recorded in file $1 when that process is alive and runs command $2.
+pid_from_file() {
     local pid
-    [[ -f $LIGHTTPD_PID_FILE ]] || return 1
-    pid=$(<"$LIGHTTPD_PID_FILE")
-    [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == lighttpd ]] || return 1
+    [[ -f $1 ]] || return 1
+    pid=$(<"$1")
+    [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]] || return 1
     echo "$pid"
 }
+
+lighttpd_pid() { pid_from_file "$LIGHTTPD_PID_FILE" lighttpd; }
+scheduler_pid() { pid_from_file "$SCHEDULER_PID_FILE" backend; }

@@ -44,8 +44,14 @@ echo "$pid" >"$LIGHTTPD_PID_FILE"
 
 for ((i = 0; i < 50; i++)); do
     if curl -fsS -o /dev/null --max-time 1 "$url/v1/healthz" 2>/dev/null; then
-        echo "backend running: $url (lighttpd pid $pid, $FCGI_WORKERS responders)"
-        echo "logs: .local/lighttpd.log (lighttpd and responders), .local/access.log (requests)"
+        # the scheduler: rollups every ROLLUP_INTERVAL_MINUTES, retention purge daily
+        if ! scheduler_pid >/dev/null; then
+            setsid "$BACKEND_BIN" scheduler </dev/null >>"$LOCAL_DIR/scheduler.log" 2>&1 &
+            echo "$!" >"$SCHEDULER_PID_FILE"
+        fi
+        echo "backend running: $url (lighttpd pid $pid, $FCGI_WORKERS responders, scheduler)"
+        echo "logs: .local/lighttpd.log (lighttpd and responders), .local/access.log (requests)," \
+            ".local/scheduler.log (jobs)"
         echo "stop with: make stop"
         exit 0
     fi

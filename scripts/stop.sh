@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # stop.sh - `make stop`: stops the lighttpd that run.sh started (SIGINT drains in-flight requests;
-# SIGTERM after 10 s), then the local Postgres cluster in .local/pg if it runs. Safe when nothing runs.
+# SIGTERM after 10 s), the scheduler, then the local Postgres cluster in .local/pg if it runs. Safe when nothing runs.
 set -euo pipefail
 # shellcheck source=scripts/lib-env.sh
 . "$(dirname "$0")/lib-env.sh"
@@ -27,6 +27,13 @@ else
     echo "lighttpd not running"
 fi
 rm -f "$LIGHTTPD_PID_FILE"
+
+if pid=$(scheduler_pid); then
+    kill -TERM "$pid"
+    wait_gone "$pid" 10 || die "scheduler (pid $pid) did not exit"
+    echo "scheduler stopped"
+fi
+rm -f "$SCHEDULER_PID_FILE"
 
 if [[ -f $LOCAL_PG_DATA/PG_VERSION ]]; then
     "$SCRIPTS_DIR/pg-local.sh" stop "$LOCAL_PG_DATA"

@@ -378,6 +378,15 @@ def props_merge_with_traffic_metrics():
               {"custom": "x", "fcpMs": 120, "scrollDepthPercent": 65, "engagedTimeMs": 1000, "lcpMs": 2500,
                "inpMs": 80, "ttfbMs": 100, "clsScore": 0.05},
               "props: traffic metrics override body props, coerced strings are numbers, nothing else copied")
+    # numbers keep their JSON spelling as a JavaScript service would write them: 2500, not 2500.0
+    texts = rows("SELECT props->>'fcpMs' AS fcp, props->>'engagedTimeMs' AS engaged, props->>'ttfbMs' AS ttfb, "
+                 "props->>'clsScore' AS cls FROM events WHERE id = %s" % lit(j["eventId"]))[0]
+    expect_eq(texts, {"fcp": "120", "engaged": "1000", "ttfb": "100", "cls": "0.05"}, "props numbers as text")
+    j = ingest(body(props={"qty": 2, "neg": -7, "price": 19.99, "big": 9007199254740991, "zero": 0}))
+    texts = rows("SELECT props->>'qty' AS qty, props->>'neg' AS neg, props->>'price' AS price, "
+                 "props->>'big' AS big, props->>'zero' AS zero FROM events WHERE id = %s" % lit(j["eventId"]))[0]
+    expect_eq(texts, {"qty": "2", "neg": "-7", "price": "19.99", "big": "9007199254740991", "zero": "0"},
+              "body props numbers as text")
     j = ingest(body(traffic={"webVitals": {"clsScore": 10}}))
     p = event_row(j["eventId"])["props"]
     expect(p == {"clsScore": 10}, "props with clsScore 10 only: %r" % (p,))
