@@ -37,7 +37,8 @@ endif
 
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-smoke bench \
         test-asan test-valgrind check format clean bench image-test rollups-run rollups-backfill \
-        rollups-status rollups-discrepancy retention-purge
+        rollups-status rollups-discrepancy retention-purge test-fly fly-launch fly-pg-attach fly-secrets \
+        fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status fly-checks
 
 all: build
 build: $(BIN)
@@ -129,3 +130,41 @@ rollups-discrepancy: build
 	@scripts/with-env.sh $(abspath $(BIN)) rollups discrepancy $(ARGS)
 retention-purge: build
 	@scripts/with-env.sh $(abspath $(BIN)) retention purge
+
+# ---- Fly.io (infra/fly/README.md). FLY is the flyctl binary; FLY_PG_APP names the Postgres app.
+FLY ?= fly
+FLY_CONFIG := infra/fly/fly.toml
+FLY_ENV_FILE ?= .env.production
+
+fly-launch:
+	$(FLY) launch --config $(FLY_CONFIG) --copy-config --no-deploy
+fly-pg-attach:
+	@test -n "$(FLY_PG_APP)" || { echo "fly-pg-attach: set FLY_PG_APP=<your Fly Postgres app>" >&2; exit 1; }
+	$(FLY) postgres attach $(FLY_PG_APP) --config $(FLY_CONFIG)
+# Secrets are staged: they take effect with the next deploy.
+fly-secrets:
+	@test -f $(FLY_ENV_FILE) || { echo "fly-secrets: $(FLY_ENV_FILE) is missing (see infra/fly/README.md)" >&2; exit 1; }
+	$(FLY) secrets import --stage --config $(FLY_CONFIG) < $(FLY_ENV_FILE)
+fly-deploy: check
+	$(FLY) deploy --config $(FLY_CONFIG)
+	$(FLY) checks list --config $(FLY_CONFIG)
+fly-deploy-only:
+	$(FLY) deploy --config $(FLY_CONFIG)
+fly-migrate:
+	$(FLY) ssh console --config $(FLY_CONFIG) --command "/app/entrypoint.sh migrate"
+fly-logs:
+	$(FLY) logs --config $(FLY_CONFIG)
+fly-ssh:
+	$(FLY) ssh console --config $(FLY_CONFIG)
+fly-status:
+	$(FLY) status --config $(FLY_CONFIG)
+fly-checks:
+	$(FLY) checks list --config $(FLY_CONFIG)
+
+# The runtime half of the image, built with debootstrap and run in a chroot (root; slow).
+image-test: build
+	@BACKEND_BIN=$(abspath $(BIN)) tests/image/image-test.sh
+
+# The fly-* targets against a recording stand-in for fly.
+test-fly:
+	@tests/fly/test-fly-targets.sh

@@ -178,8 +178,9 @@ static json_t *parse_with_nul_keys(struct request *req, struct response *resp, c
     char *copy = arena_strndup(req->arena, buf, len);
     json_t *root = NULL;
     if (copy && mask_nul_keys(copy, len) > 0)
-        root = json_loadb(copy, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL |
-                                         JSON_DECODE_INT_AS_REAL, NULL);
+        root = json_loadb(copy, len,
+                          JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
+                          NULL);
     if (!json_is_object(root)) {
         json_decref(root);
         http_error(resp, 400, "invalid_json");
@@ -263,9 +264,8 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
     json_error_t err;
     /* NULs are allowed through the parser so validation can name the field (API.md §1) */
     /* numbers as doubles, as the JavaScript service read them: a 30-digit integer is valid JSON */
-    json_t *root = json_loadb(buf, got,
-                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
-                              &err);
+    json_t *root = json_loadb(
+        buf, got, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
     if (!root && strstr(err.text, "NUL byte in object key")) {
         if (!(root = parse_with_nul_keys(req, resp, buf, got)))
             return -1;

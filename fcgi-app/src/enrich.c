@@ -64,8 +64,8 @@ struct str enrich_referrer_host(struct arena *a, struct str raw)
         if (rest.p[i] == '@')
             at = rest.p + i;
     }
-    struct str authority = at ? (struct str){at + 1, (size_t)(rest.p + auth_end - at - 1)}
-                              : (struct str){rest.p, auth_end};
+    struct str authority =
+        at ? (struct str){at + 1, (size_t)(rest.p + auth_end - at - 1)} : (struct str){rest.p, auth_end};
     return enrich_normalize_host(a, authority);
 }
 
@@ -122,8 +122,8 @@ bool enrich_is_search_engine(struct str host)
 {
     static const char *const domains[] = {"bing.com",  "duckduckgo.com", "search.yahoo.com",
                                           "baidu.com", "ecosia.org",     "startpage.com"};
-    static const char *const names[] = {"google", "bing", "duckduckgo", "yahoo", "baidu", "ecosia", "startpage",
-                                        "yandex"};
+    static const char *const names[] = {"google", "bing",   "duckduckgo", "yahoo",
+                                        "baidu",  "ecosia", "startpage",  "yandex"};
     for (size_t i = 0; i < ARRAY_LEN(domains); i++) {
         if (host_is_or_under(host, domains[i]))
             return true;
@@ -137,8 +137,8 @@ bool enrich_is_social(struct str host)
     static const char *const domains[] = {"facebook.com", "instagram.com", "linkedin.com", "twitter.com",
                                           "x.com",        "t.co",          "reddit.com",   "youtube.com",
                                           "tiktok.com",   "pinterest.com"};
-    static const char *const names[] = {"facebook", "instagram", "linkedin", "twitter", "reddit",
-                                        "youtube",  "tiktok",    "pinterest"};
+    static const char *const names[] = {"facebook", "instagram", "linkedin", "twitter",
+                                        "reddit",   "youtube",   "tiktok",   "pinterest"};
     for (size_t i = 0; i < ARRAY_LEN(domains); i++) {
         if (host_is_or_under(host, domains[i]))
             return true;
@@ -217,9 +217,9 @@ const char *enrich_device_type(struct str ua)
     static const struct {
         const char *word;
         const char *type;
-    } rules[] = {{"bot", "bot"},       {"crawler", "bot"},   {"spider", "bot"},  {"headless", "bot"},
-                 {"ipad", "tablet"},   {"tablet", "tablet"}, {"mobile", "mobile"}, {"iphone", "mobile"},
-                 {"android", "mobile"}};
+    } rules[] = {{"bot", "bot"},       {"crawler", "bot"},   {"spider", "bot"},
+                 {"headless", "bot"},  {"ipad", "tablet"},   {"tablet", "tablet"},
+                 {"mobile", "mobile"}, {"iphone", "mobile"}, {"android", "mobile"}};
     for (size_t r = 0; r < ARRAY_LEN(rules); r++) {
         size_t n = strlen(rules[r].word);
         for (size_t i = 0; i + n <= u.n; i++) {

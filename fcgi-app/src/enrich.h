@@ -19,7 +19,7 @@ bool enrich_is_social(struct str host);
 struct traffic_input {
     struct str utm_source; /* trimmed; .p NULL when absent */
     struct str utm_medium;
-    struct str referrer; /* as sent, trimmed; .p NULL when absent */
+    struct str referrer;  /* as sent, trimmed; .p NULL when absent */
     struct str site_host; /* normalised; .p NULL when unknown */
 };
 

@@ -101,7 +101,8 @@ static void parse_traffic(json_t *body, struct issues *is, struct event_in *ev)
     }
 
     metric_int(is, t, "engagedTimeMs", "traffic.engagedTimeMs", EVENT_ENGAGED_MS_MAX, canon, metrics);
-    metric_int(is, t, "scrollDepthPercent", "traffic.scrollDepthPercent", EVENT_SCROLL_PCT_MAX, canon, metrics);
+    metric_int(is, t, "scrollDepthPercent", "traffic.scrollDepthPercent", EVENT_SCROLL_PCT_MAX, canon,
+               metrics);
 
     json_t *wv = NULL;
     if (v_object(is, t, "webVitals", "traffic.webVitals", &wv) == V_OK) {
@@ -113,7 +114,8 @@ static void parse_traffic(json_t *body, struct issues *is, struct event_in *ev)
             metric_int(is, wv, vitals[i], path, EVENT_VITAL_MS_MAX, wcanon, metrics);
         }
         double cls;
-        if (v_coerced_number(is, wv, "clsScore", "traffic.webVitals.clsScore", 0, EVENT_CLS_MAX, &cls) == V_OK) {
+        if (v_coerced_number(is, wv, "clsScore", "traffic.webVitals.clsScore", 0, EVENT_CLS_MAX, &cls) ==
+            V_OK) {
             json_object_set_new(wcanon, "clsScore", json_real(cls));
             json_object_set_new(metrics, "clsScore", json_real(cls));
         }
@@ -130,7 +132,8 @@ void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_i
 {
     memset(ev, 0, sizeof(*ev));
     ev->is_entrance = ev->is_exit = ev->is_conversion = TRI_ABSENT;
-    (void)v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_REQUIRED, &ev->anon_id);
+    (void)v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_REQUIRED,
+                   &ev->anon_id);
     (void)v_string(is, body, "eventType", "eventType", 1, EVENT_TYPE_MAX, V_REQUIRED, &ev->event_type);
     (void)v_string(is, body, "path", "path", 1, EVENT_PATH_MAX, V_REQUIRED, &ev->path);
     ev->has_timestamp = v_timestamp(is, body, "timestamp", "timestamp", now_ms, EVENT_MAX_FUTURE_MS,
@@ -245,8 +248,8 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     }
     head = json_pack("[s, s%]", "v1", ev->anon_id.p, ev->anon_id.n);
     tail = json_pack("[s%, s%, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, ev->path.p,
-                     ev->path.n, time_token, ev->referrer.p ? jstr(ev->referrer) : NULL, ip_hash, ua_hash, utm,
-                     ev->traffic_canon, ev->props);
+                     ev->path.n, time_token, ev->referrer.p ? jstr(ev->referrer) : NULL, ip_hash, ua_hash,
+                     utm, ev->traffic_canon, ev->props);
     const char *head_s = jsonout_dump(a, head, true);
     const char *tail_s = jsonout_dump(a, tail, true);
     if (!head_s || !tail_s)
@@ -275,7 +278,11 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
         arena_strndup(a, ev->event_type.p, ev->event_type.n),
         arena_strndup(a, ev->path.p, ev->path.n),
         ev->referrer.p ? arena_strndup(a, ev->referrer.p, ev->referrer.n) : NULL,
-        NULL, NULL, NULL, NULL, NULL, /* utm */
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        NULL, /* utm */
         arena_strndup(a, inactivity, strlen(inactivity)),
         visitor_id,
         session_id,

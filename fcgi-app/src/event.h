@@ -35,7 +35,7 @@ struct event_in {
     int64_t timestamp_ms;
     struct str utm[UTM_FIELDS]; /* trimmed; .p NULL when absent or empty */
     bool has_utm_object;
-    struct str property_id; /* traffic.propertyId, .p NULL when absent */
+    struct str property_id;  /* traffic.propertyId, .p NULL when absent */
     const char *device_type; /* NULL when absent */
     char country_code[3];    /* "" when absent */
     enum tri is_entrance, is_exit, is_conversion;

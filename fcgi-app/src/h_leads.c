@@ -42,8 +42,8 @@ static enum v_result email_field(struct issues *is, json_t *body, struct str *ou
  * capture's own becomes the payload. Returns a new object in the JSON body's shape (caller frees). */
 static json_t *form_to_body(json_t *form)
 {
-    static const char *const own[] = {"email",         "anonId",        "formName", "path",
-                                      "referrer",      "sourceChannel", "consentStatus", "honeypot"};
+    static const char *const own[] = {"email",    "anonId",        "formName",      "path",
+                                      "referrer", "sourceChannel", "consentStatus", "honeypot"};
     json_t *body = json_object(), *utm = json_object(), *payload = json_object();
     const char *k;
     json_t *v;
@@ -73,7 +73,8 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
 {
     memset(in, 0, sizeof(*in));
     (void)email_field(is, body, &in->email);
-    (void)v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_REQUIRED, &in->anon_id);
+    (void)v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_REQUIRED,
+                   &in->anon_id);
     if (v_string(is, body, "formName", "formName", 1, LEAD_FORM_NAME_MAX, V_OPTIONAL, &in->form_name) != V_OK)
         in->form_name = STRLIT("lead_capture");
     (void)v_string(is, body, "path", "path", 1, LEAD_PATH_MAX, V_OPTIONAL, &in->path);
@@ -112,7 +113,8 @@ static const char *ip_hash_param(struct ctx *c)
 {
     char *h = arena_alloc(c->req->arena, HASH_HEX_LEN + 1);
     if (h)
-        hash_hmac_hex((struct str){c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len}, c->req->remote_addr, h);
+        hash_hmac_hex((struct str){c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len}, c->req->remote_addr,
+                      h);
     return h;
 }
 
@@ -153,7 +155,8 @@ void h_capture(struct ctx *c)
     ev.traffic_canon = json_pack("{s:b}", "isConversion", 1);
     ev.props = json_pack("{s:s%}", "formName", in.form_name.p, in.form_name.n);
     if (in.source_channel.p)
-        json_object_set_new(ev.props, "sourceChannel", json_stringn(in.source_channel.p, in.source_channel.n));
+        json_object_set_new(ev.props, "sourceChannel",
+                            json_stringn(in.source_channel.p, in.source_channel.n));
     if (event_params(c, &ev, now, params + 10) != 0)
         goto out;
 
@@ -189,7 +192,8 @@ void h_capture(struct ctx *c)
         goto out;
     if (c->form_post) {
         /* a plain HTML form: send the browser back to the page; the origin only when allowed */
-        struct str origin = cors_origin_allowed(c->cfg, c->req->origin) ? c->req->origin : (struct str){NULL, 0};
+        struct str origin =
+            cors_origin_allowed(c->cfg, c->req->origin) ? c->req->origin : (struct str){NULL, 0};
         const char *location = lead_redirect_location(c->req->arena, in.path, origin);
         if (!location || http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
             goto out;

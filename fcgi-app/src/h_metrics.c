@@ -14,8 +14,8 @@
 #define SUMMARY_MAX_DAYS 366
 #define SUMMARY_PROPERTY_MAX 128
 
-static const char *const SOURCES[] = {"direct", "organic_search", "paid_search", "social",  "email",
-                                      "referral", "campaign",      "internal",    "unknown"};
+static const char *const SOURCES[] = {"direct",   "organic_search", "paid_search", "social", "email",
+                                      "referral", "campaign",       "internal",    "unknown"};
 #define N_SOURCES 9
 
 /* Sums of one window. */
@@ -110,7 +110,8 @@ static enum v_result date_param(struct issues *is, json_t *q, const char *key, i
     return V_OK;
 }
 
-static void parse_query(const struct config *cfg, struct request *req, struct issues *is, struct summary_query *sq)
+static void parse_query(const struct config *cfg, struct request *req, struct issues *is,
+                        struct summary_query *sq)
 {
     json_t *q = body_parse_form(req->query.p, req->query.n, is);
     bool have_from = date_param(is, q, "from", &sq->from) == V_OK;
@@ -147,27 +148,29 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
         bool in_current = start + i >= sq->from;
         add_row(in_current ? &cur : &base, r, i);
         if (in_current)
-            json_array_append_new(trend, json_pack("{s:s, s:I, s:I, s:I}", "day", PQgetvalue(r, i, 0),
-                                                   "uniqueVisitors", (json_int_t)num(r, i, 1), "pageViews",
-                                                   (json_int_t)num(r, i, 3), "newLeads", (json_int_t)num(r, i, 8)));
+            json_array_append_new(trend,
+                                  json_pack("{s:s, s:I, s:I, s:I}", "day", PQgetvalue(r, i, 0),
+                                            "uniqueVisitors", (json_int_t)num(r, i, 1), "pageViews",
+                                            (json_int_t)num(r, i, 3), "newLeads", (json_int_t)num(r, i, 8)));
     }
     bool c = sq->compare;
     json_t *mix = json_object();
     for (int k = 0; k < N_SOURCES; k++)
         json_object_set_new(mix, SOURCES[k], json_real(ratio(cur.sources[k], cur.sources_total)));
     json_t *metrics = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "uniqueVisitors", metric(cur.unique, base.unique, c, true),
-        "returningVisitorsPct",
-        metric(ratio(cur.returning, cur.unique), ratio(base.returning, base.unique), c, false), "totalPageViews",
-        metric(cur.page_views, base.page_views, c, true), "leadCaptureRate",
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "uniqueVisitors",
+        metric(cur.unique, base.unique, c, true), "returningVisitorsPct",
+        metric(ratio(cur.returning, cur.unique), ratio(base.returning, base.unique), c, false),
+        "totalPageViews", metric(cur.page_views, base.page_views, c, true), "leadCaptureRate",
         metric(ratio(cur.new_leads, cur.unique), ratio(base.new_leads, base.unique), c, false),
         "formCompletionRate",
-        metric(ratio(cur.form_submits, cur.form_starts), ratio(base.form_submits, base.form_starts), c, false),
+        metric(ratio(cur.form_submits, cur.form_starts), ratio(base.form_submits, base.form_starts), c,
+               false),
         "landingPageConversionRate",
         metric(ratio(cur.conversions, cur.entrances), ratio(base.conversions, base.entrances), c, false),
         "avgTimeToFirstCaptureHrs",
-        metric(ratio(cur.ttfc_sum, cur.ttfc_count) / 3600000.0, ratio(base.ttfc_sum, base.ttfc_count) / 3600000.0,
-               c, false),
+        metric(ratio(cur.ttfc_sum, cur.ttfc_count) / 3600000.0,
+               ratio(base.ttfc_sum, base.ttfc_count) / 3600000.0, c, false),
         "trafficSourceMix", mix);
 
     json_t *p95 = cur.p95_weight > 0 ? json_integer((json_int_t)llround(cur.p95_weighted / cur.p95_weight))
@@ -181,14 +184,15 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
     if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 15)) {
         int64_t latest = 0;
         (void)v_parse_date(str_from_cstr(PQgetvalue(r, 0, 15)), &latest);
-        freshness = json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
-                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)((int64_t)time(NULL) / 86400 - latest));
+        freshness =
+            json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
+                      PQgetvalue(r, 0, 16), "lagDays", (json_int_t)((int64_t)time(NULL) / 86400 - latest));
     } else {
         freshness = json_pack("{s:n, s:n, s:n}", "rolledUpThrough", "generatedAt", "lagDays");
     }
     return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1, "window", window_json(sq->from, sq->to),
-                     "compareTo", c ? window_json(sq->from - n, sq->from - 1) : json_null(), "freshness", freshness,
-                     "metrics", metrics, "ingest", ingest, "trend", trend);
+                     "compareTo", c ? window_json(sq->from - n, sq->from - 1) : json_null(), "freshness",
+                     freshness, "metrics", metrics, "ingest", ingest, "trend", trend);
 }
 
 void h_summary(struct ctx *c)

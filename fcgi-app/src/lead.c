@@ -89,7 +89,8 @@ struct str lead_email_normalize(struct arena *a, struct str email, struct str *d
 
 const char *lead_redirect_location(struct arena *a, struct str path, struct str origin)
 {
-    bool ok = path.p && path.n >= 1 && path.p[0] == '/' && (path.n == 1 || (path.p[1] != '/' && path.p[1] != '\\'));
+    bool ok =
+        path.p && path.n >= 1 && path.p[0] == '/' && (path.n == 1 || (path.p[1] != '/' && path.p[1] != '\\'));
     for (size_t i = 0; ok && i < path.n; i++) {
         unsigned char c = (unsigned char)path.p[i];
         if (c < 0x20 || c == 0x7f)

@@ -103,8 +103,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 1 : 0;
     }
     const char *cmd = argv[1];
-    static const char *const commands[] = {"serve",     "migrate",   "check-config", "lighttpd-vars",
-                                           "rollups",   "retention", "scheduler"};
+    static const char *const commands[] = {"serve",   "migrate",   "check-config", "lighttpd-vars",
+                                           "rollups", "retention", "scheduler"};
     size_t known = 0;
     while (known < ARRAY_LEN(commands) && strcmp(cmd, commands[known]) != 0)
         known++;

@@ -366,8 +366,8 @@ static int ensure_schema(PGconn *c, const char *schema, char *err, size_t errlen
     int rc = -1;
     const char *const params[] = {schema};
 
-    if (pgjob_exec(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r, "cannot inspect the database",
-            err, errlen) != 0)
+    if (pgjob_exec(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r,
+                   "cannot inspect the database", err, errlen) != 0)
         goto out;
     if (PQntuples(r) == 0) {
         char sql[256];
@@ -396,7 +396,8 @@ static void report_adoption(PGconn *c)
     char err[ERR_MAX];
     printf("migrate: adopting a database created by the Node service (_prisma_migrations present)\n");
     log_info("adopting a Node/Prisma database");
-    if (pgjob_exec(c,
+    if (pgjob_exec(
+            c,
             "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS "
             "NOT NULL "
             "FROM _prisma_migrations ORDER BY started_at, migration_name",
@@ -419,15 +420,15 @@ static int lock_run(PGconn *c, const char *key, char *err, size_t errlen)
     PGresult *r = NULL;
     const char *const params[] = {key};
     int rc = -1;
-    if (pgjob_exec(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &r, "cannot take the migration lock",
-            err, errlen) != 0)
+    if (pgjob_exec(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &r,
+                   "cannot take the migration lock", err, errlen) != 0)
         goto out;
     if (PQgetvalue(r, 0, 0)[0] != 't') {
         printf("migrate: another migrate is running; waiting for it\n");
         fflush(stdout);
         /* Bounded by the job's statement_timeout. */
-        if (pgjob_exec(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, NULL, "cannot take the migration lock",
-                err, errlen) != 0)
+        if (pgjob_exec(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, NULL,
+                       "cannot take the migration lock", err, errlen) != 0)
             goto out;
     }
     rc = 0;
@@ -453,7 +454,8 @@ static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
         goto fail;
     if (has_prisma && !has_sm)
         report_adoption(c);
-    if (pgjob_exec(c, SQL_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err, sizeof(err)) != 0 ||
+    if (pgjob_exec(c, SQL_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err, sizeof(err)) !=
+            0 ||
         pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
         goto fail;
     /* Every applied file is checked before anything is applied. */
@@ -494,8 +496,8 @@ out:
     PQclear(applied);
     if (locked && PQstatus(c) == CONNECTION_OK) {
         const char *const params[] = {key};
-        if (pgjob_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, "cannot release the lock", err,
-                sizeof(err)) != 0)
+        if (pgjob_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, "cannot release the lock",
+                       err, sizeof(err)) != 0)
             fprintf(stderr, "migrate: warning: %s\n", err);
     }
     return rc;
@@ -514,7 +516,8 @@ static int cmd_status(PGconn *c, struct mset *ms)
         fprintf(stderr,
                 "migrate: note: created by the Node service and not adopted yet; `migrate` adopts it\n");
     if (has_sm) {
-        if (pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
+        if (pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
+                       sizeof(err)) != 0)
             goto fail;
         (void)match_applied(ms, applied, stderr, stderr, "warning: ");
     }
@@ -604,7 +607,8 @@ int migrate_latest_applied(PGconn *c, char *out, size_t outlen)
         rc = 1;
         goto out;
     }
-    if (pgjob_exec(c, MIGRATE_SQL_LATEST, 0, NULL, &r, "cannot read schema_migrations", err, sizeof(err)) != 0) {
+    if (pgjob_exec(c, MIGRATE_SQL_LATEST, 0, NULL, &r, "cannot read schema_migrations", err, sizeof(err)) !=
+        0) {
         log_error("%s", err);
         goto out;
     }
@@ -642,8 +646,8 @@ int migrate_pending_count(const struct config *cfg, PGconn *c)
     rc = (int)ms.n;
     if (!has_sm)
         goto out;
-    if (pgjob_exec(c, "SELECT version FROM schema_migrations", 0, NULL, &r, "cannot read schema_migrations", err,
-            sizeof(err)) != 0) {
+    if (pgjob_exec(c, "SELECT version FROM schema_migrations", 0, NULL, &r, "cannot read schema_migrations",
+                   err, sizeof(err)) != 0) {
         log_error("%s", err);
         rc = -1;
         goto out;

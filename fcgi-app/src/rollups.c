@@ -175,8 +175,9 @@ int rollups_main(const struct config *cfg, int argc, char **argv)
     while (k < ARRAY_LEN(cmds) && strcmp(cmd, cmds[k]) != 0)
         k++;
     if (k == ARRAY_LEN(cmds)) {
-        fprintf(stderr, "usage: backend rollups run | backfill [--from=YYYY-MM-DD] [--to=YYYY-MM-DD] "
-                        "[--property-id=ID] | status [--property-id=ID] | discrepancy [--from --to --property-id]\n");
+        fprintf(stderr,
+                "usage: backend rollups run | backfill [--from=YYYY-MM-DD] [--to=YYYY-MM-DD] "
+                "[--property-id=ID] | status [--property-id=ID] | discrepancy [--from --to --property-id]\n");
         return 1;
     }
     struct window w;
@@ -198,8 +199,9 @@ int rollups_main(const struct config *cfg, int argc, char **argv)
         rc = rollups_run(cfg, c) == 0 ? 0 : 1;
     } else if (k == 1) {
         if (w.from < rollups_today() - cfg->retention_days)
-            fprintf(stderr, "rollups backfill: warning: days before RETENTION_DAYS (%d) have no raw events "
-                            "left and roll up as zeros\n",
+            fprintf(stderr,
+                    "rollups backfill: warning: days before RETENTION_DAYS (%d) have no raw events "
+                    "left and roll up as zeros\n",
                     cfg->retention_days);
         rc = rollup_window(cfg, c, &w) == 0 ? 0 : 1;
     } else if (k == 2) {

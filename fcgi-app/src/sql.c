@@ -21,33 +21,35 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
                         "VALUES ($1, $2, $3, $4, 400)",
                         4, false},
     /* migrations/0003_leads.sql. Not retried after a lost connection: a commit may have happened. */
-    [STMT_CAPTURE] = {"capture_lead",
-                      "SELECT lead_id, visitor_id, session_id, heuristic_links_created FROM capture_lead("
-                      "$1, $2, $3, $4::\"ConsentStatus\", $5, $6::jsonb, $7, $8, $9::boolean, $10::integer, "
-                      "$11, $12::timestamp(3), $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23::integer, "
-                      "$24, $25, $26, $27, $28, $29::jsonb, $30, $31::\"TrafficSource\", $32::\"DeviceType\", "
-                      "$33, $34::boolean, $35::boolean, $36::boolean)",
-                      36, false},
+    [STMT_CAPTURE] =
+        {"capture_lead",
+         "SELECT lead_id, visitor_id, session_id, heuristic_links_created FROM capture_lead("
+         "$1, $2, $3, $4::\"ConsentStatus\", $5, $6::jsonb, $7, $8, $9::boolean, $10::integer, "
+         "$11, $12::timestamp(3), $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23::integer, "
+         "$24, $25, $26, $27, $28, $29::jsonb, $30, $31::\"TrafficSource\", $32::\"DeviceType\", "
+         "$33, $34::boolean, $35::boolean, $36::boolean)",
+         36, false},
     /* $1 normalised email, $2 ip hash */
     [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", "SELECT lead_found FROM unsubscribe_lead($1, $2)", 2, false},
     /* $1 normalised email */
     [STMT_DELETE] = {"delete_lead", "SELECT lead_found FROM delete_lead($1)", 1, false},
     /* $1 property, $2 first day, $3 last day: one row per day (zeros where no rollup), plus the
      * property's latest rollup day and generated_at (the same on every row) */
-    [STMT_SUMMARY] = {"summary",
-                      "SELECT d::date::text, COALESCE(m.unique_visitors, 0), COALESCE(m.returning_visitors, 0), "
-                      "COALESCE(m.total_page_views, 0), COALESCE(m.total_entrances, 0), "
-                      "COALESCE(m.total_conversions, 0), COALESCE(m.form_starts, 0), COALESCE(m.form_submits, 0), "
-                      "COALESCE(m.new_leads, 0), COALESCE(m.time_to_first_capture_sum_ms, 0), "
-                      "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
-                      "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
-                      "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-                      "FROM generate_series($2::date, $3::date, interval '1 day') d "
-                      "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
-                      "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
-                      "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
-                      "ORDER BY day DESC LIMIT 1) f ON true ORDER BY d",
-                      3, true},
+    [STMT_SUMMARY] =
+        {"summary",
+         "SELECT d::date::text, COALESCE(m.unique_visitors, 0), COALESCE(m.returning_visitors, 0), "
+         "COALESCE(m.total_page_views, 0), COALESCE(m.total_entrances, 0), "
+         "COALESCE(m.total_conversions, 0), COALESCE(m.form_starts, 0), COALESCE(m.form_submits, 0), "
+         "COALESCE(m.new_leads, 0), COALESCE(m.time_to_first_capture_sum_ms, 0), "
+         "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
+         "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
+         "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+         "FROM generate_series($2::date, $3::date, interval '1 day') d "
+         "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
+         "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
+         "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
+         "ORDER BY day DESC LIMIT 1) f ON true ORDER BY d",
+         3, true},
 };
 
 /* $1 property, $2 day, $3 aggregate every property (the default property) */
@@ -69,7 +71,8 @@ const char SQL_DISCREPANCY[] =
     "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "
     "  AND ($2 OR e.property_id = $1)), "
     "COALESCE(i.events_accepted, 0), "
-    "(SELECT count(*) FROM ingest_rejections r WHERE r.occurred_at >= d AND r.occurred_at < d + interval '1 day' "
+    "(SELECT count(*) FROM ingest_rejections r WHERE r.occurred_at >= d AND r.occurred_at < d + interval '1 "
+    "day' "
     "  AND r.endpoint = '/v1/events' AND ($2 OR r.property_id = $1)), "
     "COALESCE(i.events_rejected, 0), "
     "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "

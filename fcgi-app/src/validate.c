@@ -34,8 +34,9 @@ static size_t utf8_next(const unsigned char *s, size_t n, size_t i, uint32_t *cp
 
 static bool is_js_space(uint32_t cp)
 {
-    return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+    return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0xa0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+           cp == 0x3000 || cp == 0xfeff;
 }
 
 struct str v_trim(struct str s)
@@ -114,8 +115,8 @@ static enum v_result get_string(struct issues *is, json_t *v, const char *path, 
     return V_OK;
 }
 
-enum v_result v_string(struct issues *is, json_t *obj, const char *key, const char *path, size_t min, size_t max,
-                       bool required, struct str *out)
+enum v_result v_string(struct issues *is, json_t *obj, const char *key, const char *path, size_t min,
+                       size_t max, bool required, struct str *out)
 {
     json_t *v = field(obj, key);
     if (!v)
@@ -157,8 +158,8 @@ enum v_result v_string_raw(struct issues *is, json_t *obj, const char *key, cons
     return V_OK;
 }
 
-enum v_result v_enum(struct issues *is, json_t *obj, const char *key, const char *path, const char *const *allowed,
-                     size_t n, const char **out)
+enum v_result v_enum(struct issues *is, json_t *obj, const char *key, const char *path,
+                     const char *const *allowed, size_t n, const char **out)
 {
     json_t *v = field(obj, key);
     if (!v)

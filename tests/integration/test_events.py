@@ -482,6 +482,14 @@ def visitor_first_and_last_values():
     expect_eq(dbts(v["last_seen_at"]), t3, "last_seen_at after the 3rd event")
     expect_eq(count("SELECT 1 FROM visitors WHERE anon_id = %s" % lit(a)), 1, "visitors with this anonId")
     expect_eq(j3["visitorId"], j1["visitorId"], "visitorId of the third event")
+    # a late event (client time before the first one) never changes the first-seen values
+    j4 = ingest(body(a, path="/late", timestamp=iso(t1 - datetime.timedelta(minutes=20))), {"User-Agent": ua2})
+    expect_eq(j4["visitorId"], j1["visitorId"], "visitorId of the late event")
+    v = visitor_row(j1["visitorId"])
+    expect_eq((dbts(v["first_seen_at"]), v["first_ua_hash"], v["first_ip_hash"]),
+              (t1, hmac_hex(ua1), hmac_hex(CLIENT_IP)), "first-seen values after a late event")
+    expect_eq(j4["sessionId"], j1["sessionId"], "a late event continues the session")
+    expect_eq(dbts(session_row(j1["sessionId"])["started_at"]), t1, "started_at after a late event")
 
 
 # ---- sessions
@@ -1182,7 +1190,7 @@ def rate_limit_events():
         expect_eq(r.status, 204, "preflight after the limit", r)
 
 
-# ---- findings beyond the basic rules (kept separate so that each failure names one problem)
+# ---- parsing edge cases (kept separate so that each failure names one problem)
 
 @test
 def big_numbers_are_well_formed_json():
@@ -1194,6 +1202,8 @@ def big_numbers_are_well_formed_json():
     expect_eq(r.status, 202, "props with a 30-digit integer", r)
     raw = '{"anonId":"abcdefgh","eventType":"x","path":"/","traffic":{"engagedTimeMs":99999999999999999999}}'
     expect_issues(post(raw), ["traffic.engagedTimeMs"])
+    raw = '{"anonId":"abcdefgh","eventType":"x","path":"/","timestamp":99999999999999999999}'
+    expect_issues(post(raw), ["timestamp"])
 
 
 @test
@@ -1202,6 +1212,14 @@ def nul_in_props_key_reports_every_issue():
     the other issues of the body are reported with it (API.md §1: all issues, not only the first)."""
     r = post('{"anonId":"short","eventType":"x","path":"/","props":{"a\\u0000":1}}')
     expect_issues(r, ["anonId", "props"])
+    # the body is well-formed JSON, so its rejection row names its property
+    before = rejections()
+    r = post('{"anonId":"abcdefgh","eventType":"x","path":"/","traffic":{"propertyId":"p-nulkey"},'
+             '"props":{"x":{"a\\u0000":1}}}')
+    expect_issues(r, ["props"])
+    new = new_rejections(before)
+    expect_eq([(x["reason"], x["property_id"]) for x in new], [("invalid_request", "p-nulkey")],
+              "ingest_rejections row for a NUL key in props")
 
 
 # ---- database outage (last: it stops the shared Postgres)

@@ -463,8 +463,8 @@ static void expect_nul_key(const char *body, const char *want_path, int line)
     bool ok;
     if (want_path[0] == '\0') {
         const char *path = only_issue_path(&p);
-        ok = p.rc == -1 && p.t.resp.status == 400 && error_of(&p) && strcmp(error_of(&p), "invalid_request") == 0 &&
-             path && strcmp(path, "") == 0;
+        ok = p.rc == -1 && p.t.resp.status == 400 && error_of(&p) &&
+             strcmp(error_of(&p), "invalid_request") == 0 && path && strcmp(path, "") == 0;
     } else {
         ok = p.rc == 0 && json_is_object(p.out) && has_nul_key(json_object_get(p.out, want_path));
     }

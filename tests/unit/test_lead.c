@@ -233,8 +233,11 @@ static void check_redirect(struct str path, const char *origin, const char *want
     struct arena a;
     arena_init(&a, 1 << 16);
     struct str o = origin ? sv(origin) : (struct str){NULL, 0};
-    const char *got = lead_redirect_location(&a, path, o);
-    CHECK_STR(got, want);
+    const char *location = lead_redirect_location(&a, path, o);
+    if (!location || strcmp(location, want) != 0)
+        fprintf(stderr, "  redirect of '%.*s' (origin %s)\n", (int)path.n, path.p ? path.p : "(absent)",
+                origin ? origin : "none");
+    CHECK_STR(location, want);
     arena_free(&a);
 }
 
