@@ -97,11 +97,14 @@ BEGIN
        AND (p_all OR EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = f.visitor_id
                                 AND e.property_id = p_property AND e."timestamp" <= f.submitted_at));
 
-    -- p95 over integer ttfbMs values only: anything else is skipped, never an error
-    SELECT round(percentile_cont(0.95) WITHIN GROUP (ORDER BY (props->>'ttfbMs')::numeric))::integer
+    -- p95 over integer ttfbMs values only (props may carry any value): anything else, and integers
+    -- beyond the p95_ttfb_ms column's range, is skipped, never an error
+    SELECT round(percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms))::integer
       INTO v_p95
-      FROM rollup_e
-     WHERE jsonb_typeof(props->'ttfbMs') = 'number' AND (props->>'ttfbMs') ~ '^-?[0-9]+$';
+      FROM (SELECT (props->>'ttfbMs')::numeric AS ms
+              FROM rollup_e
+             WHERE jsonb_typeof(props->'ttfbMs') = 'number' AND (props->>'ttfbMs') ~ '^-?[0-9]{1,10}$') t
+     WHERE t.ms BETWEEN -2147483648 AND 2147483647;
 
     INSERT INTO daily_metric_rollups AS r (id, property_id, day, unique_visitors, returning_visitors,
         total_page_views, total_entrances, total_exits, total_conversions, form_starts, form_submits, new_leads,

@@ -38,8 +38,8 @@ static enum v_result email_field(struct issues *is, json_t *body, struct str *ou
     return r;
 }
 
-/* A form post is flat: utm_source..utm_content become utm, and every field that is not one of the
- * capture's own becomes the payload. Returns a new object in the JSON body's shape (caller frees). */
+/* A form post is flat: utm_source..utm_content become utm, every field that is not one of the
+ * capture's own becomes the payload, and empty fields are left out. Returns a new object in the JSON body's shape (caller frees). */
 static json_t *form_to_body(json_t *form)
 {
     static const char *const own[] = {"email",    "anonId",        "formName",      "path",
@@ -49,6 +49,9 @@ static json_t *form_to_body(json_t *form)
     json_t *v;
     json_object_foreach(form, k, v)
     {
+        /* an HTML form sends its empty inputs as "": they mean "not given" */
+        if (json_string_length(v) == 0)
+            continue;
         bool is_own = false;
         for (size_t i = 0; i < ARRAY_LEN(own) && !is_own; i++)
             is_own = strcmp(k, own[i]) == 0;
@@ -173,7 +176,9 @@ void h_capture(struct ctx *c)
     uuid_v4(ids);
     uuid_v4(ids + UUID_STR_LEN + 1);
     params[0] = email.p;
-    params[1] = param(c, domain);
+    /* leads.email_domain is VARCHAR(255) while a valid address may carry a longer domain: the
+     * column is informational (nothing reads it), so such a domain is stored as NULL */
+    params[1] = domain.n <= LEAD_EMAIL_DOMAIN_MAX ? param(c, domain) : NULL;
     params[2] = param(c, in.source_channel);
     params[3] = in.consent;
     params[4] = param(c, in.form_name);

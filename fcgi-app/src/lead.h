@@ -6,6 +6,7 @@
 #include "common.h"
 
 #define LEAD_EMAIL_MAX 320
+#define LEAD_EMAIL_DOMAIN_MAX 255 /* leads.email_domain VARCHAR(255) */
 #define LEAD_FORM_NAME_MAX 255
 #define LEAD_SOURCE_CHANNEL_MAX 255
 #define LEAD_PATH_MAX 2048

@@ -497,8 +497,10 @@ def load_property_fixture(db):
         lead("LAB", t("10:30")), identity("iAB", "LAB", "vab"),       # site-b event exactly at the capture
         lead("LLate", t("11:00")), identity("iL", "LLate", "vlate"),  # its site-a event comes after
         lead("LNone", t("13:00")),
+        lead("LH", t("10:45")), identity("iH", "LH", "vab", "same_ip_ua_window", 0.35),  # a heuristic link only
         form("fa", "LA", "va", t("08:06")), form("fb", "LB", "vb", t("09:05")),
         form("fab", "LAB", "vab", t("10:15")),   # site-a yes (10:00), site-b no (10:30 is after)
+        form("fab2", "LAB", "vab", t("10:30")),  # exactly at vab's site-b event: both properties
         form("flate", "LLate", "vlate", t("11:00")),
         form("fnull", "LNone", None, t("13:00")),
         rejection("r1", "site-a", "/v1/events", t("01:00")), rejection("r2", "site-a", "/v1/events", t("02:00")),
@@ -515,34 +517,34 @@ def rollup_property_filter():
     for prop in ("default", "site-a", "site-b"):
         db.backfill(P_DAY, prop=prop)
     ttfc = {"LA": DAY_MS + 8 * HOUR_MS + 6 * 60000, "LB": 10 * DAY_MS + 9 * HOUR_MS + 5 * 60000,
-            "LAB": 8 * HOUR_MS + 30 * 60000, "LLate": 8 * HOUR_MS}
+            "LAB": 8 * HOUR_MS + 30 * 60000, "LLate": 8 * HOUR_MS, "LH": 8 * HOUR_MS + 45 * 60000}
     expected = {
         "default": (
             {"unique_visitors": 4, "returning_visitors": 1, "total_page_views": 5, "total_entrances": 5,
-             "total_exits": 0, "total_conversions": 2, "form_starts": 1, "form_submits": 2, "new_leads": 5,
-             "time_to_first_capture_sum_ms": sum(ttfc.values()), "time_to_first_capture_count": 4,
+             "total_exits": 0, "total_conversions": 2, "form_starts": 1, "form_submits": 2, "new_leads": 6,
+             "time_to_first_capture_sum_ms": sum(ttfc.values()), "time_to_first_capture_count": 5,
              "traffic_source_breakdown": {"direct": 1, "internal": 3, "social": 1, "email": 1, "referral": 1,
                                           "organic_search": 1},
              "top_landing_paths": paths(("/", 1, 0), ("/b", 1, 0), ("/late", 1, 0), ("/x", 1, 0), ("/y", 1, 0))},
-            {"events_accepted": 8, "events_rejected": 4, "leads_accepted": 5, "leads_rejected": 2,
+            {"events_accepted": 8, "events_rejected": 4, "leads_accepted": 6, "leads_rejected": 2,
              "p95_ttfb_ms": round_half_up(percentile_cont([100, 300, 1000, 2000], 0.95)),
              "error_breakdown": {"eventsRejected": 4, "leadsRejected": 2}}),
         "site-a": (
             {"unique_visitors": 3, "returning_visitors": 1, "total_page_views": 3, "total_entrances": 3,
-             "total_exits": 0, "total_conversions": 1, "form_starts": 1, "form_submits": 1, "new_leads": 2,
-             "time_to_first_capture_sum_ms": ttfc["LA"] + ttfc["LAB"], "time_to_first_capture_count": 2,
+             "total_exits": 0, "total_conversions": 1, "form_starts": 1, "form_submits": 1, "new_leads": 3,
+             "time_to_first_capture_sum_ms": ttfc["LA"] + ttfc["LAB"] + ttfc["LH"], "time_to_first_capture_count": 3,
              "traffic_source_breakdown": {"direct": 1, "internal": 2, "email": 1, "organic_search": 1},
              "top_landing_paths": paths(("/", 1, 0), ("/late", 1, 0), ("/x", 1, 0))},
-            {"events_accepted": 5, "events_rejected": 2, "leads_accepted": 2, "leads_rejected": 1,
+            {"events_accepted": 5, "events_rejected": 2, "leads_accepted": 3, "leads_rejected": 1,
              "p95_ttfb_ms": round_half_up(percentile_cont([100, 300], 0.95)),
              "error_breakdown": {"eventsRejected": 2, "leadsRejected": 1}}),
         "site-b": (
             {"unique_visitors": 2, "returning_visitors": 0, "total_page_views": 2, "total_entrances": 2,
-             "total_exits": 0, "total_conversions": 1, "form_starts": 0, "form_submits": 1, "new_leads": 2,
-             "time_to_first_capture_sum_ms": ttfc["LB"] + ttfc["LAB"], "time_to_first_capture_count": 2,
+             "total_exits": 0, "total_conversions": 1, "form_starts": 0, "form_submits": 1, "new_leads": 3,
+             "time_to_first_capture_sum_ms": ttfc["LB"] + ttfc["LAB"] + ttfc["LH"], "time_to_first_capture_count": 3,
              "traffic_source_breakdown": {"social": 1, "internal": 1, "referral": 1},
              "top_landing_paths": paths(("/b", 1, 0), ("/y", 1, 0))},
-            {"events_accepted": 3, "events_rejected": 1, "leads_accepted": 1, "leads_rejected": 0,
+            {"events_accepted": 3, "events_rejected": 1, "leads_accepted": 2, "leads_rejected": 0,
              "p95_ttfb_ms": round_half_up(percentile_cont([1000, 2000], 0.95)),
              "error_breakdown": {"eventsRejected": 1, "leadsRejected": 0}}),
     }
