@@ -39,7 +39,8 @@ static enum v_result email_field(struct issues *is, json_t *body, struct str *ou
 }
 
 /* A form post is flat: utm_source..utm_content become utm, every field that is not one of the
- * capture's own becomes the payload, and empty fields are left out. Returns a new object in the JSON body's shape (caller frees). */
+ * capture's own becomes the payload, and empty fields are left out. Returns a new object in the JSON body's
+ * shape (caller frees). */
 static json_t *form_to_body(json_t *form)
 {
     static const char *const own[] = {"email",    "anonId",        "formName",      "path",
