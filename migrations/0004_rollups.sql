@@ -99,7 +99,7 @@ BEGIN
 
     -- p95 over integer ttfbMs values only (props may carry any value): anything else, and integers
     -- beyond the p95_ttfb_ms column's range, is skipped, never an error
-    SELECT round(percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms))::integer
+    SELECT round((percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms))::numeric)::integer
       INTO v_p95
       FROM (SELECT (props->>'ttfbMs')::numeric AS ms
               FROM rollup_e

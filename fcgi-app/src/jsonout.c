@@ -29,12 +29,18 @@ static void put(struct out *o, const char *s, size_t n)
 
 void jsonout_real(double d, char out[32])
 {
-    for (int prec = 1; prec <= 17; prec++) {
+    /* integers (every JSON integer arrives as a double) print as integers: 1200, not 1.2e+03 */
+    if (d == floor(d) && fabs(d) < 1e15) {
+        snprintf(out, 32, "%lld", (long long)d);
+        return;
+    }
+    /* %.15g prints any double of 15 or fewer significant digits exactly as short as it can be;
+     * the rare longer ones need 16 or 17 to read back the same */
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(out, 32, "%.*g", prec, d);
         if (strtod(out, NULL) == d)
             break;
     }
-    /* keep it a JSON real: "1e+21" is fine JSON; a bare "5" stays a number too */
 }
 
 static void put_string(struct out *o, const char *s, size_t n)

@@ -16,7 +16,8 @@ const char *jsonout_dump(struct arena *a, const json_t *v, bool sort_keys);
 /* The same into a malloc'd string the caller frees; NULL for a NULL v. */
 char *jsonout_dumps(const json_t *v, bool sort_keys);
 
-/* The shortest "%.Ng" (N = 1..17) rendering of d that strtod reads back exactly, into out. */
+/* d as an integer when it is one (below 1e15), else the shortest "%.Ng" (N = 15..17) that strtod
+ * reads back exactly, into out. */
 void jsonout_real(double d, char out[32]);
 
 #endif

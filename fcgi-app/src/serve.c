@@ -90,7 +90,16 @@ int serve_main(const struct config *cfg)
         (void)FCGX_PutStr(out, (int)len, r.out);
         free(out);
         json_decref(resp.body);
+        /* Read what is left of the input (at least lighttpd's end-of-stdin record), so that nothing
+         * unread remains and the connection can be closed at once: libfcgi's default is a
+         * "lingering" close that waits for lighttpd to close its end first, which keeps the
+         * responder from its next request while lighttpd is busy. */
+        char drain[1024];
+        while (FCGX_GetStr(drain, (int)sizeof(drain), r.in) > 0)
+            ;
+        r.detached = 1;
         FCGX_Finish_r(&r);
+        r.detached = 0;
         arena_reset(&arena);
     }
     FCGX_Free(&r, 1);

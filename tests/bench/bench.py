@@ -84,6 +84,23 @@ def status_kb(pid, key):
     return 0
 
 
+def pss_kb(pid):
+    """Proportional set size: shared library pages divided among the processes that map them."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def memory(pids):
+    return {"rss": [status_kb(p, "VmRSS") for p in pids], "hwm": [status_kb(p, "VmHWM") for p in pids],
+            "pss": [pss_kb(p) for p in pids]}
+
+
 def postgres_pids(pg):
     """The postmaster and its children (backends, walwriter, checkpointer...)."""
     pm = pg._postmaster_pid()
@@ -137,8 +154,14 @@ def main():
         with harness.Stack(pg.url(), env={"RATE_LIMIT_EVENTS": 0, "LOG_LEVEL": "warn"}, workers=WORKERS) as st:
             url = "http://127.0.0.1:%d" % st.port
             responders = st.responder_pids()
-            idle_rss = {"lighttpd": status_kb(st.pid, "VmRSS"),
-                        "responders": [status_kb(p, "VmRSS") for p in responders]}
+            # the scheduler as the container runs it, beside the stack (its first rollup runs at once)
+            sched = subprocess.Popen([harness.BACKEND_BIN, "scheduler"], env=st.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+            # let its first rollup and purge finish before measuring, so they do not land in the load
+            harness.wait_until(lambda: pg.psql("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL")
+                               .strip() == "2", 30, 0.2, "the scheduler's first jobs")
+            idle = {"lighttpd": memory([st.pid]), "responders": memory(responders), "scheduler": memory([sched.pid])}
+            idle_rss = {"lighttpd": idle["lighttpd"]["rss"][0], "responders": idle["responders"]["rss"]}
             # warm up: connections, prepared statements, caches
             subprocess.run(["wrk", "-t1", "-c%d" % CONNECTIONS, "-d2s", "-s", lua, url],
                            capture_output=True, text=True, timeout=60)
@@ -155,6 +178,9 @@ def main():
             rows_after = int(pg.psql("SELECT count(*) FROM events").strip().splitlines()[-1])
             peak_rss = {"lighttpd": status_kb(st.pid, "VmHWM"),
                         "responders": [status_kb(p, "VmHWM") for p in responders]}
+            loaded = {"lighttpd": memory([st.pid]), "responders": memory(responders), "scheduler": memory([sched.pid])}
+            sched.terminate()
+            sched.wait(timeout=10)
             w = parse_wrk(out)
             same_responders = st.responder_pids() == responders
 
@@ -185,6 +211,14 @@ def main():
     print("  RSS idle (KiB)      lighttpd %d, responders %s" % (idle_rss["lighttpd"], idle_rss["responders"]))
     print("  RSS peak (KiB)      lighttpd %d, responders %s" % (peak_rss["lighttpd"], peak_rss["responders"]))
     print("  responders restarted during the run: %s" % ("no" if same_responders else "YES"))
+    print("memory (KiB)          idle RSS / PSS        under load: peak RSS / PSS")
+    for name in ("lighttpd", "responders", "scheduler"):
+        for i in range(len(idle[name]["rss"])):
+            label = name if len(idle[name]["rss"]) == 1 else "%s[%d]" % (name[:-1], i)
+            print("  %-19s %6d / %6d        %6d / %6d" % (label, idle[name]["rss"][i], idle[name]["pss"][i],
+                                                       loaded[name]["hwm"][i], loaded[name]["pss"][i]))
+    total_pss = sum(sum(loaded[n]["pss"]) for n in loaded)
+    print("  total PSS under load: %d KiB (%.1f MiB)" % (total_pss, total_pss / 1024.0))
     print("pgbench ingest_event(): -c%d for %d s" % (WORKERS, SECONDS))
     print("  transactions/s      %.0f" % tps)
     if tps > 0:

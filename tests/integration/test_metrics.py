@@ -769,8 +769,8 @@ def scheduler_runs_each_job_once_across_two():
                            5, 0.1, "both jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
         took = time.monotonic() - t0
         time.sleep(1.0)  # both schedulers have made their first pass by now
-        for p in procs:
-            expect(p.poll() is None, "a scheduler exited early (code %s): %s" % (p.returncode, harness.tail(logs[0])))
+        for k, p in enumerate(procs):
+            expect(p.poll() is None, "scheduler %d exited early (code %s): %s" % (k, p.returncode, harness.tail(logs[k])))
         text = "".join(open(p, encoding="utf-8", errors="replace").read() for p in logs)
         jobs = db.rows("SELECT job, last_status, last_finished_at >= last_started_at AS ordered FROM job_runs "
                        "ORDER BY job")
