@@ -25,10 +25,10 @@ int64_t rollups_today(void)
     return (int64_t)time(NULL) / 86400;
 }
 
-/* Parses --from=D --to=D --property-id=P (also "--flag value"). Defaults: to = today,
- * from = to - (ROLLUP_BATCH_DAYS - 1), property = the default. Prints one line and returns -1 on
- * a bad argument. */
-static int parse_window(const struct config *cfg, const char *cmd, int argc, char **argv, bool allow_property,
+/* Parses --from=D --to=D --property-id=P (also "--flag value"); with dates false only
+ * --property-id is accepted. Defaults: to = today, from = to - (ROLLUP_BATCH_DAYS - 1), property =
+ * the default. Prints one line and returns -1 on a bad argument. */
+static int parse_window(const struct config *cfg, const char *cmd, int argc, char **argv, bool dates,
                         struct window *w)
 {
     const char *from = NULL, *to = NULL;
@@ -46,7 +46,7 @@ static int parse_window(const struct config *cfg, const char *cmd, int argc, cha
                 break;
             }
         }
-        if (k == ARRAY_LEN(flags) || (k == 2 && !allow_property)) {
+        if (k == ARRAY_LEN(flags) || (k < 2 && !dates)) {
             fprintf(stderr, "rollups %s: unknown argument %s\n", cmd, a);
             return -1;
         }
@@ -119,7 +119,7 @@ static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv
     struct window w;
     char err[600];
     PGresult *r = NULL;
-    if (parse_window(cfg, "status", argc, argv, true, &w) != 0)
+    if (parse_window(cfg, "status", argc, argv, false, &w) != 0)
         return 1;
     const char *params[] = {w.property};
     if (pgjob_exec(c, SQL_ROLLUP_STATUS, 1, params, &r, "rollups status failed", err, sizeof(err)) != 0) {
