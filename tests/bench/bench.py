@@ -8,6 +8,8 @@ Postgres (from /proc), idle and peak RSS; then drives the same SQL function (ing
 pgbench at the database concurrency the stack has (one connection per responder) and prints the
 ratio. Nothing here asserts a time: it measures and reports.
 
+Then, the same way, POST /v1/leads/capture with new leads (one round trip and one transaction each).
+
 Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_WORKERS (4).
 """
 import os
@@ -26,7 +28,9 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Distinct events: a pool of visitors (so sessions continue and rotate), a counter in props (so
-# no two bodies share a dedupe key), paths, referrers, UTM on some, web vitals on some.
+# no two bodies share a dedupe key), paths, referrers, UTM on some, web vitals on some; each visitor
+# has its own client address (Fly-Client-IP, believed from 127.0.0.1 as from Fly's proxy), so lead
+# captures find the heuristic links a real site would, not 20 for every capture.
 WRK_SCRIPT = r"""
 local counter = 0
 local paths = {"/", "/pricing", "/features", "/blog/launch", "/contact", "/docs/start"}
@@ -42,14 +46,34 @@ request = function()
   if math.random(1, 5) == 1 then
     utm = ',"utm":{"source":"newsletter","medium":"email","campaign":"nov"}'
   end
+  local v = math.random(1, 20000)
   local body = string.format(
     '{"anonId":"anon-%06d-bench","eventType":"%s","path":"%s","referrer":"%s"%s,' ..
     '"traffic":{"countryCode":"ca","webVitals":{"ttfbMs":%d,"lcpMs":%d}},"props":{"seq":%d,"w":"%s"}}',
-    math.random(1, 20000), types[i], paths[math.random(1, 6)], ref, utm,
+    v, types[i], paths[math.random(1, 6)], ref, utm,
     math.random(20, 900), math.random(300, 4000), counter, tostring({}):sub(8))
   if ref == "" then body = body:gsub(',"referrer":""', '') end
   return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json",
-    ["Origin"] = "https://example.com", ["User-Agent"] = "Mozilla/5.0 (Macintosh) bench"}, body)
+    ["Origin"] = "https://example.com", ["User-Agent"] = "Mozilla/5.0 (Macintosh) bench",
+    ["Fly-Client-IP"] = string.format("10.%d.%d.%d", math.floor(v / 65536), math.floor(v / 256) % 256, v % 256)}, body)
+end
+"""
+
+# New leads from returning visitors: a capture is the form_submit event, the lead, links, the
+# submission and the consent row in one transaction.
+WRK_CAPTURE_SCRIPT = r"""
+local counter = 0
+local tag = tostring({}):sub(8)
+request = function()
+  counter = counter + 1
+  local v = math.random(1, 20000)
+  local body = string.format(
+    '{"email":"lead%d.%s@example.com","anonId":"anon-%06d-bench","formName":"newsletter",' ..
+    '"path":"/pricing","sourceChannel":"footer","consentStatus":"express","payload":{"company":"Acme %d"}}',
+    counter, tag, v, counter)
+  return wrk.format("POST", "/v1/leads/capture", {["Content-Type"] = "application/json",
+    ["Origin"] = "https://example.com", ["User-Agent"] = "Mozilla/5.0 (Macintosh) bench",
+    ["Fly-Client-IP"] = string.format("10.%d.%d.%d", math.floor(v / 65536), math.floor(v / 256) % 256, v % 256)}, body)
 end
 """
 
@@ -137,6 +161,9 @@ def main():
     lua = os.path.join(tmp, "events.lua")
     with open(lua, "w") as f:
         f.write(WRK_SCRIPT)
+    lua_capture = os.path.join(tmp, "capture.lua")
+    with open(lua_capture, "w") as f:
+        f.write(WRK_CAPTURE_SCRIPT)
     sqlf = os.path.join(tmp, "ingest.sql")
     with open(sqlf, "w") as f:
         f.write(PGBENCH_SCRIPT)
@@ -151,7 +178,8 @@ def main():
         if r.returncode != 0:
             print("bench: migrate failed:\n" + r.stdout + r.stderr)
             return 1
-        with harness.Stack(pg.url(), env={"RATE_LIMIT_EVENTS": 0, "LOG_LEVEL": "warn"}, workers=WORKERS) as st:
+        with harness.Stack(pg.url(), env={"RATE_LIMIT_EVENTS": 0, "RATE_LIMIT_CAPTURE": 0, "LOG_LEVEL": "warn",
+                                                "TRUSTED_PROXIES": "127.0.0.1"}, workers=WORKERS) as st:
             url = "http://127.0.0.1:%d" % st.port
             responders = st.responder_pids()
             # the scheduler as the container runs it, beside the stack (its first rollup runs at once)
@@ -181,6 +209,14 @@ def main():
             loaded = {"lighttpd": memory([st.pid]), "responders": memory(responders), "scheduler": memory([sched.pid])}
             sched.terminate()
             sched.wait(timeout=10)
+            leads_before = int(pg.psql("SELECT count(*) FROM leads").strip().splitlines()[-1])
+            cap_before = {"lighttpd": cpu_ticks(st.pid), "responders": sum(cpu_ticks(p) for p in responders)}
+            cap_out = subprocess.run(["wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % SECONDS, "--latency", "-s",
+                                      lua_capture, url], capture_output=True, text=True,
+                                     timeout=SECONDS + 60).stdout
+            cap_after = {"lighttpd": cpu_ticks(st.pid), "responders": sum(cpu_ticks(p) for p in responders)}
+            leads_stored = int(pg.psql("SELECT count(*) FROM leads").strip().splitlines()[-1]) - leads_before
+            c = parse_wrk(cap_out)
             w = parse_wrk(out)
             same_responders = st.responder_pids() == responders
 
@@ -219,11 +255,20 @@ def main():
                                                        loaded[name]["hwm"][i], loaded[name]["pss"][i]))
     total_pss = sum(sum(loaded[n]["pss"]) for n in loaded)
     print("  total PSS under load: %d KiB (%.1f MiB)" % (total_pss, total_pss / 1024.0))
+    cn = max(c["requests"], 1)
+    print("POST /v1/leads/capture: wrk -c%d for %d s" % (CONNECTIONS, SECONDS))
+    print("  captures/s          %.0f" % c["rps"])
+    print("  latency p50 / p99   %s / %s" % (c["p50"], c["p99"]))
+    print("  requests            %d (non-2xx %d, socket errors %d); leads stored %d" %
+          (c["requests"], c["non2xx"], c["socket_errors"], leads_stored))
+    print("  CPU us/request      lighttpd %.0f, responders %.0f" %
+          ((cap_after["lighttpd"] - cap_before["lighttpd"]) * 1e6 / CLK_TCK / cn,
+           (cap_after["responders"] - cap_before["responders"]) * 1e6 / CLK_TCK / cn))
     print("pgbench ingest_event(): -c%d for %d s" % (WORKERS, SECONDS))
     print("  transactions/s      %.0f" % tps)
     if tps > 0:
         print("ratio HTTP / database ceiling: %.0f%%" % (100.0 * w["rps"] / tps))
-    errors = w["non2xx"] + w["socket_errors"]
+    errors = w["non2xx"] + w["socket_errors"] + c["non2xx"] + c["socket_errors"]
     return 0 if errors == 0 and tps > 0 and w["requests"] > 0 else 1
 
 

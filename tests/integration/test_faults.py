@@ -1,0 +1,720 @@
+"""test_faults.py - fault scenarios through real lighttpd + responders + Postgres (notes/
+c-style-and-reliability.md B.2 and B.7 D1-D7, F1, F4, P2, S5/S6; DESIGN.md "Reliability rules";
+API.md 1: 503 database_unavailable within 2 s with Retry-After).
+
+Every scenario that stops, freezes, restarts or reconfigures Postgres runs on a Postgres of its own,
+so the rest of the run is unaffected; every fault is undone in a finally block. Measured latencies are
+printed as NOTE lines. The last test checks the stderr of every stack started here for sanitizer
+reports and for responders that died by a signal nobody sent."""
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import harness
+from harness import (IS_ROOT, PG_BIN, Fail, Postgres, Stack, expect, expect_eq, expect_error, migrate,
+                     proc_alive, proc_children, proc_state, service_env, test, wait_until)
+
+HOST = "api.faults.test"
+DB_BUDGET_S = 2.0          # API.md 1: database_unavailable is answered within 2 s
+FAST_S = 0.5               # what an unaffected request must stay under
+LIGHTTPD_CHILD_DEATH = ("child signalled", "child died somehow", "child exited")
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error")
+
+_STDERRS = []  # (scenario, lighttpd stderr as a whole) of every stack this module started
+
+
+# ---- helpers: resources
+
+
+def note(scenario, text):
+    print("NOTE faults.%s: %s" % (scenario, text), flush=True)
+
+
+def lat(values):
+    """'n=.. min/median/max' of seconds, in ms."""
+    if not values:
+        return "n=0"
+    v = sorted(values)
+    return "n=%d min %.0f / median %.0f / max %.0f ms" % (len(v), v[0] * 1000, v[len(v) // 2] * 1000,
+                                                          v[-1] * 1000)
+
+
+def shared_url():
+    """A migrated database of its own in the run's shared Postgres (for scenarios that leave
+    Postgres itself alone)."""
+    return harness.migrated_database("faults")
+
+
+@contextlib.contextmanager
+def dedicated_postgres():
+    """A Postgres of this scenario's own, database `backend` migrated."""
+    pg = Postgres()
+    try:
+        r = migrate(service_env(pg.url()))
+        if r.returncode != 0:
+            raise Fail("migrate failed (rc %d): %s %s" % (r.returncode, r.stdout, r.stderr))
+        yield pg
+    finally:
+        pg.cleanup()
+
+
+@contextlib.contextmanager
+def stack(scenario, url, workers=2, env=None):
+    """A Stack whose whole stderr is kept (for the sanitizer check) before it is torn down.
+    The events rate limit is off: the scenarios send bursts from one address."""
+    e = {"RATE_LIMIT_EVENTS": 0}
+    e.update(env or {})
+    s = Stack(url, workers=workers, env=e)
+    try:
+        yield s
+    finally:
+        try:
+            _STDERRS.append((scenario, full_stderr(s)))
+        finally:
+            s.cleanup()
+
+
+def full_stderr(s):
+    try:
+        with open(s.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def expect_no_child_deaths(s, scenario):
+    """Invariant (a): lighttpd saw no responder exit or die while the stack was up."""
+    text = full_stderr(s)
+    bad = [l for l in text.splitlines() if any(m in l for m in LIGHTTPD_CHILD_DEATH)]
+    expect(not bad, "%s: lighttpd reports responder deaths:\n%s" % (scenario, "\n".join(bad[:10])))
+
+
+def event_body(tag):
+    return {"anonId": "flt-%s-%s" % (tag, uuid.uuid4().hex[:20]), "eventType": "page_view",
+            "path": "/faults/" + tag}
+
+
+def post_event(s, tag, timeout=10, body=None):
+    return s.request("POST", "/v1/events", body or event_body(tag), {"Host": HOST}, timeout=timeout)
+
+
+def expect_unavailable(r, what):
+    """503 database_unavailable with a numeric Retry-After, answered within 2 s."""
+    expect_error(r, 503, "database_unavailable")
+    expect(r.header("Retry-After", "").isdigit(), "%s: 503 without a numeric Retry-After" % what, r)
+    expect(r.elapsed < DB_BUDGET_S, "%s: 503 took %.3f s (must be < %.1f s)" % (what, r.elapsed, DB_BUDGET_S), r)
+
+
+def timed(fn, *args, **kw):
+    """fn(*args) -> Response; a transport error becomes a Fail naming how long it took."""
+    t0 = time.monotonic()
+    try:
+        return fn(*args, **kw)
+    except OSError as e:
+        raise Fail("request failed after %.3f s: %r" % (time.monotonic() - t0, e))
+
+
+def wait_recovered(s, timeout, tag):
+    """Polls readyz + one event until both are 2xx; returns seconds taken."""
+    t0 = time.monotonic()
+    last = []
+
+    def ok():
+        r1 = s.request("GET", "/v1/readyz", timeout=5)
+        r2 = post_event(s, tag, timeout=5) if r1.status == 200 else None
+        last[:] = [r1, r2]
+        return r1.status == 200 and r2.status == 202
+
+    try:
+        wait_until(ok, timeout, 0.05, "readyz 200 and an event 202")
+    except Fail as e:
+        raise Fail("%s; last answers: %s; lighttpd stderr:\n%s" %
+                   (e, [r.describe() for r in last if r is not None], s.stderr(15)))
+    return time.monotonic() - t0
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
+def backend_sessions(pg, db="backend"):
+    """[(pid, state)] of the responders' Postgres sessions (application_name backend-<pid>)."""
+    out = pg.psql("SELECT pid, state FROM pg_stat_activity WHERE application_name LIKE 'backend-%%' "
+                  "AND datname = '%s' ORDER BY pid" % db, db=db)
+    return [tuple(l.split("|")) for l in out.splitlines() if l.strip()]
+
+
+def psql_file(pg, sql, db="backend"):
+    """Runs a (possibly long) SQL text through psql -f; returns its output."""
+    fd, path = tempfile.mkstemp(prefix="itflt-", suffix=".sql", dir="/tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(sql)
+        os.chmod(path, 0o644)
+        return pg.psql(file=path, db=db)
+    finally:
+        os.unlink(path)
+
+
+def sql_text_array(values):
+    return "ARRAY[%s]::text[]" % ",".join("'%s'" % v.replace("'", "''") for v in values) if values \
+        else "ARRAY[]::text[]"
+
+
+class PsqlSession:
+    """An interactive psql held open through a pipe on stdin: one Postgres session for as long as
+    the test wants it."""
+
+    def __init__(self, pg, db="backend"):
+        cmd = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-h", pg.sockdir, "-p", str(pg.port),
+               "-U", "postgres", "-d", db]
+        env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, cwd="/")
+        self.out = b""
+
+    def send(self, sql):
+        self.p.stdin.write(sql.encode() + b"\n")
+        self.p.stdin.flush()
+
+    def wait_for(self, marker, timeout=5.0):
+        """True once marker appears on psql's stdout; False when psql exits or timeout passes."""
+        deadline = time.monotonic() + timeout
+        fd = self.p.stdout.fileno()
+        while marker.encode() not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            rd, _, _ = select.select([fd], [], [], left)
+            if rd:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return False
+                self.out += chunk
+        return True
+
+    def stderr(self):
+        if self.p.poll() is None:
+            return ""
+        try:
+            return self.p.stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def close(self):
+        try:
+            if self.p.poll() is None:
+                try:
+                    self.p.stdin.close()
+                except OSError:
+                    pass
+                try:
+                    self.p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.p.kill()
+                    self.p.wait(timeout=5)
+        finally:
+            for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+def freeze_postgres(pg, frozen):
+    """SIGSTOP the postmaster, then every child of it (the postmaster first, so that it forks nothing
+    new in between). Fills frozen with the pids it stopped (the caller SIGCONTs them in a finally)."""
+    pm = pg._postmaster_pid()
+    expect(pm and proc_alive(pm), "no running postmaster")
+    os.kill(pm, signal.SIGSTOP)
+    frozen.append(pm)
+    for _ in range(5):
+        kids = [k for k in proc_children(pm) if k not in frozen]
+        if not kids:
+            break
+        for k in kids:
+            try:
+                os.kill(k, signal.SIGSTOP)
+                frozen.append(k)
+            except ProcessLookupError:
+                pass
+    wait_until(lambda: all(proc_state(p) in ("T", "t", None) for p in frozen), 3, 0.01,
+               "postgres processes to stop")
+    return frozen
+
+
+def thaw(frozen):
+    for p in reversed(frozen):
+        try:
+            os.kill(p, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def load(s, seconds, threads, tag, actions=(), pace=0.004):
+    """threads clients POST events back to back for `seconds`; actions [(t, fn)] run from this
+    thread at t seconds after the start. Returns [(t_sent, status | None, json | error, elapsed,
+    anonId)]. Every request is bounded (10 s)."""
+    results = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    t_start = time.monotonic()
+
+    def client():
+        while not stop.is_set():
+            b = event_body(tag)
+            t0 = time.monotonic()
+            try:
+                r = post_event(s, tag, timeout=10, body=b)
+                rec = (t0 - t_start, r.status, r.json, r.elapsed, b["anonId"], r)
+            except OSError as e:
+                rec = (t0 - t_start, None, repr(e), time.monotonic() - t0, b["anonId"], None)
+            with lock:
+                results.append(rec)
+            time.sleep(pace)
+
+    ts = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    try:
+        for at, fn in sorted(actions, key=lambda a: a[0]):
+            delay = t_start + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            fn()
+        delay = t_start + seconds - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(15)
+    expect(not any(t.is_alive() for t in ts), "load clients did not stop")
+    return sorted(results, key=lambda x: x[0])
+
+
+# ---- 1. Postgres hangs (SIGSTOP): bounded 503s, then recovery without restarting anything (D5)
+
+@test(timeout=60)
+def postgres_hang_sigstop():
+    with dedicated_postgres() as pg, stack("postgres_hang_sigstop", pg.url(), workers=2) as s:
+        for r in s.parallel([("GET", "/v1/readyz")] * 4):
+            expect_eq(r.status, 200, "readyz before the hang", r)
+        expect_eq(post_event(s, "hang-pre").status, 202, "event before the hang")
+        pids = s.responder_pids()
+        lighttpd_pid = s.pid
+        frozen = []
+        latencies = []
+        try:
+            freeze_postgres(pg, frozen)
+            # the first two go to connections whose backend is frozen mid-conversation; the later
+            # ones hit the reconnect path (a TCP connect that the frozen postmaster never answers)
+            for i in range(6):
+                r = timed(post_event, s, "hang") if i % 2 == 0 else timed(s.request, "GET", "/v1/readyz")
+                latencies.append(r.elapsed)
+                expect_unavailable(r, "request %d while Postgres is frozen" % (i + 1))
+        finally:
+            thaw(frozen)
+        recovery = wait_recovered(s, 5, "hang-post")
+        note("postgres_hang_sigstop", "503 while frozen: %s; 2xx again %.2f s after SIGCONT"
+             % (lat(latencies), recovery))
+        expect(s.alive() and s.pid == lighttpd_pid, "lighttpd was restarted")
+        expect_eq(s.responder_pids(), pids, "responder pids (they must survive the hang)")
+        for r in s.parallel([("GET", "/v1/readyz")] * 4 + [("POST", "/v1/events", event_body("hang-par"),
+                                                              {"Host": HOST})] * 2):
+            expect(r.status in (200, 202), "request after recovery not 2xx", r)
+        # no pooled connection was left inside a transaction (D5: PQTRANS_IDLE everywhere)
+        states = backend_sessions(pg)
+        expect(all(st == "idle" for _, st in states), "responder sessions not idle: %r" % states)
+        expect_eq(s.responder_pids(), pids, "responder pids after recovery")
+        expect_no_child_deaths(s, "postgres_hang_sigstop")
+
+
+# ---- 2. Postgres restarts while idle: the first request after it succeeds, on every responder (D2)
+
+@test(timeout=60)
+def postgres_restart_stale_connections():
+    workers = 2
+    with dedicated_postgres() as pg, stack("postgres_restart_stale_connections", pg.url(), workers) as s:
+        warm = s.parallel([("GET", "/v1/readyz")] * (workers * 2))
+        for r in warm:
+            expect_eq(r.status, 200, "readyz before the restart", r)
+        pids = s.responder_pids()
+        before = {p for p, _ in backend_sessions(pg)}
+        expect_eq(len(before), workers, "one Postgres session per responder before the restart")
+        pg.restart()  # pg_ctl stop -m fast, then start: every responder's connection is now stale
+        reqs = []
+        for i in range(workers * 2):
+            reqs.append(("GET", "/v1/readyz") if i % 2 == 0 else
+                        ("POST", "/v1/events", event_body("restart"), {"Host": HOST}))
+        answers = s.parallel(reqs)
+        for r in answers:
+            expect(r.status == (200 if r.method == "GET" else 202),
+                   "first requests after the restart must succeed (stderr:\n%s)" % s.stderr(15), r)
+        after = {p for p, _ in backend_sessions(pg)}
+        # every responder reconnected (a new session each), i.e. every responder met its stale
+        # connection and still answered 2xx
+        expect_eq(len(after), workers, "one Postgres session per responder after the restart")
+        expect(not (after & before), "sessions after the restart are new ones")
+        for i in range(10):
+            r = post_event(s, "restart-seq") if i % 2 else s.request("GET", "/v1/readyz")
+            expect(r.status in (200, 202), "request %d after the restart" % (i + 2), r)
+        note("postgres_restart_stale_connections", "first %d parallel requests after the restart: %s"
+             % (len(answers), lat([r.elapsed for r in answers])))
+        expect_eq(s.responder_pids(), pids, "responder pids")
+        # each responder dropped its stale connection exactly once
+        drops = [l for l in full_stderr(s).splitlines() if "database connection dropped" in l]
+        per_pid = {}
+        for l in drops:
+            for p in pids:
+                if '"pid":%d,' % p in l:
+                    per_pid[p] = per_pid.get(p, 0) + 1
+        expect_eq(per_pid, {p: 1 for p in pids}, "stale-connection drops per responder (log lines:\n%s\n)"
+                  % "\n".join(drops))
+        expect_no_child_deaths(s, "postgres_restart_stale_connections")
+
+
+# ---- 3. Postgres stopped during a burst: 202 or 503 only, and every 202 is in the table (D1)
+
+@test(timeout=60)
+def postgres_stop_during_burst():
+    with dedicated_postgres() as pg:
+        # production durability (the harness turns it off for speed)
+        pg.psql("ALTER SYSTEM SET synchronous_commit = on")
+        pg.psql("SELECT pg_reload_conf()")
+        with stack("postgres_stop_during_burst", pg.url(), workers=2) as s:
+            expect_eq(post_event(s, "burst-pre").status, 202, "event before the burst")
+            marks = {}
+
+            def stop_pg():
+                marks["stop0"] = time.monotonic()
+                pg.stop()
+                marks["stop1"] = time.monotonic()
+
+            def start_pg():
+                marks["start0"] = time.monotonic()
+                pg.start()
+                marks["start1"] = time.monotonic()
+
+            try:
+                results = load(s, 3.0, 4, "burst", [(0.6, stop_pg), (1.6, start_pg)])
+            finally:
+                if not pg.is_running():
+                    pg.start()
+            bad = [x for x in results if not (x[1] == 202 or (x[1] == 503 and isinstance(x[2], dict)
+                                                               and x[2].get("error") == "database_unavailable"))]
+            slow = [x for x in results if x[3] >= DB_BUDGET_S]
+            ok = [x for x in results if x[1] == 202]
+            n503 = [x for x in results if x[1] == 503]
+            note("postgres_stop_during_burst", "%d requests: %d x 202 (%s), %d x 503 (%s), %d other; "
+                 "pg stop took %.2f s, start %.2f s"
+                 % (len(results), len(ok), lat([x[3] for x in ok]), len(n503), lat([x[3] for x in n503]),
+                    len(bad), marks.get("stop1", 0) - marks.get("stop0", 0),
+                    marks.get("start1", 0) - marks.get("start0", 0)))
+            expect(not bad, "answers other than 202 / 503 database_unavailable (%d), first ones:\n%s\n"
+                   "lighttpd alive: %s (exit %s); stderr:\n%s"
+                   % (len(bad), "\n".join(x[5].describe() if x[5] else "t=%.3f %s" % (x[0], x[2]) for x in bad[:5]),
+                      s.alive(), s.proc.poll(), s.stderr(25)))
+            expect(not slow, "answers slower than %.1f s: %s" % (DB_BUDGET_S, [(round(x[0], 2), x[1], round(x[3], 3))
+                                                                               for x in slow[:10]]))
+            expect(n503, "no 503 at all: the outage did not happen while the burst ran")
+            expect(ok, "no 202 at all")
+            for x in n503:
+                expect(x[5].header("Retry-After", "").isdigit(), "503 without Retry-After", x[5])
+            # invariant (c): every acknowledged event is stored, exactly once
+            ids = [x[2]["eventId"] for x in ok]
+            missing = psql_file(pg, "SELECT x FROM unnest(%s) x WHERE NOT EXISTS "
+                                    "(SELECT 1 FROM events e WHERE e.id = x);" % sql_text_array(ids)).split()
+            expect(not missing, "%d of %d acknowledged events are missing after the restart: %s"
+                   % (len(missing), len(ids), missing[:10]))
+            anons = [x[4] for x in ok]
+            dup = psql_file(pg, "SELECT v.anon_id, count(e.id) FROM visitors v LEFT JOIN events e ON "
+                                "e.visitor_id = v.id WHERE v.anon_id = ANY(%s) GROUP BY 1 HAVING count(e.id) <> 1;"
+                            % sql_text_array(anons)).split()
+            expect(not dup, "acknowledged anonIds without exactly one event: %s" % dup[:10])
+            wait_recovered(s, 5, "burst-post")
+            expect_no_child_deaths(s, "postgres_stop_during_burst")
+
+
+# ---- 4. statement_timeout: a statement blocked on a lock gives 503, the connection stays usable (D7)
+
+@test(timeout=60)
+def statement_timeout_on_locked_table():
+    url = shared_url()
+    pg = harness.shared_postgres()
+    db = url.rsplit("/", 1)[1]
+    with stack("statement_timeout_on_locked_table", url, workers=1) as s:
+        expect_eq(post_event(s, "lock-pre").status, 202, "event before the lock")
+        pids = s.responder_pids()
+        locker = PsqlSession(pg, db)
+        try:
+            locker.send("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'lock-' || 'held';")
+            expect(locker.wait_for("lock-held", 10), "psql could not take the lock: %s" % locker.stderr())
+            latencies = []
+            for i in range(2):
+                r = timed(post_event, s, "lock")
+                latencies.append(r.elapsed)
+                expect_unavailable(r, "event %d while events is locked" % (i + 1))
+            # the rest of the database still works through the same responder
+            r = s.request("GET", "/v1/readyz")
+            expect_eq(r.status, 200, "readyz while only events is locked", r)
+        finally:
+            locker.send("ROLLBACK;") if locker.p.poll() is None else None
+            locker.close()
+        r = post_event(s, "lock-post")
+        expect_eq(r.status, 202, "first event after the lock is released", r)
+        note("statement_timeout_on_locked_table", "503 while locked: %s; first event after release %.0f ms"
+             % (lat(latencies), r.elapsed * 1000))
+        states = backend_sessions(pg, db)
+        expect(states and all(st == "idle" for _, st in states),
+               "responder session not idle after the timeout: %r" % states)
+        expect_eq(s.responder_pids(), pids, "responder pids")
+        expect("57014" in full_stderr(s), "the statement timeout (57014) is not logged; stderr:\n%s"
+               % s.stderr(15))
+        expect_no_child_deaths(s, "statement_timeout_on_locked_table")
+
+
+# ---- 5. A responder SIGKILLed under load: respawned, errors only for in-flight requests (F1)
+
+@test(timeout=60)
+def responder_sigkill_under_load():
+    workers = 2
+    url = shared_url()
+    pg = harness.shared_postgres()
+    db = url.rsplit("/", 1)[1]
+    with stack("responder_sigkill_under_load", url, workers) as s:
+        expect_eq(post_event(s, "kill-pre").status, 202, "event before the kills")
+        killed = []
+
+        def kill_one():
+            cur = [p for p in s.responder_pids() if p not in killed]
+            expect(cur, "no responder to kill")
+            os.kill(cur[0], signal.SIGKILL)
+            killed.append(cur[0])
+
+        results = load(s, 3.0, 4, "kill", [(0.7, kill_one), (1.7, kill_one)])
+        t0 = time.monotonic()
+        try:
+            wait_until(lambda: len(s.responder_pids()) == workers and not set(s.responder_pids()) & set(killed),
+                       5, 0.05, "lighttpd to respawn the killed responders")
+        except Fail as e:
+            raise Fail("%s (have %s, killed %s); stderr:\n%s" % (e, s.responder_pids(), killed, s.stderr(20)))
+        respawn = time.monotonic() - t0
+        errors = [x for x in results if x[1] != 202]
+        ok = [x for x in results if x[1] == 202]
+        note("responder_sigkill_under_load", "%d requests, %d kills, %d errors %s; 202 %s; all %d responders "
+             "back %.2f s after the load ended"
+             % (len(results), len(killed), len(errors), [(round(x[0], 2), x[1]) for x in errors[:8]],
+                lat([x[3] for x in ok]), workers, respawn))
+        expect(len(errors) <= len(killed), "%d client-visible errors for %d kills (only in-flight requests may "
+               "fail): %s" % (len(errors), len(killed), "\n".join(x[5].describe() if x[5] else "t=%.3f %s" %
+                                                                  (x[0], x[2]) for x in errors[:8])))
+        for r in s.parallel([("GET", "/v1/readyz")] * (workers * 2) +
+                            [("POST", "/v1/events", event_body("kill-post"), {"Host": HOST})] * workers):
+            expect(r.status in (200, 202), "request after the respawn", r)
+        ids = [x[2]["eventId"] for x in ok]
+        missing = psql_file(pg, "SELECT x FROM unnest(%s) x WHERE NOT EXISTS (SELECT 1 FROM events e "
+                                "WHERE e.id = x);" % sql_text_array(ids), db=db).split()
+        expect(not missing, "%d acknowledged events are missing: %s" % (len(missing), missing[:10]))
+        text = full_stderr(s)
+        expect("child signalled: 9" in text or "signal" in text,
+               "lighttpd did not log the killed responders; stderr:\n%s" % s.stderr(20))
+
+
+# ---- 6. Connection slots exhausted: 503 (not 500), recovery when slots free (D6)
+
+def _start_postgres_with(pg, extra_opts):
+    """Starts pg's cluster with extra server options (the harness's start fixes max_connections on
+    the command line, which ALTER SYSTEM cannot override)."""
+    opts = "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' %s" % (
+        pg.port, pg.sockdir, extra_opts)
+    r = pg._pg("pg_ctl", "start", "-D", pg.datadir, "-l", pg.logfile, "-s", "-w", "-t", "30", "-o", opts)
+    if r.returncode != 0:
+        raise Fail("pg_ctl start with %s failed: %s\n%s" % (extra_opts, r.stderr, harness.tail(pg.logfile)))
+    wait_until(pg._ready, 30, 0.1, "postgres to accept connections")
+
+
+@test(timeout=60)
+def connection_slots_exhausted():
+    max_conn = 8
+    with dedicated_postgres() as pg:
+        pg.stop()
+        _start_postgres_with(pg, "-c max_connections=%d" % max_conn)
+        expect_eq(pg.psql("SHOW max_connections").strip(), str(max_conn), "max_connections")
+        sessions = []
+        with stack("connection_slots_exhausted", pg.url(), workers=2) as s:
+            try:
+                expect_eq(s.request("GET", "/v1/readyz").status, 200, "readyz before the slots fill")
+                code, _ = s.stop()
+                wait_until(lambda: not backend_sessions(pg), 5, 0.05, "the responders' sessions to end")
+                refused = ""
+                for _ in range(max_conn + 4):
+                    p = PsqlSession(pg)
+                    sessions.append(p)
+                    p.send("SELECT 'sess' || 'ion-up';")
+                    if not p.wait_for("session-up", 5):
+                        try:
+                            p.p.wait(timeout=5)
+                        except subprocess.TimeoutExpired:
+                            pass
+                        refused = p.stderr()
+                        p.close()
+                        break
+                expect("too many clients" in refused, "the slots never filled (%d sessions; last error %r)"
+                       % (len(sessions), refused))
+                s.start()  # the responders must connect now, and cannot
+                pids = s.responder_pids()
+                latencies = []
+                for i in range(6):
+                    r = timed(post_event, s, "slots") if i % 2 else timed(s.request, "GET", "/v1/readyz")
+                    latencies.append(r.elapsed)
+                    expect_unavailable(r, "request %d while every slot is taken" % (i + 1))
+                expect("too many clients" in full_stderr(s),
+                       "the refused connect (53300, too many clients) is not logged; stderr:\n%s" % s.stderr(10))
+            finally:
+                for p in sessions:
+                    p.close()
+            recovery = wait_recovered(s, 5, "slots-post")
+            note("connection_slots_exhausted", "503 while slots are full: %s; 2xx %.2f s after freeing them"
+                 % (lat(latencies), recovery))
+            expect_eq(s.responder_pids(), pids, "responder pids")
+            for r in s.parallel([("GET", "/v1/readyz")] * 4):
+                expect_eq(r.status, 200, "readyz after recovery", r)
+
+
+# ---- 7. Slow clients never hold a responder: lighttpd buffers the whole body first (S5/S6)
+
+def _read_response(sock, timeout):
+    sock.settimeout(timeout)
+    buf = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    head = buf.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = head.split()
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None), buf
+
+
+@test(timeout=60)
+def slow_client_does_not_hold_responder():
+    import json
+    with stack("slow_client_does_not_hold_responder", shared_url(), workers=1) as s:
+        expect_eq(post_event(s, "slow-pre").status, 202, "event before the slow clients")
+        conns = []
+        try:
+            # two clients send headers and half of a body, one sends half of its headers
+            for i in range(3):
+                body = json.dumps(event_body("slow%d" % i)).encode()
+                head = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                        "Connection: close\r\nContent-Length: %d\r\n\r\n" % (HOST, len(body))).encode()
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+                data = head + body
+                cut = len(head) + len(body) // 2 if i < 2 else len(head) // 2
+                c.sendall(data[:cut])
+                conns.append((c, data[cut:]))
+            t_end = time.monotonic() + 3.0
+            latencies = []
+            n = 0
+            while time.monotonic() < t_end:
+                r = timed(s.request, "GET", "/v1/readyz", timeout=5) if n % 2 else timed(post_event, s, "slow-other",
+                                                                                           timeout=5)
+                n += 1
+                latencies.append(r.elapsed)
+                expect(r.status in (200, 202), "request while slow clients stall", r)
+                expect(r.elapsed < FAST_S, "request while slow clients stall took %.3f s" % r.elapsed, r)
+                time.sleep(0.1)
+            # the stalled requests still complete once their bytes arrive
+            for i, (c, rest) in enumerate(conns):
+                c.sendall(rest)
+                status, raw = _read_response(c, 5)
+                expect_eq(status, 202, "stalled request %d once complete (raw %r)" % (i, raw[:300]))
+        finally:
+            for c, _ in conns:
+                c.close()
+        note("slow_client_does_not_hold_responder", "FCGI_WORKERS=1, 3 stalled clients for 3 s; other "
+             "requests: %s" % lat(latencies))
+        expect_no_child_deaths(s, "slow_client_does_not_hold_responder")
+
+
+# ---- 8. Clients that disconnect mid-request: responders survive, no fd leak (F4)
+
+@test(timeout=60)
+def client_disconnects_mid_request():
+    import json
+    with stack("client_disconnects_mid_request", shared_url(), workers=2) as s:
+        for r in s.parallel([("GET", "/v1/readyz")] * 4):
+            expect_eq(r.status, 200, "readyz before", r)
+        pids = s.responder_pids()
+        fds0 = {p: fd_count(p) for p in pids}
+        lfd0 = fd_count(s.pid)
+        errors = []
+
+        def hit(k):
+            try:
+                for i in range(k, 100, 10):
+                    body = json.dumps(event_body("cut")).encode()
+                    req = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                           "Content-Length: %d\r\n\r\n" % (HOST, len(body))).encode() + body
+                    c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+                    try:
+                        if i % 2:  # half of them reset the connection instead of a FIN
+                            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                        c.sendall(req)
+                    finally:
+                        c.close()
+            except OSError as e:
+                errors.append(e)
+
+        ts = [threading.Thread(target=hit, args=(k,), daemon=True) for k in range(10)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(20)
+        expect(not errors, "sending failed: %r" % errors[:3])
+        r = s.request("GET", "/v1/readyz")
+        expect_eq(r.status, 200, "readyz after 100 cut requests", r)
+        r = post_event(s, "cut-post")
+        expect_eq(r.status, 202, "event after 100 cut requests", r)
+        expect_eq(s.responder_pids(), pids, "responder pids")
+        stable = lambda: all(abs((fd_count(p) or 0) - fds0[p]) <= 2 for p in pids)
+        try:
+            wait_until(stable, 3, 0.1, "responder fd counts to settle")
+        except Fail:
+            raise Fail("responder fd counts grew: before %r, after %r" % (fds0, {p: fd_count(p) for p in pids}))
+        try:
+            wait_until(lambda: abs(fd_count(s.pid) - lfd0) <= 2, 5, 0.1, "lighttpd fd count to settle")
+        except Fail:
+            raise Fail("lighttpd fd count: before %d, after %d" % (lfd0, fd_count(s.pid)))
+        note("client_disconnects_mid_request", "responder fds before %r after %r; lighttpd fds %d -> %d"
+             % (fds0, {p: fd_count(p) for p in pids}, lfd0, fd_count(s.pid)))
+        expect_no_child_deaths(s, "client_disconnects_mid_request")
+
+
+# ---- 9. Sanitizer builds: no report in any stack of this module (invariant (b))
+
+@test
+def no_sanitizer_reports():
+    lines = []
+    for scenario, text in _STDERRS:
+        for l in text.splitlines():
+            if any(m in l for m in SANITIZER_MARKERS):
+                lines.append("%s: %s" % (scenario, l))
+    note("no_sanitizer_reports", "%d stacks checked (ASAN_OPTIONS %s)"
+         % (len(_STDERRS), "set" if os.environ.get("ASAN_OPTIONS") else "not set"))
+    expect(not lines, "sanitizer reports in lighttpd's stderr:\n%s" % "\n".join(lines[:20]))
