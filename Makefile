@@ -60,7 +60,7 @@ $(BUILD_DIR):
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD_DIR)/tests/%,$(UNIT_SRCS))
 
-$(BUILD_DIR)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/t.h
+$(BUILD_DIR)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/t.h tests/unit/treq.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST $@"
 	$(Q)$(CC) $(CFLAGS) -I$(SRC_DIR) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)

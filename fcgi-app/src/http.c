@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "jsonout.h"
 #include "xalloc.h"
 
@@ -192,56 +193,32 @@ const char *http_status_text(int status)
     }
 }
 
-struct outbuf {
-    char *p;
-    size_t n, cap;
-};
-
-static void out_put(struct outbuf *o, const char *s, size_t n)
-{
-    if (o->cap - o->n < n + 1) {
-        size_t cap = o->cap ? o->cap : 512;
-        while (cap - o->n < n + 1)
-            cap *= 2;
-        o->p = xrealloc(o->p, cap);
-        o->cap = cap;
-    }
-    memcpy(o->p + o->n, s, n);
-    o->n += n;
-    o->p[o->n] = '\0';
-}
-
-static void out_puts(struct outbuf *o, const char *s)
-{
-    out_put(o, s, strlen(s));
-}
-
 char *http_serialize(const struct request *req, const struct response *resp, size_t *len)
 {
-    struct outbuf o = {NULL, 0, 0};
+    struct buf o = BUF_INIT;
     char line[64];
     int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", resp->status, http_status_text(resp->status));
-    out_put(&o, line, (size_t)n);
+    buf_put(&o, line, (size_t)n);
     char *body = NULL;
     size_t body_len = 0;
     if (resp->body) {
         body = jsonout_dumps(resp->body, false);
         if (body)
             body_len = strlen(body);
-        out_puts(&o, "Content-Type: application/json; charset=utf-8\r\n");
+        buf_puts(&o, "Content-Type: application/json; charset=utf-8\r\n");
     }
     n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body_len);
-    out_put(&o, line, (size_t)n);
-    out_puts(&o, "Cache-Control: no-store\r\n");
+    buf_put(&o, line, (size_t)n);
+    buf_puts(&o, "Cache-Control: no-store\r\n");
     for (int i = 0; i < resp->header_count; i++) {
-        out_puts(&o, resp->headers[i].name);
-        out_puts(&o, ": ");
-        out_puts(&o, resp->headers[i].value);
-        out_puts(&o, "\r\n");
+        buf_puts(&o, resp->headers[i].name);
+        buf_puts(&o, ": ");
+        buf_puts(&o, resp->headers[i].value);
+        buf_puts(&o, "\r\n");
     }
-    out_puts(&o, "\r\n");
+    buf_puts(&o, "\r\n");
     if (body && req->method != M_HEAD)
-        out_put(&o, body, body_len);
+        buf_put(&o, body, body_len);
     free(body);
     *len = o.n;
     return o.p;

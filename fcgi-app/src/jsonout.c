@@ -6,26 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "xalloc.h"
-
-struct out {
-    char *p;
-    size_t n, cap;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->cap - o->n < n + 1) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (cap - o->n < n + 1)
-            cap *= 2;
-        o->p = xrealloc(o->p, cap);
-        o->cap = cap;
-    }
-    memcpy(o->p + o->n, s, n);
-    o->n += n;
-    o->p[o->n] = '\0';
-}
 
 void jsonout_real(double d, char out[32])
 {
@@ -43,10 +25,10 @@ void jsonout_real(double d, char out[32])
     }
 }
 
-static void put_string(struct out *o, const char *s, size_t n)
+static void put_string(struct buf *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    put(o, "\"", 1);
+    buf_put(o, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -68,12 +50,12 @@ static void put_string(struct out *o, const char *s, size_t n)
         }
         if (!esc)
             continue;
-        put(o, s + run, i - run);
-        put(o, esc, strlen(esc));
+        buf_put(o, s + run, i - run);
+        buf_put(o, esc, strlen(esc));
         run = i + 1;
     }
-    put(o, s + run, n - run);
-    put(o, "\"", 1);
+    buf_put(o, s + run, n - run);
+    buf_put(o, "\"", 1);
 }
 
 static int cmp_keys(const void *a, const void *b)
@@ -81,7 +63,7 @@ static int cmp_keys(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void put_value(struct out *o, const json_t *v, bool sort_keys)
+static void put_value(struct buf *o, const json_t *v, bool sort_keys)
 {
     char num[32];
     switch (json_typeof(v)) {
@@ -93,46 +75,46 @@ static void put_value(struct out *o, const json_t *v, bool sort_keys)
         json_object_foreach((json_t *)(uintptr_t)v, k, x) keys[i++] = k;
         if (sort_keys)
             qsort(keys, n, sizeof(*keys), cmp_keys);
-        put(o, "{", 1);
+        buf_put(o, "{", 1);
         for (i = 0; i < n; i++) {
             if (i)
-                put(o, ",", 1);
+                buf_put(o, ",", 1);
             put_string(o, keys[i], strlen(keys[i]));
-            put(o, ":", 1);
+            buf_put(o, ":", 1);
             put_value(o, json_object_get(v, keys[i]), sort_keys);
         }
-        put(o, "}", 1);
+        buf_put(o, "}", 1);
         free(keys);
         break;
     }
     case JSON_ARRAY:
-        put(o, "[", 1);
+        buf_put(o, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                put(o, ",", 1);
+                buf_put(o, ",", 1);
             put_value(o, json_array_get(v, i), sort_keys);
         }
-        put(o, "]", 1);
+        buf_put(o, "]", 1);
         break;
     case JSON_STRING:
         put_string(o, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        put(o, num, strlen(num));
+        buf_put(o, num, strlen(num));
         break;
     case JSON_REAL:
         jsonout_real(json_real_value(v), num);
-        put(o, num, strlen(num));
+        buf_put(o, num, strlen(num));
         break;
     case JSON_TRUE:
-        put(o, "true", 4);
+        buf_put(o, "true", 4);
         break;
     case JSON_FALSE:
-        put(o, "false", 5);
+        buf_put(o, "false", 5);
         break;
     default:
-        put(o, "null", 4);
+        buf_put(o, "null", 4);
         break;
     }
 }
@@ -141,7 +123,7 @@ char *jsonout_dumps(const json_t *v, bool sort_keys)
 {
     if (!v)
         return NULL;
-    struct out o = {NULL, 0, 0};
+    struct buf o = BUF_INIT;
     put_value(&o, v, sort_keys);
     return o.p;
 }

@@ -6,33 +6,7 @@
 #include "hash.h"
 #include "bounds.h"
 #include "t.h"
-
-/* A request built from a params list ("NAME=value"), copied into its own arena. */
-struct treq {
-    struct arena arena;
-    char *params[32];
-    struct request req;
-    struct response resp;
-};
-
-static void treq_init(struct treq *t, const char *const *params)
-{
-    memset(t, 0, sizeof(*t));
-    arena_init(&t->arena, ARENA_MAX_BYTES);
-    size_t i = 0;
-    for (; params[i] && i + 1 < ARRAY_LEN(t->params); i++)
-        t->params[i] = arena_strndup(&t->arena, params[i], strlen(params[i]));
-    t->params[i] = NULL;
-    t->req.arena = &t->arena;
-    t->req.params = t->params;
-    http_parse_request(&t->req);
-}
-
-static void treq_free(struct treq *t)
-{
-    json_decref(t->resp.body);
-    arena_free(&t->arena);
-}
+#include "treq.h"
 
 #define KEY "k3y-0123456789abcdefghij" /* CONFIG_ADMIN_KEY_MIN_LEN characters */
 

@@ -5,51 +5,12 @@
 #include "http.h"
 #include "bounds.h"
 #include "t.h"
-
-/* A request built from a params list ("NAME=value"), copied into its own arena. */
-struct treq {
-    struct arena arena;
-    char *params[32];
-    struct request req;
-    struct response resp;
-};
-
-static void treq_init(struct treq *t, const char *const *params)
-{
-    memset(t, 0, sizeof(*t));
-    arena_init(&t->arena, ARENA_MAX_BYTES);
-    size_t i = 0;
-    for (; params[i] && i + 1 < ARRAY_LEN(t->params); i++)
-        t->params[i] = arena_strndup(&t->arena, params[i], strlen(params[i]));
-    t->params[i] = NULL;
-    t->req.arena = &t->arena;
-    t->req.params = t->params;
-    http_parse_request(&t->req);
-}
-
-static void treq_free(struct treq *t)
-{
-    json_decref(t->resp.body);
-    arena_free(&t->arena);
-}
-
-#define TREQ(t, ...) treq_init((t), (const char *const[]){__VA_ARGS__, NULL})
+#include "treq.h"
 
 /* (ptr, len) compared with a C string; absent (.p NULL) never equals. */
 static bool str_is(struct str s, const char *want)
 {
     return s.p && str_eq(s, str_from_cstr(want));
-}
-
-/* The body as compact JSON, copied into the request's arena. */
-static const char *body_json(struct treq *t)
-{
-    if (!t->resp.body)
-        return "(none)";
-    char *s = json_dumps(t->resp.body, JSON_COMPACT);
-    const char *r = s ? arena_strndup(&t->arena, s, strlen(s)) : "(dump failed)";
-    free(s);
-    return r;
 }
 
 static char *serialize(struct treq *t, size_t *len)
