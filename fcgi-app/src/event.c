@@ -27,17 +27,17 @@ static json_t *jstr(struct str s)
     return json_stringn(s.p, s.n);
 }
 
-static void parse_utm(json_t *body, struct issues *is, struct event_in *ev)
+bool event_parse_utm(json_t *body, struct issues *is, struct str utm[UTM_FIELDS])
 {
-    json_t *utm = NULL;
-    if (v_object(is, body, "utm", "utm", &utm) != V_OK)
-        return;
-    ev->has_utm_object = true;
+    json_t *obj = NULL;
+    if (v_object(is, body, "utm", "utm", &obj) != V_OK)
+        return false;
     for (int i = 0; i < UTM_FIELDS; i++) {
         char path[32];
         snprintf(path, sizeof(path), "utm.%s", UTM_KEYS[i]);
-        (void)v_string(is, utm, UTM_KEYS[i], path, 1, EVENT_UTM_MAX, V_OPTIONAL, &ev->utm[i]);
+        (void)v_string(is, obj, UTM_KEYS[i], path, 1, EVENT_UTM_MAX, V_OPTIONAL, &utm[i]);
     }
+    return true;
 }
 
 /* Reads one optional traffic metric into both the canonical traffic object and the props copy. */
@@ -139,7 +139,7 @@ void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_i
     ev->has_timestamp = v_timestamp(is, body, "timestamp", "timestamp", now_ms, EVENT_MAX_FUTURE_MS,
                                     &ev->timestamp_ms) == V_OK;
     (void)v_string(is, body, "referrer", "referrer", 1, EVENT_REFERRER_MAX, V_OPTIONAL, &ev->referrer);
-    parse_utm(body, is, ev);
+    ev->has_utm_object = event_parse_utm(body, is, ev->utm);
     parse_traffic(body, is, ev);
     (void)v_free_object(is, body, "props", "props", &ev->props);
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &ev->honeypot);

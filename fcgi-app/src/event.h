@@ -49,6 +49,10 @@ struct event_in {
 void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev);
 void event_free(struct event_in *ev);
 
+/* The optional `utm` object (shared with lead capture): each field trimmed, 1..EVENT_UTM_MAX.
+ * Returns true when the body has a utm object. */
+bool event_parse_utm(json_t *body, struct issues *is, struct str utm[UTM_FIELDS]);
+
 /* The property a rejected body names: propertyId or traffic.propertyId when valid, else NULL. */
 const char *event_body_property(json_t *body);
 

@@ -88,15 +88,7 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
     (void)v_enum(is, body, "consentStatus", "consentStatus", CONSENT_VALUES, ARRAY_LEN(CONSENT_VALUES),
                  &in->consent);
     (void)v_free_object(is, body, "payload", "payload", &in->payload);
-    json_t *utm = NULL;
-    if (v_object(is, body, "utm", "utm", &utm) == V_OK) {
-        in->has_utm_object = true;
-        for (int i = 0; i < UTM_FIELDS; i++) {
-            char path[32];
-            snprintf(path, sizeof(path), "utm.%s", UTM_KEYS[i]);
-            (void)v_string(is, utm, UTM_KEYS[i], path, 1, EVENT_UTM_MAX, V_OPTIONAL, &in->utm[i]);
-        }
-    }
+    in->has_utm_object = event_parse_utm(body, is, in->utm);
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &in->honeypot);
 }
 
