@@ -40,7 +40,8 @@
 #define DB_STATEMENT_TIMEOUT_MS 1500
 #define DB_TCP_USER_TIMEOUT_MS 1500
 #define DB_IDLE_IN_TX_TIMEOUT_MS 5000
-/* After a failed connect, refuse at once for this long instead of connecting again. */
+/* After a slow failed connect, or a statement with no answer before its deadline (a hung server),
+ * refuse at once for this long instead of trying again. */
 #define DB_BREAKER_MS 1000
 /* ...but only when the failed connect took at least this long (refusals are instant). */
 #define DB_BREAKER_SLOW_CONNECT_MS 200

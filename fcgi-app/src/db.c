@@ -274,11 +274,17 @@ enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
             *out = r;
             return DB_OK;
         }
-        const char *st = db_sqlstate(r);
+        char st[6];
+        snprintf(st, sizeof(st), "%s", db_sqlstate(r)); /* outlives PQclear(r) */
         if (r && PQstatus(g_conn) == CONNECTION_OK && !is_unavailable_state(st)) {
             log_error("statement %s failed: %s", SQL_STMTS[id].name, st);
             *out = r;
             return DB_ERROR;
+        }
+        if (!r && PQstatus(g_conn) == CONNECTION_OK) {
+            /* no answer before the deadline on a live socket: the server hangs. Refuse at once for
+             * a moment rather than make the requests queued behind this one wait out a connect. */
+            g_breaker_until_ms = now_ms() + DB_BREAKER_MS;
         }
         /* the connection is gone or the server is going away: reconnect, and retry only what is
          * safe to run twice (the first request after a Postgres restart still succeeds) */
