@@ -38,7 +38,7 @@ endif
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-smoke bench \
         test-asan test-valgrind check format clean bench image-test rollups-run rollups-backfill \
         rollups-status rollups-discrepancy retention-purge test-fly fly-launch fly-pg-attach fly-secrets \
-        fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status fly-checks
+        fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status fly-checks fuzz-replay fuzz
 
 all: build
 build: $(BIN)
@@ -93,7 +93,7 @@ check:
 	@scripts/check.sh
 
 format:
-	@clang-format -i $(wildcard $(SRC_DIR)/*.[ch] tests/unit/*.[ch])
+	@clang-format -i $(wildcard $(SRC_DIR)/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 
 # Packages first: on a fresh machine the compiler's headers come from them.
 run:
@@ -111,7 +111,7 @@ check-config: build
 	@BACKEND_BIN=$(abspath $(BIN)) scripts/with-env.sh $(abspath $(BIN)) check-config
 
 clean:
-	rm -rf fcgi-app/build fcgi-app/build-san
+	rm -rf fcgi-app/build fcgi-app/build-san fcgi-app/build-fuzz
 
 # Throughput, latency, CPU per request and memory of POST /v1/events against pgbench's ceiling.
 bench:
@@ -168,3 +168,13 @@ image-test: build
 # The fly-* targets against a recording stand-in for fly.
 test-fly:
 	@tests/fly/test-fly-targets.sh
+
+# ---- fuzzing: libFuzzer harnesses in tests/fuzz (clang, ASan + UBSan), built in fcgi-app/build-fuzz.
+# fuzz-replay runs every committed corpus input once (CI); fuzz explores for FUZZ_SECONDS per harness.
+FUZZ_SECONDS ?= 60
+
+fuzz-replay:
+	@tests/fuzz/replay.sh replay
+
+fuzz:
+	@tests/fuzz/replay.sh fuzz $(FUZZ_SECONDS)

@@ -18,11 +18,11 @@ run() {
     fi
 }
 
-c_files=(fcgi-app/src/*.[ch] tests/unit/*.[ch])
+c_files=(fcgi-app/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 c_dirs=(fcgi-app/src)
 unit_c=(tests/unit/*.c)
 ((${#unit_c[@]} == 0)) || c_dirs+=(tests/unit)
-shell_files=(scripts/*.sh tests/smoke/*.sh tests/image/*.sh tests/fly/*.sh)
+shell_files=(scripts/*.sh tests/smoke/*.sh tests/image/*.sh tests/fly/*.sh tests/fuzz/*.sh)
 for f in entrypoint.sh .ci/run; do
     [[ ! -f $f ]] || shell_files+=("$f")
 done

@@ -174,13 +174,15 @@ const char *event_body_property(json_t *body)
     return NULL;
 }
 
+/* The normalised host of Origin, else of Host; a header that is not UTF-8 counts as absent (the
+ * host is stored as text). */
 static struct str site_host(struct ctx *c)
 {
     struct request *req = c->req;
     struct str h = {NULL, 0};
-    if (req->origin.p)
+    if (req->origin.p && v_utf8_valid(req->origin))
         h = enrich_normalize_host(req->arena, req->origin);
-    if (!h.p && req->host.p)
+    if (!h.p && req->host.p && v_utf8_valid(req->host))
         h = enrich_normalize_host(req->arena, req->host);
     return h;
 }

@@ -127,10 +127,15 @@ static void parse_query(const struct config *cfg, struct request *req, struct is
     struct str cmp;
     sq->compare = false;
     if (v_string(is, q, "compareTo", "compareTo", 1, 8, V_OPTIONAL, &cmp) == V_OK) {
-        char buf[9];
-        memcpy(buf, cmp.p, cmp.n);
-        buf[cmp.n] = '\0';
-        if (config_parse_bool(buf, &sq->compare) != 0)
+        /* eight code points may be 32 bytes: anything longer than "false" is no boolean anyway */
+        char buf[8];
+        bool ok = cmp.n < sizeof(buf);
+        if (ok) {
+            memcpy(buf, cmp.p, cmp.n);
+            buf[cmp.n] = '\0';
+            ok = config_parse_bool(buf, &sq->compare) == 0;
+        }
+        if (!ok)
             issues_add(is, "compareTo", "must be one of 1 true yes on / 0 false no off");
     }
     json_decref(q);

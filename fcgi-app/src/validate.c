@@ -64,6 +64,41 @@ struct str v_trim(struct str s)
     return (struct str){s.p + start, end - start};
 }
 
+bool v_utf8_valid(struct str s)
+{
+    const unsigned char *u = (const unsigned char *)s.p;
+    size_t i = 0;
+    while (i < s.n) {
+        unsigned char c = u[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            len = 2, cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3, cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (s.n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((u[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (u[i + k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 size_t v_codepoints(struct str s)
 {
     size_t n = 0;

@@ -12,12 +12,12 @@
 #include <string.h>
 
 /* A property the code under test promises; a failure aborts so libFuzzer keeps the input. */
-#define FZ_CHECK(cond)                                                                                     \
-    do {                                                                                                   \
-        if (!(cond)) {                                                                                     \
-            fprintf(stderr, "fuzz property failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);              \
-            abort();                                                                                       \
-        }                                                                                                  \
+#define FZ_CHECK(cond)                                                                                       \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "fuzz property failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);                \
+            abort();                                                                                         \
+        }                                                                                                    \
     } while (0)
 
 /* The request body as the FastCGI stream would deliver it: at most chunk bytes per read (0 = no

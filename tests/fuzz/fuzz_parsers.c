@@ -116,10 +116,9 @@ static void t_date(const uint8_t *p, size_t n)
 
 static bool is_js_space(uint32_t cp)
 {
-    static const uint32_t spaces[] = {0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x20,   0xa0,   0x1680,
-                                      0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007,
-                                      0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
-                                      0xfeff};
+    static const uint32_t spaces[] = {0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x20,   0xa0,   0x1680, 0x2000,
+                                      0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009,
+                                      0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff};
     for (size_t i = 0; i < ARRAY_LEN(spaces); i++) {
         if (spaces[i] == cp)
             return true;
@@ -222,8 +221,8 @@ static struct str next_field(const uint8_t *p, size_t n, size_t *pos)
 
 static void t_traffic(const uint8_t *p, size_t n)
 {
-    static const char *const labels[] = {"direct", "organic_search", "paid_search", "social", "email",
-                                         "referral", "campaign",       "internal"};
+    static const char *const labels[] = {"direct", "organic_search", "paid_search", "social",
+                                         "email",  "referral",       "campaign",    "internal"};
     struct arena a;
     arena_init(&a, ARENA_MAX_BYTES);
     size_t pos = 0;
@@ -438,8 +437,9 @@ static const struct {
     char letter;
     void (*fn)(const uint8_t *, size_t);
 } TARGETS[] = {
-    {'i', t_iso8601}, {'n', t_decimal},  {'d', t_date},     {'t', t_trim},      {'h', t_host},     {'s', t_traffic},
-    {'e', t_email},   {'r', t_redirect}, {'f', t_form},     {'j', t_json_real}, {'J', t_json_int},
+    {'i', t_iso8601}, {'n', t_decimal},   {'d', t_date},     {'t', t_trim},
+    {'h', t_host},    {'s', t_traffic},   {'e', t_email},    {'r', t_redirect},
+    {'f', t_form},    {'j', t_json_real}, {'J', t_json_int},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
