@@ -67,10 +67,10 @@ $(BUILD_DIR)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/t.h tests/unit/treq.
 
 # Installs the Debian packages the project needs (idempotent, quiet when present).
 deps:
-	@scripts/install-deps.sh
+	@infra/scripts/install-deps.sh
 
 test-unit: $(UNIT_BINS)
-	@scripts/run-unit-tests.sh $(UNIT_BINS)
+	@infra/scripts/run-unit-tests.sh $(UNIT_BINS)
 
 test-integration: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py
@@ -79,57 +79,57 @@ test-smoke: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) tests/smoke/cgi-fcgi.sh
 
 test:
-	@scripts/install-deps.sh
+	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
-	@scripts/test-all.sh "$(SANITIZE)"
+	@infra/scripts/test-all.sh "$(SANITIZE)"
 
 test-asan:
 	@$(MAKE) --no-print-directory test SANITIZE=address,undefined
 
 test-valgrind: $(UNIT_BINS)
-	@VALGRIND=1 scripts/run-unit-tests.sh $(UNIT_BINS)
+	@VALGRIND=1 infra/scripts/run-unit-tests.sh $(UNIT_BINS)
 
 check:
-	@scripts/check.sh
+	@infra/scripts/check.sh
 
 format:
 	@clang-format -i $(wildcard $(SRC_DIR)/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 
 # Packages first: on a fresh machine the compiler's headers come from them.
 run:
-	@scripts/install-deps.sh
+	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
-	@BACKEND_BIN=$(abspath $(BIN)) scripts/run.sh
+	@BACKEND_BIN=$(abspath $(BIN)) infra/scripts/run.sh
 
 stop:
-	@scripts/stop.sh
+	@infra/scripts/stop.sh
 
 migrate: build
-	@BACKEND_BIN=$(abspath $(BIN)) scripts/with-env.sh $(abspath $(BIN)) migrate $(ARGS)
+	@BACKEND_BIN=$(abspath $(BIN)) infra/scripts/with-env.sh $(abspath $(BIN)) migrate $(ARGS)
 
 check-config: build
-	@BACKEND_BIN=$(abspath $(BIN)) scripts/with-env.sh $(abspath $(BIN)) check-config
+	@BACKEND_BIN=$(abspath $(BIN)) infra/scripts/with-env.sh $(abspath $(BIN)) check-config
 
 clean:
 	rm -rf fcgi-app/build fcgi-app/build-san fcgi-app/build-fuzz
 
 # Throughput, latency, CPU per request and memory of POST /v1/events against pgbench's ceiling.
 bench:
-	@scripts/install-deps.sh
+	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/bench/bench.py
 
 # Jobs against the local or configured database (ARGS passes flags, e.g. ARGS="--from=2026-01-01").
 rollups-run: build
-	@scripts/with-env.sh $(abspath $(BIN)) rollups run
+	@infra/scripts/with-env.sh $(abspath $(BIN)) rollups run
 rollups-backfill: build
-	@scripts/with-env.sh $(abspath $(BIN)) rollups backfill $(ARGS)
+	@infra/scripts/with-env.sh $(abspath $(BIN)) rollups backfill $(ARGS)
 rollups-status: build
-	@scripts/with-env.sh $(abspath $(BIN)) rollups status $(ARGS)
+	@infra/scripts/with-env.sh $(abspath $(BIN)) rollups status $(ARGS)
 rollups-discrepancy: build
-	@scripts/with-env.sh $(abspath $(BIN)) rollups discrepancy $(ARGS)
+	@infra/scripts/with-env.sh $(abspath $(BIN)) rollups discrepancy $(ARGS)
 retention-purge: build
-	@scripts/with-env.sh $(abspath $(BIN)) retention purge
+	@infra/scripts/with-env.sh $(abspath $(BIN)) retention purge
 
 # ---- Fly.io (infra/fly/README.md). FLY is the flyctl binary; FLY_PG_APP names the Postgres app.
 FLY ?= fly

@@ -57,7 +57,7 @@ cleanup() {
     for p in /proc/[0-9]*; do
         [[ $(readlink "$p/root" 2>/dev/null) == "$root" ]] && kill -KILL "${p#/proc/}" 2>/dev/null
     done
-    scripts/pg-local.sh stop "$pg_data" >/dev/null 2>&1
+    infra/scripts/pg-local.sh stop "$pg_data" >/dev/null 2>&1
     umount -l "$root/dev" "$root/proc" 2>/dev/null
     rm -rf "$work"
 }
@@ -116,8 +116,8 @@ check "the binary's libraries all resolve in the image" libs_resolve
 # ---- a real Postgres on the host (the chroot shares the network)
 pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 app_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-scripts/pg-local.sh init "$pg_data" "$pg_port" >/dev/null 2>&1
-db_url=$(scripts/pg-local.sh start "$pg_data" "$pg_port" 2>/dev/null)
+infra/scripts/pg-local.sh init "$pg_data" "$pg_port" >/dev/null 2>&1
+db_url=$(infra/scripts/pg-local.sh start "$pg_data" "$pg_port" 2>/dev/null)
 
 # the container's environment: the Dockerfile's ENV plus Fly secrets
 run_env=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)

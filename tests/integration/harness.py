@@ -34,7 +34,7 @@ APP_HOME = os.path.realpath(os.path.join(HERE, "..", ".."))
 BACKEND_BIN = os.path.realpath(
     os.environ.get("BACKEND_BIN") or os.path.join(APP_HOME, "fcgi-app", "build", "backend"))
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
-PG_LOCAL = os.path.join(APP_HOME, "scripts", "pg-local.sh")
+PG_LOCAL = os.path.join(APP_HOME, "infra", "scripts", "pg-local.sh")
 LIGHTTPD_CONF = os.path.join(APP_HOME, "lighttpd", "lighttpd.conf")
 IS_ROOT = os.geteuid() == 0
 _SEARCH_PATH = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin:/usr/local/sbin"
@@ -261,7 +261,7 @@ except OSError:
 
 class Postgres:
     """A throwaway PostgreSQL 15 cluster in a temp dir: 127.0.0.1:<free port> plus a unix socket
-    in <tmp>/sock. Uses scripts/pg-local.sh when present and working, else does the same itself.
+    in <tmp>/sock. Uses infra/scripts/pg-local.sh when present and working, else does the same itself.
     As root every pg binary runs as the `postgres` user (initdb refuses root)."""
 
     def __init__(self, use_script=None):
@@ -324,7 +324,7 @@ class Postgres:
             if r.returncode == 0:
                 self._tune()
                 return
-            self.notes.append("scripts/pg-local.sh init failed (rc %d): %s; using the built-in start logic"
+            self.notes.append("infra/scripts/pg-local.sh init failed (rc %d): %s; using the built-in start logic"
                               % (r.returncode, r.stderr.strip()[-500:]))
             sys.stderr.write("harness: " + self.notes[-1] + "\n")
             self.use_script = False

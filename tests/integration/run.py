@@ -6,7 +6,7 @@
 Prints `PASS name` / `FAIL name: reason` per test and finally `N passed, N failed`; exits 1 when
 anything failed. One Postgres is shared by the whole run; modules share stacks where their
 environment allows. IT_KEEP=1 keeps the stacks' temp dirs, IT_VERBOSE=1 prints tracebacks,
-IT_PG_BUILTIN=1 starts Postgres without scripts/pg-local.sh.
+IT_PG_BUILTIN=1 starts Postgres without infra/scripts/pg-local.sh.
 """
 import glob
 import importlib

@@ -2,7 +2,7 @@
 # stop.sh - `make stop`: stops the lighttpd that run.sh started (SIGINT drains in-flight requests;
 # SIGTERM after 10 s), the scheduler, then the local Postgres cluster in .local/pg if it runs. Safe when nothing runs.
 set -euo pipefail
-# shellcheck source=scripts/lib-env.sh
+# shellcheck source=infra/scripts/lib-env.sh
 . "$(dirname "$0")/lib-env.sh"
 
 # Waits up to $2 seconds for pid $1 to exit; fails when it is still alive.

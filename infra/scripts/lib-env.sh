@@ -3,7 +3,7 @@
 # environment is resolved (.local/env, the project-local Postgres cluster, dev secrets).
 
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-APP_HOME=$(dirname "$SCRIPTS_DIR")
+APP_HOME=$(cd "$SCRIPTS_DIR/../.." && pwd -P)
 LOCAL_DIR=$APP_HOME/.local
 LOCAL_ENV=$LOCAL_DIR/env
 LOCAL_PG=$LOCAL_DIR/pg

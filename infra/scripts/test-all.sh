@@ -3,7 +3,7 @@
 # a failure), then prints the sum of each stage's last `N passed, N failed` line. A stage that fails
 # without such a line counts as one failure. With SANITIZE set, sanitizer findings abort the process.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 sanitize=${1:-}
 if [[ -n $sanitize ]]; then

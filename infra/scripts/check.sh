@@ -3,7 +3,7 @@
 # findings are printed, then one `tool: ok|FAILED` line; exits non-zero when any tool failed.
 set -euo pipefail
 shopt -s nullglob globstar
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 status=0
 # Runs "$@" and prints the verdict line for tool $1.
@@ -22,7 +22,7 @@ c_files=(fcgi-app/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 c_dirs=(fcgi-app/src)
 unit_c=(tests/unit/*.c)
 ((${#unit_c[@]} == 0)) || c_dirs+=(tests/unit)
-shell_files=(scripts/*.sh tests/smoke/*.sh tests/image/*.sh tests/fly/*.sh tests/fuzz/*.sh)
+shell_files=(infra/scripts/*.sh tests/smoke/*.sh tests/image/*.sh tests/fly/*.sh tests/fuzz/*.sh)
 for f in entrypoint.sh .ci/run; do
     [[ ! -f $f ]] || shell_files+=("$f")
 done

@@ -4,7 +4,7 @@
 # when DATABASE_URL is unset, development secrets), checks the config, migrates, and starts
 # lighttpd in the background. Running it again while lighttpd runs is a no-op. Stop: make stop.
 set -euo pipefail
-# shellcheck source=scripts/lib-env.sh
+# shellcheck source=infra/scripts/lib-env.sh
 . "$(dirname "$0")/lib-env.sh"
 
 : "${BACKEND_BIN:?set BACKEND_BIN to the built binary (make run does)}"

@@ -3,7 +3,7 @@
 # the local cluster (.local/pg, started if stopped) when it is unset and that cluster exists.
 # Used by `make migrate` and `make check-config`.
 set -euo pipefail
-# shellcheck source=scripts/lib-env.sh
+# shellcheck source=infra/scripts/lib-env.sh
 . "$(dirname "$0")/lib-env.sh"
 
 (($# > 0)) || die "usage: with-env.sh CMD [ARGS...]"
