@@ -6,8 +6,10 @@
 -- known here, so the caller sends the canonical rendering in two halves and the key is
 -- sha256(prefix || "<session id>" || suffix).
 --
--- Concurrency: the visitor upsert locks the visitor's row until commit, so two first events of
--- one anon_id run their session step one after the other and share one session.
+-- Concurrency: two first events of one anon_id meet at the unique index on anon_id: the second
+-- waits for the first to commit, then takes the conflict path, which locks the visitor's row until
+-- its own commit. Either way the session steps of one visitor run one after the other and share
+-- one session.
 
 CREATE OR REPLACE FUNCTION ingest_event(
     p_anon_id text,
@@ -52,9 +54,12 @@ BEGIN
     VALUES (p_visitor_id, p_anon_id, p_occurred_at, p_occurred_at, p_ip_hash, p_ip_hash,
             p_ua_hash, p_ua_hash, v_now, v_now)
     ON CONFLICT (anon_id) DO UPDATE
+        -- a late event (client timestamp before the last one) changes none of the "last" values
         SET last_seen_at = GREATEST(v.last_seen_at, EXCLUDED.last_seen_at),
-            last_ip_hash = EXCLUDED.last_ip_hash,
-            last_ua_hash = EXCLUDED.last_ua_hash,
+            last_ip_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ip_hash
+                                ELSE v.last_ip_hash END,
+            last_ua_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ua_hash
+                                ELSE v.last_ua_hash END,
             updated_at = v_now
     RETURNING v.id INTO visitor_id;
 

@@ -14,6 +14,9 @@ DECLARE
     v_next "ConsentStatus";
 BEGIN
     SELECT consent_status INTO v_current FROM leads WHERE id = p_lead_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN; -- erased meanwhile
+    END IF;
     v_next := COALESCE(p_next, v_current);
     IF v_current = 'withdrawn' AND v_next = 'pending' THEN
         RETURN;
@@ -111,7 +114,7 @@ AS $$
 DECLARE
     v_id text;
 BEGIN
-    SELECT id INTO v_id FROM leads WHERE email_normalized = p_email_normalized;
+    SELECT id INTO v_id FROM leads WHERE email_normalized = p_email_normalized FOR UPDATE;
     lead_found := v_id IS NOT NULL;
     IF lead_found THEN
         PERFORM apply_consent(v_id, 'withdrawn', 'unsubscribe', p_ip_hash, (now() AT TIME ZONE 'UTC')::timestamp(3));

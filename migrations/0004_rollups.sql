@@ -139,7 +139,11 @@ END
 $$;
 
 -- Retention: events older than the cutoff, then sessions and visitors nothing refers to any more.
--- Leads, consent events and form submissions are kept.
+-- Leads, consent events and form submissions are kept. The cutoff conditions on sessions and
+-- visitors matter beyond speed: a visitor returning while the purge runs is locked by its event's
+-- transaction, and after the wait Postgres re-checks only the row's own columns (its new
+-- last_seen_at), not the NOT EXISTS subqueries, so without them the new event would be deleted
+-- by cascade after it was accepted.
 CREATE OR REPLACE FUNCTION retention_purge(p_cutoff timestamp(3), OUT events_deleted bigint,
                                            OUT sessions_deleted bigint, OUT visitors_deleted bigint)
 LANGUAGE plpgsql
@@ -148,11 +152,13 @@ BEGIN
     DELETE FROM events WHERE "timestamp" < p_cutoff;
     GET DIAGNOSTICS events_deleted = ROW_COUNT;
     DELETE FROM sessions s
-     WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id)
+     WHERE s.last_event_at < p_cutoff
+       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id)
        AND NOT EXISTS (SELECT 1 FROM form_submissions f WHERE f.session_id = s.id);
     GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
     DELETE FROM visitors v
-     WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = v.id)
+     WHERE v.last_seen_at < p_cutoff
+       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = v.id)
        AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.visitor_id = v.id)
        AND NOT EXISTS (SELECT 1 FROM lead_identities li WHERE li.visitor_id = v.id)
        AND NOT EXISTS (SELECT 1 FROM form_submissions f WHERE f.visitor_id = v.id);

@@ -63,6 +63,7 @@ void app_handle(const struct config *cfg, struct request *req, struct response *
     if (route->flags & (ROUTE_BODY_JSON | ROUTE_BODY_FORM)) {
         bool allow_form = (route->flags & ROUTE_BODY_FORM) != 0;
         if (body_parse_or_reply(cfg, req, resp, allow_form, &body, &c.form_post) != 0) {
+            c.body = body; /* a form with issues, for the rejection row's propertyId */
             if (resp->status == 400 && route->on_reject)
                 route->on_reject(&c, json_string_value(json_object_get(resp->body, "error")));
             goto out;

@@ -250,8 +250,9 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
         struct issues is;
         issues_init(&is);
         json_t *obj = body_parse_form(buf, got, &is);
+        *form = true;
         if (issues_any(&is)) {
-            json_decref(obj);
+            *out = obj; /* the caller's rejection row still reads its propertyId */
             http_invalid(resp, &is);
             return -1;
         }

@@ -8,19 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "xalloc.h"
-
-static const struct config *g_config;
-
-const struct config *config_get(void)
-{
-    return g_config;
-}
-
-void config_set_global(const struct config *cfg)
-{
-    g_config = cfg;
-}
 
 static int lower_eq(const char *a, const char *b)
 {
@@ -162,8 +152,17 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
         err[0] = '\0';
 
     c->database_url = env_str(&l, "DATABASE_URL");
-    if (!c->database_url)
+    if (!c->database_url) {
         fail(&l, "DATABASE_URL", "is required");
+    } else {
+        /* libpq's own parse errors quote the string, password and all: check it here, once, and
+         * say what is wrong without repeating it */
+        PQconninfoOption *opts = PQconninfoParse(c->database_url, NULL);
+        if (!opts)
+            fail(&l, "DATABASE_URL", "is not a valid connection string or URI");
+        else
+            PQconninfoFree(opts);
+    }
 
     c->ip_hash_pepper = env_str(&l, "IP_HASH_PEPPER");
     if (!c->ip_hash_pepper)

@@ -59,10 +59,6 @@ typedef const char *(*config_getenv_fn)(const char *name, void *ctx);
 int config_load(struct config *out, config_getenv_fn get, void *ctx, char *err, size_t errlen) ATTR_WUR;
 void config_free(struct config *cfg);
 
-/* Process-wide config, set once by main() before any request. */
-const struct config *config_get(void);
-void config_set_global(const struct config *cfg);
-
 /* Parses 1 true yes on / 0 false no off, any case. Returns -1 when the text is neither. */
 int config_parse_bool(const char *s, bool *out) ATTR_WUR;
 

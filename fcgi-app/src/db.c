@@ -12,6 +12,7 @@
 
 #include "bounds.h"
 #include "log.h"
+#include "pgjob.h"
 
 static const struct config *g_cfg;
 static PGconn *g_conn;
@@ -156,11 +157,7 @@ static bool setup_session(PGconn *c)
     snprintf(stmt_to, sizeof(stmt_to), "%d", DB_STATEMENT_TIMEOUT_MS);
     snprintf(idle_to, sizeof(idle_to), "%d", DB_IDLE_IN_TX_TIMEOUT_MS);
     const char *vals[] = {g_cfg->database_schema, stmt_to, idle_to};
-    if (!PQsendQueryParams(c,
-                           "SELECT set_config('TimeZone','UTC',false), set_config('search_path',$1,false), "
-                           "set_config('statement_timeout',$2,false), "
-                           "set_config('idle_in_transaction_session_timeout',$3,false)",
-                           3, NULL, vals, NULL, NULL, 0))
+    if (!PQsendQueryParams(c, SQL_SESSION_SETUP, 3, NULL, vals, NULL, NULL, 0))
         return false;
     PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
     bool ok = result_ok(r);
@@ -198,11 +195,11 @@ static enum db_rc connect_now(void)
         ps = PQconnectPoll(c);
     }
     if (ps != PGRES_POLLING_OK || PQstatus(c) != CONNECTION_OK) {
-        /* the message names host and reason, never the password */
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s", PQstatus(c) == CONNECTION_BAD ? PQerrorMessage(c) : "timed out");
-        msg[strcspn(msg, "\n")] = '\0';
-        log_warn("database connect failed: %s", msg);
+        char msg[600];
+        pgjob_describe_error(msg, sizeof(msg), "database connect failed",
+                             PQstatus(c) == CONNECTION_BAD ? PQerrorMessage(c) : "timed out",
+                             g_cfg->database_url);
+        log_warn("%s", msg);
         PQfinish(c);
         return DB_UNAVAILABLE;
     }

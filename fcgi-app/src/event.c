@@ -27,6 +27,19 @@ static json_t *jstr(struct str s)
     return json_stringn(s.p, s.n);
 }
 
+enum v_result event_parse_path(json_t *body, struct issues *is, bool required, struct str *out)
+{
+    enum v_result r = v_string(is, body, "path", "path", 1, EVENT_PATH_MAX, required, out);
+    if (r == V_OK && out->n > EVENT_PATH_MAX_BYTES) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "must be at most %d bytes of UTF-8", EVENT_PATH_MAX_BYTES);
+        issues_add(is, "path", msg);
+        *out = (struct str){NULL, 0};
+        return V_INVALID;
+    }
+    return r;
+}
+
 bool event_parse_utm(json_t *body, struct issues *is, struct str utm[UTM_FIELDS])
 {
     json_t *obj = NULL;
@@ -135,7 +148,7 @@ void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_i
     (void)v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_REQUIRED,
                    &ev->anon_id);
     (void)v_string(is, body, "eventType", "eventType", 1, EVENT_TYPE_MAX, V_REQUIRED, &ev->event_type);
-    (void)v_string(is, body, "path", "path", 1, EVENT_PATH_MAX, V_REQUIRED, &ev->path);
+    (void)event_parse_path(body, is, V_REQUIRED, &ev->path);
     ev->has_timestamp = v_timestamp(is, body, "timestamp", "timestamp", now_ms, EVENT_MAX_FUTURE_MS,
                                     &ev->timestamp_ms) == V_OK;
     (void)v_string(is, body, "referrer", "referrer", 1, EVENT_REFERRER_MAX, V_OPTIONAL, &ev->referrer);
@@ -175,12 +188,13 @@ const char *event_body_property(json_t *body)
 }
 
 /* The normalised host of Origin, else of Host; a header that is not UTF-8 counts as absent (the
- * host is stored as text). */
+ * host is stored as text), and so does Origin: null. */
 static struct str site_host(struct ctx *c)
 {
     struct request *req = c->req;
     struct str h = {NULL, 0};
-    if (req->origin.p && v_utf8_valid(req->origin))
+    /* "null" is the opaque origin of sandboxed frames and file:// pages: no host */
+    if (req->origin.p && v_utf8_valid(req->origin) && !str_eq(req->origin, STRLIT("null")))
         h = enrich_normalize_host(req->arena, req->origin);
     if (!h.p && req->host.p && v_utf8_valid(req->host))
         h = enrich_normalize_host(req->arena, req->host);

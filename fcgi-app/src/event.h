@@ -15,6 +15,10 @@
 #define EVENT_ANON_ID_MAX 128
 #define EVENT_TYPE_MAX 64
 #define EVENT_PATH_MAX 2048
+/* events.path is indexed (events_path_timestamp_idx) and a B-tree entry holds at most 2704 bytes:
+ * 2048 code points of CJK text are 6 KB, so the path is also bounded in bytes (leaving room for the
+ * timestamp and the entry's header). */
+#define EVENT_PATH_MAX_BYTES 2600
 #define EVENT_REFERRER_MAX 2048
 #define EVENT_UTM_MAX 255
 #define EVENT_PROPERTY_ID_MAX 128
@@ -48,6 +52,10 @@ struct event_in {
 /* Validates an /v1/events body into *ev, recording every problem in *is. Call event_free(). */
 void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev);
 void event_free(struct event_in *ev);
+
+/* The `path` field of an event or a capture: trimmed, 1..EVENT_PATH_MAX code points and at most
+ * EVENT_PATH_MAX_BYTES bytes. */
+enum v_result event_parse_path(json_t *body, struct issues *is, bool required, struct str *out);
 
 /* The optional `utm` object (shared with lead capture): each field trimmed, 1..EVENT_UTM_MAX.
  * Returns true when the body has a utm object. */

@@ -81,7 +81,7 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
                    &in->anon_id);
     if (v_string(is, body, "formName", "formName", 1, LEAD_FORM_NAME_MAX, V_OPTIONAL, &in->form_name) != V_OK)
         in->form_name = STRLIT("lead_capture");
-    (void)v_string(is, body, "path", "path", 1, LEAD_PATH_MAX, V_OPTIONAL, &in->path);
+    (void)event_parse_path(body, is, V_OPTIONAL, &in->path);
     (void)v_string(is, body, "referrer", "referrer", 1, LEAD_REFERRER_MAX, V_OPTIONAL, &in->referrer);
     (void)v_string(is, body, "sourceChannel", "sourceChannel", 1, LEAD_SOURCE_CHANNEL_MAX, V_OPTIONAL,
                    &in->source_channel);

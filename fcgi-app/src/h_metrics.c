@@ -104,7 +104,7 @@ static enum v_result date_param(struct issues *is, json_t *q, const char *key, i
     if (r != V_OK)
         return r;
     if (v_parse_date(s, days) != 0) {
-        issues_add(is, key, "must be a real calendar date YYYY-MM-DD");
+        issues_add(is, key, "must be a real calendar date YYYY-MM-DD, 1970-01-01 or later");
         return V_INVALID;
     }
     return V_OK;

@@ -4,12 +4,12 @@
 
 #include "arena.h"
 #include "common.h"
+#include "event.h"
 
 #define LEAD_EMAIL_MAX 320
 #define LEAD_EMAIL_DOMAIN_MAX 255 /* leads.email_domain VARCHAR(255) */
 #define LEAD_FORM_NAME_MAX 255
 #define LEAD_SOURCE_CHANNEL_MAX 255
-#define LEAD_PATH_MAX 2048
 #define LEAD_REFERRER_MAX 2048
 #define LEAD_REASON_MAX 512
 #define LEAD_HEURISTIC_LINKS_MAX 20

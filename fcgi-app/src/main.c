@@ -120,7 +120,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "config error: %s\n", err);
         return 1;
     }
-    config_set_global(&cfg);
     log_set_level(cfg.log_level);
     log_set_component(cmd);
     if (hash_init() != 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bounds.h"
+#include "sql.h"
 
 /* The non-empty password among parsed options, or NULL. Borrowed from opts. */
 static const char *opts_password(const PQconninfoOption *opts)
@@ -51,7 +52,7 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
     /* dbname comes first so that the values after it override the same keys in the URL. */
     const char *const keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", NULL};
     const char *const vals[] = {cfg->database_url, timeout_s, "backend-job", "UTF8", NULL};
-    const char *const params[] = {cfg->database_schema, stmt_ms};
+    const char *const params[] = {cfg->database_schema, stmt_ms, "0"};
 
     if (errlen)
         err[0] = '\0';
@@ -76,13 +77,7 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
         goto fail;
     }
 
-    /* Parameters, not SQL text. quote_ident keeps a mixed-case or unusual schema name intact in
-     * search_path, the way Prisma's ?schema= treats it. */
-    r = PQexecParams(c,
-                     "SELECT set_config('TimeZone', 'UTC', false), "
-                     "set_config('search_path', quote_ident($1), false), "
-                     "set_config('statement_timeout', $2, false)",
-                     2, NULL, params, NULL, NULL, 0);
+    r = PQexecParams(c, SQL_SESSION_SETUP, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         describe(err, errlen, "cannot set up the database session", PQerrorMessage(c), password);
         goto fail;
@@ -134,4 +129,16 @@ int pgjob_exec(PGconn *c, const char *sql, int nparams, const char *const *param
     else
         PQclear(r);
     return 0;
+}
+
+void pgjob_describe_error(char *err, size_t errlen, const char *what, const char *pqmsg,
+                          const char *database_url)
+{
+    PQconninfoOption *opts = database_url ? PQconninfoParse(database_url, NULL) : NULL;
+    if (!opts) {
+        (void)snprintf(err, errlen, "%s", what);
+        return;
+    }
+    describe(err, errlen, what, pqmsg, opts_password(opts));
+    PQconninfoFree(opts);
 }

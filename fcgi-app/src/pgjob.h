@@ -22,4 +22,9 @@ const char *pgjob_reason(const PGresult *r, PGconn *c, char *buf, size_t buflen)
 int pgjob_exec(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **out,
                const char *what, char *err, size_t errlen);
 
+/* Writes "<what>: <libpq message>" as one line into err, without the libpq part when it would
+ * reveal the password of database_url (or when the URL does not parse). */
+void pgjob_describe_error(char *err, size_t errlen, const char *what, const char *pqmsg,
+                          const char *database_url);
+
 #endif

@@ -16,6 +16,8 @@
 #define SCHEDULER_TICK_S 30
 #define SCHEDULER_RECONNECT_S 10
 #define RETENTION_INTERVAL_S 86400
+/* A failed job runs again after this long rather than after its whole interval. */
+#define SCHEDULER_RETRY_S 300
 
 static volatile sig_atomic_t g_stop;
 
@@ -42,7 +44,7 @@ static double elapsed_ms(const struct timespec *a)
 /* Returns -1 when the connection failed (the caller reconnects), else 0. */
 static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
 {
-    char err[600], interval[24];
+    char err[600], interval[24], retry[24];
     PGresult *r = NULL;
     const char *key[] = {j->lock_key};
     if (pgjob_exec(c, SQL_JOB_TRY_LOCK, 1, key, &r, "lock", err, sizeof(err)) != 0) {
@@ -57,8 +59,9 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
     }
     int rc = 0;
     snprintf(interval, sizeof(interval), "%ld", j->interval_s);
-    const char *due_params[] = {j->name, interval};
-    if (pgjob_exec(c, SQL_JOB_DUE, 2, due_params, &r, "due", err, sizeof(err)) != 0) {
+    snprintf(retry, sizeof(retry), "%d", SCHEDULER_RETRY_S);
+    const char *due_params[] = {j->name, interval, retry};
+    if (pgjob_exec(c, SQL_JOB_DUE, 3, due_params, &r, "due", err, sizeof(err)) != 0) {
         log_warn("%s: %s", j->name, err);
         rc = -1;
         goto unlock;

@@ -44,13 +44,20 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
          "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
          "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-         "FROM generate_series($2::date, $3::date, interval '1 day') d "
+         "FROM (SELECT generate_series($2::date, $3::date, interval '1 day')::date AS d) days "
          "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
          "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
          "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
          "ORDER BY day DESC LIMIT 1) f ON true ORDER BY d",
          3, true},
 };
+
+/* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
+ * ?schema= treats it; TimeZone UTC because timestamp(3) columns hold UTC wall time */
+const char SQL_SESSION_SETUP[] = "SELECT set_config('TimeZone', 'UTC', false), "
+                                 "set_config('search_path', quote_ident($1), false), "
+                                 "set_config('statement_timeout', $2, false), "
+                                 "set_config('idle_in_transaction_session_timeout', $3, false)";
 
 /* $1 property, $2 day, $3 aggregate every property (the default property) */
 const char SQL_ROLLUP_DAY[] = "SELECT rollup_day($1, $2::date, $3::boolean)";
@@ -78,7 +85,7 @@ const char SQL_DISCREPANCY[] =
     "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "
     "  AND e.event_type = 'page_view' AND ($2 OR e.property_id = $1)), "
     "COALESCE(m.total_page_views, 0) "
-    "FROM generate_series($3::date, $4::date, interval '1 day') d "
+    "FROM (SELECT generate_series($3::date, $4::date, interval '1 day')::date AS d) days "
     "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
     "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date ORDER BY 1";
 
@@ -89,10 +96,13 @@ const char SQL_RETENTION_PURGE[] =
 /* $1 lock key: a session-level advisory lock, so two machines never run one job at once */
 const char SQL_JOB_TRY_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
 const char SQL_JOB_UNLOCK[] = "SELECT pg_advisory_unlock($1::bigint)";
-/* $1 job, $2 interval in seconds: true when the job has not started within the interval */
+/* $1 job, $2 interval in seconds, $3 retry backoff in seconds: true when the job has not started
+ * within the interval, or its last run failed more than the backoff ago */
 const char SQL_JOB_DUE[] =
     "SELECT NOT EXISTS (SELECT 1 FROM job_runs WHERE job = $1 "
-    "AND last_started_at > (now() AT TIME ZONE 'UTC') - make_interval(secs => $2::double precision))";
+    "AND last_started_at > (now() AT TIME ZONE 'UTC') - make_interval(secs => $2::double precision) "
+    "AND NOT (last_status = 'failed' AND last_finished_at < (now() AT TIME ZONE 'UTC') - "
+    "make_interval(secs => $3::double precision)))";
 /* $1 job */
 const char SQL_JOB_START[] =
     "INSERT INTO job_runs (job, last_started_at) VALUES ($1, now() AT TIME ZONE 'UTC') "

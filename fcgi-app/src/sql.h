@@ -27,6 +27,8 @@ extern const struct stmt_def SQL_STMTS[STMT_COUNT];
 
 /* Statements of the jobs (rollups, retention, scheduler); run with PQexecParams on a job
  * connection. Parameters are described beside each in sql.c. */
+/* Every connection, responder or job: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+extern const char SQL_SESSION_SETUP[];
 extern const char SQL_ROLLUP_DAY[];
 extern const char SQL_ROLLUP_STATUS[];
 extern const char SQL_DISCREPANCY[];

@@ -452,7 +452,9 @@ int v_parse_date(struct str s, int64_t *days)
     if (digits(s, &i, 4, &y) || expect(s, &i, '-') || digits(s, &i, 2, &mo) || expect(s, &i, '-') ||
         digits(s, &i, 2, &d) || i != s.n)
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+    /* 1970 onwards: no analytics predates it, and a window's comparison days before it stay
+     * within the dates Postgres can store (year 0000 is not one of them) */
+    if (y < V_DATE_MIN_YEAR || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return -1;
     *days = v_days_from_civil(y, (unsigned)mo, (unsigned)d);
     return 0;

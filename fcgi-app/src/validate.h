@@ -63,7 +63,9 @@ int v_parse_decimal(struct str s, double *out);
 /* Formats epoch ms as 2026-02-14T05:00:00.000Z into out (24 characters + NUL for years 0-9999). */
 #define V_ISO_LEN 40
 void v_format_iso(int64_t ms, char out[V_ISO_LEN]);
-/* Parses a real calendar date YYYY-MM-DD into days since 1970-01-01. Returns 0 or -1. */
+/* Parses a real calendar date YYYY-MM-DD, from V_DATE_MIN_YEAR on, into days since 1970-01-01.
+ * Returns 0 or -1. */
+#define V_DATE_MIN_YEAR 1970
 int v_parse_date(struct str s, int64_t *days);
 /* Formats days since 1970-01-01 as YYYY-MM-DD into out (at least V_DATE_LEN bytes). */
 #define V_DATE_LEN 16

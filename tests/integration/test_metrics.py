@@ -1238,3 +1238,66 @@ if os.environ.get("BENCH_ROLLUP") == "1":
         expect_eq(i["events_accepted"], 100000, "events_accepted")
         print("NOTE metrics: rollup of one day of 100000 events (10000 visitors; load %.1f s): %s" %
               (load, "; ".join(figures)), flush=True)
+
+
+@test(timeout=60)
+def retention_purge_keeps_a_returning_visitor():
+    """A visitor whose events are all past RETENTION_DAYS comes back while the purge runs: its new
+    event, accepted before the purge reached the visitor, must survive (nothing accepted is lost)."""
+    db = DB("retrace", {"RETENTION_DAYS": 30})
+    old = ("%s" % (datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+                   - datetime.timedelta(days=60)))[:23]
+    # the old session is closed already, so the returning event locks only the visitor's row: the
+    # purge then waits at its visitors step, the one that must not delete it
+    db.q("\n".join([visitor("vback", old), session("sback", "vback", old), event("eold", "vback", old, sid="sback"),
+                    "UPDATE sessions SET ended_at = last_event_at WHERE id = 'sback';"]))
+    p = pg()
+    psql = [os.path.join(harness.PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+            "-h", p.sockdir, "-p", str(p.port), "-U", "postgres", "-d", db.name]
+    # the returning visitor's event, in a transaction left open: it holds the visitor's row
+    tx = subprocess.Popen(psql, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        tx.stdin.write("BEGIN;\nSELECT event_id FROM ingest_event('anon-vback', (now() AT TIME ZONE 'UTC')::timestamp(3), "
+                       "'ip', 'ua', 'page_view', '/back', NULL, NULL, NULL, NULL, NULL, NULL, 30, 'vnew', 'snew', "
+                       "'enew', '[\"v1\",', ',\"x\"]', NULL, 'site-a', 'direct', 'desktop', NULL, true, false, false);\n"
+                       "SELECT 'in-tx';\n")
+        tx.stdin.flush()
+        harness.wait_until(lambda: db.val("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                                          "AND state = 'idle in transaction'" % lit(db.name)) == "1", 10, 0.05,
+                           "the open transaction (psql stderr: %s)" % tx.stderr)
+        purge = subprocess.Popen([harness.BACKEND_BIN, "retention", "purge"], env=db.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # the purge reaches the locked visitor row and waits
+        expect(purge.poll() is None, "the purge did not wait for the open transaction: %r" %
+               (purge.communicate() if purge.poll() is not None else None,))
+        tx.stdin.write("COMMIT;\n")
+        tx.stdin.close()
+        tx.wait(timeout=10)
+        out, err = purge.communicate(timeout=30)
+        expect_eq(purge.returncode, 0, "purge exit code (stderr %r)" % err)
+    finally:
+        if tx.poll() is None:
+            tx.kill()
+    expect_eq(db.val("SELECT count(*) FROM events WHERE id = 'enew'"), "1", "the new event survived the purge")
+    expect_eq(db.val("SELECT count(*) FROM visitors WHERE id = 'vback'"), "1", "its visitor survived")
+    expect_eq(db.val("SELECT count(*) FROM events WHERE id = 'eold'"), "0", "the old event was purged")
+
+
+@test(timeout=60)
+def summary_refuses_dates_before_1970():
+    """Years Postgres cannot hold (0000) or a comparison window reaching before them are a 400 on
+    `from`, never a 500; 1970-01-01 with a comparison window is fine."""
+    url = harness.migrated_database("metrics_dates")
+    with Stack(url, workers=1) as s:
+        h = {"x-admin-key": ADMIN_KEY}
+        for q, paths in (("from=0000-01-01&to=0000-01-02", ["from", "to"]),
+                         ("from=0001-01-01&to=0001-01-02&compareTo=true", ["from", "to"]),
+                         ("from=1969-12-31&to=1970-01-02", ["from"])):
+            r = s.request("GET", "/v1/metrics/summary?" + q, headers=h)
+            expect_error(r, 400, "invalid_request", extra=True)
+            expect_eq([i["path"] for i in r.json["issues"]], paths, "issue paths for %s" % q, r)
+        r = s.request("GET", "/v1/metrics/summary?from=1970-01-01&to=1970-01-31&compareTo=1", headers=h)
+        expect_eq(r.status, 200, "1970-01-01 with a comparison window", r)
+        expect_eq(r.json["compareTo"], {"from": "1969-12-01", "to": "1969-12-31"}, "comparison window", r)
+        r = s.request("GET", "/v1/metrics/summary?from=9999-12-01&to=9999-12-31", headers=h)
+        expect_eq(r.status, 200, "the last representable month", r)

@@ -432,6 +432,9 @@ def check_config_rejects_bad_values():
         ({"ADMIN_API_KEY": "tooshort-SECRET"}, "ADMIN_API_KEY", "tooshort-SECRET"),
         ({"DATABASE_URL": None}, "DATABASE_URL", None),
         ({"RUN_DIR": "relative/run"}, "RUN_DIR", None),
+        # libpq's own message for this would quote the password
+        ({"DATABASE_URL": "postgresql://postgres:pw-SECRET-bad%zz@127.0.0.1:1/x"}, "DATABASE_URL",
+         "pw-SECRET-bad"),
     ]
     for over, name, secret in cases:
         r = harness.backend(["check-config"], service_env(base["DATABASE_URL"], over))
@@ -554,3 +557,21 @@ def access_log_is_json_without_ip_or_user_agent():
         expect(200 in statuses and 404 in statuses, "statuses in the access log: %r" % statuses)
     finally:
         s.cleanup()
+
+
+@test(timeout=120)
+def mixed_case_database_schema():
+    """DATABASE_SCHEMA is one name for migrate and for the responders, whatever its case."""
+    url = fresh_db("schemacase")
+    env = service_env(url, {"DATABASE_SCHEMA": "Mkt"})
+    r = migrate(env)
+    expect_eq(r.returncode, 0, "migrate into schema Mkt (stderr %s)" % r.stderr[-400:])
+    tables = pg().psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'Mkt'", db="schemacase")
+    expect(int(tables.strip()) >= 10, "tables in schema Mkt: %s" % tables)
+    with Stack(url, env={"DATABASE_SCHEMA": "Mkt"}, workers=1) as s:
+        r = s.request("GET", "/v1/readyz")
+        expect_eq(r.status, 200, "readyz with schema Mkt", r)
+        r = s.request("POST", "/v1/events", {"anonId": "schema-case-1", "eventType": "page_view", "path": "/"})
+        expect_eq(r.status, 202, "an event into schema Mkt", r)
+    n = pg().psql('SELECT count(*) FROM "Mkt".events', db="schemacase")
+    expect_eq(n.strip(), "1", "events stored in schema Mkt")

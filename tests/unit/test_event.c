@@ -392,14 +392,16 @@ static void test_string_limits(void)
         s = rep("", "a", u->max + 1, "");
         CHECK_STR(paths_of(with(f, json_string(s))), f);
         free(s);
+        /* path is also bounded in bytes (EVENT_PATH_MAX_BYTES): 2048 multi-byte code points exceed it */
+        const char *multibyte_at_max = strcmp(f, "path") == 0 ? f : "";
         s = rep("", "\xf0\x9f\x98\x80", u->max, "");
-        CHECK_STR(paths_of(with(f, json_string(s))), "");
+        CHECK_STR(paths_of(with(f, json_string(s))), multibyte_at_max);
         free(s);
         s = rep("", "\xf0\x9f\x98\x80", u->max + 1, "");
         CHECK_STR(paths_of(with(f, json_string(s))), f);
         free(s);
         s = rep("", "\xc3\xa9", u->max, "");
-        CHECK_STR(paths_of(with(f, json_string(s))), "");
+        CHECK_STR(paths_of(with(f, json_string(s))), multibyte_at_max);
         free(s);
         /* wrong types, U+0000 */
         CHECK_STR(paths_of(with(f, json_integer(12345678))), f);
@@ -421,6 +423,19 @@ struct int_rule {
     const char *field;
     long long max;
 };
+
+/* EVENT_PATH_MAX_BYTES: events.path is indexed, and an index entry is bounded in bytes. */
+static void test_path_bytes(void)
+{
+    /* 650 four-byte code points = 2600 bytes; one ASCII byte more is over */
+    char *s = rep("", "\xf0\x9f\x98\x80", EVENT_PATH_MAX_BYTES / 4, "");
+    CHECK_INT(strlen(s), EVENT_PATH_MAX_BYTES);
+    CHECK_STR(paths_of(with("path", json_string(s))), "");
+    free(s);
+    s = rep("", "\xf0\x9f\x98\x80", EVENT_PATH_MAX_BYTES / 4, "a");
+    CHECK_STR(paths_of(with("path", json_string(s))), "path");
+    free(s);
+}
 
 static void test_number_limits(void)
 {
@@ -833,6 +848,12 @@ static void test_params_property_and_source(void)
     CHECK_STR(property_for(base(), PARAMS("HTTP_ORIGIN=https://", "HTTP_HOST=api.example.net")),
               "api.example.net");
     CHECK_STR(property_for(base(), PARAMS("REMOTE_ADDR=" IP)), "unknown");
+    /* the opaque origin of sandboxed frames has no host; a header that is not UTF-8 counts as absent */
+    CHECK_STR(property_for(base(), PARAMS("HTTP_ORIGIN=null", "HTTP_HOST=api.example.net")),
+              "api.example.net");
+    CHECK_STR(
+        property_for(base(), PARAMS("HTTP_ORIGIN=https://ev\xffil.example", "HTTP_HOST=api.example.net")),
+        "api.example.net");
     CHECK_STR(property_for(base(), PARAMS("HTTP_HOST=")), "unknown");
     /* a host longer than a property id may be is not used */
     char *h = rep("HTTP_HOST=", "h", EVENT_PROPERTY_ID_MAX, "");
@@ -1197,6 +1218,7 @@ int main(void)
 
     test_parse_full();
     test_string_limits();
+    test_path_bytes();
     test_number_limits();
     test_other_fields();
     test_unknown_keys_and_all_issues();
