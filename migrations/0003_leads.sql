@@ -43,6 +43,7 @@ CREATE OR REPLACE FUNCTION capture_lead(
     p_submission_id text,
     p_heuristic boolean,
     p_heuristic_window_minutes integer,
+    p_heuristic_max integer,         -- links made at most per capture
     -- the form_submit event, exactly as ingest_event() takes it
     p_anon_id text, p_occurred_at timestamp(3), p_ip_hash text, p_ua_hash text, p_event_type text,
     p_path text, p_referrer text, p_utm_source text, p_utm_medium text, p_utm_campaign text,
@@ -93,7 +94,7 @@ BEGIN
                    AND v.last_ua_hash = p_ua_hash
                    AND v.last_seen_at >= v_now - make_interval(mins => p_heuristic_window_minutes)
                  ORDER BY v.last_seen_at DESC, v.id
-                 LIMIT 20) c
+                 LIMIT p_heuristic_max) c
         ON CONFLICT (lead_id, visitor_id, link_source) DO NOTHING;
         GET DIAGNOSTICS heuristic_links_created = ROW_COUNT;
     END IF;

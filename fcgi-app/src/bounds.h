@@ -53,11 +53,27 @@
 #define JOB_STATEMENT_TIMEOUT_MS 300000
 #define JOB_CONNECT_TIMEOUT_S 10
 
+/* A property id (events.property_id VARCHAR(128)), wherever one comes from. */
+#define PROPERTY_ID_MAX 128
+
+/* Summary and rollup windows, in days. */
+#define SUMMARY_MAX_DAYS 366
+#define ROLLUPS_MAX_DAYS 3660
+
+/* A responder's database work for one request ends within this (2 s, less lighttpd's own hop). */
+#define REQUEST_DB_BUDGET_MS 1800
+
+/* Scheduler: how often it looks for due jobs, waits after a failed connect, and retries a failed
+ * job; the purge runs daily. */
+#define SCHEDULER_TICK_S 30
+#define SCHEDULER_RECONNECT_S 10
+#define SCHEDULER_RETRY_S 300
+#define RETENTION_INTERVAL_S 86400
+
 /* Config values. */
 #define CONFIG_PEPPER_MIN_LEN 32
 #define CONFIG_ADMIN_KEY_MIN_LEN 24
 #define CONFIG_MAX_VALUE_LEN 4096
-#define CONFIG_PROPERTY_ID_MAX_LEN 128
 #define CONFIG_FCGI_WORKERS_MAX 64
 
 /* Log lines are cut at this size. */

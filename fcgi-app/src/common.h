@@ -43,18 +43,25 @@ static inline bool str_eq(struct str a, struct str b)
     return true;
 }
 
+static inline char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Lower-cases ASCII letters of (p, n) in place; other bytes (UTF-8 included) are left alone. */
+static inline void ascii_lower_inplace(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = ascii_lower(p[i]);
+}
+
 /* ASCII-only case-insensitive comparison (header names, tokens). */
 static inline bool str_eq_nocase(struct str a, struct str b)
 {
     if (a.n != b.n)
         return false;
     for (size_t i = 0; i < a.n; i++) {
-        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
+        if (ascii_lower(a.p[i]) != ascii_lower(b.p[i]))
             return false;
     }
     return true;

@@ -12,13 +12,11 @@
 
 #include "xalloc.h"
 
+/* a equals b (lower case) ignoring ASCII case */
 static int lower_eq(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++) {
-        char x = *a;
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x - 'A' + 'a');
-        if (x != *b)
+        if (ascii_lower(*a) != *b)
             return 0;
     }
     return *a == *b;
@@ -204,8 +202,8 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->rollup_default_property_id = env_str(&l, "ROLLUP_DEFAULT_PROPERTY_ID");
     if (!c->rollup_default_property_id)
         c->rollup_default_property_id = "default";
-    else if (strlen(c->rollup_default_property_id) > CONFIG_PROPERTY_ID_MAX_LEN)
-        fail(&l, "ROLLUP_DEFAULT_PROPERTY_ID", "must be at most %d characters", CONFIG_PROPERTY_ID_MAX_LEN);
+    else if (strlen(c->rollup_default_property_id) > PROPERTY_ID_MAX)
+        fail(&l, "ROLLUP_DEFAULT_PROPERTY_ID", "must be at most %d characters", PROPERTY_ID_MAX);
 
     c->rollup_interval_minutes = (int)env_long(&l, "ROLLUP_INTERVAL_MINUTES", 60, 1, 10080);
     c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, 36500);

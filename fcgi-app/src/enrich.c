@@ -4,11 +4,6 @@
 
 #include <string.h>
 
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 static bool has_prefix_nocase(struct str s, struct str prefix)
 {
     return s.n >= prefix.n && str_eq_nocase((struct str){s.p, prefix.n}, prefix);
@@ -38,8 +33,7 @@ struct str enrich_normalize_host(struct arena *a, struct str raw)
     char *out = arena_strndup(a, s.p, s.n);
     if (!out)
         return none;
-    for (size_t i = 0; i < s.n; i++)
-        out[i] = lower(out[i]);
+    ascii_lower_inplace(out, s.n);
     return (struct str){out, s.n};
 }
 
@@ -168,8 +162,7 @@ static struct str lowered(struct arena *a, struct str s)
     char *p = arena_strndup(a, s.p, s.n);
     if (!p)
         return none;
-    for (size_t i = 0; i < s.n; i++)
-        p[i] = lower(p[i]);
+    ascii_lower_inplace(p, s.n);
     return (struct str){p, s.n};
 }
 

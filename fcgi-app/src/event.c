@@ -221,8 +221,7 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     hash_hmac_hex(pepper, c->req->user_agent.p ? c->req->user_agent : STRLIT("unknown"), ua_hash);
 
     int64_t at = ev->has_timestamp ? ev->timestamp_ms : now_ms;
-    v_format_iso(at, iso);
-    iso[23] = '\0'; /* "YYYY-MM-DDTHH:MM:SS.mmm": UTC wall time for a timestamp(3) column */
+    v_format_pg_timestamp(at, iso);
 
     struct str host = site_host(c);
     const char *property = ev->property_id.p ? arena_strndup(a, ev->property_id.p, ev->property_id.n)

@@ -15,7 +15,8 @@
 #include "lead.h"
 #include "validate.h"
 
-#define CAPTURE_NPARAMS (10 + EVENT_NPARAMS)
+#define CAPTURE_LEAD_NPARAMS 11 /* capture_lead()'s own, before the event's */
+#define CAPTURE_NPARAMS (CAPTURE_LEAD_NPARAMS + EVENT_NPARAMS)
 
 static const char *const CONSENT_VALUES[] = {"pending", "express", "implied"};
 
@@ -153,7 +154,7 @@ void h_capture(struct ctx *c)
     if (in.source_channel.p)
         json_object_set_new(ev.props, "sourceChannel",
                             json_stringn(in.source_channel.p, in.source_channel.n));
-    if (event_params(c, &ev, now, params + 10) != 0)
+    if (event_params(c, &ev, now, params + CAPTURE_LEAD_NPARAMS) != 0)
         goto out;
 
     struct str domain;
@@ -162,8 +163,9 @@ void h_capture(struct ctx *c)
     const char *payload = NULL;
     if (in.payload && !(payload = jsonout_dump(c->req->arena, in.payload, false)))
         goto out;
-    char window[16];
+    char window[16], links_max[16];
     snprintf(window, sizeof(window), "%d", c->cfg->heuristic_link_window_minutes);
+    snprintf(links_max, sizeof(links_max), "%d", LEAD_HEURISTIC_LINKS_MAX);
     if (!email.p || !ids)
         goto out;
     uuid_v4(ids);
@@ -180,6 +182,7 @@ void h_capture(struct ctx *c)
     params[7] = ids + UUID_STR_LEN + 1;
     params[8] = c->cfg->enable_heuristic_linking ? "true" : "false";
     params[9] = param(c, str_from_cstr(window));
+    params[10] = links_max;
 
     enum db_rc rc = db_exec(STMT_CAPTURE, params, &res);
     if (rc == DB_UNAVAILABLE) {

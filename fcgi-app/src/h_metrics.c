@@ -11,9 +11,6 @@
 #include "handlers.h"
 #include "validate.h"
 
-#define SUMMARY_MAX_DAYS 366
-#define SUMMARY_PROPERTY_MAX 128
-
 static const char *const SOURCES[] = {"direct",   "organic_search", "paid_search", "social", "email",
                                       "referral", "campaign",       "internal",    "unknown"};
 #define N_SOURCES 9
@@ -122,7 +119,7 @@ static void parse_query(const struct config *cfg, struct request *req, struct is
         issues_add(is, "to", "the window must be at most 366 days");
     struct str prop;
     sq->property = cfg->rollup_default_property_id;
-    if (v_string(is, q, "propertyId", "propertyId", 1, SUMMARY_PROPERTY_MAX, V_OPTIONAL, &prop) == V_OK)
+    if (v_string(is, q, "propertyId", "propertyId", 1, PROPERTY_ID_MAX, V_OPTIONAL, &prop) == V_OK)
         sq->property = arena_strndup(req->arena, prop.p, prop.n);
     struct str cmp;
     sq->compare = false;

@@ -234,9 +234,6 @@ struct str http_media_type(struct request *req, struct str ct)
     char *low = arena_strndup(req->arena, t.p, t.n);
     if (!low)
         return none;
-    for (size_t i = 0; i < t.n; i++) {
-        if (low[i] >= 'A' && low[i] <= 'Z')
-            low[i] = (char)(low[i] - 'A' + 'a');
-    }
+    ascii_lower_inplace(low, t.n);
     return (struct str){low, t.n};
 }

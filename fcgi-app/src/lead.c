@@ -78,10 +78,7 @@ struct str lead_email_normalize(struct arena *a, struct str email, struct str *d
         *domain = (struct str){NULL, 0};
         return *domain;
     }
-    for (size_t i = 0; i < t.n; i++) {
-        if (p[i] >= 'A' && p[i] <= 'Z')
-            p[i] = (char)(p[i] - 'A' + 'a');
-    }
+    ascii_lower_inplace(p, t.n);
     const char *at = memchr(p, '@', t.n);
     *domain = at ? (struct str){at + 1, t.n - (size_t)(at + 1 - p)} : (struct str){NULL, 0};
     return (struct str){p, t.n};

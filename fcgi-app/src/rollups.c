@@ -12,9 +12,6 @@
 #include "sql.h"
 #include "validate.h"
 
-/* Longest window a backfill or discrepancy check takes in one call. */
-#define ROLLUPS_MAX_DAYS 3660
-
 struct window {
     int64_t from, to; /* days since 1970-01-01, inclusive */
     const char *property;
@@ -56,9 +53,8 @@ static int parse_window(const struct config *cfg, const char *cmd, int argc, cha
         }
         *slot[k] = val;
     }
-    if (strlen(w->property) > CONFIG_PROPERTY_ID_MAX_LEN) {
-        fprintf(stderr, "rollups %s: --property-id must be at most %d characters\n", cmd,
-                CONFIG_PROPERTY_ID_MAX_LEN);
+    if (strlen(w->property) > PROPERTY_ID_MAX) {
+        fprintf(stderr, "rollups %s: --property-id must be at most %d characters\n", cmd, PROPERTY_ID_MAX);
         return -1;
     }
     w->to = rollups_today();
@@ -215,19 +211,19 @@ int rollups_main(const struct config *cfg, int argc, char **argv)
 
 int retention_purge(const struct config *cfg, PGconn *c)
 {
-    char cutoff[V_ISO_LEN], err[600];
+    char cutoff[V_ISO_LEN], cutoff_iso[V_ISO_LEN], err[600];
     PGresult *r = NULL;
-    int64_t now_ms = (int64_t)time(NULL) * 1000;
-    v_format_iso(now_ms - (int64_t)cfg->retention_days * 86400000, cutoff);
-    cutoff[23] = '\0'; /* UTC wall time for a timestamp(3) parameter */
+    int64_t cutoff_ms = (int64_t)time(NULL) * 1000 - (int64_t)cfg->retention_days * 86400000;
+    v_format_pg_timestamp(cutoff_ms, cutoff);
+    v_format_iso(cutoff_ms, cutoff_iso);
     const char *params[] = {cutoff};
     if (pgjob_exec(c, SQL_RETENTION_PURGE, 1, params, &r, "retention purge failed", err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    printf("Retention purge (events before %sZ, RETENTION_DAYS=%d): removed %s event(s), %s session(s), "
+    printf("Retention purge (events before %s, RETENTION_DAYS=%d): removed %s event(s), %s session(s), "
            "%s visitor(s).\n",
-           cutoff, cfg->retention_days, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+           cutoff_iso, cfg->retention_days, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
     PQclear(r);
     return 0;
 }

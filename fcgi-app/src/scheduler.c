@@ -13,12 +13,6 @@
 #include "rollups.h"
 #include "sql.h"
 
-#define SCHEDULER_TICK_S 30
-#define SCHEDULER_RECONNECT_S 10
-#define RETENTION_INTERVAL_S 86400
-/* A failed job runs again after this long rather than after its whole interval. */
-#define SCHEDULER_RETRY_S 300
-
 static volatile sig_atomic_t g_stop;
 
 static void on_stop(int sig)

@@ -15,9 +15,6 @@
 #include "log.h"
 #include "ratelimit.h"
 
-/* Leave room under 2 s for lighttpd and the client's own hop. */
-#define REQUEST_DB_BUDGET_MS 1800
-
 static void on_stop(int sig)
 {
     (void)sig;

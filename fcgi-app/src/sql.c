@@ -25,10 +25,10 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
         {"capture_lead",
          "SELECT lead_id, visitor_id, session_id, heuristic_links_created FROM capture_lead("
          "$1, $2, $3, $4::\"ConsentStatus\", $5, $6::jsonb, $7, $8, $9::boolean, $10::integer, "
-         "$11, $12::timestamp(3), $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23::integer, "
-         "$24, $25, $26, $27, $28, $29::jsonb, $30, $31::\"TrafficSource\", $32::\"DeviceType\", "
-         "$33, $34::boolean, $35::boolean, $36::boolean)",
-         36, false},
+         "$11::integer, $12, $13::timestamp(3), $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
+         "$24::integer, $25, $26, $27, $28, $29, $30::jsonb, $31, $32::\"TrafficSource\", "
+         "$33::\"DeviceType\", $34, $35::boolean, $36::boolean, $37::boolean)",
+         37, false},
     /* $1 normalised email, $2 ip hash */
     [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", "SELECT lead_found FROM unsubscribe_lead($1, $2)", 2, false},
     /* $1 normalised email */

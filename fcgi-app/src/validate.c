@@ -460,6 +460,12 @@ int v_parse_date(struct str s, int64_t *days)
     return 0;
 }
 
+void v_format_pg_timestamp(int64_t ms, char *out)
+{
+    v_format_iso(ms, out);
+    out[23] = '\0'; /* no 'Z': timestamp(3) columns hold UTC wall time without a zone */
+}
+
 void v_format_date(int64_t days, char *out)
 {
     char iso[V_ISO_LEN];

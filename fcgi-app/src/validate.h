@@ -63,6 +63,10 @@ int v_parse_decimal(struct str s, double *out);
 /* Formats epoch ms as 2026-02-14T05:00:00.000Z into out (24 characters + NUL for years 0-9999). */
 #define V_ISO_LEN 40
 void v_format_iso(int64_t ms, char out[V_ISO_LEN]);
+/* Formats epoch ms as "YYYY-MM-DDTHH:MM:SS.mmm", the UTC wall time a timestamp(3) parameter takes,
+ * into out (at least V_ISO_LEN bytes). */
+void v_format_pg_timestamp(int64_t ms, char *out);
+
 /* Parses a real calendar date YYYY-MM-DD, from V_DATE_MIN_YEAR on, into days since 1970-01-01.
  * Returns 0 or -1. */
 #define V_DATE_MIN_YEAR 1970

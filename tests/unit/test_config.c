@@ -454,10 +454,10 @@ static void test_log_level(void)
 static void test_strings(void)
 {
     struct config c;
-    CHECK_INT(LOAD(&c, {"ROLLUP_DEFAULT_PROPERTY_ID", repeat('x', CONFIG_PROPERTY_ID_MAX_LEN)}), 0);
-    CHECK_INT(strlen(c.rollup_default_property_id), CONFIG_PROPERTY_ID_MAX_LEN);
+    CHECK_INT(LOAD(&c, {"ROLLUP_DEFAULT_PROPERTY_ID", repeat('x', PROPERTY_ID_MAX)}), 0);
+    CHECK_INT(strlen(c.rollup_default_property_id), PROPERTY_ID_MAX);
     config_free(&c);
-    CHECK_INT(load_one("ROLLUP_DEFAULT_PROPERTY_ID", repeat('x', CONFIG_PROPERTY_ID_MAX_LEN + 1)), -1);
+    CHECK_INT(load_one("ROLLUP_DEFAULT_PROPERTY_ID", repeat('x', PROPERTY_ID_MAX + 1)), -1);
     CHECK(err_starts_with("ROLLUP_DEFAULT_PROPERTY_ID"));
 
     /* Postgres identifiers: at most 63 bytes */
