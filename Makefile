@@ -86,8 +86,10 @@ test:
 test-asan:
 	@$(MAKE) --no-print-directory test SANITIZE=address,undefined
 
-test-valgrind: $(UNIT_BINS)
+# Unit tests, then the cgi-fcgi smoke test with the responder itself, under valgrind.
+test-valgrind: $(UNIT_BINS) $(BIN)
 	@VALGRIND=1 infra/scripts/run-unit-tests.sh $(UNIT_BINS)
+	@VALGRIND=1 BACKEND_BIN=$(abspath $(BIN)) tests/smoke/cgi-fcgi.sh
 
 check:
 	@infra/scripts/check.sh

@@ -100,11 +100,16 @@ export FCGI_WORKERS=1
 export LOG_LEVEL=info
 
 # cgi-fcgi -start execs the app with no arguments and closes its stdout/stderr: a wrapper adds
-# `serve`, records the pid (exec keeps it) and keeps the responder's log.
+# `serve`, records the pid (exec keeps it) and keeps the responder's log. With VALGRIND=1 (make
+# test-valgrind) the responder runs under valgrind, whose report must stay empty.
+vg=
+if [[ ${VALGRIND:-0} == 1 ]]; then
+    vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file=$tmp/valgrind.log"
+fi
 cat >"$tmp/responder" <<EOF
 #!/bin/sh
 echo \$\$ >>'$pidfile'
-exec '$BACKEND_BIN' serve 2>>'$log'
+exec $vg '$BACKEND_BIN' serve 2>>'$log'
 EOF
 chmod 0700 "$tmp/responder"
 
@@ -273,6 +278,13 @@ if alive "$pid"; then
     fail sigterm_stops "responder $pid still running 5 s after SIGTERM"
 else
     pass sigterm_stops
+fi
+if [[ -n $vg ]]; then
+    if [[ -s $tmp/valgrind.log ]]; then
+        fail valgrind_clean "$(head -n 30 "$tmp/valgrind.log")"
+    else
+        pass valgrind_clean
+    fi
 fi
 if ((failed)); then
     echo "responder log:"
