@@ -165,7 +165,7 @@ void event_free(struct event_in *ev)
     ev->traffic_canon = ev->metrics = NULL;
 }
 
-const char *event_body_property(json_t *body)
+const char *event_body_property(struct arena *a, json_t *body)
 {
     static const char *const paths[][2] = {{"propertyId", NULL}, {"traffic", "propertyId"}};
     for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
@@ -176,13 +176,8 @@ const char *event_body_property(json_t *body)
             continue;
         struct str s = v_trim((struct str){json_string_value(v), json_string_length(v)});
         size_t n = v_codepoints(s);
-        if (n >= 1 && n <= EVENT_PROPERTY_ID_MAX) {
-            /* the caller copies it at once; point into a static buffer sized for 128 code points */
-            static char buf[EVENT_PROPERTY_ID_MAX * 4 + 1];
-            memcpy(buf, s.p, s.n);
-            buf[s.n] = '\0';
-            return buf;
-        }
+        if (n >= 1 && n <= EVENT_PROPERTY_ID_MAX)
+            return arena_strndup(a, s.p, s.n);
     }
     return NULL;
 }

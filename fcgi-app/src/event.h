@@ -61,8 +61,9 @@ enum v_result event_parse_path(json_t *body, struct issues *is, bool required, s
  * Returns true when the body has a utm object. */
 bool event_parse_utm(json_t *body, struct issues *is, struct str utm[UTM_FIELDS]);
 
-/* The property a rejected body names: propertyId or traffic.propertyId when valid, else NULL. */
-const char *event_body_property(json_t *body);
+/* The property a rejected body names: propertyId or traffic.propertyId when valid (trimmed, copied
+ * into the arena), else NULL (also when the arena is full). */
+const char *event_body_property(struct arena *a, json_t *body);
 
 /* Fills params[EVENT_NPARAMS] for ingest_event() (arena-owned strings, NULL for SQL NULL).
  * now_ms is the server time used when the event has no timestamp. Returns -1 when the arena is

@@ -46,25 +46,15 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
 {
     PGconn *c = NULL;
     PGresult *r = NULL;
-    PQconninfoOption *opts = NULL;
-    const char *password;
     char timeout_s[16], stmt_ms[24];
     /* dbname comes first so that the values after it override the same keys in the URL. */
     const char *const keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", NULL};
     const char *const vals[] = {cfg->database_url, timeout_s, "backend-job", "UTF8", NULL};
     const char *const params[] = {cfg->database_schema, stmt_ms, "0"};
 
+    /* config_load() has already checked that DATABASE_URL parses */
     if (errlen)
         err[0] = '\0';
-    /* libpq's own parse errors quote the connection string, password and all: parse it first and
-     * report a failure in our words. */
-    opts = cfg->database_url ? PQconninfoParse(cfg->database_url, NULL) : NULL;
-    if (!opts) {
-        (void)snprintf(err, errlen, "DATABASE_URL is not a valid connection string or URI");
-        goto out;
-    }
-    password = opts_password(opts);
-
     (void)snprintf(timeout_s, sizeof(timeout_s), "%d", JOB_CONNECT_TIMEOUT_S);
     (void)snprintf(stmt_ms, sizeof(stmt_ms), "%d", JOB_STATEMENT_TIMEOUT_MS);
     c = PQconnectdbParams(keys, vals, 1);
@@ -73,13 +63,15 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
         goto out;
     }
     if (PQstatus(c) != CONNECTION_OK) {
-        describe(err, errlen, "cannot connect to the database", PQerrorMessage(c), password);
+        pgjob_describe_error(err, errlen, "cannot connect to the database", PQerrorMessage(c),
+                             cfg->database_url);
         goto fail;
     }
 
     r = PQexecParams(c, SQL_SESSION_SETUP, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        describe(err, errlen, "cannot set up the database session", PQerrorMessage(c), password);
+        pgjob_describe_error(err, errlen, "cannot set up the database session", PQerrorMessage(c),
+                             cfg->database_url);
         goto fail;
     }
     goto out;
@@ -89,8 +81,6 @@ fail:
     c = NULL;
 out:
     PQclear(r);
-    if (opts)
-        PQconninfoFree(opts);
     return c;
 }
 

@@ -12,7 +12,7 @@ void rejection_record(struct ctx *c, const char *reason)
 {
     char id[UUID_STR_LEN + 1];
     uuid_v7(id);
-    const char *property = c->body ? event_body_property(c->body) : NULL;
+    const char *property = c->body ? event_body_property(c->req->arena, c->body) : NULL;
     const char *endpoint = arena_strndup(c->req->arena, c->req->path.p, c->req->path.n);
     const char *params[] = {id, property ? property : c->cfg->rollup_default_property_id, endpoint,
                             reason ? reason : "invalid_request"};

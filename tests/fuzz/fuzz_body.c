@@ -40,7 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* 2026-02-14T05:00:00Z: a fixed clock, so that a crash reproduces */
 #define FUZZ_NOW_MS 1771045200000LL
 
-static const char PEPPER[] = "fuzz-pepper-0123456789abcdef0123456789";
 static char ORIGIN_A[] = "https://www.example.com";
 static char ORIGIN_B[] = "https://bücher.example";
 
@@ -73,18 +72,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (hash_init() != 0)
         abort();
     log_set_level(LOG_ERROR);
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.database_url = "postgresql://fuzz@127.0.0.1:1/fuzz";
-    cfg.database_schema = "public";
-    cfg.ip_hash_pepper = PEPPER;
-    cfg.ip_hash_pepper_len = sizeof(PEPPER) - 1;
-    cfg.cors_origins[0] = ORIGIN_A;
-    cfg.cors_origins[1] = ORIGIN_B;
-    cfg.cors_origin_count = 2;
-    cfg.max_body_bytes = BODY_BYTES_DEFAULT;
-    cfg.session_inactivity_minutes = 30;
-    cfg.heuristic_link_window_minutes = 30;
-    cfg.rollup_default_property_id = "default";
+    fuzz_config(&cfg, ORIGIN_A, ORIGIN_B);
     cfg_small = cfg;
     cfg_small.max_body_bytes = BODY_BYTES_MIN;
     return 0;
@@ -221,7 +209,7 @@ static void run_event(const struct config *c, struct request *req, json_t *root)
     event_parse(root, FUZZ_NOW_MS, &is, &ev);
     if (issues_any(&is)) {
         /* what the rejection row and the 400 would carry */
-        (void)event_body_property(root);
+        (void)event_body_property(req->arena, root);
         struct response resp;
         memset(&resp, 0, sizeof(resp));
         http_invalid(&resp, &is);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 /* A property the code under test promises; a failure aborts so libFuzzer keeps the input. */
 #define FZ_CHECK(cond)                                                                                       \
     do {                                                                                                     \
@@ -109,6 +111,26 @@ static inline bool fz_has_ctl(const char *s, size_t n)
             return true;
     }
     return false;
+}
+
+#define FUZZ_PEPPER "fuzz-pepper-0123456789abcdef0123456789"
+
+/* The configuration both request harnesses start from: a database on a closed port (connects are
+ * refused at once), two allowed origins, default body limit, rate limits off. */
+static inline void fuzz_config(struct config *c, char *origin_a, char *origin_b)
+{
+    memset(c, 0, sizeof(*c));
+    c->database_url = "postgresql://fuzz@127.0.0.1:1/fuzz";
+    c->database_schema = "public";
+    c->ip_hash_pepper = FUZZ_PEPPER;
+    c->ip_hash_pepper_len = sizeof(FUZZ_PEPPER) - 1;
+    c->cors_origins[0] = origin_a;
+    c->cors_origins[1] = origin_b;
+    c->cors_origin_count = 2;
+    c->max_body_bytes = BODY_BYTES_DEFAULT;
+    c->session_inactivity_minutes = 30;
+    c->heuristic_link_window_minutes = 30;
+    c->rollup_default_property_id = "default";
 }
 
 #endif

@@ -39,7 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* a fixed wall clock for the rate-limit window, so that a crash reproduces */
 #define FUZZ_NOW ((time_t)1771045200)
 
-static const char PEPPER[] = "fuzz-pepper-0123456789abcdef0123456789";
 static const char ADMIN_KEY[] = "fuzz-admin-key-0123456789abcdef";
 static char ORIGIN_A[] = "https://www.example.com";
 static char ORIGIN_B[] = "https://a.example";
@@ -53,20 +52,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (hash_init() != 0)
         abort();
     log_set_level(LOG_ERROR); /* the refused connects are expected */
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.database_url = "postgresql://fuzz@127.0.0.1:1/fuzz";
-    cfg.database_schema = "public";
-    cfg.ip_hash_pepper = PEPPER;
-    cfg.ip_hash_pepper_len = sizeof(PEPPER) - 1;
+    fuzz_config(&cfg, ORIGIN_A, ORIGIN_B);
     cfg.admin_api_key = ADMIN_KEY;
     cfg.admin_api_key_len = sizeof(ADMIN_KEY) - 1;
-    cfg.cors_origins[0] = ORIGIN_A;
-    cfg.cors_origins[1] = ORIGIN_B;
-    cfg.cors_origin_count = 2;
-    cfg.max_body_bytes = BODY_BYTES_DEFAULT;
-    cfg.session_inactivity_minutes = 30;
-    cfg.heuristic_link_window_minutes = 30;
-    cfg.rollup_default_property_id = "default";
     /* rate_limits all 0: unlimited, and no shared table is needed */
     db_init(&cfg);
     return 0;

@@ -3,6 +3,7 @@
 #define T_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int t_passed, t_failed;
@@ -39,6 +40,20 @@ static int t_passed, t_failed;
             fprintf(stderr, "FAIL %s:%d: %s: got %lld, want %lld\n", __FILE__, __LINE__, #got, g_, w_);      \
         }                                                                                                    \
     } while (0)
+
+/* A string for limit tests: pre, then unit n times, then post. The caller frees it. */
+static inline char *rep(const char *pre, const char *unit, size_t n, const char *post)
+{
+    size_t pn = strlen(pre), un = strlen(unit), qn = strlen(post);
+    char *s = malloc(pn + un * n + qn + 1);
+    if (!s)
+        abort();
+    memcpy(s, pre, pn);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + pn + i * un, unit, un);
+    memcpy(s + pn + un * n, post, qn + 1);
+    return s;
+}
 
 /* Ends main(): prints the closing line CI reads and returns the exit code. */
 static inline int t_done(const char *name)

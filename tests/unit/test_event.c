@@ -55,19 +55,6 @@ static struct config cfg;
 
 /* ---- helpers ---- */
 
-static char *rep(const char *pre, const char *unit, size_t n, const char *post)
-{
-    size_t pn = strlen(pre), un = strlen(unit), qn = strlen(post);
-    char *s = malloc(pn + un * n + qn + 1);
-    if (!s)
-        abort();
-    memcpy(s, pre, pn);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + pn + i * un, unit, un);
-    memcpy(s + pn + un * n, post, qn + 1);
-    return s;
-}
-
 static json_t *load(const char *text)
 {
     json_error_t err;
@@ -634,15 +621,16 @@ static void test_unknown_keys_and_all_issues(void)
 
 /* ---- event_body_property ---- */
 
+static struct arena prop_arena;
+
+/* The property of a body, valid until the next call. */
 static const char *body_property(const char *text)
 {
+    arena_reset(&prop_arena);
     json_t *b = load(text);
-    const char *p = event_body_property(b);
-    static char copy[EVENT_PROPERTY_ID_MAX * 4 + 1];
-    if (p)
-        snprintf(copy, sizeof(copy), "%s", p);
+    const char *p = event_body_property(&prop_arena, b);
     json_decref(b);
-    return p ? copy : NULL;
+    return p;
 }
 
 static void test_body_property(void)
@@ -660,7 +648,7 @@ static void test_body_property(void)
     CHECK(body_property("{\"traffic\":\"site\"}") == NULL);
     CHECK(body_property("{\"traffic\":{\"propertyId\":[\"a\"]}}") == NULL);
     CHECK(body_property("{\"traffic\":{\"propertyId\":\"\\u0000\"}}") == NULL);
-    CHECK(event_body_property(NULL) == NULL);
+    CHECK(event_body_property(&prop_arena, NULL) == NULL);
     /* both sides of the limit, in code points */
     char *s = rep("{\"propertyId\":\"  ", "\xf0\x9f\x98\x80", EVENT_PROPERTY_ID_MAX, "  \"}");
     const char *p = body_property(s);
@@ -1222,7 +1210,9 @@ int main(void)
     test_number_limits();
     test_other_fields();
     test_unknown_keys_and_all_issues();
+    arena_init(&prop_arena, ARENA_MAX_BYTES);
     test_body_property();
+    arena_free(&prop_arena);
     test_params_full();
     test_params_minimal();
     test_params_defaults();

@@ -12,20 +12,6 @@
 
 /* ---- helpers ---- */
 
-/* A malloc'd string: pre, then unit n times, then post. */
-static char *rep(const char *pre, const char *unit, size_t n, const char *post)
-{
-    size_t pn = strlen(pre), un = strlen(unit), qn = strlen(post);
-    char *s = malloc(pn + un * n + qn + 1);
-    if (!s)
-        abort();
-    memcpy(s, pre, pn);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + pn + i * un, unit, un);
-    memcpy(s + pn + un * n, post, qn + 1);
-    return s;
-}
-
 /* One field under test: {"k": v} (v is stolen; NULL leaves "k" absent) and its issues. */
 struct run {
     struct issues is;
