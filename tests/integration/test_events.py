@@ -1290,3 +1290,18 @@ def path_is_bounded_in_bytes():
     expect_issues(r, ["path"])
     r = post(body(anon("pathcjk"), path="/" + "\u4e2d" * 2047))  # 2048 code points, 6142 bytes
     expect_issues(r, ["path"])
+
+
+@test
+def session_inactivity_minutes_is_configurable():
+    """SESSION_INACTIVITY_MINUTES reaches the session step: with 5, an event 5 minutes after the
+    last one continues the session and one 5 minutes and 1 ms after starts a new one."""
+    T = datetime.datetime(2026, 5, 2, 9, 0, 0)
+    m = lambda n, ms=0: T + datetime.timedelta(minutes=n, milliseconds=ms)  # noqa: E731
+    with Stack(db_url(), workers=1, env={"SESSION_INACTIVITY_MINUTES": 5, "RATE_LIMIT_EVENTS": 0}) as s:
+        a = anon("inact5")
+        j1 = ingest(body(a, timestamp=iso(m(0))), stack=s)
+        j2 = ingest(body(a, path="/b", timestamp=iso(m(5))), stack=s)
+        expect_eq(j2["sessionId"], j1["sessionId"], "sessionId exactly 5 minutes later")
+        j3 = ingest(body(a, path="/c", timestamp=iso(m(10, 1))), stack=s)
+        expect(j3["sessionId"] != j1["sessionId"], "no new session 5 min + 1 ms after the last event")

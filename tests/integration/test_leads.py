@@ -826,6 +826,16 @@ def capture_rejection_rows():
     r = capture(s, {"email": "nope", "anonId": anon(), "propertyId": "  site-a  "})
     expect_invalid(r, ["email"])
     expect_eq(new_rows(), [("site-a", CAPTURE, "invalid_request", 400)], "rejection with propertyId")
+    # a form post refused for a repeated field still names its propertyId, and one refused by the
+    # capture's own rules too
+    r = post(s, CAPTURE, b"email=a%40b.co&anonId=abcdefgh12&propertyId=site-f&x=1&x=2",
+             content_type="application/x-www-form-urlencoded")
+    expect_invalid(r, ["x"], "of a form with a repeated field")
+    expect_eq(new_rows(), [("site-f", CAPTURE, "invalid_request", 400)], "rejection of a form with a repeated field")
+    r = post(s, CAPTURE, b"email=nope&anonId=abcdefgh12&propertyId=site-g",
+             content_type="application/x-www-form-urlencoded")
+    expect_invalid(r, ["email"], "of a form with a bad email")
+    expect_eq(new_rows(), [("site-g", CAPTURE, "invalid_request", 400)], "rejection of a form with a bad email")
     # not a validation failure: no row
     r = post(s, CAPTURE, b"email=x", content_type="text/html")
     expect_error(r, 415, "unsupported_media_type")
