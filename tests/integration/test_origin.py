@@ -152,6 +152,26 @@ def own_origin_counts_as_allowed():
 
 
 @test
+def own_https_origin_behind_a_trusted_proxy():
+    # the proxy (here 127.0.0.1, listed in TRUSTED_PROXIES) terminates TLS and says so in
+    # X-Forwarded-Proto; lighttpd's mod_extforward applies it and sets HTTPS=on for the responder
+    s = harness.shared("origin-proxy-stack", lambda: Stack(db_url(), workers=1, env={
+        "TRUSTED_PROXIES": "127.0.0.1", "RATE_LIMIT_EVENTS": 0}))
+    own = "https://127.0.0.1:%d" % s.port
+    a = "o-proxy-%s" % uid()
+    r = s.request("POST", "/v1/events", event_body(a),
+                  {"Origin": own, "X-Forwarded-For": "198.51.100.20", "X-Forwarded-Proto": "https"})
+    expect_eq(r.status, 202, "own https origin through a trusted proxy", r)
+    expect_eq(stored(a), 1, "rows of the event through the proxy")
+    a = "o-proxy-%s" % uid()
+    r = s.request("POST", "/v1/events", event_body(a),
+                  {"Origin": "http://127.0.0.1:%d" % s.port, "X-Forwarded-For": "198.51.100.20",
+                   "X-Forwarded-Proto": "https"})
+    refused(r, "the http origin of a request the proxy received over https")
+    expect_eq(stored(a), 0, "rows of the refused event")
+
+
+@test
 def foreign_reads_are_processed():
     s = main_stack()
     r = s.request("GET", "/v1/readyz", headers={"Origin": "https://evil.example"})
