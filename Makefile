@@ -78,6 +78,12 @@ test-integration: $(BIN)
 test-smoke: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) tests/smoke/cgi-fcgi.sh
 
+# Debian's chromium on an allowed and a foreign site page against the real stack (npm ci first when
+# tests/browser/package-lock.json changed; screenshots under tests/browser/artifacts/).
+.PHONY: test-browser
+test-browser: $(BIN)
+	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/browser/run.py
+
 test:
 	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build

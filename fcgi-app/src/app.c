@@ -49,6 +49,11 @@ void app_handle(const struct config *cfg, struct request *req, struct response *
         goto out;
     }
 
+    /* Before the rate limiter and any database work: a refused write stores nothing (not even a
+     * rejection row), and a foreign page cannot spend its visitors' allowance on this site. */
+    if (!cors_write_allowed_or_reply(cfg, req, resp))
+        goto out;
+
     ratelimit_hit(route->rl, req->remote_addr, cfg->rate_limits[route->rl], now, &rl);
     if (!rl.allowed) {
         http_error(resp, 429, "rate_limited");

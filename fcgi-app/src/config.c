@@ -178,6 +178,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     }
 
     load_origins(&l, c);
+    c->enforce_origin = env_bool(&l, "ENFORCE_ORIGIN", true);
 
     c->port = (int)env_long(&l, "PORT", 3000, 1, 65535);
     c->fcgi_workers = (int)env_long(&l, "FCGI_WORKERS", 2, 1, CONFIG_FCGI_WORKERS_MAX);
@@ -276,6 +277,7 @@ void config_print(const struct config *c, int fd)
     dprintf(fd, "CORS_ALLOWED_ORIGINS=");
     for (size_t i = 0; i < c->cors_origin_count; i++)
         dprintf(fd, "%s%s", i ? "," : "", c->cors_origins[i]);
+    dprintf(fd, "\nENFORCE_ORIGIN=%s", c->enforce_origin ? "true" : "false");
     dprintf(fd, "\nPORT=%d\nFCGI_WORKERS=%d\nMAX_BODY_BYTES=%ld\n", c->port, c->fcgi_workers,
             c->max_body_bytes);
     dprintf(fd,

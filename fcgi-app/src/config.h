@@ -27,6 +27,7 @@ struct config {
 
     char *cors_origins[CORS_MAX_ORIGINS]; /* owned by config (config_free) */
     size_t cors_origin_count;
+    bool enforce_origin; /* POST with a foreign Origin: 403 origin_not_allowed (ENFORCE_ORIGIN) */
 
     int port;
     int fcgi_workers;

@@ -17,7 +17,7 @@ passed=0
 failed=0
 status=0
 summary=()
-for stage in test-unit test-integration test-smoke test-fly; do
+for stage in test-unit test-integration test-smoke test-fly test-browser; do
     echo "==== $stage${sanitize:+ (SANITIZE=$sanitize)}"
     rc=0
     make --no-print-directory "$stage" SANITIZE="$sanitize" 2>&1 | tee "$out" || rc=$?

@@ -143,6 +143,78 @@ static void test_cors_decoration(void)
     treq_free(&t);
 }
 
+/* ENFORCE_ORIGIN in the pipeline: after routing, before the rate limiter, auth and the body. */
+static void test_origin_check(void)
+{
+    const time_t now = T0 + 5;
+    cfg.rate_limits[RL_UNSUBSCRIBE] = 2;
+    struct treq t;
+
+    /* foreign writes: 403, no rate-limit headers, no CORS headers, not counted */
+    static const char *const foreign[] = {"HTTP_ORIGIN=https://evil.example", "HTTP_ORIGIN=null",
+                                          "HTTP_ORIGIN=https://api.example"};
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < ARRAY_LEN(foreign); i++) {
+            SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/leads/unsubscribe",
+                 "REMOTE_ADDR=203.0.113.9", "HTTP_HOST=api.example", foreign[i], "CONTENT_TYPE=text/html",
+                 "CONTENT_LENGTH=5");
+            CHECK_INT(t.resp.status, 403);
+            CHECK_STR(body_json(&t), "{\"ok\":false,\"error\":\"origin_not_allowed\"}");
+            CHECK_INT(t.resp.header_count, 0);
+            treq_free(&t);
+        }
+    }
+    /* the events and capture routes too, whatever the body (no rejection row: nothing is read) */
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/events", "REMOTE_ADDR=203.0.113.9",
+         "HTTP_ORIGIN=https://evil.example", "CONTENT_TYPE=text/plain", "CONTENT_LENGTH=1");
+    CHECK_INT(t.resp.status, 403);
+    treq_free(&t);
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/leads/capture", "REMOTE_ADDR=203.0.113.9",
+         "HTTP_ORIGIN=https://evil.example", "CONTENT_TYPE=application/x-www-form-urlencoded",
+         "CONTENT_LENGTH=0");
+    CHECK_INT(t.resp.status, 403);
+    treq_free(&t);
+    /* routing answers first */
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/nope", "HTTP_ORIGIN=https://evil.example");
+    CHECK_INT(t.resp.status, 404);
+    treq_free(&t);
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/readyz", "HTTP_ORIGIN=https://evil.example");
+    CHECK_INT(t.resp.status, 405);
+    treq_free(&t);
+    /* a read is processed (the browser keeps the answer from the page) */
+    SEND(&t, now, "REQUEST_METHOD=GET", "REQUEST_URI=/v1/readyz", "REMOTE_ADDR=203.0.113.10",
+         "HTTP_ORIGIN=https://evil.example");
+    CHECK_INT(t.resp.status, 503);
+    CHECK(header(&t, "Access-Control-Allow-Origin") == NULL);
+    treq_free(&t);
+
+    /* allowed, self, no Origin: processed (an empty body is a 400), and the first counted request */
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/leads/unsubscribe", "REMOTE_ADDR=203.0.113.9",
+         "HTTP_ORIGIN=https://a.example");
+    CHECK_INT(t.resp.status, 400);
+    CHECK_STR(header(&t, "X-RateLimit-Remaining"), "1");
+    CHECK_STR(header(&t, "Access-Control-Allow-Origin"), "https://a.example");
+    treq_free(&t);
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/leads/unsubscribe", "REMOTE_ADDR=203.0.113.11",
+         "HTTP_ORIGIN=http://api.example", "HTTP_HOST=api.example");
+    CHECK_INT(t.resp.status, 400);
+    CHECK(header(&t, "Access-Control-Allow-Origin") == NULL); /* same-origin needs none */
+    treq_free(&t);
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/leads/unsubscribe", "REMOTE_ADDR=203.0.113.12");
+    CHECK_INT(t.resp.status, 400);
+    treq_free(&t);
+
+    /* ENFORCE_ORIGIN=false: the foreign write is processed as before */
+    cfg.enforce_origin = false;
+    SEND(&t, now, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/leads/unsubscribe", "REMOTE_ADDR=203.0.113.13",
+         "HTTP_ORIGIN=https://evil.example");
+    CHECK_INT(t.resp.status, 400);
+    CHECK_STR(header(&t, "X-RateLimit-Remaining"), "1");
+    treq_free(&t);
+    cfg.enforce_origin = true;
+    cfg.rate_limits[RL_UNSUBSCRIBE] = 0;
+}
+
 static int64_t ms_now(void)
 {
     struct timespec ts;
@@ -205,6 +277,10 @@ static void test_rate_limit(void)
     CHECK_STR(header(&t, "X-RateLimit-Remaining"), "0");
     CHECK_STR(header(&t, "X-RateLimit-Reset"), num(reset));
     CHECK_STR(header(&t, "Access-Control-Allow-Origin"), "https://a.example");
+    /* a page can read the 429's back-off headers */
+    CHECK_STR(header(&t, "Access-Control-Expose-Headers"),
+              "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset");
+    CHECK_STR(header(&t, "Access-Control-Allow-Credentials"), "true");
     out = http_serialize(&t.req, &t.resp, &len);
     CHECK(strncmp(out, "Status: 429 Too Many Requests\r\n", 31) == 0);
     free(out);
@@ -252,6 +328,7 @@ int main(void)
     cfg.cors_origins[0] = origin_a;
     cfg.cors_origin_count = 1;
     cfg.rate_limits[RL_DEFAULT] = 2;
+    cfg.enforce_origin = true;
 
     char table[] = "/tmp/test-app-ratelimit-XXXXXX";
     int fd = mkstemp(table);
@@ -267,6 +344,7 @@ int main(void)
     test_method_not_allowed();
     test_preflight();
     test_cors_decoration();
+    test_origin_check();
     test_rate_limit();
 
     db_close();

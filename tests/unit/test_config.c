@@ -102,6 +102,7 @@ static void test_defaults(void)
     CHECK(c.admin_api_key == NULL);
     CHECK_INT(c.admin_api_key_len, 0);
     CHECK_INT(c.cors_origin_count, 0);
+    CHECK(c.enforce_origin);
     CHECK_INT(c.port, 3000);
     CHECK_INT(c.fcgi_workers, 2);
     CHECK_INT(c.max_body_bytes, BODY_BYTES_DEFAULT);
@@ -378,6 +379,23 @@ static void test_booleans(void)
     CHECK_INT(config_parse_bool("", &b), -1);
 }
 
+/* ENFORCE_ORIGIN: on unless turned off; a bad value names the variable. */
+static void test_enforce_origin(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"ENFORCE_ORIGIN", "false"}), 0);
+    CHECK(!c.enforce_origin);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"ENFORCE_ORIGIN", "On"}), 0);
+    CHECK(c.enforce_origin);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"ENFORCE_ORIGIN", ""}), 0); /* empty is unset: the default */
+    CHECK(c.enforce_origin);
+    config_free(&c);
+    CHECK_INT(load_one("ENFORCE_ORIGIN", "sometimes"), -1);
+    CHECK(err_starts_with("ENFORCE_ORIGIN"));
+}
+
 static void test_cors_list(void)
 {
     struct config c;
@@ -502,6 +520,7 @@ static void test_print_redacts(void)
     CHECK(strstr(out, PEPPER) == NULL);
     CHECK(strstr(out, ADMIN_KEY) == NULL);
     CHECK(strstr(out, "CORS_ALLOWED_ORIGINS=https://a.example,https://b.example\n") != NULL);
+    CHECK(strstr(out, "ENFORCE_ORIGIN=true\n") != NULL);
     CHECK(strstr(out, "RATE_LIMIT_EVENTS=180\n") != NULL);
     CHECK(strstr(out, "LOG_LEVEL=info\n") != NULL);
     config_free(&c);
@@ -510,6 +529,7 @@ static void test_print_redacts(void)
 int main(void)
 {
     test_defaults();
+    test_enforce_origin();
     test_required();
     test_pepper_length();
     test_admin_key();

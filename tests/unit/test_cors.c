@@ -27,6 +27,7 @@ static void setup_config(void)
     cfg.cors_origins[0] = origin_a;
     cfg.cors_origins[1] = origin_b;
     cfg.cors_origin_count = 2;
+    cfg.enforce_origin = true;
 }
 
 static void test_allowed(void)
@@ -65,6 +66,8 @@ static void test_preflight_allowed(void)
     CHECK_STR(header(&t, "Access-Control-Allow-Headers"), "content-type, x-admin-key");
     CHECK_STR(header(&t, "Access-Control-Max-Age"), "600");
     CHECK_STR(header(&t, "Vary"), "Origin");
+    /* sendBeacon sends credentials: without this its application/json preflight fails */
+    CHECK_STR(header(&t, "Access-Control-Allow-Credentials"), "true");
     treq_free(&t);
 
     /* no Access-Control-Request-Headers: no Allow-Headers */
@@ -210,7 +213,10 @@ static void test_decorate(void)
     CHECK_INT(t.resp.status, 400);
     CHECK_STR(header(&t, "Access-Control-Allow-Origin"), "https://a.example");
     CHECK_STR(header(&t, "Vary"), "Origin");
-    CHECK_INT(t.resp.header_count, 2);
+    CHECK_STR(header(&t, "Access-Control-Allow-Credentials"), "true");
+    CHECK_STR(header(&t, "Access-Control-Expose-Headers"),
+              "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset");
+    CHECK_INT(t.resp.header_count, 4);
     treq_free(&t);
 
     static const char *const others[] = {"HTTP_ORIGIN=https://evil.example", "HTTP_ORIGIN=https://a.example/",
@@ -225,6 +231,99 @@ static void test_decorate(void)
     }
 }
 
+static void test_self_origin(void)
+{
+    static const struct {
+        const char *origin, *host, *https;
+        bool self;
+    } cases[] = {
+        {"HTTP_ORIGIN=http://api.example", "HTTP_HOST=api.example", "NO_HTTPS=1", true},
+        {"HTTP_ORIGIN=http://API.example:8080", "HTTP_HOST=api.EXAMPLE:8080", "NO_HTTPS=1", true},
+        {"HTTP_ORIGIN=https://api.example", "HTTP_HOST=api.example", "HTTPS=on", true},
+        {"HTTP_ORIGIN=https://api.example", "HTTP_HOST=api.example", "HTTPS=ON", true},
+        /* the scheme must match: https only when lighttpd says the request came over TLS */
+        {"HTTP_ORIGIN=https://api.example", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=https://api.example", "HTTP_HOST=api.example", "HTTP_X_FORWARDED_PROTO=https", false},
+        {"HTTP_ORIGIN=https://api.example", "HTTP_HOST=api.example", "HTTPS=off", false},
+        {"HTTP_ORIGIN=http://api.example", "HTTP_HOST=api.example", "HTTPS=on", false},
+        /* another port, host, a prefix, a suffix, a path */
+        {"HTTP_ORIGIN=http://api.example:8080", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=http://api.example", "HTTP_HOST=api.example:8080", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=http://evil.example", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=http://api.example.evil", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=http://api.exampl", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=http://api.example/", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=api.example", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        /* nothing to compare */
+        {"HTTP_ORIGIN=null", "HTTP_HOST=null", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=http://", "HTTP_HOST=", "NO_HTTPS=1", false},
+        {"NO_ORIGIN=1", "HTTP_HOST=api.example", "NO_HTTPS=1", false},
+        {"HTTP_ORIGIN=http://api.example", "NO_HOST=1", "NO_HTTPS=1", false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct treq t;
+        TREQ(&t, "REQUEST_METHOD=POST", "REQUEST_URI=/v1/events", cases[i].origin, cases[i].host,
+             cases[i].https);
+        if (cors_origin_is_self(&t.req) != cases[i].self) {
+            t_failed++;
+            fprintf(stderr, "FAIL self origin %s %s %s: want %d\n", cases[i].origin, cases[i].host,
+                    cases[i].https, cases[i].self);
+        } else {
+            t_passed++;
+        }
+        treq_free(&t);
+    }
+}
+
+/* ENFORCE_ORIGIN: writes from foreign pages are refused; reads, server-side calls, allowed
+ * origins and the service's own pages are not. */
+static void test_write_check(void)
+{
+    static const struct {
+        const char *method, *origin;
+        bool allowed;
+    } cases[] = {
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=https://a.example", true},
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=http://localhost:8080", true},
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=http://api.example", true}, /* self */
+        {"REQUEST_METHOD=POST", "NO_ORIGIN=1", true},
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=", true},
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=https://evil.example", false},
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=null", false},
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=https://a.example/", false},
+        {"REQUEST_METHOD=POST", "HTTP_ORIGIN=https://api.example", false}, /* self, but not over TLS */
+        {"REQUEST_METHOD=PUT", "HTTP_ORIGIN=https://evil.example", false},
+        {"REQUEST_METHOD=GET", "HTTP_ORIGIN=https://evil.example", true},
+        {"REQUEST_METHOD=HEAD", "HTTP_ORIGIN=null", true},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct treq t;
+        TREQ(&t, cases[i].method, "REQUEST_URI=/v1/events", cases[i].origin, "HTTP_HOST=api.example");
+        t.resp.status = 500;
+        bool ok = cors_write_allowed_or_reply(&cfg, &t.req, &t.resp);
+        bool replied = t.resp.status == 403 &&
+                       strcmp(body_json(&t), "{\"ok\":false,\"error\":\"origin_not_allowed\"}") == 0;
+        if (ok != cases[i].allowed || replied == ok || t.resp.header_count != 0) {
+            t_failed++;
+            fprintf(stderr, "FAIL write check %s %s: allowed %d, status %d\n", cases[i].method,
+                    cases[i].origin, ok, t.resp.status);
+        } else {
+            t_passed++;
+        }
+        treq_free(&t);
+
+        /* ENFORCE_ORIGIN=false lets everything through */
+        cfg.enforce_origin = false;
+        TREQ(&t, cases[i].method, "REQUEST_URI=/v1/events", cases[i].origin, "HTTP_HOST=api.example");
+        t.resp.status = 500;
+        CHECK(cors_write_allowed_or_reply(&cfg, &t.req, &t.resp));
+        CHECK_INT(t.resp.status, 500);
+        CHECK(t.resp.body == NULL);
+        treq_free(&t);
+        cfg.enforce_origin = true;
+    }
+}
+
 int main(void)
 {
     setup_config();
@@ -234,5 +333,7 @@ int main(void)
     test_preflight_invalid();
     test_request_headers_len();
     test_decorate();
+    test_self_origin();
+    test_write_check();
     return t_done("test_cors");
 }
