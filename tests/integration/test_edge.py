@@ -290,3 +290,43 @@ def bad_trusted_proxies_stop_lighttpd():
             expect(name in err, "the error for %s=%r does not name it; stderr:\n%s" % (name, bad, err))
         finally:
             s.cleanup()
+
+
+@test
+def error_documents_are_complete():
+    """Every lighttpd/errors/status-NNN.html is the envelope alone and is typed application/json by
+    name in lighttpd.conf (a file missing from mimetype.assign would go out untyped); the statuses
+    lighttpd produces itself all have one."""
+    d = os.path.join(harness.APP_HOME, "lighttpd", "errors")
+    with open(harness.LIGHTTPD_CONF) as f:
+        conf = f.read()
+    names = sorted(os.listdir(d))
+    codes = set()
+    for n in names:
+        expect(n.startswith("status-") and n.endswith(".html") and n[7:10].isdigit() and len(n) == 15,
+               "unexpected file %s in lighttpd/errors" % n)
+        with open(os.path.join(d, n), "rb") as f:
+            j = json.loads(f.read().decode("utf-8"))
+        expect_eq(sorted(j), ["error", "ok"], "%s: keys" % n)
+        expect(j["ok"] is False and isinstance(j["error"], str) and j["error"], "%s: envelope %r" % (n, j))
+        expect('"%s" => "application/json; charset=utf-8"' % n in conf, "%s is not typed in lighttpd.conf" % n)
+        codes.add(int(n[7:10]))
+    made_by_lighttpd = {400, 403, 404, 405, 408, 411, 412, 413, 414, 416, 417, 431, 500, 501, 502, 503, 504, 505}
+    expect_eq(sorted(made_by_lighttpd - codes), [], "statuses without an error document")
+
+
+@test
+def fly_env_gives_fly_client_ip_from_fly_proxies_only():
+    """infra/fly/fly.toml's [env] is valid for the new parser and makes lighttpd believe exactly
+    Fly-Client-IP, from exactly its TRUSTED_PROXIES."""
+    import tomllib
+    with open(os.path.join(harness.APP_HOME, "infra", "fly", "fly.toml"), "rb") as f:
+        env = tomllib.load(f)["env"]
+    expect_eq(env.get("CLIENT_IP_HEADER"), "Fly-Client-IP", "fly.toml CLIENT_IP_HEADER")
+    e = harness.service_env("postgresql://x@127.0.0.1/x", {k: v for k, v in env.items() if k != "PORT"})
+    r = harness.backend(["lighttpd-vars"], e)
+    expect_eq(r.returncode, 0, "lighttpd-vars with fly.toml's env (stderr %r)" % r.stderr)
+    lines = r.stdout.splitlines()
+    expect('extforward.headers = ("Fly-Client-IP")' in lines, "extforward.headers: %r" % lines)
+    expect('extforward.forwarder = ("fdaa::/16" => "trust", "172.16.0.0/12" => "trust")' in lines,
+           "extforward.forwarder: %r" % lines)
