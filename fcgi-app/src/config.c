@@ -254,8 +254,10 @@ static void load_client_ip_header(struct loader *l, struct config *c)
     for (size_t i = 0; ok && i < n; i++)
         ok = is_tchar(v[i]);
     if (!ok) {
-        fail(l, "CLIENT_IP_HEADER", "must be a header name of at most %d characters (Fly-Client-IP, X-Forwarded-For)"
-             " or empty", CONFIG_CLIENT_IP_HEADER_MAX_LEN);
+        fail(l, "CLIENT_IP_HEADER",
+             "must be a header name of at most %d characters (Fly-Client-IP, X-Forwarded-For)"
+             " or empty",
+             CONFIG_CLIENT_IP_HEADER_MAX_LEN);
         return;
     }
     c->client_ip_header = v;

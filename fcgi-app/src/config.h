@@ -19,9 +19,9 @@ enum rl_class {
 
 /* One TRUSTED_PROXIES entry: an address with its prefix length (32 or 128 for a single address). */
 struct trusted_net {
-    int family;              /* AF_INET or AF_INET6 */
-    unsigned char addr[16];  /* network byte order; the first 4 bytes for AF_INET; host bits zero */
-    int prefix;              /* 0-32 (AF_INET) or 0-128 (AF_INET6) */
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order; the first 4 bytes for AF_INET; host bits zero */
+    int prefix;             /* 0-32 (AF_INET) or 0-128 (AF_INET6) */
 };
 
 struct config {
@@ -58,7 +58,7 @@ struct config {
     size_t trusted_count;
     const char *client_ip_header; /* the one header a trusted peer sets the client address with;
                                      NULL: always the peer address (CLIENT_IP_HEADER empty) */
-    const char *app_home;        /* holds lighttpd/ and migrations/ */
+    const char *app_home;         /* holds lighttpd/ and migrations/ */
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */

@@ -541,16 +541,52 @@ static void test_trusted_proxies(void)
 
     /* bad IPv4: shorthands inet_aton would take, out-of-range parts, leading zeros, junk */
     static const char *const bad[] = {
-        "1.2.3", "10.1", "10", "1.2.3.4.5", "256.0.0.1", "1.2.3.-4", "01.2.3.4", "1.2.3.4 ", " 1.2.3.4",
-        "0x0a.0.0.1", "1.2.3.4/", "1.2.3.4/-1", "1.2.3.4/+8", "1.2.3.4/08", "1.2.3.4/8/8", "1.2.3.4/8x",
-        "1.2.3.4/ 8", "/8", "10.0.0.0/0032",
+        "1.2.3",
+        "10.1",
+        "10",
+        "1.2.3.4.5",
+        "256.0.0.1",
+        "1.2.3.-4",
+        "01.2.3.4",
+        "1.2.3.4 ",
+        " 1.2.3.4",
+        "0x0a.0.0.1",
+        "1.2.3.4/",
+        "1.2.3.4/-1",
+        "1.2.3.4/+8",
+        "1.2.3.4/08",
+        "1.2.3.4/8/8",
+        "1.2.3.4/8x",
+        "1.2.3.4/ 8",
+        "/8",
+        "10.0.0.0/0032",
         /* bad IPv6 */
-        "::::", ":::1", "1::2::3", "12345::", "fd00::g", "fe80::1%eth0", "[::1]", "[fd00::]/8", "::/",
+        "::::",
+        ":::1",
+        "1::2::3",
+        "12345::",
+        "fd00::g",
+        "fe80::1%eth0",
+        "[::1]",
+        "[fd00::]/8",
+        "::/",
         "2001:db8:0:0:0:0:0:0:1",
         /* junk */
-        "", "/", "localhost", "fly-proxy.internal", "all", "*", "10.0.0.0/8\"", "1.2.3.4\\n",
+        "",
+        "/",
+        "localhost",
+        "fly-proxy.internal",
+        "all",
+        "*",
+        "10.0.0.0/8\"",
+        "1.2.3.4\\n",
         /* host bits beyond the prefix */
-        "10.0.0.1/8", "172.16.0.0/11", "192.168.1.0/23", "fd00::1/8", "fdab::/15", "128.0.0.0/0",
+        "10.0.0.1/8",
+        "172.16.0.0/11",
+        "192.168.1.0/23",
+        "fd00::1/8",
+        "fdab::/15",
+        "128.0.0.0/0",
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         int rc = net(bad[i], &n);
@@ -571,8 +607,8 @@ static void test_trusted_proxies(void)
     CHECK_INT(LOAD(&c, {"TRUSTED_PROXIES", " , "}), 0);
     CHECK_INT(c.trusted_count, 0);
     config_free(&c);
-    static const char *const bad_lists[] = {"10.0.0.0/99", "1.2.3", "::::", "10.0.0.0/8, 1.2.3", "10.0.0.0/8;fd00::/8",
-                                            "10.0.0.0/8 fd00::/8"};
+    static const char *const bad_lists[] = {
+        "10.0.0.0/99", "1.2.3", "::::", "10.0.0.0/8, 1.2.3", "10.0.0.0/8;fd00::/8", "10.0.0.0/8 fd00::/8"};
     for (size_t i = 0; i < ARRAY_LEN(bad_lists); i++) {
         CHECK_INT(load_one("TRUSTED_PROXIES", bad_lists[i]), -1);
         CHECK(err_starts_with("TRUSTED_PROXIES"));
@@ -607,8 +643,12 @@ static void test_client_ip_header(void)
     CHECK(c.client_ip_header == NULL);
     config_free(&c);
     /* one header name, nothing else */
-    static const char *const bad[] = {"Fly-Client-IP, X-Forwarded-For", "X Forwarded For", "Fly-Client-IP\"",
-                                      "X-Real-IP:", "(\"a\")", "\t"};
+    static const char *const bad[] = {"Fly-Client-IP, X-Forwarded-For",
+                                      "X Forwarded For",
+                                      "Fly-Client-IP\"",
+                                      "X-Real-IP:",
+                                      "(\"a\")",
+                                      "\t"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         CHECK_INT(load_one("CLIENT_IP_HEADER", bad[i]), -1);
         CHECK(err_starts_with("CLIENT_IP_HEADER"));
