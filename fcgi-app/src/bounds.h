@@ -75,6 +75,9 @@
 #define CONFIG_ADMIN_KEY_MIN_LEN 24
 #define CONFIG_MAX_VALUE_LEN 4096
 #define CONFIG_FCGI_WORKERS_MAX 64
+/* TRUSTED_PROXIES entries (addresses or CIDR ranges), and the length of CLIENT_IP_HEADER. */
+#define CONFIG_TRUSTED_PROXIES_MAX 32
+#define CONFIG_CLIENT_IP_HEADER_MAX_LEN 64
 
 /* Log lines are cut at this size. */
 #define LOG_LINE_MAX 2048

@@ -1,6 +1,7 @@
 /* config.c - environment → const struct config, validated once; a bad value names itself. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -142,6 +143,126 @@ static bool has_nul_or_ctl(const char *s)
     return false;
 }
 
+int config_parse_trusted_net(struct str s, struct trusted_net *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    const char *slash = memchr(s.p, '/', s.n);
+    size_t alen = slash ? (size_t)(slash - s.p) : s.n;
+    char addr[INET6_ADDRSTRLEN + 1];
+    if (alen == 0 || alen >= sizeof(addr)) {
+        *why = "is not an IPv4 or IPv6 address";
+        return -1;
+    }
+    memcpy(addr, s.p, alen);
+    addr[alen] = '\0';
+    /* inet_pton takes only the full forms: 1.2.3 or 10.1 (inet_aton's shorthands) are refused */
+    out->family = memchr(addr, ':', alen) ? AF_INET6 : AF_INET;
+    if (inet_pton(out->family, addr, out->addr) != 1) {
+        *why = out->family == AF_INET6 ? "is not an IPv6 address" : "is not an IPv4 address";
+        return -1;
+    }
+    int max = out->family == AF_INET6 ? 128 : 32;
+    out->prefix = max;
+    if (slash) {
+        struct str p = {slash + 1, s.n - alen - 1};
+        int v = 0;
+        bool digits = p.n > 0 && p.n <= 3 && !(p.n > 1 && p.p[0] == '0');
+        for (size_t i = 0; digits && i < p.n; i++) {
+            if (p.p[i] < '0' || p.p[i] > '9')
+                digits = false;
+            else
+                v = v * 10 + (p.p[i] - '0');
+        }
+        if (!digits || v > max) {
+            *why = max == 32 ? "prefix length must be 0-32 for IPv4" : "prefix length must be 0-128 for IPv6";
+            return -1;
+        }
+        out->prefix = v;
+    }
+    /* 10.0.0.1/8 is most likely a typo: say so rather than guess which range was meant */
+    int bytes = max / 8;
+    for (int bit = out->prefix; bit < bytes * 8; bit++) {
+        if (out->addr[bit / 8] & (0x80u >> (bit % 8))) {
+            *why = "has bits set beyond its prefix length (write the network address)";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(n->family, n->addr, a, sizeof(a)))
+        return -1;
+    int full = n->family == AF_INET6 ? 128 : 32;
+    int w = n->prefix == full ? snprintf(buf, cap, "%s", a) : snprintf(buf, cap, "%s/%d", a, n->prefix);
+    return w < 0 || (size_t)w >= cap ? -1 : 0;
+}
+
+/* TRUSTED_PROXIES: comma-separated addresses or CIDR ranges, entries trimmed, empties dropped.
+ * Each is checked here, so that a typo stops start-up instead of silently trusting nobody. */
+static void load_trusted_proxies(struct loader *l, struct config *c)
+{
+    c->trusted_proxies = env_str(l, "TRUSTED_PROXIES");
+    const char *p = c->trusted_proxies;
+    while (p && *p) {
+        size_t n = strcspn(p, ",");
+        struct str s = str_trim((struct str){p, n});
+        if (s.n > 0) {
+            const char *why = NULL;
+            if (c->trusted_count >= CONFIG_TRUSTED_PROXIES_MAX) {
+                fail(l, "TRUSTED_PROXIES", "more than %d entries", CONFIG_TRUSTED_PROXIES_MAX);
+                return;
+            }
+            if (config_parse_trusted_net(s, &c->trusted[c->trusted_count], &why) != 0) {
+                /* not a secret: the entry is shown (cut) so the typo can be found */
+                fail(l, "TRUSTED_PROXIES", "'%.*s' %s", s.n > 64 ? 64 : (int)s.n, s.p, why);
+                return;
+            }
+            c->trusted_count++;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+/* an HTTP field-name character (RFC 9110 tchar) */
+static bool is_tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* CLIENT_IP_HEADER: unset means X-Forwarded-For, the header every proxy appends the peer it saw
+ * to (mod_extforward reads it from the right, skipping trusted hops, so a client's own entries
+ * are never reached); set but empty means the peer address, always. */
+static void load_client_ip_header(struct loader *l, struct config *c)
+{
+    const char *v = l->get("CLIENT_IP_HEADER", l->ctx);
+    if (!v) {
+        c->client_ip_header = "X-Forwarded-For";
+        return;
+    }
+    if (!*v) {
+        c->client_ip_header = NULL;
+        return;
+    }
+    size_t n = strlen(v);
+    bool ok = n <= CONFIG_CLIENT_IP_HEADER_MAX_LEN;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_tchar(v[i]);
+    if (!ok) {
+        fail(l, "CLIENT_IP_HEADER",
+             "must be a header name of at most %d characters (Fly-Client-IP, X-Forwarded-For)"
+             " or empty",
+             CONFIG_CLIENT_IP_HEADER_MAX_LEN);
+        return;
+    }
+    c->client_ip_header = v;
+}
+
 int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     struct loader l = {get, ctx, err, errlen, 0};
@@ -237,18 +358,8 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     else if (c->run_dir[0] != '/' || strlen(c->run_dir) > 80)
         fail(&l, "RUN_DIR", "must be an absolute path of at most 80 characters");
 
-    c->trusted_proxies = env_str(&l, "TRUSTED_PROXIES");
-    if (c->trusted_proxies) {
-        for (const char *p = c->trusted_proxies; *p; p++) {
-            char ch = *p;
-            bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
-                      ch == '.' || ch == ':' || ch == '/' || ch == ',' || ch == ' ';
-            if (!ok) {
-                fail(&l, "TRUSTED_PROXIES", "must be comma-separated IP addresses or CIDR ranges");
-                break;
-            }
-        }
-    }
+    load_trusted_proxies(&l, c);
+    load_client_ip_header(&l, c);
     c->app_home = env_str(&l, "APP_HOME");
     if (!c->app_home)
         c->app_home = ".";
@@ -294,6 +405,7 @@ void config_print(const struct config *c, int fd)
     dprintf(fd, "RETENTION_DAYS=%d\nPRIVACY_CONTACT_EMAIL=%s\nLOG_LEVEL=%s\nDATABASE_SCHEMA=%s\n",
             c->retention_days, c->privacy_contact_email ? c->privacy_contact_email : "", lvl[c->log_level],
             c->database_schema);
-    dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nAPP_HOME=%s\n", c->run_dir,
-            c->trusted_proxies ? c->trusted_proxies : "", c->app_home);
+    dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nCLIENT_IP_HEADER=%s\nAPP_HOME=%s\n", c->run_dir,
+            c->trusted_proxies ? c->trusted_proxies : "", c->client_ip_header ? c->client_ip_header : "",
+            c->app_home);
 }

@@ -17,6 +17,13 @@ enum rl_class {
     RL_CLASS_COUNT
 };
 
+/* One TRUSTED_PROXIES entry: an address with its prefix length (32 or 128 for a single address). */
+struct trusted_net {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order; the first 4 bytes for AF_INET; host bits zero */
+    int prefix;             /* 0-32 (AF_INET) or 0-128 (AF_INET6) */
+};
+
 struct config {
     /* Secrets: never printed. */
     const char *database_url;
@@ -47,8 +54,12 @@ struct config {
 
     /* Deployment (ours, not the Node service's). */
     const char *run_dir;         /* FastCGI socket and rate-limit table live here */
-    const char *trusted_proxies; /* comma-separated addresses/CIDRs for mod_extforward */
-    const char *app_home;        /* holds lighttpd/ and migrations/ */
+    const char *trusted_proxies; /* as given, for config_print; NULL when unset */
+    struct trusted_net trusted[CONFIG_TRUSTED_PROXIES_MAX]; /* parsed TRUSTED_PROXIES */
+    size_t trusted_count;
+    const char *client_ip_header; /* the one header a trusted peer sets the client address with;
+                                     NULL: always the peer address (CLIENT_IP_HEADER empty) */
+    const char *app_home;         /* holds lighttpd/ and migrations/ */
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */
@@ -62,6 +73,15 @@ void config_free(struct config *cfg);
 
 /* Parses 1 true yes on / 0 false no off, any case. Returns -1 when the text is neither. */
 int config_parse_bool(const char *s, bool *out) ATTR_WUR;
+
+/* Parses one TRUSTED_PROXIES entry (trimmed by the caller): an IPv4 or IPv6 address as inet_pton
+ * reads it, optionally followed by /prefix (0-32 or 0-128, no leading zeros, no host bits set).
+ * Returns 0, or -1 with the reason (a static string) in *why. */
+int config_parse_trusted_net(struct str s, struct trusted_net *out, const char **why) ATTR_WUR;
+
+/* Writes the entry as lighttpd's extforward.forwarder reads it ("10.0.0.0/8", "fd00::/8", a bare
+ * address for /32 or /128) into buf. Returns 0, or -1 when buf is too small. */
+int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap) ATTR_WUR;
 
 /* Prints the effective configuration with secrets redacted. */
 void config_print(const struct config *cfg, int fd);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <limits.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "config.h"
 #include "hash.h"
@@ -73,23 +74,33 @@ static int print_lighttpd_vars(const struct config *cfg)
     printf("var.run_dir = \"%s\"\n", cfg->run_dir);
     printf("var.workers = %d\n", cfg->fcgi_workers);
     printf("server.max-request-size = %ld\n", (cfg->max_body_bytes + 1023) / 1024 + LIGHTTPD_BODY_SLACK_KB);
-    if (cfg->trusted_proxies) {
-        /* only these peers may set the client address (Fly-Client-IP, X-Forwarded-For) */
+    if (cfg->trusted_count > 0 && cfg->client_ip_header) {
+        /* Only these peers may set the client address, and only through the one header the
+         * deployment's proxy controls: a second header would pass through from the client
+         * (Fly-Client-IP behind another proxy, X-Forwarded-For's left part on Fly). */
+        if (conf_safe("CLIENT_IP_HEADER", cfg->client_ip_header))
+            return 1;
         printf("server.modules += (\"mod_extforward\")\n");
-        printf("extforward.headers = (\"Fly-Client-IP\", \"X-Forwarded-For\")\n");
+        printf("extforward.headers = (\"%s\")\n", cfg->client_ip_header);
         printf("extforward.forwarder = (");
-        const char *p = cfg->trusted_proxies;
         int first = 1;
-        while (*p) {
-            size_t len = strcspn(p, ",");
-            struct str s = str_trim((struct str){p, len});
-            if (s.n) {
-                printf("%s\"%.*s\" => \"trust\"", first ? "" : ", ", (int)s.n, s.p);
+        for (size_t i = 0; i < cfg->trusted_count; i++) {
+            /* mod_extforward refuses a /0 mask: the two /1 halves are the same range */
+            struct trusted_net half[2] = {cfg->trusted[i], cfg->trusted[i]};
+            int parts = cfg->trusted[i].prefix == 0 ? 2 : 1;
+            if (parts == 2) {
+                half[0].prefix = half[1].prefix = 1;
+                half[1].addr[0] = 0x80;
+            }
+            for (int k = 0; k < parts; k++) {
+                char net[INET6_ADDRSTRLEN + 8];
+                if (config_format_trusted_net(&half[k], net, sizeof(net)) != 0) {
+                    fprintf(stderr, "config error: TRUSTED_PROXIES: cannot format an entry\n");
+                    return 1;
+                }
+                printf("%s\"%s\" => \"trust\"", first ? "" : ", ", net);
                 first = 0;
             }
-            p += len;
-            if (*p == ',')
-                p++;
         }
         printf(")\n");
     }

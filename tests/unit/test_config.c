@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "config.h"
 #include "bounds.h"
@@ -495,6 +496,186 @@ static void test_strings(void)
     CHECK(err_starts_with("TRUSTED_PROXIES"));
 }
 
+/* one entry through config_parse_trusted_net; returns its rc */
+static int net(const char *text, struct trusted_net *out)
+{
+    const char *why = NULL;
+    int rc = config_parse_trusted_net(str_from_cstr(text), out, &why);
+    if (rc != 0 && !why)
+        return 99; /* a refusal must say why */
+    return rc;
+}
+
+/* text parses and formats back as want */
+static bool net_round_trip(const char *text, const char *want)
+{
+    struct trusted_net n;
+    char buf[64];
+    if (net(text, &n) != 0 || config_format_trusted_net(&n, buf, sizeof(buf)) != 0)
+        return false;
+    if (strcmp(buf, want) != 0)
+        fprintf(stderr, "  %s formats as %s, want %s\n", text, buf, want);
+    return strcmp(buf, want) == 0;
+}
+
+static void test_trusted_proxies(void)
+{
+    struct trusted_net n;
+    char text[64];
+    /* every IPv4 prefix length 0-32 (on 0.0.0.0, which has no host bits), and 33 is refused */
+    for (int p = 0; p <= 32; p++) {
+        snprintf(text, sizeof(text), "0.0.0.0/%d", p);
+        CHECK_INT(net(text, &n), 0);
+        CHECK_INT(n.prefix, p);
+        CHECK_INT(n.family, AF_INET);
+    }
+    CHECK_INT(net("0.0.0.0/33", &n), -1);
+    CHECK_INT(net("10.0.0.0/99", &n), -1);
+    CHECK_INT(net("10.0.0.0/128", &n), -1);
+    /* every IPv6 prefix length 0-128, and 129 is refused */
+    for (int p = 0; p <= 128; p++) {
+        snprintf(text, sizeof(text), "::/%d", p);
+        CHECK_INT(net(text, &n), 0);
+        CHECK_INT(n.prefix, p);
+        CHECK_INT(n.family, AF_INET6);
+    }
+    CHECK_INT(net("::/129", &n), -1);
+    CHECK_INT(net("fd00::/999", &n), -1);
+
+    /* good addresses and ranges, and how lighttpd gets them (normalised: lighttpd compares a
+     * bare address as text with the peer's inet_ntop form) */
+    CHECK(net_round_trip("10.0.0.0/8", "10.0.0.0/8"));
+    CHECK(net_round_trip("172.16.0.0/12", "172.16.0.0/12"));
+    CHECK(net_round_trip("192.0.2.1", "192.0.2.1"));
+    CHECK(net_round_trip("192.0.2.1/32", "192.0.2.1"));
+    CHECK(net_round_trip("255.255.255.255", "255.255.255.255"));
+    CHECK(net_round_trip("fdaa::/16", "fdaa::/16"));
+    CHECK(net_round_trip("FDAA:0:0::/16", "fdaa::/16"));
+    CHECK(net_round_trip("2001:db8:0:0:0:0:0:1", "2001:db8::1"));
+    CHECK(net_round_trip("2001:db8::1/128", "2001:db8::1"));
+    CHECK(net_round_trip("::1", "::1"));
+    CHECK(net_round_trip("::ffff:192.0.2.1", "::ffff:192.0.2.1"));
+    CHECK(net_round_trip("0.0.0.0/0", "0.0.0.0/0"));
+
+    /* bad IPv4: shorthands inet_aton would take, out-of-range parts, leading zeros, junk */
+    static const char *const bad[] = {
+        "1.2.3",
+        "10.1",
+        "10",
+        "1.2.3.4.5",
+        "256.0.0.1",
+        "1.2.3.-4",
+        "01.2.3.4",
+        "1.2.3.4 ",
+        " 1.2.3.4",
+        "0x0a.0.0.1",
+        "1.2.3.4/",
+        "1.2.3.4/-1",
+        "1.2.3.4/+8",
+        "1.2.3.4/08",
+        "1.2.3.4/8/8",
+        "1.2.3.4/8x",
+        "1.2.3.4/ 8",
+        "/8",
+        "10.0.0.0/0032",
+        /* bad IPv6 */
+        "::::",
+        ":::1",
+        "1::2::3",
+        "12345::",
+        "fd00::g",
+        "fe80::1%eth0",
+        "[::1]",
+        "[fd00::]/8",
+        "::/",
+        "2001:db8:0:0:0:0:0:0:1",
+        /* junk */
+        "",
+        "/",
+        "localhost",
+        "fly-proxy.internal",
+        "all",
+        "*",
+        "10.0.0.0/8\"",
+        "1.2.3.4\\n",
+        /* host bits beyond the prefix */
+        "10.0.0.1/8",
+        "172.16.0.0/11",
+        "192.168.1.0/23",
+        "fd00::1/8",
+        "fdab::/15",
+        "128.0.0.0/0",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        int rc = net(bad[i], &n);
+        if (rc != -1)
+            fprintf(stderr, "  accepted bad TRUSTED_PROXIES entry '%s'\n", bad[i]);
+        CHECK_INT(rc, -1);
+    }
+
+    /* through config_load: entries trimmed, empties dropped; a bad one stops start-up naming the
+     * variable and showing the entry */
+    struct config c;
+    CHECK_INT(LOAD(&c, {"TRUSTED_PROXIES", " 10.0.0.0/8, ,fd00::/8,172.16.0.1 ,"}), 0);
+    CHECK_INT(c.trusted_count, 3);
+    CHECK_INT(c.trusted[1].family, AF_INET6);
+    CHECK_INT(c.trusted[1].prefix, 8);
+    CHECK_INT(c.trusted[2].prefix, 32);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"TRUSTED_PROXIES", " , "}), 0);
+    CHECK_INT(c.trusted_count, 0);
+    config_free(&c);
+    static const char *const bad_lists[] = {
+        "10.0.0.0/99", "1.2.3", "::::", "10.0.0.0/8, 1.2.3", "10.0.0.0/8;fd00::/8", "10.0.0.0/8 fd00::/8"};
+    for (size_t i = 0; i < ARRAY_LEN(bad_lists); i++) {
+        CHECK_INT(load_one("TRUSTED_PROXIES", bad_lists[i]), -1);
+        CHECK(err_starts_with("TRUSTED_PROXIES"));
+    }
+    CHECK_INT(load_one("TRUSTED_PROXIES", "10.0.0.0/99"), -1);
+    CHECK(strstr(err, "10.0.0.0/99") != NULL && strstr(err, "0-32") != NULL);
+
+    /* at most CONFIG_TRUSTED_PROXIES_MAX entries */
+    char *list = rep("", "10.0.0.1,", CONFIG_TRUSTED_PROXIES_MAX, "");
+    CHECK_INT(LOAD(&c, {"TRUSTED_PROXIES", list}), 0);
+    CHECK_INT(c.trusted_count, CONFIG_TRUSTED_PROXIES_MAX);
+    config_free(&c);
+    free(list);
+    list = rep("", "10.0.0.1,", CONFIG_TRUSTED_PROXIES_MAX + 1, "");
+    CHECK_INT(load_one("TRUSTED_PROXIES", list), -1);
+    CHECK(err_starts_with("TRUSTED_PROXIES"));
+    free(list);
+}
+
+static void test_client_ip_header(void)
+{
+    struct config c;
+    /* unset: X-Forwarded-For, the header every proxy appends to */
+    CHECK_INT(LOAD(&c, {"TRUSTED_PROXIES", "10.0.0.0/8"}), 0);
+    CHECK_STR(c.client_ip_header, "X-Forwarded-For");
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"CLIENT_IP_HEADER", "Fly-Client-IP"}), 0);
+    CHECK_STR(c.client_ip_header, "Fly-Client-IP");
+    config_free(&c);
+    /* empty: always the peer address */
+    CHECK_INT(LOAD(&c, {"CLIENT_IP_HEADER", ""}), 0);
+    CHECK(c.client_ip_header == NULL);
+    config_free(&c);
+    /* one header name, nothing else */
+    static const char *const bad[] = {"Fly-Client-IP, X-Forwarded-For",
+                                      "X Forwarded For",
+                                      "Fly-Client-IP\"",
+                                      "X-Real-IP:",
+                                      "(\"a\")",
+                                      "\t"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("CLIENT_IP_HEADER", bad[i]), -1);
+        CHECK(err_starts_with("CLIENT_IP_HEADER"));
+    }
+    CHECK_INT(load_one("CLIENT_IP_HEADER", repeat('X', CONFIG_CLIENT_IP_HEADER_MAX_LEN)), 0);
+    CHECK_INT(load_one("CLIENT_IP_HEADER", repeat('X', CONFIG_CLIENT_IP_HEADER_MAX_LEN + 1)), -1);
+    CHECK(err_starts_with("CLIENT_IP_HEADER"));
+}
+
 /* config_print: every value but the secrets. */
 static void test_print_redacts(void)
 {
@@ -523,6 +704,7 @@ static void test_print_redacts(void)
     CHECK(strstr(out, "ENFORCE_ORIGIN=true\n") != NULL);
     CHECK(strstr(out, "RATE_LIMIT_EVENTS=180\n") != NULL);
     CHECK(strstr(out, "LOG_LEVEL=info\n") != NULL);
+    CHECK(strstr(out, "CLIENT_IP_HEADER=X-Forwarded-For\n") != NULL);
     config_free(&c);
 }
 
@@ -542,6 +724,8 @@ int main(void)
     test_cors_list();
     test_log_level();
     test_strings();
+    test_trusted_proxies();
+    test_client_ip_header();
     test_print_redacts();
     return t_done("test_config");
 }
