@@ -184,6 +184,17 @@ void h_capture(struct ctx *c)
     params[9] = param(c, str_from_cstr(window));
     params[10] = links_max;
 
+    /* a form post's 303 target is settled before anything is written: once the capture commits,
+     * the answer must not fail (the browser would post the form again) */
+    const char *location = NULL;
+    if (c->form_post) {
+        /* a plain HTML form: send the browser back to the page; the origin only when allowed */
+        struct str origin =
+            cors_origin_allowed(c->cfg, c->req->origin) ? c->req->origin : (struct str){NULL, 0};
+        if (!(location = lead_redirect_location(c->req->arena, in.path, origin)))
+            goto out;
+    }
+
     enum db_rc rc = db_exec(STMT_CAPTURE, params, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);
@@ -191,12 +202,8 @@ void h_capture(struct ctx *c)
     }
     if (rc != DB_OK || PQntuples(res) != 1)
         goto out;
-    if (c->form_post) {
-        /* a plain HTML form: send the browser back to the page; the origin only when allowed */
-        struct str origin =
-            cors_origin_allowed(c->cfg, c->req->origin) ? c->req->origin : (struct str){NULL, 0};
-        const char *location = lead_redirect_location(c->req->arena, in.path, origin);
-        if (!location || http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
+    if (location) {
+        if (http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
             goto out;
         reply_json(c, 303, NULL);
         goto out;

@@ -1,0 +1,101 @@
+"""test_hardening.py - issue 11 (hardening), the domain items, through real lighttpd + responders +
+Postgres: no 500 after a committed capture (item 4), one form_submit event per capture (item 6), no
+personal data in stored paths and referrers (item 7), pinned search_path of every SQL function and
+bounded metrics (item 9), and the client's eventId as the idempotency key of an event (item 10).
+
+The module uses its own database (`hardening`, migrated once), so its row counts are its own."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+
+import harness
+from harness import ALLOWED_ORIGIN, PG_BIN, Fail, Stack, expect, expect_eq, expect_error, service_env, test
+
+DB = "hardening"
+CAPTURE = "/v1/leads/capture"
+EVENTS = "/v1/events"
+FORM_CT = "application/x-www-form-urlencoded"
+UA = "itest-hardening/1.0 (X11; Linux x86_64)"
+
+
+def pg():
+    return harness.shared_postgres()
+
+
+def db_url():
+    return harness.migrated_database(DB)
+
+
+def main_stack():
+    return harness.shared("hardening-main-stack", lambda: Stack(db_url(), workers=2, env={
+        "RATE_LIMIT_CAPTURE": 0, "RATE_LIMIT_EVENTS": 0}))
+
+
+def uid():
+    return uuid.uuid4().hex[:12]
+
+
+def lit(v):
+    if v is None:
+        return "NULL"
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def rows(sql, db=DB):
+    out = pg().psql("SELECT coalesce(json_agg(t), '[]'::json) FROM (%s) t" % sql, db=db).strip()
+    return json.loads(out)
+
+
+def scalar(sql, db=DB):
+    return pg().psql(sql, db=db).strip()
+
+
+def count(sql_from_where, db=DB):
+    return int(scalar("SELECT count(*) FROM " + sql_from_where, db=db))
+
+
+def post(s, path, body, headers=None, content_type=None):
+    h = {"User-Agent": UA}
+    if content_type:
+        h["Content-Type"] = content_type
+    h.update(headers or {})
+    return s.request("POST", path, body, headers=h)
+
+
+def form_post(s, fields, headers=None):
+    return post(s, CAPTURE, urllib.parse.urlencode(fields).encode(), headers, content_type=FORM_CT)
+
+
+def wait_for_dedupe_bucket(need_s=3.0):
+    """Sleeps until the current 30-second dedupe bucket has at least need_s seconds left."""
+    left = 30 - (time.time() % 30)
+    if left < need_s:
+        time.sleep(left + 0.2)
+
+
+# =============================================================================================
+# item 4: a form post whose Location would not fit the header limit is never a 500 after a commit
+
+@test
+def form_post_long_path_redirects_after_commit():
+    s = main_stack()
+    for origin, want in ((None, "/"), (ALLOWED_ORIGIN, ALLOWED_ORIGIN + "/")):
+        email, a = "long-%s@example.com" % uid(), "anon-long-%s" % uid()
+        path = "/" + "p" * 2000  # 2,001 characters: a valid path, too long for the Location header
+        r = form_post(s, [("email", email), ("anonId", a), ("path", path)],
+                      headers={"Origin": origin} if origin else None)
+        expect_eq(r.status, 303, "form post with a 2,001-character path (origin %s)" % origin, r)
+        expect_eq(r.header("Location"), want, "Location falls back to the site root", r)
+        expect_eq(count("leads WHERE email_normalized = %s" % lit(email)), 1, "leads written")
+        expect_eq(count("form_submissions f JOIN leads l ON l.id = f.lead_id WHERE l.email_normalized = %s"
+                        % lit(email)), 1, "submissions written")
+    # a long query string goes, the path stays
+    email = "longq-%s@example.com" % uid()
+    r = form_post(s, [("email", email), ("anonId", "anon-longq-%s" % uid()), ("path", "/thanks?" + "q" * 1500)])
+    expect_eq((r.status, r.header("Location")), (303, "/thanks"), "a long query string is dropped", r)
