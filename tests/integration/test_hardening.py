@@ -99,3 +99,54 @@ def form_post_long_path_redirects_after_commit():
     email = "longq-%s@example.com" % uid()
     r = form_post(s, [("email", email), ("anonId", "anon-longq-%s" % uid()), ("path", "/thanks?" + "q" * 1500)])
     expect_eq((r.status, r.header("Location")), (303, "/thanks"), "a long query string is dropped", r)
+
+
+# =============================================================================================
+# item 9: every SQL function pins search_path, in public and in another DATABASE_SCHEMA
+
+UNPINNED_SQL = """
+SELECT p.oid::regprocedure::text AS fn, p.proconfig::text AS config
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = %s AND p.prokind IN ('f', 'p')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+                    WHERE c = 'search_path=' || quote_ident(%s) || ', pg_catalog, pg_temp')
+ ORDER BY 1"""
+
+
+def functions_of(schema, db):
+    return scalar("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                  "WHERE n.nspname = %s AND p.prokind IN ('f', 'p')" % lit(schema), db=db)
+
+
+@test(timeout=120)
+def sql_functions_pin_search_path():
+    url = db_url()
+    expect(int(functions_of("public", DB)) >= 7, "functions in public: %s" % functions_of("public", DB))
+    bad = rows(UNPINNED_SQL % (lit("public"), lit("public")))
+    expect_eq(bad, [], "functions of schema public without search_path = public, pg_catalog, pg_temp")
+
+    # another schema, mixed case: the pin names that schema, and the functions still work there
+    pg().create_db("hardschema")
+    env = service_env(pg().url("hardschema"), {"DATABASE_SCHEMA": "Hard Mkt"})
+    r = harness.migrate(env)
+    expect_eq(r.returncode, 0, "migrate into schema \"Hard Mkt\" (stdout %s stderr %s)" % (r.stdout[-400:],
+                                                                                        r.stderr[-400:]))
+    expect(int(functions_of("Hard Mkt", "hardschema")) >= 7, "functions in schema Hard Mkt")
+    bad = rows(UNPINNED_SQL % (lit("Hard Mkt"), lit("Hard Mkt")), db="hardschema")
+    expect_eq(bad, [], "functions of schema \"Hard Mkt\" without a pinned search_path")
+    expect_eq(functions_of("public", "hardschema"), "0", "functions created in public instead")
+    with Stack(pg().url("hardschema"), env={"DATABASE_SCHEMA": "Hard Mkt"}, workers=1) as s:
+        r = post(s, EVENTS, {"anonId": "hard-schema-1", "eventType": "page_view", "path": "/"})
+        expect_eq(r.status, 202, "an event into schema Hard Mkt", r)
+        r = post(s, CAPTURE, {"email": "hs-%s@example.com" % uid(), "anonId": "hard-schema-1"})
+        expect_eq(r.status, 200, "a capture into schema Hard Mkt", r)
+    expect_eq(scalar('SELECT count(*) FROM "Hard Mkt".events', db="hardschema"), "2", "events in Hard Mkt")
+    # a caller whose own search_path names no schema at all still reaches the tables
+    out = scalar("SET search_path = pg_catalog; SELECT deduplicated FROM \"Hard Mkt\".ingest_event("
+                 "'hard-schema-2', now()::timestamp(3), 'ip', 'ua', 'page_view', '/', NULL, NULL, NULL, NULL, "
+                 "NULL, NULL, 30, gen_random_uuid()::text, gen_random_uuid()::text, gen_random_uuid()::text, "
+                 "'[\"v1\",', ',\"x\"]', NULL, 'p', 'direct', 'desktop', NULL, true, false, false)",
+                 db="hardschema")
+    expect_eq(out, "f", "ingest_event called with search_path = pg_catalog")
