@@ -141,6 +141,37 @@ static void parse_traffic(json_t *body, struct issues *is, struct event_in *ev)
         json_decref(metrics);
 }
 
+/* A metric key at the top of props is stored as that metric when traffic does not carry it
+ * (traffic wins on a clash), and the rollups read it (p95 TTFB): it is held to the metric's bounds,
+ * so that ttfbMs 1e308 is a 400 rather than a stored number. Its value is kept as sent. */
+static void check_props_metrics(struct issues *is, const struct event_in *ev)
+{
+    static const struct {
+        const char *key, *path;
+        long long max; /* 0: the real-valued clsScore */
+    } m[] = {
+        {"engagedTimeMs", "props.engagedTimeMs", EVENT_ENGAGED_MS_MAX},
+        {"scrollDepthPercent", "props.scrollDepthPercent", EVENT_SCROLL_PCT_MAX},
+        {"fcpMs", "props.fcpMs", EVENT_VITAL_MS_MAX},
+        {"lcpMs", "props.lcpMs", EVENT_VITAL_MS_MAX},
+        {"inpMs", "props.inpMs", EVENT_VITAL_MS_MAX},
+        {"ttfbMs", "props.ttfbMs", EVENT_VITAL_MS_MAX},
+        {"clsScore", "props.clsScore", 0},
+    };
+    if (!ev->props)
+        return;
+    for (size_t i = 0; i < ARRAY_LEN(m); i++) {
+        if (ev->metrics && json_object_get(ev->metrics, m[i].key))
+            continue;
+        long long iv;
+        double dv;
+        if (m[i].max)
+            (void)v_coerced_int(is, ev->props, m[i].key, m[i].path, 0, m[i].max, &iv);
+        else
+            (void)v_coerced_number(is, ev->props, m[i].key, m[i].path, 0, EVENT_CLS_MAX, &dv);
+    }
+}
+
 void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev)
 {
     memset(ev, 0, sizeof(*ev));
@@ -154,7 +185,8 @@ void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_i
     (void)v_string(is, body, "referrer", "referrer", 1, EVENT_REFERRER_MAX, V_OPTIONAL, &ev->referrer);
     ev->has_utm_object = event_parse_utm(body, is, ev->utm);
     parse_traffic(body, is, ev);
-    (void)v_free_object(is, body, "props", "props", &ev->props);
+    if (v_free_object(is, body, "props", "props", &ev->props) == V_OK)
+        check_props_metrics(is, ev);
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &ev->honeypot);
 }
 

@@ -150,3 +150,43 @@ def sql_functions_pin_search_path():
                  "'[\"v1\",', ',\"x\"]', NULL, 'p', 'direct', 'desktop', NULL, true, false, false)",
                  db="hardschema")
     expect_eq(out, "f", "ingest_event called with search_path = pg_catalog")
+
+
+# ---- item 9: absurd metrics are a 400 and are not stored
+
+def issue_paths(r):
+    expect(isinstance(r.json, dict) and isinstance(r.json.get("issues"), list), "no issues list", r)
+    return sorted(set(i["path"] for i in r.json["issues"]))
+
+
+@test
+def absurd_metrics_are_refused():
+    s = main_stack()
+    a = "anon-metric-%s" % uid()
+    cases = [
+        ({"props": {"ttfbMs": 1e308}}, "props.ttfbMs"),
+        ({"props": {"lcpMs": -5}}, "props.lcpMs"),
+        ({"props": {"clsScore": "Infinity"}}, "props.clsScore"),
+        ({"props": {"engagedTimeMs": 1e20}}, "props.engagedTimeMs"),
+        ({"traffic": {"webVitals": {"ttfbMs": 1e308}}}, "traffic.webVitals.ttfbMs"),
+        ({"traffic": {"webVitals": {"ttfbMs": "1e308"}}}, "traffic.webVitals.ttfbMs"),
+        ({"traffic": {"webVitals": {"clsScore": 1e308}}}, "traffic.webVitals.clsScore"),
+    ]
+    for extra, path in cases:
+        body = {"anonId": a, "eventType": "page_view", "path": "/m"}
+        body.update(extra)
+        r = post(s, EVENTS, body)
+        expect_error(r, 400, "invalid_request", extra=True)
+        expect_eq(issue_paths(r), [path], "issue paths for %r" % (extra,), r)
+    # 1e309 is not even a double: the JSON itself is refused
+    r = post(s, EVENTS, b'{"anonId":"%s","eventType":"page_view","path":"/m","props":{"ttfbMs":1e309}}' % a.encode(),
+             content_type="application/json")
+    expect_eq(r.status, 400, "ttfbMs 1e309", r)
+    expect_eq(count("events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s" % lit(a)), 0,
+              "events stored from absurd metrics")
+    # in bounds, and a props metric that traffic overrides, are stored as before
+    r = post(s, EVENTS, {"anonId": a, "eventType": "page_view", "path": "/m", "props": {"ttfbMs": 800, "lcpMs": "x"},
+                         "traffic": {"webVitals": {"lcpMs": 2500}}})
+    expect_eq(r.status, 202, "metrics in bounds", r)
+    got = rows("SELECT e.props FROM events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s" % lit(a))
+    expect_eq(got, [{"props": {"ttfbMs": 800, "lcpMs": 2500}}], "stored props")

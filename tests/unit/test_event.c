@@ -472,6 +472,52 @@ static void test_number_limits(void)
     CHECK_STR(paths_of(with(cls, json_string("Infinity"))), cls);
 }
 
+/* A metric key in props is stored as that metric unless traffic carries it (traffic wins), and the
+ * rollups read it (p95 TTFB): it is held to the metric's bounds. ttfbMs 1e308 was stored (issue 11,
+ * item 9). */
+static void test_props_metrics(void)
+{
+    static const struct {
+        const char *key;
+        double max;
+    } m[] = {{"engagedTimeMs", EVENT_ENGAGED_MS_MAX}, {"scrollDepthPercent", EVENT_SCROLL_PCT_MAX},
+             {"fcpMs", EVENT_VITAL_MS_MAX},          {"lcpMs", EVENT_VITAL_MS_MAX},
+             {"inpMs", EVENT_VITAL_MS_MAX},          {"ttfbMs", EVENT_VITAL_MS_MAX},
+             {"clsScore", EVENT_CLS_MAX}};
+    for (size_t i = 0; i < ARRAY_LEN(m); i++) {
+        char dotted[64];
+        snprintf(dotted, sizeof(dotted), "props.%s", m[i].key);
+        CHECK_STR(paths_of(with(dotted, json_real(1e308))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_real(m[i].max * 2 + 1))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_real(-1))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_string("Infinity"))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_string("1e999"))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_string("slow"))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_null())), dotted);
+        CHECK_STR(paths_of(with(dotted, json_real(0))), "");
+        CHECK_STR(paths_of(with(dotted, json_real(m[i].max))), "");
+    }
+    CHECK_STR(paths_of(with("props.ttfbMs", json_string(" 120000 "))), "");
+    CHECK_STR(paths_of(with("props.ttfbMs", json_real(1.5))), "props.ttfbMs");
+    CHECK_STR(paths_of(with("props.clsScore", json_real(0.25))), "");
+    /* other keys stay free, and so does a metric key below the top level */
+    CHECK_STR(paths_of(with("props.ttfb", json_real(1e308))), "");
+    CHECK_STR(paths_of(with("props.x", load("{\"ttfbMs\":1e308}"))), "");
+    /* traffic carries the metric: the props value is replaced, never stored, and not checked */
+    json_t *b = with("props.lcpMs", json_string("slow"));
+    set_dotted(b, "traffic.webVitals.lcpMs", json_integer(2500));
+    CHECK_STR(paths_of(b), "");
+    /* ...but an invalid traffic value does not let an invalid props value through */
+    b = with("props.lcpMs", json_real(1e308));
+    set_dotted(b, "traffic.webVitals.lcpMs", json_integer(-1));
+    CHECK_STR(paths_of(b), "traffic.webVitals.lcpMs,props.lcpMs");
+    /* the bounds as documented (API.md §3) */
+    CHECK_INT(EVENT_VITAL_MS_MAX, 120000);
+    CHECK_INT(EVENT_ENGAGED_MS_MAX, 86400000);
+    CHECK_INT(EVENT_SCROLL_PCT_MAX, 100);
+    CHECK(EVENT_CLS_MAX == 10.0);
+}
+
 static void test_other_fields(void)
 {
     /* traffic.deviceType */
@@ -1209,6 +1255,7 @@ int main(void)
     test_path_bytes();
     test_number_limits();
     test_other_fields();
+    test_props_metrics();
     test_unknown_keys_and_all_issues();
     arena_init(&prop_arena, ARENA_MAX_BYTES);
     test_body_property();
