@@ -66,6 +66,10 @@
 #define EVENT_VITAL_MS_MAX 120000LL
 #define EVENT_CLS_MAX 10.0
 
+/* PATH_QUERY_ALLOWLIST: query keys a stored path keeps (every other query parameter is dropped). */
+#define PATH_QUERY_ALLOWLIST_MAX 32
+#define PATH_QUERY_KEY_MAX_LEN 64
+
 /* Summary and rollup windows, in days. */
 #define SUMMARY_MAX_DAYS 366
 #define ROLLUPS_MAX_DAYS 3660

@@ -28,6 +28,11 @@ struct config {
     char *cors_origins[CORS_MAX_ORIGINS]; /* owned by config (config_free) */
     size_t cors_origin_count;
 
+    /* Query keys a stored path keeps (PATH_QUERY_ALLOWLIST; empty: paths are stored without their
+     * query). Owned by config (config_free). */
+    char *path_query_keys[PATH_QUERY_ALLOWLIST_MAX];
+    size_t path_query_key_count;
+
     int port;
     int fcgi_workers;
     long max_body_bytes;

@@ -228,6 +228,29 @@ static struct str site_host(struct ctx *c)
     return h;
 }
 
+/* What a dedupe rendering holds for a path or referrer that is stored stripped: the stored value,
+ * plus, when something was removed, "#" and an HMAC (with the pepper) of the value as sent. So two
+ * views of one path with different queries in one bucket stay two events, an exact retry still
+ * finds the first, and the key lets no one without the pepper test a guess at what was removed.
+ * Values without a query or fragment render as before (their keys do not change). Arena-owned. */
+static const char *strip_token(struct arena *a, struct str pepper, struct str stored, struct str sent,
+                               bool changed)
+{
+    if (!changed)
+        return arena_strndup(a, stored.p, stored.n);
+    char mac[HASH_HEX_LEN + 1];
+    hash_hmac_hex(pepper, sent, mac);
+    size_t sn = stored.p ? stored.n : 0;
+    char *out = arena_alloc(a, sn + 1 + HASH_HEX_LEN + 1);
+    if (!out)
+        return NULL;
+    if (sn)
+        memcpy(out, stored.p, sn);
+    out[sn] = '#';
+    memcpy(out + sn + 1, mac, HASH_HEX_LEN + 1);
+    return out;
+}
+
 static const char *tri_text(enum tri t, bool dflt)
 {
     return (t == TRI_ABSENT ? dflt : t == TRI_TRUE) ? "true" : "false";
@@ -254,8 +277,19 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     const char *property = ev->property_id.p ? arena_strndup(a, ev->property_id.p, ev->property_id.n)
                            : host.p && v_codepoints(host) <= EVENT_PROPERTY_ID_MAX ? host.p
                                                                                    : "unknown";
+    /* the traffic source reads the referrer as sent; only the stored copies are stripped */
     struct traffic_input ti = {ev->utm[0], ev->utm[1], ev->referrer, host};
     const char *source = enrich_traffic_source(a, &ti);
+    bool path_cut = false, ref_cut = false;
+    struct str path = enrich_strip_path(a, ev->path, c->cfg->path_query_keys, c->cfg->path_query_key_count,
+                                        &path_cut);
+    struct str referrer = {NULL, 0};
+    if (!path.p || (ev->referrer.p && enrich_strip_referrer(a, ev->referrer, &referrer, &ref_cut) != 0))
+        goto out;
+    const char *path_tok = strip_token(a, pepper, path, ev->path, path_cut);
+    const char *ref_tok = ev->referrer.p ? strip_token(a, pepper, referrer, ev->referrer, ref_cut) : NULL;
+    if (!path_tok || (ev->referrer.p && !ref_tok))
+        goto out;
     const char *device = ev->device_type ? ev->device_type : enrich_device_type(c->req->user_agent);
     bool is_page_view = str_eq(ev->event_type, STRLIT("page_view"));
     bool is_form_submit = str_eq(ev->event_type, STRLIT("form_submit"));
@@ -289,8 +323,8 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
         snprintf(time_token, sizeof(time_token), "bucket:%lld", (long long)(now_ms / EVENT_DEDUPE_BUCKET_MS));
     }
     head = json_pack("[s, s%]", "v1", ev->anon_id.p, ev->anon_id.n);
-    tail = json_pack("[s%, s%, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, ev->path.p,
-                     ev->path.n, time_token, ev->referrer.p ? jstr(ev->referrer) : NULL, ip_hash, ua_hash,
+    tail = json_pack("[s%, s, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, path_tok,
+                     time_token, ref_tok ? json_string(ref_tok) : NULL, ip_hash, ua_hash,
                      utm, ev->traffic_canon, ev->props);
     const char *head_s = jsonout_dump(a, head, true);
     const char *tail_s = jsonout_dump(a, tail, true);
@@ -318,8 +352,8 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
         arena_strndup(a, ip_hash, HASH_HEX_LEN),
         arena_strndup(a, ua_hash, HASH_HEX_LEN),
         arena_strndup(a, ev->event_type.p, ev->event_type.n),
-        arena_strndup(a, ev->path.p, ev->path.n),
-        ev->referrer.p ? arena_strndup(a, ev->referrer.p, ev->referrer.n) : NULL,
+        arena_strndup(a, path.p, path.n),
+        referrer.p ? arena_strndup(a, referrer.p, referrer.n) : NULL,
         NULL,
         NULL,
         NULL,

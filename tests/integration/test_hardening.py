@@ -190,3 +190,92 @@ def absurd_metrics_are_refused():
     expect_eq(r.status, 202, "metrics in bounds", r)
     got = rows("SELECT e.props FROM events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s" % lit(a))
     expect_eq(got, [{"props": {"ttfbMs": 800, "lcpMs": 2500}}], "stored props")
+
+
+# =============================================================================================
+# item 7: no personal data in stored paths and referrers
+
+def pg_dump(db=DB):
+    p = pg()
+    r = p._pg("pg_dump", "--data-only", "-h", p.sockdir, "-p", str(p.port), "-U", "postgres", "-d", db)
+    if r.returncode != 0:
+        raise Fail("pg_dump failed: %s" % r.stderr[-800:])
+    return r.stdout
+
+
+@test
+def stored_paths_hold_no_query_strings():
+    s = main_stack()
+    zed = "zed-%s@example.com" % uid()
+    enc = urllib.parse.quote(zed, safe="")
+    a = "anon-strip-%s" % uid()
+    r = post(s, EVENTS, {"anonId": a, "eventType": "page_view", "path": "/x?email=%s#f" % zed,
+                         "referrer": "https://%s:pw@mail.example/inbox?to=%s#m" % (zed.split("@")[0], enc),
+                         "utm": {"source": "newsletter", "medium": "email"}})
+    expect_eq(r.status, 202, "event", r)
+    r = post(s, EVENTS, {"anonId": a, "eventType": "click", "path": "https://site.example/y?e=%s" % enc})
+    expect_eq(r.status, 202, "event with a full URL as path", r)
+    lead = "lead-%s@example.com" % uid()
+    r = post(s, CAPTURE, {"email": lead, "anonId": a, "path": "/signup?email=%s" % zed,
+                          "referrer": "https://www.google.com/search?q=%s" % enc})
+    expect_eq(r.status, 200, "capture", r)
+    r = form_post(s, [("email", lead), ("anonId", a), ("path", "/thanks?email=%s" % zed),
+                      ("referrer", "https://news.example/?u=%s" % zed)])
+    expect_eq(r.status, 303, "form post", r)
+    expect_eq(r.header("Location"), "/thanks?email=%s" % zed, "the redirect keeps the page's query (not stored)", r)
+
+    dump = pg_dump()
+    for needle in (zed, enc, zed.split("@")[0]):
+        expect(needle not in dump, "%r stored somewhere: %s" % (
+            needle, [l[:200] for l in dump.splitlines() if needle in l][:5]))
+    ev = rows("SELECT e.event_type, e.path, e.traffic_source::text AS src FROM events e JOIN visitors v "
+              "ON v.id = e.visitor_id WHERE v.anon_id = %s ORDER BY e.created_at, e.event_type" % lit(a))
+    expect_eq(sorted((e["event_type"], e["path"]) for e in ev),
+              [("click", "https://site.example/y"), ("form_submit", "/signup"), ("form_submit", "/thanks"),
+               ("page_view", "/x")], "stored paths")
+    sess = rows("SELECT s.landing_path, s.referrer, s.utm_source, s.utm_medium FROM sessions s JOIN visitors v "
+                "ON v.id = s.visitor_id WHERE v.anon_id = %s ORDER BY s.started_at" % lit(a))
+    expect_eq(sess[0], {"landing_path": "/x", "referrer": "https://mail.example/inbox", "utm_source": "newsletter",
+                        "utm_medium": "email"}, "first session: stripped, UTM kept")
+    expect(all("?" not in (x["referrer"] or "") for x in sess), "a session referrer with a query: %r" % sess)
+    expect_eq(ev[0]["src"] if ev[0]["event_type"] == "page_view" else "email", "email", "traffic source")
+    # the referrer's host still decides the source: google → organic_search
+    src = scalar("SELECT e.traffic_source FROM events e JOIN visitors v ON v.id = e.visitor_id "
+                 "WHERE v.anon_id = %s AND e.path = '/signup'" % lit(a))
+    expect_eq(src, "organic_search", "traffic source of the capture (from the full referrer)")
+
+
+@test
+def path_query_allowlist_keeps_named_keys():
+    with Stack(db_url(), workers=1, env={"PATH_QUERY_ALLOWLIST": "page, lang", "RATE_LIMIT_EVENTS": 0}) as s:
+        a = "anon-allow-%s" % uid()
+        zed = "zed-%s@example.com" % uid()
+        r = post(s, EVENTS, {"anonId": a, "eventType": "page_view",
+                             "path": "/list?email=%s&page=2&lang=de#x" % zed})
+        expect_eq(r.status, 202, "event", r)
+        got = scalar("SELECT e.path FROM events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s"
+                     % lit(a))
+        expect_eq(got, "/list?page=2&lang=de", "path with the allowed keys")
+        expect(zed not in pg_dump(), "the email was stored")
+        r = harness.backend(["check-config"], s.env)
+        expect("PATH_QUERY_ALLOWLIST=page,lang" in r.stdout, "check-config prints the setting: %s" % r.stdout[-500:])
+    r = harness.backend(["check-config"], service_env(db_url(), {"PATH_QUERY_ALLOWLIST": "a=b"}))
+    expect(r.returncode != 0 and "PATH_QUERY_ALLOWLIST" in r.stderr + r.stdout,
+           "a bad PATH_QUERY_ALLOWLIST stops the process naming it: rc %d %s" % (r.returncode, r.stderr[-300:]))
+
+
+@test
+def distinct_queries_stay_distinct_events():
+    """The dedupe key uses the stored path plus an HMAC of what was stripped: two views of one path
+    with different queries in one bucket stay two events; an exact repeat is deduplicated."""
+    s = main_stack()
+    a = "anon-dq-%s" % uid()
+    wait_for_dedupe_bucket(5)
+    ids = []
+    for q in ("a", "b", "a"):
+        r = post(s, EVENTS, {"anonId": a, "eventType": "page_view", "path": "/search?q=" + q})
+        expect_eq(r.status, 202, "event", r)
+        ids.append(r.json["eventId"])
+    expect(ids[0] != ids[1], "different queries were deduplicated into one event")
+    expect_eq(ids[2], ids[0], "the exact repeat's eventId")
+    expect_eq(count("events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s" % lit(a)), 2, "events")

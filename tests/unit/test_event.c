@@ -19,6 +19,10 @@
 #define IP_HASH "f029abaab40441fed3c7c7c3b37d8175d33b02aeb4f5dd34b00ef28391ea1b5d"
 #define UA_HASH "7ff0d941fe84996af00a1771e64a468064b36e3dafc732a8acd7baea8f843de6"
 #define UNKNOWN_HASH "223b7b357cc2395b232f76f8edf66877d2c8915cadbf2825bb908fec421c3e3f"
+/* HMAC-SHA256(PEPPER, "/pricing?x=1") and (PEPPER, "https://www.google.com/search?q=a") (Python hmac):
+ * what the dedupe rendering holds for what was stripped from FULL_BODY's path and referrer */
+#define PATH_MAC "433cc715f722958c3449aa38546f247570ef211f885ab3ded84c0e8e4fdd737d"
+#define REF_MAC "21f39b5c86f2be6158a154dc60fa186f60b97f76eae735cab1c998053285f692"
 #define IP2_HASH "c94f6f5a7b988356aafbfcfa23efed2a05e31d62123709aafa83b562dafe2c1f" /* 198.51.100.1 */
 
 /* ingest_event() parameter positions */
@@ -723,8 +727,9 @@ static void test_params_full(void)
     CHECK_STR(f.p[P_IP_HASH], IP_HASH);
     CHECK_STR(f.p[P_UA_HASH], UA_HASH);
     CHECK_STR(f.p[P_TYPE], "page_view");
-    CHECK_STR(f.p[P_PATH], "/pricing?x=1");
-    CHECK_STR(f.p[P_REFERRER], "https://www.google.com/search?q=a");
+    /* stored without query strings (issue 11, item 7) */
+    CHECK_STR(f.p[P_PATH], "/pricing");
+    CHECK_STR(f.p[P_REFERRER], "https://www.google.com/search");
     CHECK_STR(f.p[P_UTM_SOURCE], "Google");
     CHECK_STR(f.p[P_UTM_MEDIUM], "cpc");
     CHECK_STR(f.p[P_UTM_CAMPAIGN], "spring");
@@ -763,7 +768,8 @@ static void test_params_full(void)
     CHECK_STR(f.p[P_PREFIX], "[\"v1\",\"anon-12345678\",");
     CHECK_STR(
         f.p[P_SUFFIX],
-        ",\"page_view\",\"/pricing?x=1\",\"2026-02-14T05:00:00.000Z\",\"https://www.google.com/search?q=a\","
+        ",\"page_view\",\"/pricing#" PATH_MAC "\",\"2026-02-14T05:00:00.000Z\","
+        "\"https://www.google.com/search#" REF_MAC "\","
         "\"" IP_HASH "\",\"" UA_HASH "\","
         "{\"campaign\":\"spring\",\"content\":\"ad1\",\"medium\":\"cpc\",\"source\":\"Google\",\"term\":"
         "\"shoes\"},"
@@ -1125,6 +1131,48 @@ static void test_canonical(void)
 /* Reals in props keep their value: stored props are "the body's props" (API.md §3, step 4), and two
  * events whose props differ are two events, not one deduplicated. A double needs up to 17
  * significant digits to round-trip; 15 are not enough (1771045200.123456 has 16). */
+/* Stored paths and referrers lose their query strings (PATH_QUERY_ALLOWLIST keeps named keys);
+ * the dedupe rendering tells different queries apart without holding them (issue 11, item 7). */
+static void test_params_strip(void)
+{
+    struct fx f, g;
+    json_t *b = with("path", json_string("/x?email=zed@example.com#top"));
+    set_dotted(b, "referrer", json_string("https://zed:pw@mail.example/inbox?to=zed@example.com"));
+    CHECK_INT(fx_run(&f, b, STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_PATH], "/x");
+    CHECK_STR(f.p[P_REFERRER], "https://mail.example/inbox");
+    CHECK_STR(f.p[P_SOURCE], "referral"); /* from the referrer as sent */
+    for (int i = 0; i < EVENT_NPARAMS; i++)
+        CHECK(!f.p[i] || (!strstr(f.p[i], "zed") && !strstr(f.p[i], "example.com")));
+    /* another query: another rendering; the same query: the same one */
+    CHECK_INT(fx_run(&g, with("path", json_string("/x?email=amy@example.com#top")), STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(g.p[P_PATH], "/x");
+    CHECK(f.p[P_SUFFIX] && g.p[P_SUFFIX] && strstr(f.p[P_SUFFIX], "\"/x#") && strstr(g.p[P_SUFFIX], "\"/x#"));
+    char *fs = strdup(f.p[P_SUFFIX] ? f.p[P_SUFFIX] : "");
+    fx_free(&f);
+    CHECK(strcmp(fs, g.p[P_SUFFIX] ? g.p[P_SUFFIX] : "") != 0);
+    fx_free(&g);
+    b = with("path", json_string("/x?email=zed@example.com#top"));
+    set_dotted(b, "referrer", json_string("https://zed:pw@mail.example/inbox?to=zed@example.com"));
+    CHECK_INT(fx_run(&f, b, STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_SUFFIX], fs);
+    fx_free(&f);
+    free(fs);
+    /* without a query the rendering holds the path as before */
+    CHECK_INT(fx_run(&f, with("path", json_string("/plain")), STD_PARAMS, NOW_MS), 0);
+    CHECK(f.p[P_SUFFIX] && strstr(f.p[P_SUFFIX], ",\"/plain\",") != NULL);
+    fx_free(&f);
+    /* the allow-list keeps its keys */
+    char k_page[] = "page";
+    cfg.path_query_keys[0] = k_page;
+    cfg.path_query_key_count = 1;
+    CHECK_INT(fx_run(&f, with("path", json_string("/list?email=zed@example.com&page=2")), STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_PATH], "/list?page=2");
+    fx_free(&f);
+    cfg.path_query_key_count = 0;
+    cfg.path_query_keys[0] = NULL;
+}
+
 static void test_props_precision(void)
 {
     static const double reals[] = {1771045200.123456, 0.30000000000000004, 123456.78901234567, 0.1, 2.5};
@@ -1267,6 +1315,7 @@ int main(void)
     test_params_props();
     test_canonical();
     test_props_precision();
+    test_params_strip();
     test_time_token();
     test_params_ids_and_arena();
     return t_done("test_event");
