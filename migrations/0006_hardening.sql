@@ -11,6 +11,226 @@
 -- drops the pin), and every later migration that replaces a function must pin it again: the
 -- integration test hardening.sql_functions_pin_search_path fails on an unpinned function.
 
+-- ---------------------------------------------------------------------------------------------- events
+-- ingest_event() as in 0002, plus the client's eventId (POST /v1/events `eventId`, a UUID): the
+-- responder then sends the whole rendering ["v1-eventId", anonId, eventId] as p_canon_prefix and a
+-- NULL p_canon_suffix, and the key is its SHA-256: one event per (anonId, eventId), whatever the
+-- time, session or body of a retry. A key found up front answers at once, before the visitor and
+-- session steps, so a retry writes nothing. Events without an eventId keep 0002's key.
+
+CREATE OR REPLACE FUNCTION ingest_event(
+    p_anon_id text,
+    p_occurred_at timestamp(3),
+    p_ip_hash text,
+    p_ua_hash text,
+    p_event_type text,
+    p_path text,
+    p_referrer text,
+    p_utm_source text,
+    p_utm_medium text,
+    p_utm_campaign text,
+    p_utm_term text,
+    p_utm_content text,
+    p_inactivity_minutes integer,
+    p_visitor_id text,      -- id for a new visitor
+    p_session_id text,      -- id for a new session
+    p_event_id text,        -- id for the new event
+    p_canon_prefix text,    -- canonical rendering before the session id (all of it with an eventId)
+    p_canon_suffix text,    -- and after it; NULL: the event carries the client's eventId
+    p_props jsonb,
+    p_property_id text,
+    p_traffic_source "TrafficSource",
+    p_device_type "DeviceType",
+    p_country_code text,
+    p_is_entrance boolean,
+    p_is_exit boolean,
+    p_is_conversion boolean,
+    OUT event_id text,
+    OUT visitor_id text,
+    OUT session_id text,
+    OUT deduplicated boolean)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamp(3) := now() AT TIME ZONE 'UTC';
+    s record;
+    v_key text;
+BEGIN
+    -- the client's eventId is the key (the rendering is whole, no session id to splice in): a retry
+    -- finds the first event whenever it comes, and then writes nothing at all
+    IF p_canon_suffix IS NULL THEN
+        v_key := encode(sha256(convert_to(p_canon_prefix, 'UTF8')), 'hex');
+        SELECT e.id, e.visitor_id, e.session_id INTO event_id, visitor_id, session_id
+          FROM events e WHERE e.dedupe_key = v_key;
+        IF FOUND THEN
+            deduplicated := true;
+            RETURN;
+        END IF;
+    END IF;
+
+    INSERT INTO visitors AS v (id, anon_id, first_seen_at, last_seen_at, first_ip_hash, last_ip_hash,
+                               first_ua_hash, last_ua_hash, created_at, updated_at)
+    VALUES (p_visitor_id, p_anon_id, p_occurred_at, p_occurred_at, p_ip_hash, p_ip_hash,
+            p_ua_hash, p_ua_hash, v_now, v_now)
+    ON CONFLICT (anon_id) DO UPDATE
+        -- a late event (client timestamp before the last one) changes none of the "last" values
+        SET last_seen_at = GREATEST(v.last_seen_at, EXCLUDED.last_seen_at),
+            last_ip_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ip_hash
+                                ELSE v.last_ip_hash END,
+            last_ua_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ua_hash
+                                ELSE v.last_ua_hash END,
+            updated_at = v_now
+    RETURNING v.id INTO visitor_id;
+
+    SELECT x.id, x.last_event_at, x.ended_at, x.utm_source, x.utm_medium, x.utm_campaign, x.utm_term,
+           x.utm_content
+      INTO s
+      FROM sessions x
+     WHERE x.visitor_id = ingest_event.visitor_id
+     ORDER BY x.started_at DESC, x.id DESC
+     LIMIT 1;
+
+    IF NOT FOUND
+       OR p_occurred_at > s.last_event_at + make_interval(mins => p_inactivity_minutes)
+       OR (s.utm_source, s.utm_medium, s.utm_campaign, s.utm_term, s.utm_content)
+          IS DISTINCT FROM (p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content)
+    THEN
+        IF FOUND AND s.ended_at IS NULL THEN
+            UPDATE sessions SET ended_at = last_event_at, updated_at = v_now WHERE id = s.id;
+        END IF;
+        INSERT INTO sessions (id, visitor_id, started_at, ended_at, last_event_at, landing_path, referrer,
+                              utm_source, utm_medium, utm_campaign, utm_term, utm_content, created_at,
+                              updated_at)
+        VALUES (p_session_id, visitor_id, p_occurred_at, NULL, p_occurred_at, p_path, p_referrer,
+                p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content, v_now, v_now);
+        session_id := p_session_id;
+    ELSE
+        -- a late event (client timestamp before the last one) never moves the session backwards
+        UPDATE sessions
+           SET last_event_at = GREATEST(last_event_at, p_occurred_at),
+               ended_at = GREATEST(last_event_at, p_occurred_at),
+               updated_at = v_now
+         WHERE id = s.id;
+        session_id := s.id;
+    END IF;
+
+    IF p_canon_suffix IS NOT NULL THEN
+        v_key := encode(sha256(convert_to(p_canon_prefix || '"' || session_id || '"' || p_canon_suffix, 'UTF8')),
+                        'hex');
+    END IF;
+
+    INSERT INTO events (id, visitor_id, session_id, dedupe_key, event_type, path, "timestamp", ip_hash,
+                        ua_hash, props, property_id, traffic_source, device_type, country_code, is_entrance,
+                        is_exit, is_conversion, created_at)
+    VALUES (p_event_id, visitor_id, session_id, v_key, p_event_type, p_path, p_occurred_at, p_ip_hash,
+            p_ua_hash, p_props, p_property_id, p_traffic_source, p_device_type, p_country_code,
+            p_is_entrance, p_is_exit, p_is_conversion, v_now)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id INTO event_id;
+
+    deduplicated := event_id IS NULL;
+    IF deduplicated THEN
+        SELECT e.id, e.visitor_id, e.session_id INTO event_id, visitor_id, session_id
+          FROM events e WHERE e.dedupe_key = v_key;
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------- captures
+-- capture_lead() as in 0003, except that a deduplicated form_submit event ends the capture. The
+-- responder renders an HMAC of the lead's normalised email, consent and payload into the event's
+-- key, so two captures from one browser within a dedupe bucket are two events (one per lead), and
+-- a deduplicated event means an exact retry of a capture that is already stored.
+
+-- The capture: the form_submit event through ingest_event() (visitor, session, deduplicated event),
+-- the lead upsert by normalised email, the strong identity link, heuristic links, the submission
+-- row and the consent step.
+CREATE OR REPLACE FUNCTION capture_lead(
+    p_email_normalized text,
+    p_email_domain text,
+    p_source_channel text,
+    p_consent "ConsentStatus",       -- NULL: keep the lead's current status (pending when new)
+    p_form_name text,
+    p_payload jsonb,
+    p_lead_id text,                  -- id for a new lead
+    p_submission_id text,
+    p_heuristic boolean,
+    p_heuristic_window_minutes integer,
+    p_heuristic_max integer,         -- links made at most per capture
+    -- the form_submit event, exactly as ingest_event() takes it
+    p_anon_id text, p_occurred_at timestamp(3), p_ip_hash text, p_ua_hash text, p_event_type text,
+    p_path text, p_referrer text, p_utm_source text, p_utm_medium text, p_utm_campaign text,
+    p_utm_term text, p_utm_content text, p_inactivity_minutes integer, p_visitor_id text,
+    p_session_id text, p_event_id text, p_canon_prefix text, p_canon_suffix text, p_props jsonb,
+    p_property_id text, p_traffic_source "TrafficSource", p_device_type "DeviceType", p_country_code text,
+    p_is_entrance boolean, p_is_exit boolean, p_is_conversion boolean,
+    OUT lead_id text,
+    OUT visitor_id text,
+    OUT session_id text,
+    OUT heuristic_links_created integer)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamp(3) := now() AT TIME ZONE 'UTC';
+    ev record;
+BEGIN
+    SELECT * INTO ev FROM ingest_event(p_anon_id, p_occurred_at, p_ip_hash, p_ua_hash, p_event_type, p_path,
+        p_referrer, p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content, p_inactivity_minutes,
+        p_visitor_id, p_session_id, p_event_id, p_canon_prefix, p_canon_suffix, p_props, p_property_id,
+        p_traffic_source, p_device_type, p_country_code, p_is_entrance, p_is_exit, p_is_conversion);
+    visitor_id := ev.visitor_id;
+    session_id := ev.session_id;
+
+    -- the event's key covers the whole capture (the responder renders the lead's email, consent and
+    -- payload into it), so a deduplicated event is an exact retry of a capture already stored:
+    -- answer with its lead and write nothing twice (unless the lead was erased since)
+    IF ev.deduplicated THEN
+        SELECT l.id INTO lead_id FROM leads l WHERE l.email_normalized = p_email_normalized;
+        IF FOUND THEN
+            heuristic_links_created := 0;
+            RETURN;
+        END IF;
+    END IF;
+
+    INSERT INTO leads AS l (id, email_normalized, email_domain, consent_status, first_captured_at,
+                            last_captured_at, source_channel, created_at, updated_at)
+    VALUES (p_lead_id, p_email_normalized, p_email_domain, COALESCE(p_consent, 'pending'), v_now, v_now,
+            p_source_channel, v_now, v_now)
+    ON CONFLICT (email_normalized) DO UPDATE
+        SET source_channel = EXCLUDED.source_channel,
+            last_captured_at = EXCLUDED.last_captured_at,
+            updated_at = EXCLUDED.updated_at
+    RETURNING l.id INTO lead_id;
+
+    INSERT INTO lead_identities AS li (id, lead_id, visitor_id, link_source, confidence, linked_at, created_at)
+    VALUES (gen_random_uuid()::text, lead_id, visitor_id, 'form_submit', 1.0, v_now, v_now)
+    ON CONFLICT (lead_id, visitor_id, link_source) DO UPDATE
+        SET confidence = GREATEST(li.confidence, EXCLUDED.confidence);
+
+    heuristic_links_created := 0;
+    IF p_heuristic THEN
+        INSERT INTO lead_identities (id, lead_id, visitor_id, link_source, confidence, linked_at, created_at)
+        SELECT gen_random_uuid()::text, lead_id, c.id, 'same_ip_ua_window', 0.35, v_now, v_now
+          FROM (SELECT v.id FROM visitors v
+                 WHERE v.id <> capture_lead.visitor_id
+                   AND v.last_ip_hash = p_ip_hash
+                   AND v.last_ua_hash = p_ua_hash
+                   AND v.last_seen_at >= v_now - make_interval(mins => p_heuristic_window_minutes)
+                 ORDER BY v.last_seen_at DESC, v.id
+                 LIMIT p_heuristic_max) c
+        ON CONFLICT (lead_id, visitor_id, link_source) DO NOTHING;
+        GET DIAGNOSTICS heuristic_links_created = ROW_COUNT;
+    END IF;
+
+    INSERT INTO form_submissions (id, lead_id, visitor_id, session_id, form_name, payload, submitted_at,
+                                  validation_status, created_at)
+    VALUES (p_submission_id, lead_id, visitor_id, session_id, p_form_name, p_payload, v_now, 'accepted', v_now);
+
+    PERFORM apply_consent(lead_id, p_consent, 'form_submit', p_ip_hash, v_now);
+END
+$$;
+
 -- ---------------------------------------------------------------------------------------------- pins
 
 DO $$

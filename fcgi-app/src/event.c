@@ -40,6 +40,30 @@ enum v_result event_parse_path(json_t *body, struct issues *is, bool required, s
     return r;
 }
 
+enum v_result event_parse_client_id(json_t *body, struct issues *is, char out[UUID_STR_LEN + 1])
+{
+    struct str s;
+    out[0] = '\0';
+    enum v_result r = v_string(is, body, "eventId", "eventId", 1, SIZE_MAX, V_OPTIONAL, &s);
+    if (r != V_OK)
+        return r;
+    bool ok = s.n == UUID_STR_LEN;
+    for (size_t i = 0; ok && i < s.n; i++) {
+        char ch = s.p[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        ok = dash ? ch == '-'
+                  : (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+    }
+    if (!ok) {
+        issues_add(is, "eventId", "must be a UUID (8-4-4-4-12 hexadecimal digits)");
+        return V_INVALID;
+    }
+    memcpy(out, s.p, UUID_STR_LEN);
+    out[UUID_STR_LEN] = '\0';
+    ascii_lower_inplace(out, UUID_STR_LEN);
+    return V_OK;
+}
+
 bool event_parse_utm(json_t *body, struct issues *is, struct str utm[UTM_FIELDS])
 {
     json_t *obj = NULL;
@@ -188,6 +212,7 @@ void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_i
     if (v_free_object(is, body, "props", "props", &ev->props) == V_OK)
         check_props_metrics(is, ev);
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &ev->honeypot);
+    (void)event_parse_client_id(body, is, ev->client_id);
 }
 
 void event_free(struct event_in *ev)
@@ -322,21 +347,35 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     } else {
         snprintf(time_token, sizeof(time_token), "bucket:%lld", (long long)(now_ms / EVENT_DEDUPE_BUCKET_MS));
     }
-    head = json_pack("[s, s%]", "v1", ev->anon_id.p, ev->anon_id.n);
-    tail = json_pack("[s%, s, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, path_tok,
-                     time_token, ref_tok ? json_string(ref_tok) : NULL, ip_hash, ua_hash,
-                     utm, ev->traffic_canon, ev->props);
-    const char *head_s = jsonout_dump(a, head, true);
-    const char *tail_s = jsonout_dump(a, tail, true);
-    if (!head_s || !tail_s)
-        goto out;
-    size_t hn = strlen(head_s), tn = strlen(tail_s);
-    char *prefix = arena_strndup(a, head_s, hn); /* `["v1","anon"]` → `["v1","anon",` */
-    char *suffix = arena_strndup(a, tail_s, tn); /* `["page_view",...]` → `,"page_view",...]` */
-    if (!prefix || !suffix)
-        goto out;
-    prefix[hn - 1] = ',';
-    suffix[0] = ',';
+    const char *prefix, *suffix = NULL;
+    if (ev->client_id[0]) {
+        /* the client's eventId is the key within its anonId: ["v1-eventId", anonId, eventId], whole,
+         * no session id spliced in (a NULL suffix tells ingest_event()); neither time nor body count */
+        head = json_pack("[s, s%, s]", "v1-eventId", ev->anon_id.p, ev->anon_id.n, ev->client_id);
+        if (!(prefix = jsonout_dump(a, head, true)))
+            goto out;
+    } else {
+        head = json_pack("[s, s%]", "v1", ev->anon_id.p, ev->anon_id.n);
+        tail = json_pack("[s%, s, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, path_tok,
+                         time_token, ref_tok ? json_string(ref_tok) : NULL, ip_hash, ua_hash, utm,
+                         ev->traffic_canon, ev->props);
+        /* a capture's own fields, last, so that events without them keep their keys */
+        if (tail && ev->dedupe_extra.p)
+            json_array_append_new(tail, jstr(ev->dedupe_extra));
+        const char *head_s = jsonout_dump(a, head, true);
+        const char *tail_s = jsonout_dump(a, tail, true);
+        if (!head_s || !tail_s)
+            goto out;
+        size_t hn = strlen(head_s), tn = strlen(tail_s);
+        char *pre = arena_strndup(a, head_s, hn); /* `["v1","anon"]` → `["v1","anon",` */
+        char *suf = arena_strndup(a, tail_s, tn); /* `["page_view",...]` → `,"page_view",...]` */
+        if (!pre || !suf)
+            goto out;
+        pre[hn - 1] = ',';
+        suf[0] = ',';
+        prefix = pre;
+        suffix = suf;
+    }
 
     char *visitor_id = ids, *session_id = ids + UUID_STR_LEN + 1, *event_id = ids + 2 * (UUID_STR_LEN + 1);
     uuid_v4(visitor_id);
@@ -377,7 +416,7 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     for (int i = 0; i < UTM_FIELDS; i++)
         vals[7 + i] = ev->utm[i].p ? arena_strndup(a, ev->utm[i].p, ev->utm[i].n) : NULL;
     for (int i = 0; i < EVENT_NPARAMS; i++) {
-        bool may_be_null = (i >= 6 && i <= 11) || i == 18 || i == 22;
+        bool may_be_null = (i >= 6 && i <= 11) || i == 18 || i == 22 || (i == 17 && ev->client_id[0]);
         if (!vals[i] && !may_be_null)
             goto out; /* the arena is full */
         p[i] = vals[i];

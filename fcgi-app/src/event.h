@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "hash.h"
 #include "router.h"
 
 #define UTM_FIELDS 5
@@ -43,7 +44,17 @@ struct event_in {
     json_t *metrics;       /* traffic metrics copied into props (owned), NULL when none */
     json_t *props;         /* the body's props (borrowed), NULL when absent */
     struct str honeypot;   /* trimmed; .p NULL when absent */
+    /* The client's eventId (a UUID, lower-cased), the event's idempotency key within its anonId;
+     * "" when absent. */
+    char client_id[UUID_STR_LEN + 1];
+    /* Set by lead capture: what tells one capture's form_submit event from another's (an HMAC of the
+     * lead's email, consent and payload), rendered last into the dedupe key; .p NULL otherwise. */
+    struct str dedupe_extra;
 };
+
+/* The optional `eventId`: a UUID (8-4-4-4-12 hex digits, any case, trimmed), copied lower-cased
+ * into out (UUID_STR_LEN + 1 bytes); out is "" when absent or invalid. */
+enum v_result event_parse_client_id(json_t *body, struct issues *is, char out[UUID_STR_LEN + 1]);
 
 /* Validates an /v1/events body into *ev, recording every problem in *is. Call event_free(). */
 void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev);

@@ -7,6 +7,7 @@ The module uses its own database (`hardening`, migrated once), so its row counts
 
 import json
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -279,3 +280,185 @@ def distinct_queries_stay_distinct_events():
     expect(ids[0] != ids[1], "different queries were deduplicated into one event")
     expect_eq(ids[2], ids[0], "the exact repeat's eventId")
     expect_eq(count("events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s" % lit(a)), 2, "events")
+
+
+
+# =============================================================================================
+# item 6: one form_submit event per accepted capture; an exact retry writes nothing twice
+
+TABLES = ("visitors", "sessions", "events", "leads", "lead_identities", "form_submissions", "consent_events")
+
+
+def table_counts():
+    return {t: count(t) for t in TABLES}
+
+
+@test
+def each_capture_gets_its_own_event():
+    s = main_stack()
+    a = "anon-cap-%s" % uid()
+    wait_for_dedupe_bucket(8)
+    first = {"email": "one-%s@example.com" % uid(), "anonId": a, "path": "/signup", "formName": "demo"}
+    second = dict(first, email="two-%s@example.com" % uid())
+    r1 = post(s, CAPTURE, first)
+    expect_eq(r1.status, 200, "first capture", r1)
+    time.sleep(2)
+    r2 = post(s, CAPTURE, second)
+    expect_eq(r2.status, 200, "second capture, 2 s later, another email", r2)
+    vid = r1.json["visitorId"]
+    expect_eq(count("leads WHERE email_normalized IN (%s, %s)" % (lit(first["email"]), lit(second["email"]))), 2,
+              "leads")
+    expect_eq(count("form_submissions WHERE visitor_id = %s" % lit(vid)), 2, "form submissions")
+    expect_eq(count("events WHERE visitor_id = %s AND event_type = 'form_submit'" % lit(vid)), 2,
+              "form_submit events (one per accepted capture)")
+    # another payload or consent is another capture too
+    third = dict(second, payload={"company": "Acme"})
+    r3 = post(s, CAPTURE, third)
+    expect_eq(r3.status, 200, "third capture: the second's email with a payload", r3)
+    expect_eq(count("events WHERE visitor_id = %s AND event_type = 'form_submit'" % lit(vid)), 3,
+              "form_submit events after a capture with a payload")
+    # an exact retry (the browser sends the same request again) writes nothing twice
+    before = table_counts()
+    r4 = post(s, CAPTURE, third)
+    expect_eq(r4.status, 200, "exact retry", r4)
+    expect_eq((r4.json["leadId"], r4.json["visitorId"], r4.json["sessionId"], r4.json["heuristicLinksCreated"]),
+              (r3.json["leadId"], r3.json["visitorId"], r3.json["sessionId"], 0), "the retry's answer")
+    expect_eq(table_counts(), before, "row counts after an exact retry")
+
+
+# =============================================================================================
+# item 10: the client's eventId is the idempotency key of an event
+
+class PsqlSession:
+    """An interactive psql held open through a pipe: one Postgres session as long as needed."""
+
+    def __init__(self, db):
+        p = pg()
+        cmd = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-h", p.sockdir, "-p", str(p.port),
+               "-U", "postgres", "-d", db]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning"), cwd="/")
+        self.out = b""
+
+    def send(self, sql):
+        self.p.stdin.write(sql.encode() + b"\n")
+        self.p.stdin.flush()
+
+    def wait_for(self, marker, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        fd = self.p.stdout.fileno()
+        while marker.encode() not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            rd, _, _ = select.select([fd], [], [], left)
+            if rd:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return False
+                self.out += chunk
+        return True
+
+    def close(self):
+        try:
+            if self.p.poll() is None:
+                self.p.stdin.close()
+                try:
+                    self.p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.p.kill()
+                    self.p.wait(timeout=5)
+        finally:
+            for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+def events_of(anon_id):
+    return count("events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s" % lit(anon_id))
+
+
+@test(timeout=90)
+def event_id_retry_after_a_5xx_stores_one_row():
+    """The first request's INSERT waits on a lock; its responder is SIGKILLed (lighttpd answers 5xx);
+    the lock goes and Postgres commits the orphaned statement. The client retries the same body
+    later (here: in the next 30-second dedupe bucket, as a retry after a backoff would): 202 and
+    still one row."""
+    with Stack(db_url(), workers=1, env={"RATE_LIMIT_EVENTS": 0}) as s:
+        a = "anon-eid-%s" % uid()
+        eid = str(uuid.uuid4())
+        body = {"anonId": a, "eventType": "page_view", "path": "/retry", "eventId": eid}
+        locker = PsqlSession(DB)
+        result = {}
+        try:
+            locker.send("BEGIN; LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE; SELECT 'lock-' || 'held';")
+            expect(locker.wait_for("lock-held", 10), "psql could not take the lock")
+            responder = s.responder_pids()[0]
+            sent_at = time.time()
+
+            def send():
+                try:
+                    result["r"] = post(s, EVENTS, body)
+                except Exception as e:  # the connection may be cut
+                    result["e"] = e
+
+            t = threading.Thread(target=send, daemon=True)
+            t.start()
+            harness.wait_until(lambda: scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
+                "AND query LIKE %s" % (lit(DB), lit("%ingest_event%"))) == "1", 1.0, 0.01,
+                "the event's statement to wait on the lock")
+            os.kill(responder, signal.SIGKILL)
+            harness.wait_until(lambda: not harness.proc_alive(responder), 2, 0.005, "the responder to die")
+        finally:
+            if locker.p.poll() is None:
+                locker.send("ROLLBACK;")
+            locker.close()
+        t.join(15)
+        r = result.get("r")
+        expect(r is not None and r.status >= 500, "the first request's answer: %r" % (r or result.get("e")))
+        harness.wait_until(lambda: events_of(a) == 1, 5, 0.05, "Postgres to commit the orphaned event")
+        # a retry in another dedupe bucket: without eventId, another key
+        wait = 30 - (sent_at % 30) + 0.3
+        time.sleep(wait)
+        harness.wait_until(lambda: s.responder_pids(), 5, 0.05, "lighttpd to respawn the responder")
+        r2 = post(s, EVENTS, body)
+        expect_eq(r2.status, 202, "the retry", r2)
+        expect_eq(events_of(a), 1, "events after the retry with the same eventId")
+        stored = scalar("SELECT e.id FROM events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s"
+                        % lit(a))
+        expect_eq(r2.json["eventId"], stored, "the retry answers with the stored event's id")
+
+
+@test
+def event_id_rules():
+    s = main_stack()
+    a = "anon-eidr-%s" % uid()
+    eid = str(uuid.uuid4())
+    r = post(s, EVENTS, {"anonId": a, "eventType": "page_view", "path": "/", "eventId": "not-a-uuid"})
+    expect_error(r, 400, "invalid_request", extra=True)
+    expect_eq(issue_paths(r), ["eventId"], "issue paths", r)
+    r1 = post(s, EVENTS, {"anonId": a, "eventType": "page_view", "path": "/", "eventId": eid})
+    expect_eq(r1.status, 202, "first", r1)
+    expect(r1.json["eventId"] != eid, "the response's eventId is the server's id of the row")
+    # the same eventId in upper case with another body and time: the same event, nothing written
+    before = table_counts()
+    r2 = post(s, EVENTS, {"anonId": a, "eventType": "click", "path": "/other", "eventId": eid.upper(),
+                          "timestamp": "2026-01-01T00:00:00Z"})
+    expect_eq(r2.status, 202, "repeat", r2)
+    expect_eq((r2.json["eventId"], r2.json["visitorId"], r2.json["sessionId"]),
+              (r1.json["eventId"], r1.json["visitorId"], r1.json["sessionId"]), "the repeat's ids")
+    expect_eq(table_counts(), before, "row counts after a repeated eventId")
+    # the same eventId from another visitor is another event
+    b = "anon-eidr2-%s" % uid()
+    r3 = post(s, EVENTS, {"anonId": b, "eventType": "page_view", "path": "/", "eventId": eid})
+    expect_eq(r3.status, 202, "another anonId", r3)
+    expect(r3.json["eventId"] != r1.json["eventId"], "another visitor's event was returned")
+    expect_eq(events_of(b), 1, "events of the other visitor")
+    # without eventId nothing changes: an identical body in one bucket is still deduplicated
+    wait_for_dedupe_bucket(3)
+    x = post(s, EVENTS, {"anonId": a, "eventType": "scroll", "path": "/"})
+    y = post(s, EVENTS, {"anonId": a, "eventType": "scroll", "path": "/"})
+    expect_eq(y.json["eventId"], x.json["eventId"], "dedupe without eventId")

@@ -1173,6 +1173,49 @@ static void test_params_strip(void)
     cfg.path_query_keys[0] = NULL;
 }
 
+/* The client's eventId: a UUID or a 400 on eventId; it alone (with the anonId) is the dedupe key, so
+ * a retry in another bucket, session or with another body finds the first event (issue 11, item 10). */
+static void test_client_event_id(void)
+{
+    const char *id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    CHECK_STR(paths_of(with("eventId", json_string(id))), "");
+    CHECK_STR(paths_of(with("eventId", json_string(" 0F8FAD5B-D9CB-469F-A165-70867728950E "))), "");
+    CHECK_STR(paths_of(with("eventId", json_string("00000000-0000-0000-0000-000000000000"))), "");
+    static const char *const bad[] = {"", "x", "0f8fad5b-d9cb-469f-a165-70867728950",
+                                      "0f8fad5b-d9cb-469f-a165-70867728950e0", "0f8fad5bd9cb469fa16570867728950e",
+                                      "0f8fad5b-d9cb-469f-a165_70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950g",
+                                      "{0f8fad5b-d9cb-469f-a165-70867728950e}"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+        CHECK_STR(paths_of(with("eventId", json_string(bad[i]))), "eventId");
+    CHECK_STR(paths_of(with("eventId", json_integer(5))), "eventId");
+    CHECK_STR(paths_of(with("eventId", json_null())), "eventId");
+
+    struct fx f, g;
+    CHECK_INT(fx_run(&f, with("eventId", json_string(id)), STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_PREFIX], "[\"v1-eventId\",\"anon-0001\",\"0f8fad5b-d9cb-469f-a165-70867728950e\"]");
+    CHECK(f.p[P_SUFFIX] == NULL);
+    CHECK(is_uuid(f.p[P_EVENT_ID]) && strcmp(f.p[P_EVENT_ID], id) != 0); /* the row's id is the server's */
+    /* another time, path and case: the same key */
+    json_t *b = with("eventId", json_string("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+    set_dotted(b, "path", json_string("/elsewhere"));
+    CHECK_INT(fx_run(&g, b, STD_PARAMS, NOW_MS + 10 * EVENT_DEDUPE_BUCKET_MS), 0);
+    CHECK_STR(g.p[P_PREFIX], f.p[P_PREFIX]);
+    CHECK(g.p[P_SUFFIX] == NULL);
+    fx_free(&g);
+    fx_free(&f);
+    /* another anonId: another key */
+    b = with("eventId", json_string(id));
+    set_dotted(b, "anonId", json_string("anon-0002"));
+    CHECK_INT(fx_run(&g, b, STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(g.p[P_PREFIX], "[\"v1-eventId\",\"anon-0002\",\"0f8fad5b-d9cb-469f-a165-70867728950e\"]");
+    fx_free(&g);
+    /* no eventId: the rendering of API.md §3 */
+    CHECK_INT(fx_run(&f, base(), STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_PREFIX], "[\"v1\",\"anon-0001\",");
+    CHECK(f.p[P_SUFFIX] != NULL);
+    fx_free(&f);
+}
+
 static void test_props_precision(void)
 {
     static const double reals[] = {1771045200.123456, 0.30000000000000004, 123456.78901234567, 0.1, 2.5};
@@ -1316,6 +1359,7 @@ int main(void)
     test_canonical();
     test_props_precision();
     test_params_strip();
+    test_client_event_id();
     test_time_token();
     test_params_ids_and_arena();
     return t_done("test_event");
