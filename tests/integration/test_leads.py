@@ -388,14 +388,15 @@ def capture_form_submit_event():
     vis = one("SELECT last_ip_hash, first_ip_hash FROM visitors WHERE id = %s" % lit(j["visitorId"]))
     expect_eq(vis, {"last_ip_hash": IP_HASH, "first_ip_hash": IP_HASH}, "visitor hashes")
 
-    # the same capture again within the dedupe bucket: the event is deduplicated, the capture is not
+    # another capture (another email) within the dedupe bucket: its own event and submission
+    # (issue 11 item 6: the event used to be deduplicated, under-counting conversions)
     again = capture_ok(s, {"email": new_email("event2"), "anonId": a, "path": "/pricing",
                            "referrer": "https://www.google.com/search?q=x", "formName": "demo_request",
                            "sourceChannel": "ads", "utm": {"source": "google", "medium": "cpc", "campaign": "spring"}},
                        ua=ua, headers={"Origin": ALLOWED_ORIGIN})
     expect_eq(again["sessionId"], j["sessionId"], "sessionId of the repeated capture")
-    expect_eq(count("events WHERE visitor_id = %s" % lit(j["visitorId"])), 1,
-              "events after an identical capture in the same 30-second bucket")
+    expect_eq(count("events WHERE visitor_id = %s" % lit(j["visitorId"])), 2,
+              "events after a capture of another email in the same 30-second bucket")
     expect_eq(count("form_submissions WHERE visitor_id = %s" % lit(j["visitorId"])), 2, "form submissions")
 
     # defaults: path "/", formName lead_capture, props without sourceChannel, no Origin: Host
