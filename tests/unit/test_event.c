@@ -1209,6 +1209,16 @@ static void test_client_event_id(void)
     CHECK_INT(fx_run(&g, b, STD_PARAMS, NOW_MS), 0);
     CHECK_STR(g.p[P_PREFIX], "[\"v1-eventId\",\"anon-0002\",\"0f8fad5b-d9cb-469f-a165-70867728950e\"]");
     fx_free(&g);
+    /* a capture's own fields go last into the rendering; events without them keep their keys */
+    CHECK_INT(fx_run(&f, base(), STD_PARAMS, NOW_MS), 0);
+    char *plain = strdup(f.p[P_SUFFIX] ? f.p[P_SUFFIX] : "");
+    f.ev.dedupe_extra = STRLIT("c0ffee");
+    CHECK_INT(event_params(&f.ctx, &f.ev, NOW_MS, f.p), 0);
+    size_t pn = strlen(plain);
+    CHECK(f.p[P_SUFFIX] && strncmp(f.p[P_SUFFIX], plain, pn - 1) == 0 &&
+          strcmp(f.p[P_SUFFIX] + pn - 1, ",\"c0ffee\"]") == 0);
+    free(plain);
+    fx_free(&f);
     /* no eventId: the rendering of API.md §3 */
     CHECK_INT(fx_run(&f, base(), STD_PARAMS, NOW_MS), 0);
     CHECK_STR(f.p[P_PREFIX], "[\"v1\",\"anon-0001\",");
