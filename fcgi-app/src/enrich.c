@@ -263,9 +263,9 @@ int enrich_strip_referrer(struct arena *a, struct str ref, struct str *out_ref, 
     *changed = s.n < ref.n;
     /* scheme "://" authority: the userinfo (user:password@) goes */
     size_t i = 0;
-    while (i < s.n && ((s.p[i] >= 'a' && s.p[i] <= 'z') || (s.p[i] >= 'A' && s.p[i] <= 'Z') ||
-                       (i > 0 && ((s.p[i] >= '0' && s.p[i] <= '9') || s.p[i] == '+' || s.p[i] == '-' ||
-                                  s.p[i] == '.'))))
+    while (i < s.n &&
+           ((s.p[i] >= 'a' && s.p[i] <= 'z') || (s.p[i] >= 'A' && s.p[i] <= 'Z') ||
+            (i > 0 && ((s.p[i] >= '0' && s.p[i] <= '9') || s.p[i] == '+' || s.p[i] == '-' || s.p[i] == '.'))))
         i++;
     if (i > 0 && s.n - i >= 3 && memcmp(s.p + i, "://", 3) == 0) {
         size_t auth = i + 3, end = auth;

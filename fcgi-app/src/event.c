@@ -306,8 +306,8 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     struct traffic_input ti = {ev->utm[0], ev->utm[1], ev->referrer, host};
     const char *source = enrich_traffic_source(a, &ti);
     bool path_cut = false, ref_cut = false;
-    struct str path = enrich_strip_path(a, ev->path, c->cfg->path_query_keys, c->cfg->path_query_key_count,
-                                        &path_cut);
+    struct str path =
+        enrich_strip_path(a, ev->path, c->cfg->path_query_keys, c->cfg->path_query_key_count, &path_cut);
     struct str referrer = {NULL, 0};
     if (!path.p || (ev->referrer.p && enrich_strip_referrer(a, ev->referrer, &referrer, &ref_cut) != 0))
         goto out;

@@ -417,7 +417,8 @@ static void test_strip(void)
     CHECK_STR(strip_path("/x#page=1", keys, 2), "/x (changed)"); /* a fragment is not a query */
     CHECK_STR(strip_path("/x?page%3D1=zed@example.com", keys, 2), "/x (changed)"); /* keys are not decoded */
     /* referrers: scheme, host, port and path */
-    CHECK_STR(strip_ref("https://www.google.com/search?q=zed@example.com"), "https://www.google.com/search (changed)");
+    CHECK_STR(strip_ref("https://www.google.com/search?q=zed@example.com"),
+              "https://www.google.com/search (changed)");
     CHECK_STR(strip_ref("https://news.example/"), "https://news.example/");
     CHECK_STR(strip_ref("https://news.example"), "https://news.example");
     CHECK_STR(strip_ref("http://news.example:8080/a/b#c"), "http://news.example:8080/a/b (changed)");

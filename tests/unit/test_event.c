@@ -484,9 +484,12 @@ static void test_props_metrics(void)
     static const struct {
         const char *key;
         double max;
-    } m[] = {{"engagedTimeMs", EVENT_ENGAGED_MS_MAX}, {"scrollDepthPercent", EVENT_SCROLL_PCT_MAX},
-             {"fcpMs", EVENT_VITAL_MS_MAX},          {"lcpMs", EVENT_VITAL_MS_MAX},
-             {"inpMs", EVENT_VITAL_MS_MAX},          {"ttfbMs", EVENT_VITAL_MS_MAX},
+    } m[] = {{"engagedTimeMs", EVENT_ENGAGED_MS_MAX},
+             {"scrollDepthPercent", EVENT_SCROLL_PCT_MAX},
+             {"fcpMs", EVENT_VITAL_MS_MAX},
+             {"lcpMs", EVENT_VITAL_MS_MAX},
+             {"inpMs", EVENT_VITAL_MS_MAX},
+             {"ttfbMs", EVENT_VITAL_MS_MAX},
              {"clsScore", EVENT_CLS_MAX}};
     for (size_t i = 0; i < ARRAY_LEN(m); i++) {
         char dotted[64];
@@ -1166,7 +1169,8 @@ static void test_params_strip(void)
     char k_page[] = "page";
     cfg.path_query_keys[0] = k_page;
     cfg.path_query_key_count = 1;
-    CHECK_INT(fx_run(&f, with("path", json_string("/list?email=zed@example.com&page=2")), STD_PARAMS, NOW_MS), 0);
+    CHECK_INT(fx_run(&f, with("path", json_string("/list?email=zed@example.com&page=2")), STD_PARAMS, NOW_MS),
+              0);
     CHECK_STR(f.p[P_PATH], "/list?page=2");
     fx_free(&f);
     cfg.path_query_key_count = 0;
@@ -1181,9 +1185,13 @@ static void test_client_event_id(void)
     CHECK_STR(paths_of(with("eventId", json_string(id))), "");
     CHECK_STR(paths_of(with("eventId", json_string(" 0F8FAD5B-D9CB-469F-A165-70867728950E "))), "");
     CHECK_STR(paths_of(with("eventId", json_string("00000000-0000-0000-0000-000000000000"))), "");
-    static const char *const bad[] = {"", "x", "0f8fad5b-d9cb-469f-a165-70867728950",
-                                      "0f8fad5b-d9cb-469f-a165-70867728950e0", "0f8fad5bd9cb469fa16570867728950e",
-                                      "0f8fad5b-d9cb-469f-a165_70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950g",
+    static const char *const bad[] = {"",
+                                      "x",
+                                      "0f8fad5b-d9cb-469f-a165-70867728950",
+                                      "0f8fad5b-d9cb-469f-a165-70867728950e0",
+                                      "0f8fad5bd9cb469fa16570867728950e",
+                                      "0f8fad5b-d9cb-469f-a165_70867728950e",
+                                      "0f8fad5b-d9cb-469f-a165-70867728950g",
                                       "{0f8fad5b-d9cb-469f-a165-70867728950e}"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++)
         CHECK_STR(paths_of(with("eventId", json_string(bad[i]))), "eventId");
