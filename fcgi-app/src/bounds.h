@@ -56,6 +56,20 @@
 /* A property id (events.property_id VARCHAR(128)), wherever one comes from. */
 #define PROPERTY_ID_MAX 128
 
+/* Traffic metrics of an event (API.md §3): traffic.engagedTimeMs, traffic.scrollDepthPercent and
+ * traffic.webVitals.{fcpMs,lcpMs,inpMs,ttfbMs,clsScore}, and the same keys in props, which are
+ * stored as those metrics when traffic does not carry them. Beyond a bound is a 400, never stored:
+ * engaged time at most a day, scroll depth a percentage, a web-vital timing at most two minutes
+ * (a page that takes longer measured nothing useful), CLS at most 10 (real pages stay below 1). */
+#define EVENT_ENGAGED_MS_MAX 86400000LL
+#define EVENT_SCROLL_PCT_MAX 100LL
+#define EVENT_VITAL_MS_MAX 120000LL
+#define EVENT_CLS_MAX 10.0
+
+/* PATH_QUERY_ALLOWLIST: query keys a stored path keeps (every other query parameter is dropped). */
+#define PATH_QUERY_ALLOWLIST_MAX 32
+#define PATH_QUERY_KEY_MAX_LEN 64
+
 /* Summary and rollup windows, in days. */
 #define SUMMARY_MAX_DAYS 366
 #define ROLLUPS_MAX_DAYS 3660

@@ -134,6 +134,44 @@ static void load_origins(struct loader *l, struct config *c)
     }
 }
 
+/* Splits PATH_QUERY_ALLOWLIST: comma-separated query keys, trimmed, empties dropped. A key is
+ * compared with the key of a query parameter exactly as sent (no percent-decoding), so it may hold
+ * none of the characters that end or split a key. */
+static void load_query_keys(struct loader *l, struct config *c)
+{
+    static const char *const name = "PATH_QUERY_ALLOWLIST";
+    const char *v = env_str(l, name);
+    if (!v)
+        return;
+    const char *p = v;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        struct str s = str_trim((struct str){p, n});
+        if (s.n > 0) {
+            if (c->path_query_key_count >= PATH_QUERY_ALLOWLIST_MAX) {
+                fail(l, name, "more than %d keys", PATH_QUERY_ALLOWLIST_MAX);
+                return;
+            }
+            if (s.n > PATH_QUERY_KEY_MAX_LEN) {
+                fail(l, name, "a key is longer than %d characters", PATH_QUERY_KEY_MAX_LEN);
+                return;
+            }
+            for (size_t i = 0; i < s.n; i++) {
+                unsigned char ch = (unsigned char)s.p[i];
+                if (ch <= 0x20 || ch == 0x7f || strchr("&=#?", ch)) {
+                    fail(l, name, "a key may not contain white space, control characters or & = # ?");
+                    return;
+                }
+            }
+            c->path_query_keys[c->path_query_key_count++] = xstrndup(s.p, s.n);
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+}
+
 static bool has_nul_or_ctl(const char *s)
 {
     for (; *s; s++) {
@@ -300,6 +338,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
 
     load_origins(&l, c);
     c->enforce_origin = env_bool(&l, "ENFORCE_ORIGIN", true);
+    load_query_keys(&l, c);
 
     c->port = (int)env_long(&l, "PORT", 3000, 1, 65535);
     c->fcgi_workers = (int)env_long(&l, "FCGI_WORKERS", 2, 1, CONFIG_FCGI_WORKERS_MAX);
@@ -376,6 +415,9 @@ void config_free(struct config *c)
     for (size_t i = 0; i < c->cors_origin_count; i++)
         free(c->cors_origins[i]);
     c->cors_origin_count = 0;
+    for (size_t i = 0; i < c->path_query_key_count; i++)
+        free(c->path_query_keys[i]);
+    c->path_query_key_count = 0;
 }
 
 void config_print(const struct config *c, int fd)
@@ -408,4 +450,8 @@ void config_print(const struct config *c, int fd)
     dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nCLIENT_IP_HEADER=%s\nAPP_HOME=%s\n", c->run_dir,
             c->trusted_proxies ? c->trusted_proxies : "", c->client_ip_header ? c->client_ip_header : "",
             c->app_home);
+    dprintf(fd, "PATH_QUERY_ALLOWLIST=");
+    for (size_t i = 0; i < c->path_query_key_count; i++)
+        dprintf(fd, "%s%s", i ? "," : "", c->path_query_keys[i]);
+    dprintf(fd, "\n");
 }

@@ -36,6 +36,11 @@ struct config {
     size_t cors_origin_count;
     bool enforce_origin; /* POST with a foreign Origin: 403 origin_not_allowed (ENFORCE_ORIGIN) */
 
+    /* Query keys a stored path keeps (PATH_QUERY_ALLOWLIST; empty: paths are stored without their
+     * query). Owned by config (config_free). */
+    char *path_query_keys[PATH_QUERY_ALLOWLIST_MAX];
+    size_t path_query_key_count;
+
     int port;
     int fcgi_workers;
     long max_body_bytes;

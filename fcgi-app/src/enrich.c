@@ -203,6 +203,95 @@ const char *enrich_traffic_source(struct arena *a, const struct traffic_input *i
     return "referral";
 }
 
+/* Offset of the first '?' or '#' in s, s.n when none. */
+static size_t query_start(struct str s)
+{
+    size_t i = 0;
+    while (i < s.n && s.p[i] != '?' && s.p[i] != '#')
+        i++;
+    return i;
+}
+
+static bool key_allowed(struct str key, char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (str_eq(key, str_from_cstr(keys[i])))
+            return true;
+    }
+    return false;
+}
+
+struct str enrich_strip_path(struct arena *a, struct str path, char *const *keys, size_t n, bool *changed)
+{
+    size_t q = query_start(path);
+    *changed = q < path.n;
+    if (!*changed)
+        return path;
+    /* the query runs from after '?' to the fragment; a leading '#' means there is no query */
+    struct str query = {NULL, 0};
+    if (path.p[q] == '?') {
+        const char *hash = memchr(path.p + q + 1, '#', path.n - q - 1);
+        query = (struct str){path.p + q + 1, (size_t)((hash ? hash : path.p + path.n) - (path.p + q + 1))};
+    }
+    char *out = arena_alloc(a, path.n + 2);
+    if (!out)
+        return (struct str){NULL, 0};
+    memcpy(out, path.p, q);
+    size_t o = q, kept = 0;
+    for (size_t i = 0; query.p && i <= query.n;) {
+        const char *amp = memchr(query.p + i, '&', query.n - i);
+        size_t end = amp ? (size_t)(amp - query.p) : query.n;
+        struct str pair = {query.p + i, end - i};
+        const char *eq = memchr(pair.p, '=', pair.n);
+        struct str key = {pair.p, eq ? (size_t)(eq - pair.p) : pair.n};
+        if (key.n > 0 && key_allowed(key, keys, n)) {
+            out[o++] = kept++ ? '&' : '?';
+            memcpy(out + o, pair.p, pair.n);
+            o += pair.n;
+        }
+        i = end + 1;
+    }
+    if (o == 0) /* only a query or fragment was sent: a reference to a page whose path is unknown */
+        out[o++] = '/';
+    out[o] = '\0';
+    return (struct str){out, o};
+}
+
+int enrich_strip_referrer(struct arena *a, struct str ref, struct str *out_ref, bool *changed)
+{
+    struct str s = {ref.p, query_start(ref)};
+    *changed = s.n < ref.n;
+    /* scheme "://" authority: the userinfo (user:password@) goes */
+    size_t i = 0;
+    while (i < s.n &&
+           ((s.p[i] >= 'a' && s.p[i] <= 'z') || (s.p[i] >= 'A' && s.p[i] <= 'Z') ||
+            (i > 0 && ((s.p[i] >= '0' && s.p[i] <= '9') || s.p[i] == '+' || s.p[i] == '-' || s.p[i] == '.'))))
+        i++;
+    if (i > 0 && s.n - i >= 3 && memcmp(s.p + i, "://", 3) == 0) {
+        size_t auth = i + 3, end = auth;
+        while (end < s.n && s.p[end] != '/')
+            end++;
+        const char *at = NULL;
+        for (size_t k = auth; k < end; k++) {
+            if (s.p[k] == '@')
+                at = s.p + k;
+        }
+        if (at) {
+            size_t skip = (size_t)(at + 1 - (s.p + auth));
+            char *out = arena_alloc(a, s.n - skip + 1);
+            if (!out)
+                return -1;
+            memcpy(out, s.p, auth);
+            memcpy(out + auth, at + 1, s.n - auth - skip);
+            out[s.n - skip] = '\0';
+            *changed = true;
+            s = (struct str){out, s.n - skip};
+        }
+    }
+    *out_ref = s.n ? s : (struct str){NULL, 0};
+    return 0;
+}
+
 const char *enrich_device_type(struct str ua)
 {
     struct str u = ua.p ? ua : STRLIT("unknown");

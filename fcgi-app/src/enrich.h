@@ -26,6 +26,18 @@ struct traffic_input {
 /* One of the TrafficSource enum labels. Static string. */
 const char *enrich_traffic_source(struct arena *a, const struct traffic_input *in);
 
+/* The path as stored (no personal data in a query string): without its fragment, and with only the
+ * query parameters whose key (as sent, not decoded) is one of keys[0..n), in their order; no '?'
+ * when none is left, and "/" when nothing is left at all. *changed tells whether anything went.
+ * Borrows from path when nothing changed, else arena-owned; .p NULL when the arena is full. */
+struct str enrich_strip_path(struct arena *a, struct str path, char *const *keys, size_t n, bool *changed);
+
+/* The referrer as stored: scheme, host (and port) and path of a URL, without userinfo, query or
+ * fragment; a referrer that is not a URL loses its query and fragment. *out .p NULL when nothing
+ * is left; it borrows from ref, or is arena-owned when userinfo was cut out. Returns -1 when the
+ * arena is full, else 0. */
+int enrich_strip_referrer(struct arena *a, struct str ref, struct str *out, bool *changed) ATTR_WUR;
+
 /* desktop | mobile | tablet | bot from a user agent (absent = "unknown" text). Static string. */
 const char *enrich_device_type(struct str user_agent);
 

@@ -40,6 +40,30 @@ enum v_result event_parse_path(json_t *body, struct issues *is, bool required, s
     return r;
 }
 
+enum v_result event_parse_client_id(json_t *body, struct issues *is, char out[UUID_STR_LEN + 1])
+{
+    struct str s;
+    out[0] = '\0';
+    enum v_result r = v_string(is, body, "eventId", "eventId", 1, SIZE_MAX, V_OPTIONAL, &s);
+    if (r != V_OK)
+        return r;
+    bool ok = s.n == UUID_STR_LEN;
+    for (size_t i = 0; ok && i < s.n; i++) {
+        char ch = s.p[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        ok = dash ? ch == '-'
+                  : (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+    }
+    if (!ok) {
+        issues_add(is, "eventId", "must be a UUID (8-4-4-4-12 hexadecimal digits)");
+        return V_INVALID;
+    }
+    memcpy(out, s.p, UUID_STR_LEN);
+    out[UUID_STR_LEN] = '\0';
+    ascii_lower_inplace(out, UUID_STR_LEN);
+    return V_OK;
+}
+
 bool event_parse_utm(json_t *body, struct issues *is, struct str utm[UTM_FIELDS])
 {
     json_t *obj = NULL;
@@ -141,6 +165,37 @@ static void parse_traffic(json_t *body, struct issues *is, struct event_in *ev)
         json_decref(metrics);
 }
 
+/* A metric key at the top of props is stored as that metric when traffic does not carry it
+ * (traffic wins on a clash), and the rollups read it (p95 TTFB): it is held to the metric's bounds,
+ * so that ttfbMs 1e308 is a 400 rather than a stored number. Its value is kept as sent. */
+static void check_props_metrics(struct issues *is, const struct event_in *ev)
+{
+    static const struct {
+        const char *key, *path;
+        long long max; /* 0: the real-valued clsScore */
+    } m[] = {
+        {"engagedTimeMs", "props.engagedTimeMs", EVENT_ENGAGED_MS_MAX},
+        {"scrollDepthPercent", "props.scrollDepthPercent", EVENT_SCROLL_PCT_MAX},
+        {"fcpMs", "props.fcpMs", EVENT_VITAL_MS_MAX},
+        {"lcpMs", "props.lcpMs", EVENT_VITAL_MS_MAX},
+        {"inpMs", "props.inpMs", EVENT_VITAL_MS_MAX},
+        {"ttfbMs", "props.ttfbMs", EVENT_VITAL_MS_MAX},
+        {"clsScore", "props.clsScore", 0},
+    };
+    if (!ev->props)
+        return;
+    for (size_t i = 0; i < ARRAY_LEN(m); i++) {
+        if (ev->metrics && json_object_get(ev->metrics, m[i].key))
+            continue;
+        long long iv;
+        double dv;
+        if (m[i].max)
+            (void)v_coerced_int(is, ev->props, m[i].key, m[i].path, 0, m[i].max, &iv);
+        else
+            (void)v_coerced_number(is, ev->props, m[i].key, m[i].path, 0, EVENT_CLS_MAX, &dv);
+    }
+}
+
 void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev)
 {
     memset(ev, 0, sizeof(*ev));
@@ -154,8 +209,10 @@ void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_i
     (void)v_string(is, body, "referrer", "referrer", 1, EVENT_REFERRER_MAX, V_OPTIONAL, &ev->referrer);
     ev->has_utm_object = event_parse_utm(body, is, ev->utm);
     parse_traffic(body, is, ev);
-    (void)v_free_object(is, body, "props", "props", &ev->props);
+    if (v_free_object(is, body, "props", "props", &ev->props) == V_OK)
+        check_props_metrics(is, ev);
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &ev->honeypot);
+    (void)event_parse_client_id(body, is, ev->client_id);
 }
 
 void event_free(struct event_in *ev)
@@ -196,6 +253,29 @@ static struct str site_host(struct ctx *c)
     return h;
 }
 
+/* What a dedupe rendering holds for a path or referrer that is stored stripped: the stored value,
+ * plus, when something was removed, "#" and an HMAC (with the pepper) of the value as sent. So two
+ * views of one path with different queries in one bucket stay two events, an exact retry still
+ * finds the first, and the key lets no one without the pepper test a guess at what was removed.
+ * Values without a query or fragment render as before (their keys do not change). Arena-owned. */
+static const char *strip_token(struct arena *a, struct str pepper, struct str stored, struct str sent,
+                               bool changed)
+{
+    if (!changed)
+        return arena_strndup(a, stored.p, stored.n);
+    char mac[HASH_HEX_LEN + 1];
+    hash_hmac_hex(pepper, sent, mac);
+    size_t sn = stored.p ? stored.n : 0;
+    char *out = arena_alloc(a, sn + 1 + HASH_HEX_LEN + 1);
+    if (!out)
+        return NULL;
+    if (sn)
+        memcpy(out, stored.p, sn);
+    out[sn] = '#';
+    memcpy(out + sn + 1, mac, HASH_HEX_LEN + 1);
+    return out;
+}
+
 static const char *tri_text(enum tri t, bool dflt)
 {
     return (t == TRI_ABSENT ? dflt : t == TRI_TRUE) ? "true" : "false";
@@ -222,8 +302,19 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     const char *property = ev->property_id.p ? arena_strndup(a, ev->property_id.p, ev->property_id.n)
                            : host.p && v_codepoints(host) <= EVENT_PROPERTY_ID_MAX ? host.p
                                                                                    : "unknown";
+    /* the traffic source reads the referrer as sent; only the stored copies are stripped */
     struct traffic_input ti = {ev->utm[0], ev->utm[1], ev->referrer, host};
     const char *source = enrich_traffic_source(a, &ti);
+    bool path_cut = false, ref_cut = false;
+    struct str path =
+        enrich_strip_path(a, ev->path, c->cfg->path_query_keys, c->cfg->path_query_key_count, &path_cut);
+    struct str referrer = {NULL, 0};
+    if (!path.p || (ev->referrer.p && enrich_strip_referrer(a, ev->referrer, &referrer, &ref_cut) != 0))
+        goto out;
+    const char *path_tok = strip_token(a, pepper, path, ev->path, path_cut);
+    const char *ref_tok = ev->referrer.p ? strip_token(a, pepper, referrer, ev->referrer, ref_cut) : NULL;
+    if (!path_tok || (ev->referrer.p && !ref_tok))
+        goto out;
     const char *device = ev->device_type ? ev->device_type : enrich_device_type(c->req->user_agent);
     bool is_page_view = str_eq(ev->event_type, STRLIT("page_view"));
     bool is_form_submit = str_eq(ev->event_type, STRLIT("form_submit"));
@@ -256,21 +347,35 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     } else {
         snprintf(time_token, sizeof(time_token), "bucket:%lld", (long long)(now_ms / EVENT_DEDUPE_BUCKET_MS));
     }
-    head = json_pack("[s, s%]", "v1", ev->anon_id.p, ev->anon_id.n);
-    tail = json_pack("[s%, s%, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, ev->path.p,
-                     ev->path.n, time_token, ev->referrer.p ? jstr(ev->referrer) : NULL, ip_hash, ua_hash,
-                     utm, ev->traffic_canon, ev->props);
-    const char *head_s = jsonout_dump(a, head, true);
-    const char *tail_s = jsonout_dump(a, tail, true);
-    if (!head_s || !tail_s)
-        goto out;
-    size_t hn = strlen(head_s), tn = strlen(tail_s);
-    char *prefix = arena_strndup(a, head_s, hn); /* `["v1","anon"]` → `["v1","anon",` */
-    char *suffix = arena_strndup(a, tail_s, tn); /* `["page_view",...]` → `,"page_view",...]` */
-    if (!prefix || !suffix)
-        goto out;
-    prefix[hn - 1] = ',';
-    suffix[0] = ',';
+    const char *prefix, *suffix = NULL;
+    if (ev->client_id[0]) {
+        /* the client's eventId is the key within its anonId: ["v1-eventId", anonId, eventId], whole,
+         * no session id spliced in (a NULL suffix tells ingest_event()); neither time nor body count */
+        head = json_pack("[s, s%, s]", "v1-eventId", ev->anon_id.p, ev->anon_id.n, ev->client_id);
+        if (!(prefix = jsonout_dump(a, head, true)))
+            goto out;
+    } else {
+        head = json_pack("[s, s%]", "v1", ev->anon_id.p, ev->anon_id.n);
+        tail = json_pack("[s%, s, s, o?, s, s, O?, O?, O?]", ev->event_type.p, ev->event_type.n, path_tok,
+                         time_token, ref_tok ? json_string(ref_tok) : NULL, ip_hash, ua_hash, utm,
+                         ev->traffic_canon, ev->props);
+        /* a capture's own fields, last, so that events without them keep their keys */
+        if (tail && ev->dedupe_extra.p)
+            json_array_append_new(tail, jstr(ev->dedupe_extra));
+        const char *head_s = jsonout_dump(a, head, true);
+        const char *tail_s = jsonout_dump(a, tail, true);
+        if (!head_s || !tail_s)
+            goto out;
+        size_t hn = strlen(head_s), tn = strlen(tail_s);
+        char *pre = arena_strndup(a, head_s, hn); /* `["v1","anon"]` → `["v1","anon",` */
+        char *suf = arena_strndup(a, tail_s, tn); /* `["page_view",...]` → `,"page_view",...]` */
+        if (!pre || !suf)
+            goto out;
+        pre[hn - 1] = ',';
+        suf[0] = ',';
+        prefix = pre;
+        suffix = suf;
+    }
 
     char *visitor_id = ids, *session_id = ids + UUID_STR_LEN + 1, *event_id = ids + 2 * (UUID_STR_LEN + 1);
     uuid_v4(visitor_id);
@@ -286,8 +391,8 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
         arena_strndup(a, ip_hash, HASH_HEX_LEN),
         arena_strndup(a, ua_hash, HASH_HEX_LEN),
         arena_strndup(a, ev->event_type.p, ev->event_type.n),
-        arena_strndup(a, ev->path.p, ev->path.n),
-        ev->referrer.p ? arena_strndup(a, ev->referrer.p, ev->referrer.n) : NULL,
+        arena_strndup(a, path.p, path.n),
+        referrer.p ? arena_strndup(a, referrer.p, referrer.n) : NULL,
         NULL,
         NULL,
         NULL,
@@ -311,7 +416,7 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     for (int i = 0; i < UTM_FIELDS; i++)
         vals[7 + i] = ev->utm[i].p ? arena_strndup(a, ev->utm[i].p, ev->utm[i].n) : NULL;
     for (int i = 0; i < EVENT_NPARAMS; i++) {
-        bool may_be_null = (i >= 6 && i <= 11) || i == 18 || i == 22;
+        bool may_be_null = (i >= 6 && i <= 11) || i == 18 || i == 22 || (i == 17 && ev->client_id[0]);
         if (!vals[i] && !may_be_null)
             goto out; /* the arena is full */
         p[i] = vals[i];

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "hash.h"
 #include "router.h"
 
 #define UTM_FIELDS 5
@@ -22,10 +23,6 @@
 #define EVENT_REFERRER_MAX 2048
 #define EVENT_UTM_MAX 255
 #define EVENT_PROPERTY_ID_MAX PROPERTY_ID_MAX
-#define EVENT_ENGAGED_MS_MAX 86400000LL
-#define EVENT_SCROLL_PCT_MAX 100LL
-#define EVENT_VITAL_MS_MAX 120000LL
-#define EVENT_CLS_MAX 10.0
 #define EVENT_MAX_FUTURE_MS (24LL * 3600 * 1000)
 #define EVENT_DEDUPE_BUCKET_MS 30000LL
 
@@ -47,7 +44,17 @@ struct event_in {
     json_t *metrics;       /* traffic metrics copied into props (owned), NULL when none */
     json_t *props;         /* the body's props (borrowed), NULL when absent */
     struct str honeypot;   /* trimmed; .p NULL when absent */
+    /* The client's eventId (a UUID, lower-cased), the event's idempotency key within its anonId;
+     * "" when absent. */
+    char client_id[UUID_STR_LEN + 1];
+    /* Set by lead capture: what tells one capture's form_submit event from another's (an HMAC of the
+     * lead's email, consent and payload), rendered last into the dedupe key; .p NULL otherwise. */
+    struct str dedupe_extra;
 };
+
+/* The optional `eventId`: a UUID (8-4-4-4-12 hex digits, any case, trimmed), copied lower-cased
+ * into out (UUID_STR_LEN + 1 bytes); out is "" when absent or invalid. */
+enum v_result event_parse_client_id(json_t *body, struct issues *is, char out[UUID_STR_LEN + 1]);
 
 /* Validates an /v1/events body into *ev, recording every problem in *is. Call event_free(). */
 void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev);

@@ -115,6 +115,34 @@ static const char *ip_hash_param(struct ctx *c)
     return h;
 }
 
+/* What tells one capture's form_submit event from another's, for its dedupe key: an HMAC (with the
+ * pepper, so the key holds no email) of the normalised email, consent and payload; formName and
+ * sourceChannel are in the event's props already. Two captures from one browser within a dedupe
+ * bucket are then two events, one per lead, and only an exact retry finds the first. *out is
+ * arena-owned. Returns -1 when the arena is full. */
+static int capture_dedupe_extra(struct ctx *c, struct str email, const struct capture_in *in, struct str *out)
+{
+    struct arena *a = c->req->arena;
+    /* the email holds no newline (its pattern) and consent is one of three words */
+    const char *payload = in->payload ? jsonout_dump(a, in->payload, true) : "";
+    const char *consent = in->consent ? in->consent : "";
+    size_t pn = payload ? strlen(payload) : 0, cn = strlen(consent);
+    char *msg = arena_alloc(a, email.n + cn + pn + 3);
+    char *mac = arena_alloc(a, HASH_HEX_LEN + 1);
+    if (!payload || !msg || !mac)
+        return -1;
+    memcpy(msg, email.p, email.n);
+    msg[email.n] = '\n';
+    memcpy(msg + email.n + 1, consent, cn);
+    msg[email.n + 1 + cn] = '\n';
+    memcpy(msg + email.n + cn + 2, payload, pn);
+    msg[email.n + cn + 2 + pn] = '\0';
+    hash_hmac_hex((struct str){c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len},
+                  (struct str){msg, email.n + cn + 2 + pn}, mac);
+    *out = (struct str){mac, HASH_HEX_LEN};
+    return 0;
+}
+
 void h_capture(struct ctx *c)
 {
     struct issues is;
@@ -154,8 +182,6 @@ void h_capture(struct ctx *c)
     if (in.source_channel.p)
         json_object_set_new(ev.props, "sourceChannel",
                             json_stringn(in.source_channel.p, in.source_channel.n));
-    if (event_params(c, &ev, now, params + CAPTURE_LEAD_NPARAMS) != 0)
-        goto out;
 
     struct str domain;
     struct str email = lead_email_normalize(c->req->arena, in.email, &domain);
@@ -163,10 +189,13 @@ void h_capture(struct ctx *c)
     const char *payload = NULL;
     if (in.payload && !(payload = jsonout_dump(c->req->arena, in.payload, false)))
         goto out;
+    if (!email.p || capture_dedupe_extra(c, email, &in, &ev.dedupe_extra) != 0 ||
+        event_params(c, &ev, now, params + CAPTURE_LEAD_NPARAMS) != 0)
+        goto out;
     char window[16], links_max[16];
     snprintf(window, sizeof(window), "%d", c->cfg->heuristic_link_window_minutes);
     snprintf(links_max, sizeof(links_max), "%d", LEAD_HEURISTIC_LINKS_MAX);
-    if (!email.p || !ids)
+    if (!ids)
         goto out;
     uuid_v4(ids);
     uuid_v4(ids + UUID_STR_LEN + 1);
@@ -184,6 +213,17 @@ void h_capture(struct ctx *c)
     params[9] = param(c, str_from_cstr(window));
     params[10] = links_max;
 
+    /* a form post's 303 target is settled before anything is written: once the capture commits,
+     * the answer must not fail (the browser would post the form again) */
+    const char *location = NULL;
+    if (c->form_post) {
+        /* a plain HTML form: send the browser back to the page; the origin only when allowed */
+        struct str origin =
+            cors_origin_allowed(c->cfg, c->req->origin) ? c->req->origin : (struct str){NULL, 0};
+        if (!(location = lead_redirect_location(c->req->arena, in.path, origin)))
+            goto out;
+    }
+
     enum db_rc rc = db_exec(STMT_CAPTURE, params, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);
@@ -191,12 +231,8 @@ void h_capture(struct ctx *c)
     }
     if (rc != DB_OK || PQntuples(res) != 1)
         goto out;
-    if (c->form_post) {
-        /* a plain HTML form: send the browser back to the page; the origin only when allowed */
-        struct str origin =
-            cors_origin_allowed(c->cfg, c->req->origin) ? c->req->origin : (struct str){NULL, 0};
-        const char *location = lead_redirect_location(c->req->arena, in.path, origin);
-        if (!location || http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
+    if (location) {
+        if (http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
             goto out;
         reply_json(c, 303, NULL);
         goto out;

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "bounds.h"
+
 static bool is_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -95,6 +97,16 @@ const char *lead_redirect_location(struct arena *a, struct str path, struct str 
     }
     struct str target = ok ? path : STRLIT("/");
     size_t on = origin.p ? origin.n : 0;
+    /* the header must fit (http_add_header refuses longer values): a long target loses its query
+     * and fragment first, then falls back to the site's root */
+    if (on + target.n > RESPONSE_HEADER_MAX_LEN) {
+        size_t cut = 0;
+        while (cut < target.n && target.p[cut] != '?' && target.p[cut] != '#')
+            cut++;
+        target.n = cut;
+    }
+    if (on + target.n > RESPONSE_HEADER_MAX_LEN)
+        target = STRLIT("/");
     char *out = arena_alloc(a, on + target.n + 1);
     if (!out)
         return NULL;

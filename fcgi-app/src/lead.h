@@ -24,7 +24,9 @@ struct str lead_email_normalize(struct arena *a, struct str email, struct str *d
 
 /* The 303 target of a form post: path when it starts with '/' followed by neither '/' nor '\'
  * (and holds no control character), else "/"; prefixed with origin when origin.p is set (the
- * caller passes the request's Origin only when it is allowed). Arena-owned; NULL when full. */
+ * caller passes the request's Origin only when it is allowed). Never longer than
+ * RESPONSE_HEADER_MAX_LEN: a longer target drops its query and fragment, then becomes "/" (origin
+ * at most CORS_MAX_ORIGIN_LEN). Arena-owned; NULL when full. */
 const char *lead_redirect_location(struct arena *a, struct str path, struct str origin);
 
 #endif

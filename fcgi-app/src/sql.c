@@ -7,8 +7,9 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
                     "SELECT max(version), count(*) FILTER (WHERE version = ANY($1::text[])) "
                     "FROM schema_migrations",
                     1, true},
-    /* One round trip per event (migrations/0002_ingest_event.sql). Safe to retry: the same
-     * parameters give the same dedupe key, so a retry after a lost commit finds the first row. */
+    /* One round trip per event (migrations/0002_ingest_event.sql, with the client's eventId since
+     * 0006_hardening.sql: a NULL $18 makes $17 the whole key). Safe to retry: the same parameters
+     * give the same dedupe key, so a retry after a lost commit finds the first row. */
     [STMT_INGEST_EVENT] = {"ingest_event",
                            "SELECT event_id, visitor_id, session_id, deduplicated FROM ingest_event("
                            "$1, $2::timestamp(3), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::integer, "

@@ -116,8 +116,9 @@ static bool json_has_nul(json_t *v)
 static void check_event_params(const char *const *p)
 {
     static const int may_be_null[] = {6, 7, 8, 9, 10, 11, 18, 22};
+    const char *prefix = p[16], *suffix = p[17], *session = p[14];
     for (int i = 0; i < EVENT_NPARAMS; i++) {
-        bool nullable = false;
+        bool nullable = i == 17 && prefix && strncmp(prefix, "[\"v1-eventId\",", 14) == 0;
         for (size_t k = 0; k < ARRAY_LEN(may_be_null); k++)
             nullable = nullable || may_be_null[k] == i;
         FZ_CHECK(p[i] || nullable);
@@ -126,12 +127,20 @@ static void check_event_params(const char *const *p)
     /* ingest_event() hashes prefix || '"' || session id || '"' || suffix: it must be the
      * canonical array ["v1", anonId, session, eventType, path, time, referrer, ipHash, uaHash,
      * utm, traffic, props] */
-    const char *prefix = p[16], *suffix = p[17], *session = p[14];
+    json_error_t err;
+    if (!suffix) {
+        /* the client's eventId: the whole rendering is ["v1-eventId", anonId, eventId] */
+        json_t *key = json_loads(prefix, JSON_REJECT_DUPLICATES, &err);
+        FZ_CHECK(json_is_array(key) && json_array_size(key) == 3);
+        FZ_CHECK(strcmp(json_string_value(json_array_get(key, 1)), p[0]) == 0);
+        FZ_CHECK(json_string_length(json_array_get(key, 2)) == UUID_STR_LEN);
+        json_decref(key);
+        return;
+    }
     size_t n = strlen(prefix) + strlen(session) + strlen(suffix) + 3;
     char *canon = malloc(n);
     FZ_CHECK(canon != NULL);
     snprintf(canon, n, "%s\"%s\"%s", prefix, session, suffix);
-    json_error_t err;
     json_t *arr = json_loads(canon, JSON_REJECT_DUPLICATES, &err);
     if (!arr)
         fprintf(stderr, "canonical rendering does not parse (%s): %s\n", err.text, canon);
@@ -140,7 +149,13 @@ static void check_event_params(const char *const *p)
     FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 1)), p[0]) == 0);
     FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 2)), session) == 0);
     FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 3)), p[4]) == 0);
-    FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 4)), p[5]) == 0);
+    /* the stored path, then "#" and an HMAC of the path as sent when its query was stripped */
+    const char *path_tok = json_string_value(json_array_get(arr, 4));
+    size_t stored_n = strlen(p[5]);
+    FZ_CHECK(
+        strncmp(path_tok, p[5], stored_n) == 0 &&
+        (path_tok[stored_n] == '\0' || (path_tok[stored_n] == '#' && strlen(path_tok + stored_n + 1) == 64)));
+    FZ_CHECK(!strchr(p[5], '#'));
     json_decref(arr);
     free(canon);
     /* props is a jsonb object: parses, no U+0000 anywhere */
@@ -180,7 +195,10 @@ static void check_lead(const struct config *c, struct request *req, json_t *root
     size_t tn = strlen(target);
     FZ_CHECK(tn >= 1 && target[0] == '/' && target[1] != '/' && target[1] != '\\');
     FZ_CHECK(!fz_has_ctl(target, tn));
-    FZ_CHECK(strcmp(target, "/") == 0 || (ps.n == tn && memcmp(ps.p, target, tn) == 0));
+    /* the path as sent, or without its query and fragment, or "/", and never over the header limit */
+    FZ_CHECK(on + tn <= RESPONSE_HEADER_MAX_LEN);
+    FZ_CHECK(strcmp(target, "/") == 0 || (ps.n == tn && memcmp(ps.p, target, tn) == 0) ||
+             (tn < ps.n && memcmp(ps.p, target, tn) == 0 && (ps.p[tn] == '?' || ps.p[tn] == '#')));
 }
 
 /* The response of a refused body: a 400/413/415 with {"ok":false,"error":...}, rendered. */

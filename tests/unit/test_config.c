@@ -450,6 +450,55 @@ static void test_cors_list(void)
     CHECK(err_starts_with("PORT"));
 }
 
+/* PATH_QUERY_ALLOWLIST: comma-separated query keys a stored path keeps; default none. */
+static void test_path_query_allowlist(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"IP_HASH_PEPPER", PEPPER}), 0);
+    CHECK_INT(c.path_query_key_count, 0);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"PATH_QUERY_ALLOWLIST", " page ,, ,\tlang\t,"}), 0);
+    CHECK_INT(c.path_query_key_count, 2);
+    CHECK_STR(c.path_query_keys[0], "page");
+    CHECK_STR(c.path_query_keys[1], "lang");
+    config_free(&c);
+    CHECK_INT(c.path_query_key_count, 0);
+
+    /* exactly PATH_QUERY_ALLOWLIST_MAX keys, then one more */
+    char list[PATH_QUERY_ALLOWLIST_MAX * 8 + 16];
+    size_t o = 0;
+    for (int i = 0; i < PATH_QUERY_ALLOWLIST_MAX; i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "k%d,", i);
+    CHECK_INT(LOAD(&c, {"PATH_QUERY_ALLOWLIST", list}), 0);
+    CHECK_INT(c.path_query_key_count, PATH_QUERY_ALLOWLIST_MAX);
+    config_free(&c);
+    snprintf(list + o, sizeof(list) - o, "one-too-many");
+    CHECK_INT(load_one("PATH_QUERY_ALLOWLIST", list), -1);
+    CHECK(err_starts_with("PATH_QUERY_ALLOWLIST"));
+
+    /* key length PATH_QUERY_KEY_MAX_LEN, then one more */
+    char key[PATH_QUERY_KEY_MAX_LEN + 2];
+    memset(key, 'k', PATH_QUERY_KEY_MAX_LEN);
+    key[PATH_QUERY_KEY_MAX_LEN] = '\0';
+    CHECK_INT(LOAD(&c, {"PATH_QUERY_ALLOWLIST", key}), 0);
+    CHECK_INT(strlen(c.path_query_keys[0]), PATH_QUERY_KEY_MAX_LEN);
+    config_free(&c);
+    key[PATH_QUERY_KEY_MAX_LEN] = 'k';
+    key[PATH_QUERY_KEY_MAX_LEN + 1] = '\0';
+    CHECK_INT(load_one("PATH_QUERY_ALLOWLIST", key), -1);
+    CHECK(err_starts_with("PATH_QUERY_ALLOWLIST"));
+
+    /* characters that would end or split a key */
+    static const char *const bad[] = {"a=b", "a&b", "a#", "?a", "a b", "a\x01"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("PATH_QUERY_ALLOWLIST", bad[i]), -1);
+        CHECK(err_starts_with("PATH_QUERY_ALLOWLIST"));
+    }
+    /* a failure after the list was split frees it (valgrind checks) */
+    CHECK_INT(LOAD(NULL, {"PATH_QUERY_ALLOWLIST", "page,lang"}, {"PORT", "0"}), -1);
+    CHECK(err_starts_with("PORT"));
+}
+
 static void test_log_level(void)
 {
     static const struct {
@@ -682,7 +731,8 @@ static void test_print_redacts(void)
     struct config c;
     const char *url = "postgresql://app:hunter2-very-secret@db.internal:5432/app";
     CHECK_INT(LOAD(&c, {"DATABASE_URL", url}, {"ADMIN_API_KEY", ADMIN_KEY},
-                   {"CORS_ALLOWED_ORIGINS", "https://a.example,https://b.example"}),
+                   {"CORS_ALLOWED_ORIGINS", "https://a.example,https://b.example"},
+                   {"PATH_QUERY_ALLOWLIST", "page, lang"}),
               0);
     FILE *f = tmpfile();
     CHECK(f != NULL);
@@ -705,6 +755,7 @@ static void test_print_redacts(void)
     CHECK(strstr(out, "RATE_LIMIT_EVENTS=180\n") != NULL);
     CHECK(strstr(out, "LOG_LEVEL=info\n") != NULL);
     CHECK(strstr(out, "CLIENT_IP_HEADER=X-Forwarded-For\n") != NULL);
+    CHECK(strstr(out, "PATH_QUERY_ALLOWLIST=page,lang\n") != NULL);
     config_free(&c);
 }
 
@@ -722,6 +773,7 @@ int main(void)
     test_rate_limits();
     test_booleans();
     test_cors_list();
+    test_path_query_allowlist();
     test_log_level();
     test_strings();
     test_trusted_proxies();

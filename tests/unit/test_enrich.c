@@ -364,6 +364,75 @@ static void test_device_type(void)
     CHECK_STR(device("curl/8.5.0"), "desktop");
 }
 
+/* stripped path of raw with the allow-list keys; "(changed)" appended when something went */
+static const char *strip_path(const char *raw, char *const *keys, size_t n)
+{
+    static char buf[4096];
+    bool changed = false;
+    struct str s = enrich_strip_path(&arena, str_from_cstr(raw), keys, n, &changed);
+    snprintf(buf, sizeof(buf), "%s%s", s.p ? txt(s) : "(null)", changed ? " (changed)" : "");
+    return buf;
+}
+
+static const char *strip_ref(const char *raw)
+{
+    static char buf[4096];
+    bool changed = false;
+    struct str s = {NULL, 0};
+    if (enrich_strip_referrer(&arena, str_from_cstr(raw), &s, &changed) != 0)
+        return "(arena full)";
+    snprintf(buf, sizeof(buf), "%s%s", s.p ? txt(s) : "(null)", changed ? " (changed)" : "");
+    return buf;
+}
+
+/* Stored paths and referrers carry no query string (issue 11, item 7: an email in ?email= was
+ * stored as sent). */
+static void test_strip(void)
+{
+    char *none[1] = {NULL};
+    char k_page[] = "page", k_lang[] = "lang";
+    char *keys[] = {k_page, k_lang};
+    /* nothing to strip: as sent, unchanged */
+    CHECK_STR(strip_path("/pricing", none, 0), "/pricing");
+    CHECK_STR(strip_path("/", none, 0), "/");
+    CHECK_STR(strip_path("https://site.example/a/b", none, 0), "https://site.example/a/b");
+    /* query and fragment go */
+    CHECK_STR(strip_path("/x?email=zed@example.com", none, 0), "/x (changed)");
+    CHECK_STR(strip_path("/x?email=zed%40example.com#top", none, 0), "/x (changed)");
+    CHECK_STR(strip_path("/x#frag?email=zed@example.com", none, 0), "/x (changed)");
+    CHECK_STR(strip_path("/x?", none, 0), "/x (changed)");
+    CHECK_STR(strip_path("/x#", none, 0), "/x (changed)");
+    CHECK_STR(strip_path("https://site.example/a?utm_source=g&gclid=abc", none, 0),
+              "https://site.example/a (changed)");
+    /* only a query or fragment: "/" */
+    CHECK_STR(strip_path("?email=zed@example.com", none, 0), "/ (changed)");
+    CHECK_STR(strip_path("#x", none, 0), "/ (changed)");
+    /* the allow-list keeps its keys, in the order sent, values as sent */
+    CHECK_STR(strip_path("/x?page=2&email=zed@example.com&lang=de", keys, 2), "/x?page=2&lang=de (changed)");
+    CHECK_STR(strip_path("/x?email=zed@example.com&page=2#f", keys, 2), "/x?page=2 (changed)");
+    CHECK_STR(strip_path("/x?lang=de&page=2", keys, 2), "/x?lang=de&page=2 (changed)"); /* fragment-less */
+    CHECK_STR(strip_path("/x?page&pages=1&Page=3&=page&page=", keys, 2), "/x?page&page= (changed)");
+    CHECK_STR(strip_path("/x?&&page=1&&", keys, 2), "/x?page=1 (changed)");
+    CHECK_STR(strip_path("/x?email=a@b.example", keys, 2), "/x (changed)");
+    CHECK_STR(strip_path("/x#page=1", keys, 2), "/x (changed)"); /* a fragment is not a query */
+    CHECK_STR(strip_path("/x?page%3D1=zed@example.com", keys, 2), "/x (changed)"); /* keys are not decoded */
+    /* referrers: scheme, host, port and path */
+    CHECK_STR(strip_ref("https://www.google.com/search?q=zed@example.com"),
+              "https://www.google.com/search (changed)");
+    CHECK_STR(strip_ref("https://news.example/"), "https://news.example/");
+    CHECK_STR(strip_ref("https://news.example"), "https://news.example");
+    CHECK_STR(strip_ref("http://news.example:8080/a/b#c"), "http://news.example:8080/a/b (changed)");
+    CHECK_STR(strip_ref("https://zed:pw@news.example/a?x=1"), "https://news.example/a (changed)");
+    CHECK_STR(strip_ref("https://zed@example.com@news.example/"), "https://news.example/ (changed)");
+    CHECK_STR(strip_ref("android-app://com.google.android.gm/?email=zed@example.com"),
+              "android-app://com.google.android.gm/ (changed)");
+    CHECK_STR(strip_ref("https://news.example/a@b"), "https://news.example/a@b"); /* '@' in the path stays */
+    /* not a URL: query and fragment go all the same */
+    CHECK_STR(strip_ref("news.example/a?email=zed@example.com"), "news.example/a (changed)");
+    CHECK_STR(strip_ref("?email=zed@example.com"), "(null) (changed)");
+    CHECK_STR(strip_ref("zed@example.com"), "zed@example.com"); /* nothing URL-like to cut */
+}
+
 int main(void)
 {
     arena_init(&arena, ARENA_MAX_BYTES);
@@ -373,6 +442,7 @@ int main(void)
     test_social();
     test_traffic_source();
     test_device_type();
+    test_strip();
     arena_free(&arena);
     return t_done("test_enrich");
 }

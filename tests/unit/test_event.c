@@ -19,6 +19,10 @@
 #define IP_HASH "f029abaab40441fed3c7c7c3b37d8175d33b02aeb4f5dd34b00ef28391ea1b5d"
 #define UA_HASH "7ff0d941fe84996af00a1771e64a468064b36e3dafc732a8acd7baea8f843de6"
 #define UNKNOWN_HASH "223b7b357cc2395b232f76f8edf66877d2c8915cadbf2825bb908fec421c3e3f"
+/* HMAC-SHA256(PEPPER, "/pricing?x=1") and (PEPPER, "https://www.google.com/search?q=a") (Python hmac):
+ * what the dedupe rendering holds for what was stripped from FULL_BODY's path and referrer */
+#define PATH_MAC "433cc715f722958c3449aa38546f247570ef211f885ab3ded84c0e8e4fdd737d"
+#define REF_MAC "21f39b5c86f2be6158a154dc60fa186f60b97f76eae735cab1c998053285f692"
 #define IP2_HASH "c94f6f5a7b988356aafbfcfa23efed2a05e31d62123709aafa83b562dafe2c1f" /* 198.51.100.1 */
 
 /* ingest_event() parameter positions */
@@ -472,6 +476,55 @@ static void test_number_limits(void)
     CHECK_STR(paths_of(with(cls, json_string("Infinity"))), cls);
 }
 
+/* A metric key in props is stored as that metric unless traffic carries it (traffic wins), and the
+ * rollups read it (p95 TTFB): it is held to the metric's bounds. ttfbMs 1e308 was stored (issue 11,
+ * item 9). */
+static void test_props_metrics(void)
+{
+    static const struct {
+        const char *key;
+        double max;
+    } m[] = {{"engagedTimeMs", EVENT_ENGAGED_MS_MAX},
+             {"scrollDepthPercent", EVENT_SCROLL_PCT_MAX},
+             {"fcpMs", EVENT_VITAL_MS_MAX},
+             {"lcpMs", EVENT_VITAL_MS_MAX},
+             {"inpMs", EVENT_VITAL_MS_MAX},
+             {"ttfbMs", EVENT_VITAL_MS_MAX},
+             {"clsScore", EVENT_CLS_MAX}};
+    for (size_t i = 0; i < ARRAY_LEN(m); i++) {
+        char dotted[64];
+        snprintf(dotted, sizeof(dotted), "props.%s", m[i].key);
+        CHECK_STR(paths_of(with(dotted, json_real(1e308))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_real(m[i].max * 2 + 1))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_real(-1))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_string("Infinity"))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_string("1e999"))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_string("slow"))), dotted);
+        CHECK_STR(paths_of(with(dotted, json_null())), dotted);
+        CHECK_STR(paths_of(with(dotted, json_real(0))), "");
+        CHECK_STR(paths_of(with(dotted, json_real(m[i].max))), "");
+    }
+    CHECK_STR(paths_of(with("props.ttfbMs", json_string(" 120000 "))), "");
+    CHECK_STR(paths_of(with("props.ttfbMs", json_real(1.5))), "props.ttfbMs");
+    CHECK_STR(paths_of(with("props.clsScore", json_real(0.25))), "");
+    /* other keys stay free, and so does a metric key below the top level */
+    CHECK_STR(paths_of(with("props.ttfb", json_real(1e308))), "");
+    CHECK_STR(paths_of(with("props.x", load("{\"ttfbMs\":1e308}"))), "");
+    /* traffic carries the metric: the props value is replaced, never stored, and not checked */
+    json_t *b = with("props.lcpMs", json_string("slow"));
+    set_dotted(b, "traffic.webVitals.lcpMs", json_integer(2500));
+    CHECK_STR(paths_of(b), "");
+    /* ...but an invalid traffic value does not let an invalid props value through */
+    b = with("props.lcpMs", json_real(1e308));
+    set_dotted(b, "traffic.webVitals.lcpMs", json_integer(-1));
+    CHECK_STR(paths_of(b), "traffic.webVitals.lcpMs,props.lcpMs");
+    /* the bounds as documented (API.md §3) */
+    CHECK_INT(EVENT_VITAL_MS_MAX, 120000);
+    CHECK_INT(EVENT_ENGAGED_MS_MAX, 86400000);
+    CHECK_INT(EVENT_SCROLL_PCT_MAX, 100);
+    CHECK(EVENT_CLS_MAX == 10.0);
+}
+
 static void test_other_fields(void)
 {
     /* traffic.deviceType */
@@ -677,8 +730,9 @@ static void test_params_full(void)
     CHECK_STR(f.p[P_IP_HASH], IP_HASH);
     CHECK_STR(f.p[P_UA_HASH], UA_HASH);
     CHECK_STR(f.p[P_TYPE], "page_view");
-    CHECK_STR(f.p[P_PATH], "/pricing?x=1");
-    CHECK_STR(f.p[P_REFERRER], "https://www.google.com/search?q=a");
+    /* stored without query strings (issue 11, item 7) */
+    CHECK_STR(f.p[P_PATH], "/pricing");
+    CHECK_STR(f.p[P_REFERRER], "https://www.google.com/search");
     CHECK_STR(f.p[P_UTM_SOURCE], "Google");
     CHECK_STR(f.p[P_UTM_MEDIUM], "cpc");
     CHECK_STR(f.p[P_UTM_CAMPAIGN], "spring");
@@ -717,7 +771,8 @@ static void test_params_full(void)
     CHECK_STR(f.p[P_PREFIX], "[\"v1\",\"anon-12345678\",");
     CHECK_STR(
         f.p[P_SUFFIX],
-        ",\"page_view\",\"/pricing?x=1\",\"2026-02-14T05:00:00.000Z\",\"https://www.google.com/search?q=a\","
+        ",\"page_view\",\"/pricing#" PATH_MAC "\",\"2026-02-14T05:00:00.000Z\","
+        "\"https://www.google.com/search#" REF_MAC "\","
         "\"" IP_HASH "\",\"" UA_HASH "\","
         "{\"campaign\":\"spring\",\"content\":\"ad1\",\"medium\":\"cpc\",\"source\":\"Google\",\"term\":"
         "\"shoes\"},"
@@ -1079,6 +1134,106 @@ static void test_canonical(void)
 /* Reals in props keep their value: stored props are "the body's props" (API.md §3, step 4), and two
  * events whose props differ are two events, not one deduplicated. A double needs up to 17
  * significant digits to round-trip; 15 are not enough (1771045200.123456 has 16). */
+/* Stored paths and referrers lose their query strings (PATH_QUERY_ALLOWLIST keeps named keys);
+ * the dedupe rendering tells different queries apart without holding them (issue 11, item 7). */
+static void test_params_strip(void)
+{
+    struct fx f, g;
+    json_t *b = with("path", json_string("/x?email=zed@example.com#top"));
+    set_dotted(b, "referrer", json_string("https://zed:pw@mail.example/inbox?to=zed@example.com"));
+    CHECK_INT(fx_run(&f, b, STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_PATH], "/x");
+    CHECK_STR(f.p[P_REFERRER], "https://mail.example/inbox");
+    CHECK_STR(f.p[P_SOURCE], "referral"); /* from the referrer as sent */
+    for (int i = 0; i < EVENT_NPARAMS; i++)
+        CHECK(!f.p[i] || (!strstr(f.p[i], "zed") && !strstr(f.p[i], "example.com")));
+    /* another query: another rendering; the same query: the same one */
+    CHECK_INT(fx_run(&g, with("path", json_string("/x?email=amy@example.com#top")), STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(g.p[P_PATH], "/x");
+    CHECK(f.p[P_SUFFIX] && g.p[P_SUFFIX] && strstr(f.p[P_SUFFIX], "\"/x#") && strstr(g.p[P_SUFFIX], "\"/x#"));
+    char *fs = strdup(f.p[P_SUFFIX] ? f.p[P_SUFFIX] : "");
+    fx_free(&f);
+    CHECK(strcmp(fs, g.p[P_SUFFIX] ? g.p[P_SUFFIX] : "") != 0);
+    fx_free(&g);
+    b = with("path", json_string("/x?email=zed@example.com#top"));
+    set_dotted(b, "referrer", json_string("https://zed:pw@mail.example/inbox?to=zed@example.com"));
+    CHECK_INT(fx_run(&f, b, STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_SUFFIX], fs);
+    fx_free(&f);
+    free(fs);
+    /* without a query the rendering holds the path as before */
+    CHECK_INT(fx_run(&f, with("path", json_string("/plain")), STD_PARAMS, NOW_MS), 0);
+    CHECK(f.p[P_SUFFIX] && strstr(f.p[P_SUFFIX], ",\"/plain\",") != NULL);
+    fx_free(&f);
+    /* the allow-list keeps its keys */
+    char k_page[] = "page";
+    cfg.path_query_keys[0] = k_page;
+    cfg.path_query_key_count = 1;
+    CHECK_INT(fx_run(&f, with("path", json_string("/list?email=zed@example.com&page=2")), STD_PARAMS, NOW_MS),
+              0);
+    CHECK_STR(f.p[P_PATH], "/list?page=2");
+    fx_free(&f);
+    cfg.path_query_key_count = 0;
+    cfg.path_query_keys[0] = NULL;
+}
+
+/* The client's eventId: a UUID or a 400 on eventId; it alone (with the anonId) is the dedupe key, so
+ * a retry in another bucket, session or with another body finds the first event (issue 11, item 10). */
+static void test_client_event_id(void)
+{
+    const char *id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    CHECK_STR(paths_of(with("eventId", json_string(id))), "");
+    CHECK_STR(paths_of(with("eventId", json_string(" 0F8FAD5B-D9CB-469F-A165-70867728950E "))), "");
+    CHECK_STR(paths_of(with("eventId", json_string("00000000-0000-0000-0000-000000000000"))), "");
+    static const char *const bad[] = {"",
+                                      "x",
+                                      "0f8fad5b-d9cb-469f-a165-70867728950",
+                                      "0f8fad5b-d9cb-469f-a165-70867728950e0",
+                                      "0f8fad5bd9cb469fa16570867728950e",
+                                      "0f8fad5b-d9cb-469f-a165_70867728950e",
+                                      "0f8fad5b-d9cb-469f-a165-70867728950g",
+                                      "{0f8fad5b-d9cb-469f-a165-70867728950e}"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+        CHECK_STR(paths_of(with("eventId", json_string(bad[i]))), "eventId");
+    CHECK_STR(paths_of(with("eventId", json_integer(5))), "eventId");
+    CHECK_STR(paths_of(with("eventId", json_null())), "eventId");
+
+    struct fx f, g;
+    CHECK_INT(fx_run(&f, with("eventId", json_string(id)), STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_PREFIX], "[\"v1-eventId\",\"anon-0001\",\"0f8fad5b-d9cb-469f-a165-70867728950e\"]");
+    CHECK(f.p[P_SUFFIX] == NULL);
+    CHECK(is_uuid(f.p[P_EVENT_ID]) && strcmp(f.p[P_EVENT_ID], id) != 0); /* the row's id is the server's */
+    /* another time, path and case: the same key */
+    json_t *b = with("eventId", json_string("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+    set_dotted(b, "path", json_string("/elsewhere"));
+    CHECK_INT(fx_run(&g, b, STD_PARAMS, NOW_MS + 10 * EVENT_DEDUPE_BUCKET_MS), 0);
+    CHECK_STR(g.p[P_PREFIX], f.p[P_PREFIX]);
+    CHECK(g.p[P_SUFFIX] == NULL);
+    fx_free(&g);
+    fx_free(&f);
+    /* another anonId: another key */
+    b = with("eventId", json_string(id));
+    set_dotted(b, "anonId", json_string("anon-0002"));
+    CHECK_INT(fx_run(&g, b, STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(g.p[P_PREFIX], "[\"v1-eventId\",\"anon-0002\",\"0f8fad5b-d9cb-469f-a165-70867728950e\"]");
+    fx_free(&g);
+    /* a capture's own fields go last into the rendering; events without them keep their keys */
+    CHECK_INT(fx_run(&f, base(), STD_PARAMS, NOW_MS), 0);
+    char *plain = strdup(f.p[P_SUFFIX] ? f.p[P_SUFFIX] : "");
+    f.ev.dedupe_extra = STRLIT("c0ffee");
+    CHECK_INT(event_params(&f.ctx, &f.ev, NOW_MS, f.p), 0);
+    size_t pn = strlen(plain);
+    CHECK(f.p[P_SUFFIX] && strncmp(f.p[P_SUFFIX], plain, pn - 1) == 0 &&
+          strcmp(f.p[P_SUFFIX] + pn - 1, ",\"c0ffee\"]") == 0);
+    free(plain);
+    fx_free(&f);
+    /* no eventId: the rendering of API.md §3 */
+    CHECK_INT(fx_run(&f, base(), STD_PARAMS, NOW_MS), 0);
+    CHECK_STR(f.p[P_PREFIX], "[\"v1\",\"anon-0001\",");
+    CHECK(f.p[P_SUFFIX] != NULL);
+    fx_free(&f);
+}
+
 static void test_props_precision(void)
 {
     static const double reals[] = {1771045200.123456, 0.30000000000000004, 123456.78901234567, 0.1, 2.5};
@@ -1209,6 +1364,7 @@ int main(void)
     test_path_bytes();
     test_number_limits();
     test_other_fields();
+    test_props_metrics();
     test_unknown_keys_and_all_issues();
     arena_init(&prop_arena, ARENA_MAX_BYTES);
     test_body_property();
@@ -1220,6 +1376,8 @@ int main(void)
     test_params_props();
     test_canonical();
     test_props_precision();
+    test_params_strip();
+    test_client_event_id();
     test_time_token();
     test_params_ids_and_arena();
     return t_done("test_event");

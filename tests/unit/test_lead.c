@@ -243,6 +243,44 @@ static void check_redirect(struct str path, const char *origin, const char *want
 
 #define NOPATH ((struct str){NULL, 0})
 
+/* The Location header holds at most RESPONSE_HEADER_MAX_LEN bytes. A longer target falls back to
+ * the path without its query and fragment, then to "/": the capture is committed before the answer
+ * is written, so the answer must never fail (issue 11, item 4: a 2,001-character path was a 500). */
+static void test_redirect_length(void)
+{
+    const char *origin = "https://a.example";
+    size_t on = strlen(origin);
+    /* exactly at the limit, with the origin: kept as is */
+    char *fits = rep("/", "a", RESPONSE_HEADER_MAX_LEN - on - 1, "");
+    char *want = rep(origin, "", 0, fits);
+    check_redirect(sv(fits), origin, want);
+    CHECK_INT(strlen(want), RESPONSE_HEADER_MAX_LEN);
+    free(want);
+    /* one byte over: the query goes */
+    char *over = rep("/p?", "q", RESPONSE_HEADER_MAX_LEN - on - 2, "");
+    check_redirect(sv(over), origin, "https://a.example/p");
+    check_redirect(sv(over), NULL, over); /* without the origin it fits */
+    free(over);
+    char *frag = rep("/p#", "f", RESPONSE_HEADER_MAX_LEN, "");
+    check_redirect(sv(frag), NULL, "/p");
+    free(frag);
+    /* the path itself too long: "/" */
+    char *path2001 = rep("/", "x", 2000, "");
+    check_redirect(sv(path2001), NULL, "/");
+    check_redirect(sv(path2001), origin, "https://a.example/");
+    free(path2001);
+    char *longq = rep("/", "x", RESPONSE_HEADER_MAX_LEN, "?a=1");
+    check_redirect(sv(longq), NULL, "/");
+    free(longq);
+    /* the path without its query at the limit */
+    char *edge = rep("/", "y", RESPONSE_HEADER_MAX_LEN - 1, "?z");
+    char *edge_want = rep("/", "y", RESPONSE_HEADER_MAX_LEN - 1, "");
+    check_redirect(sv(edge), NULL, edge_want);
+    free(edge);
+    free(edge_want);
+    free(fits);
+}
+
 static void test_redirect(void)
 {
     check_redirect(sv("/thanks"), NULL, "/thanks");
@@ -286,6 +324,8 @@ static void test_redirect(void)
     check_redirect(NOPATH, "https://a.example", "https://a.example/");
     check_redirect(sv("/a\r\nSet-Cookie: x"), "https://a.example", "https://a.example/");
     check_redirect(sv("/p?q=1"), "http://localhost:8080", "http://localhost:8080/p?q=1");
+
+    test_redirect_length();
 
     /* a full arena: NULL, never a crash */
     struct arena tiny;
