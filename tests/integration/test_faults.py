@@ -179,18 +179,42 @@ def sql_text_array(values):
         else "ARRAY[]::text[]"
 
 
-def expect_acknowledged_stored(pg, ok, db="backend"):
+def expect_acknowledged_stored(pg, ok, db="backend", fig=None):
     """Invariant (c): every 202 of the load (x[2] its JSON, x[4] its unique anonId) is in the events
-    table, exactly once."""
+    table, exactly once. The counts go into fig["lost"] / fig["dup"] before anything is checked."""
     ids = [x[2]["eventId"] for x in ok]
     missing = psql_file(pg, "SELECT x FROM unnest(%s) x WHERE NOT EXISTS "
                             "(SELECT 1 FROM events e WHERE e.id = x);" % sql_text_array(ids), db=db).split()
-    expect(not missing, "%d of %d acknowledged events are missing: %s" % (len(missing), len(ids), missing[:10]))
     anons = [x[4] for x in ok]
     dup = psql_file(pg, "SELECT v.anon_id, count(e.id) FROM visitors v LEFT JOIN events e ON "
-                        "e.visitor_id = v.id WHERE v.anon_id = ANY(%s) GROUP BY 1 HAVING count(e.id) <> 1;"
+                        "e.visitor_id = v.id WHERE v.anon_id = ANY(%s) GROUP BY 1 HAVING count(e.id) > 1;"
                     % sql_text_array(anons), db=db).split()
-    expect(not dup, "acknowledged anonIds without exactly one event: %s" % dup[:10])
+    if fig is not None:
+        fig["lost"], fig["dup"] = len(missing), len(dup)
+    expect(not missing, "%d of %d acknowledged events are missing: %s" % (len(missing), len(ids), missing[:10]))
+    expect(not dup, "acknowledged anonIds with more than one event: %s" % dup[:10])
+
+
+# ---- the table `make test-faults` prints: one row per scenario of issue 11 item 10
+
+_FIGURES = []
+
+
+def figures(scenario):
+    """A row of the table, filled in by the scenario as it goes; its result stays FAIL unless the
+    scenario reaches its end and sets PASS."""
+    f = {"scenario": scenario, "requests": 0, "2xx": 0, "5xx": 0, "other": 0, "lost": None, "dup": None,
+         "recovery": None, "result": "FAIL"}
+    _FIGURES.append(f)
+    return f
+
+
+def count_answers(fig, results):
+    """Adds a load's answers (see load()) to fig: requests, 2xx, 5xx, other (4xx / no answer)."""
+    for x in results:
+        fig["requests"] += 1
+        st = x[1]
+        fig["2xx" if st and 200 <= st < 300 else "5xx" if st and st >= 500 else "other"] += 1
 
 
 class PsqlSession:
@@ -441,6 +465,54 @@ def postgres_restart_stale_connections():
         expect_eq(per_pid, {p: 1 for p in pids}, "stale-connection drops per responder (log lines:\n%s\n)"
                   % "\n".join(drops))
         expect_no_child_deaths(s, "postgres_restart_stale_connections")
+
+
+@test(timeout=90)
+def postgres_restart_idle_every_write():
+    """Issue 11 item 5: after an idle restart the responder's connection is dead before anything is
+    sent on it, so every statement (also the ones that are not safe to repeat: capture, unsubscribe,
+    delete) must reconnect and succeed on the first request. One responder, so the same stale
+    connection is met each time."""
+    with dedicated_postgres() as pg, stack("postgres_restart_idle_every_write", pg.url(), workers=1,
+                                            env={"RATE_LIMIT_CAPTURE": 0, "RATE_LIMIT_UNSUBSCRIBE": 0,
+                                                 "RATE_LIMIT_DELETE": 0}) as s:
+        fig = figures("restarted while idle")
+        email = "restart-%s@example.com" % uuid.uuid4().hex[:12]
+        admin = {"Host": HOST, "x-admin-key": harness.ADMIN_KEY}
+        steps = [
+            ("event", lambda: post_event(s, "idle-restart"), (202,)),
+            ("capture", lambda: s.request("POST", "/v1/leads/capture",
+                                          {"email": email, "anonId": "flt-idle-" + uuid.uuid4().hex[:16],
+                                           "consentStatus": "express"}, {"Host": HOST}), (200,)),
+            ("unsubscribe", lambda: s.request("POST", "/v1/leads/unsubscribe", {"email": email},
+                                              {"Host": HOST}), (200,)),
+            ("delete", lambda: s.request("POST", "/v1/leads/delete", {"email": email}, admin), (200,)),
+        ]
+        expect_eq(s.request("GET", "/v1/readyz").status, 200, "readyz before the restarts")
+        answers = []
+        for what, fn, want in steps:
+            pg.restart()  # the responder's connection is now closed by the server, and idle
+            r = timed(fn)
+            answers.append((what, r))
+            fig["requests"] += 1
+            fig["2xx" if 200 <= r.status < 300 else "5xx" if r.status >= 500 else "other"] += 1
+        note("postgres_restart_idle_every_write", "first request after each restart: %s"
+             % ", ".join("%s %d in %.0f ms" % (w, r.status, r.elapsed * 1000) for w, r in answers))
+        for what, r in answers:
+            expect(r.status in dict((w, x) for w, _, x in steps)[what],
+                   "first %s after an idle Postgres restart (stderr:\n%s)" % (what, s.stderr(12)), r)
+        # what the writes did is in the database: the lead was captured, then erased
+        stored = int(pg.psql("SELECT count(*) FROM events WHERE path = '/faults/idle-restart'").strip())
+        acked = 1 if answers[0][1].status == 202 else 0
+        fig["lost"], fig["dup"] = max(acked - stored, 0), max(stored - 1, 0)
+        expect_eq(stored, acked, "events stored for the event after the first restart")
+        expect_eq(pg.psql("SELECT count(*) FROM leads WHERE email_normalized = '%s'" % email).strip(), "0",
+                  "the lead is gone after the delete")
+        logged = [l for l in full_stderr(s).splitlines() if "closed by the server" in l]
+        expect(len(logged) >= len(steps), "each stale connection found before sending is logged as such "
+               "(have %d lines: %s)" % (len(logged), logged[:4]))
+        expect_no_child_deaths(s, "postgres_restart_idle_every_write")
+        fig["result"] = "PASS"
 
 
 # ---- 3. Postgres stopped during a burst: 202 or 503 only, and every 202 is in the table (D1)
