@@ -48,6 +48,9 @@
 /* Recycle a connection after this long (Fly's proxy cuts long-lived connections). */
 #define DB_MAX_CONN_AGE_S 600
 #define DB_RETRY_AFTER_S 1
+/* Reads an idle connection's liveness check makes (each drains what the socket holds) before it
+ * takes the connection as alive: a closing server sends one message, then the end of stream. */
+#define DB_IDLE_CHECK_READS 4
 
 /* Jobs (migrate, rollups) may run long statements. */
 #define JOB_STATEMENT_TIMEOUT_MS 300000
