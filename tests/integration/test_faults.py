@@ -515,6 +515,41 @@ def postgres_restart_idle_every_write():
         fig["result"] = "PASS"
 
 
+@test(timeout=60)
+def outage_log_lines_rate_limited():
+    """Issue 11 item 9: while Postgres is down every request used to log two warnings (the failed
+    connect and the 503). An outage now writes at most one such line per LOG_REPEAT_INTERVAL_S (10 s)
+    per process, saying what happened, and the recovery line says how many were left out."""
+    with dedicated_postgres() as pg, stack("outage_log_lines_rate_limited", pg.url(), workers=1) as s:
+        expect_eq(post_event(s, "log-pre").status, 202, "event before the outage")
+        pid = s.responder_pids()[0]
+        pg.stop()
+        n = 0
+        try:
+            t_end = time.monotonic() + 2.0
+            while time.monotonic() < t_end:
+                r = timed(post_event, s, "log-down") if n % 2 else timed(s.request, "GET", "/v1/readyz")
+                expect_unavailable(r, "request %d while Postgres is stopped" % (n + 1))
+                n += 1
+                time.sleep(0.04)
+        finally:
+            pg.start()
+        wait_recovered(s, 5, "log-post")
+        mine = [l for l in full_stderr(s).splitlines() if '"pid":%d,' % pid in l]
+        start = max(i for i, l in enumerate(mine) if "database connection dropped" in l)
+        outage = [l for l in mine[start + 1:] if '"level":"warn"' in l or '"level":"error"' in l]
+        recovered = [l for l in mine[start + 1:] if "database connected" in l]
+        note("outage_log_lines_rate_limited", "%d requests during the outage; %d warn/error lines:\n%s\n"
+             "recovery line: %s" % (n, len(outage), "\n".join(outage[:6]), recovered[:1]))
+        expect(n >= 10, "only %d requests during the outage" % n)
+        expect(1 <= len(outage) <= 2, "%d warn/error lines for %d requests during a 2 s outage (at most one per "
+               "10 s, plus at most one that opened a new interval): %s" % (len(outage), n, outage[:6]))
+        expect("database connect failed" in outage[0] and "refused" in outage[0],
+               "the outage line does not say what happened: %s" % outage[0])
+        expect(recovered and "not logged" in recovered[0],
+               "the recovery line does not give the count of lines left out: %s" % recovered[:1])
+
+
 # ---- 3. Postgres stopped during a burst: 202 or 503 only, and every 202 is in the table (D1)
 
 @test(timeout=60)
