@@ -81,6 +81,9 @@
 
 /* Log lines are cut at this size. */
 #define LOG_LINE_MAX 2048
+/* Lines an outage repeats on every request are written at most once per this many seconds per
+ * process, with the count of those left out. */
+#define LOG_REPEAT_INTERVAL_S 10
 
 #define MIGRATION_MAX_BYTES (4 * 1024 * 1024) /* one migrations/NNNN_*.sql file */
 #endif

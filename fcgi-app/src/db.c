@@ -199,18 +199,22 @@ static enum db_rc connect_now(void)
         pgjob_describe_error(msg, sizeof(msg), "database connect failed",
                              PQstatus(c) == CONNECTION_BAD ? PQerrorMessage(c) : "timed out",
                              g_cfg->database_url);
-        log_warn("%s", msg);
+        log_repeat_msg(log_outage(), LOG_WARN, "%s", msg);
         PQfinish(c);
         return DB_UNAVAILABLE;
     }
     if (PQsetnonblocking(c, 1) != 0 || !setup_session(c)) {
-        log_warn("database session setup failed");
+        log_repeat_msg(log_outage(), LOG_WARN, "database session setup failed");
         PQfinish(c);
         return DB_UNAVAILABLE;
     }
     g_conn = c;
     g_connected_at_ms = now_ms();
-    log_info("database connected");
+    unsigned left_out = log_repeat_take(log_outage());
+    if (left_out > 0)
+        log_info("database connected; %u lines about the outage were not logged", left_out);
+    else
+        log_info("database connected");
     return DB_OK;
 }
 

@@ -550,6 +550,23 @@ def outage_log_lines_rate_limited():
                "the recovery line does not give the count of lines left out: %s" % recovered[:1])
 
 
+@test(timeout=60)
+def responder_client_encoding_utf8():
+    """Issue 11 item 9: responders set client_encoding UTF8 on their connection, so text arrives as
+    sent whatever the environment says (PGCLIENTENCODING) or the database's default is."""
+    url = shared_url()
+    db = url.rsplit("/", 1)[1]
+    with stack("responder_client_encoding_utf8", url, workers=1, env={"PGCLIENTENCODING": "LATIN1"}) as s:
+        path = "/faults/enc-caf\u00e9-\u20ac-\u65e5"
+        body = event_body("enc")
+        body["path"] = path
+        r = post_event(s, "enc", body=body)
+        expect_eq(r.status, 202, "event with a non-ASCII path", r)
+        got = harness.shared_postgres().psql("SELECT path FROM events WHERE id = '%s'" % r.json["eventId"],
+                                             db=db).strip()
+        expect_eq(got, path, "the stored path (PGCLIENTENCODING=LATIN1 in the responder's environment)")
+
+
 # ---- 3. Postgres stopped during a burst: 202 or 503 only, and every 202 is in the table (D1)
 
 @test(timeout=60)
