@@ -178,10 +178,13 @@ static enum db_rc connect_now(void)
     snprintf(ct, sizeof(ct), "%d", (DB_CONNECT_TIMEOUT_MS + 999) / 1000 + 1);
     snprintf(tut, sizeof(tut), "%d", DB_TCP_USER_TIMEOUT_MS);
     snprintf(app, sizeof(app), "backend-%d", (int)getpid());
-    const char *keys[] = {"dbname",           "connect_timeout",  "tcp_user_timeout",
-                          "keepalives",       "keepalives_idle",  "keepalives_interval",
-                          "keepalives_count", "application_name", NULL};
-    const char *vals[] = {g_cfg->database_url, ct, tut, "1", "30", "10", "3", app, NULL};
+    /* client_encoding: request text is UTF-8, whatever PGCLIENTENCODING or the database says */
+    const char *keys[] = {"dbname",           "connect_timeout",
+                          "tcp_user_timeout", "keepalives",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "application_name",
+                          "client_encoding",  NULL};
+    const char *vals[] = {g_cfg->database_url, ct, tut, "1", "30", "10", "3", app, "UTF8", NULL};
     int64_t deadline = deadline_for(DB_CONNECT_TIMEOUT_MS);
 
     PGconn *c = PQconnectStartParams(keys, vals, 1);

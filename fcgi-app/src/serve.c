@@ -81,8 +81,8 @@ int serve_main(const struct config *cfg)
         /* a 503 repeats on every request of an outage: rate-limited with the database's own lines */
         if (resp.status == 503)
             log_repeat_msg(log_outage(), LOG_WARN, "%.*s %.*s -> 503", (int)req.method_name.n,
-                           req.method_name.p ? req.method_name.p : "", (int)(req.path.n > 200 ? 200 : req.path.n),
-                           req.path.p);
+                           req.method_name.p ? req.method_name.p : "",
+                           (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p);
         else if (resp.status >= 500)
             log_warn("%.*s %.*s -> %d", (int)req.method_name.n, req.method_name.p ? req.method_name.p : "",
                      (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p, resp.status);

@@ -232,7 +232,8 @@ static void test_repeat_lines(void)
     json_t *a = json_loads(buf, 0, &err), *b = json_loads(second, 0, &err);
     CHECK_STR(json_string_value(json_object_get(a, "msg")), "database connect failed: attempt 0");
     char want[128];
-    snprintf(want, sizeof(want), "database connect failed: attempt 5 (4 similar lines not logged in the last %d s)",
+    snprintf(want, sizeof(want),
+             "database connect failed: attempt 5 (4 similar lines not logged in the last %d s)",
              LOG_REPEAT_INTERVAL_S);
     CHECK_STR(json_string_value(json_object_get(b, "msg")), want);
     CHECK_STR(json_string_value(json_object_get(b, "level")), "warn");
