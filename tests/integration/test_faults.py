@@ -914,3 +914,100 @@ def no_sanitizer_reports():
     note("no_sanitizer_reports", "%d stacks checked (ASAN_OPTIONS %s)"
          % (len(_STDERRS), "set" if os.environ.get("ASAN_OPTIONS") else "not set"))
     expect(not lines, "sanitizer reports in lighttpd's stderr:\n%s" % "\n".join(lines[:20]))
+
+
+# ---- 10. Slow-client attack: 1,100 connections from one address dribbling header lines (item 8)
+
+ATTACK_CONNS = 1100     # more than the old server.max-connections (512)
+ATTACK_SECONDS = 8.0    # the attacker stops by itself after this
+ATTACK_LINE_EVERY = 1.0  # each connection sends one header line this often (well inside the read idle)
+
+
+def _rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for l in f:
+                if l.startswith("VmRSS:"):
+                    return int(l.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+@test(timeout=90)
+def slow_header_attack_healthz_answers():
+    """A bounded local attacker (127.0.0.1 only, ATTACK_SECONDS then it closes everything) holds
+    ATTACK_CONNS connections that never finish their headers; /v1/healthz (and the API) must keep
+    answering within 1 s meanwhile."""
+    fig = figures("slow-client attack")
+    with stack("slow_header_attack_healthz_answers", shared_url(), workers=2) as s:
+        socks = []
+        stop = threading.Event()
+        opened = []
+        rss = []
+
+        def attacker():
+            try:
+                for i in range(ATTACK_CONNS):
+                    if stop.is_set():
+                        return
+                    try:
+                        c = socket.create_connection(("127.0.0.1", s.port), timeout=2)
+                        c.setblocking(False)
+                        c.send(b"GET /v1/healthz HTTP/1.1\r\nHost: a\r\n")
+                        socks.append(c)
+                    except OSError:
+                        pass
+                opened.append(len(socks))
+                k = 0
+                while not stop.is_set():
+                    for c in list(socks):
+                        try:
+                            c.send(b"X-Slow-%d: x\r\n" % k)
+                        except OSError:
+                            pass  # closed by the server (e.g. a read timeout): fine
+                    k += 1
+                    stop.wait(ATTACK_LINE_EVERY)
+            finally:
+                for c in socks:
+                    c.close()
+
+        t_att = threading.Thread(target=attacker, daemon=True)
+        t0 = time.monotonic()
+        t_att.start()
+        probes = []
+        try:
+            time.sleep(1.0)  # let the attacker open its connections
+            while time.monotonic() - t0 < ATTACK_SECONDS:
+                n = len(probes)
+                try:
+                    if n % 5 == 4:
+                        r = post_event(s, "attack", timeout=3)
+                    else:
+                        r = s.request("GET", "/v1/healthz", timeout=3)
+                    probes.append((r.status, r.elapsed, r.path))
+                except OSError as e:
+                    probes.append((None, 3.0, repr(e)))
+                if n % 10 == 0:
+                    rss.append(_rss_kb(s.pid) or 0)
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            t_att.join(20)
+        expect(not t_att.is_alive(), "the attacker did not stop")
+        fig["requests"] = len(probes)
+        fig["2xx"] = sum(1 for p in probes if p[0] and 200 <= p[0] < 300)
+        fig["5xx"] = sum(1 for p in probes if p[0] and p[0] >= 500)
+        fig["other"] = len(probes) - fig["2xx"] - fig["5xx"]
+        bad = [p for p in probes if p[0] not in (200, 202) or p[1] >= 1.0]
+        note("slow_header_attack_healthz_answers", "%s connections held by the attacker; %d probes during the "
+             "attack: %d answered 2xx, latency %s; lighttpd RSS up to %d kB; first failures: %s"
+             % (opened[:1] or "?", len(probes), fig["2xx"], lat([p[1] for p in probes if p[0]]), max(rss or [0]),
+                bad[:5]))
+        expect(opened and opened[0] >= ATTACK_CONNS * 0.9, "the attacker opened only %s connections" % opened)
+        expect(probes and not bad, "%d of %d probes failed or took >= 1 s during the attack: %s"
+               % (len(bad), len(probes), bad[:8]))
+        # the service is still fine afterwards
+        expect_eq(s.request("GET", "/v1/healthz").status, 200, "healthz after the attack")
+        expect_no_child_deaths(s, "slow_header_attack_healthz_answers")
+    fig["result"] = "PASS"
