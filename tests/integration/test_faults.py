@@ -921,6 +921,7 @@ def no_sanitizer_reports():
 ATTACK_CONNS = 1100     # more than the old server.max-connections (512)
 ATTACK_SECONDS = 8.0    # the attacker stops by itself after this
 ATTACK_LINE_EVERY = 1.0  # each connection sends one header line this often (well inside the read idle)
+READ_IDLE_S = 10        # server.max-read-idle in lighttpd/lighttpd.conf
 
 
 def _rss_kb(pid):
@@ -972,6 +973,10 @@ def slow_header_attack_healthz_answers():
                 for c in socks:
                     c.close()
 
+        # one more client stalls instead of dribbling: server.max-read-idle (10 s) must drop it
+        stalled = socket.create_connection(("127.0.0.1", s.port), timeout=2)
+        stalled.sendall(b"POST /v1/events HTTP/1.1\r\nHost: a\r\nContent-Le")
+        t_stall = time.monotonic()
         t_att = threading.Thread(target=attacker, daemon=True)
         t0 = time.monotonic()
         t_att.start()
@@ -1009,5 +1014,19 @@ def slow_header_attack_healthz_answers():
                % (len(bad), len(probes), bad[:8]))
         # the service is still fine afterwards
         expect_eq(s.request("GET", "/v1/healthz").status, 200, "healthz after the attack")
+        try:
+            stalled.settimeout(max(0.1, t_stall + READ_IDLE_S + 2.5 - time.monotonic()))
+            closed = stalled.recv(4096) is not None
+        except socket.timeout:
+            closed = False
+        except OSError:
+            closed = True
+        finally:
+            stalled.close()
+        dropped_after = time.monotonic() - t_stall
+        note("slow_header_attack_healthz_answers", "a client that stalled mid-header was dropped after %.1f s"
+             % dropped_after)
+        expect(closed and dropped_after <= READ_IDLE_S + 2.5, "a client stalled mid-header was not dropped within "
+               "%.1f s of server.max-read-idle (%d s)" % (dropped_after, READ_IDLE_S))
         expect_no_child_deaths(s, "slow_header_attack_healthz_answers")
     fig["result"] = "PASS"
