@@ -332,14 +332,14 @@ enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
                     strncmp(st, "57P0", 4) == 0;
         bool retry = lost && (!sent || SQL_STMTS[id].retry_safe);
         PQclear(r);
-        if (!sent) {
-            drop_connection("lost before the statement was sent; reconnecting to send it");
-        } else {
-            char why[96];
+        char why[160];
+        if (!sent)
+            snprintf(why, sizeof(why), "%s before %s was sent (preparing it or queueing it); %s",
+                     st[0] ? st : "lost", SQL_STMTS[id].name, retry ? "reconnecting to send it" : "not sent");
+        else
             snprintf(why, sizeof(why), "%s during %s%s", st[0] ? st : "no answer before the deadline",
                      SQL_STMTS[id].name, retry ? "; safe to repeat, sending it again" : "; not repeated");
-            drop_connection(why);
-        }
+        drop_connection(why);
         if (!retry)
             return DB_UNAVAILABLE;
     }
