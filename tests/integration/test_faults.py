@@ -764,10 +764,35 @@ def responder_sigkill_every_2s():
                 os.kill(cur[0], signal.SIGKILL)
                 killed.append(cur[0])
 
+        # one kill that surely lands inside a request: the event waits on a lock in Postgres while its
+        # responder (the one whose session is active) is killed; its client gets lighttpd's answer
+        held = []
+        locker = PsqlSession(pg, db)
+        try:
+            locker.send("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'lock-' || 'held';")
+            expect(locker.wait_for("lock-held", 10), "psql could not take the lock: %s" % locker.stderr())
+            t = threading.Thread(target=lambda: held.append(post_event(s, "kill2-held")), daemon=True)
+            t.start()
+            active = []
+            wait_until(lambda: active.extend(pg.psql(
+                "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'backend-%%' "
+                "AND state = 'active' AND datname = '%s'" % db, db=db).split()) or active, 3, 0.02,
+                "the event to wait on the lock")
+            victim = int(active[0].split("-", 1)[1])
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+            t.join(10)
+        finally:
+            locker.send("ROLLBACK;") if locker.p.poll() is None else None
+            locker.close()
+        expect(held, "the request whose responder was killed got no answer")
+        held_x = (0.0, held[0].status, held[0].json, held[0].elapsed, "", held[0])
+        wait_until(lambda: len(s.responder_pids()) == workers, 5, 0.05, "lighttpd to respawn the responder")
+
         results = load(s, 8.5, clients, "kill2", [(t, kill_one) for t in (1.0, 3.0, 5.0, 7.0)])
-        count_answers(fig, results)
+        count_answers(fig, results + [held_x])
         ok = [x for x in results if x[1] == 202]
-        not_ok = [x for x in results if x[1] != 202]
+        not_ok = [x for x in results if x[1] != 202] + [held_x]
         try:
             wait_until(lambda: len(s.responder_pids()) == workers, 5, 0.05, "lighttpd to respawn responders")
         except Fail:
@@ -780,7 +805,8 @@ def responder_sigkill_every_2s():
         note("responder_sigkill_every_2s", "%d requests, %d kills, %d x 202, not 2xx: %s; not JSON: %d %s"
              % (len(results), len(killed), len(ok), sorted(set(x[1] for x in not_ok), key=str), len(not_json),
                 [(x[1], (x[5].header("Content-Type") if x[5] else x[2])) for x in not_json[:3]]))
-        expect_eq(len(killed), 4, "responders killed")
+        expect_eq(len(killed), 5, "responders killed")
+        expect(held_x[1] is not None and held_x[1] >= 500, "the request whose responder was killed", held_x[5])
         expect(len(s.responder_pids()) == workers, "responders after the kills: %s" % s.responder_pids())
         expect(not not_json, "%d answers that are not 2xx are not the JSON envelope (lighttpd's own error "
                "page for a dead responder?): %s" % (len(not_json), "\n".join(
