@@ -35,7 +35,7 @@ else
 Q :=
 endif
 
-.PHONY: all build deps run stop migrate check-config test test-unit test-integration test-smoke bench \
+.PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke bench \
         test-asan test-valgrind check format clean bench image-test rollups-run rollups-backfill \
         rollups-status rollups-discrepancy retention-purge test-fly fly-launch fly-pg-attach fly-secrets \
         fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status fly-checks fuzz-replay fuzz
@@ -73,7 +73,12 @@ test-unit: $(UNIT_BINS)
 	@infra/scripts/run-unit-tests.sh $(UNIT_BINS)
 
 test-integration: $(BIN)
-	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py
+	@IT_EXCLUDE=faults BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py
+
+# The fault scenarios (tests/integration/test_faults.py): Postgres stopped, restarted, frozen,
+# responders killed, graceful stop, slow clients; prints a table of them, then "N passed, N failed".
+test-faults: $(BIN)
+	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py faults.
 
 test-smoke: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) tests/smoke/cgi-fcgi.sh

@@ -48,6 +48,9 @@
 /* Recycle a connection after this long (Fly's proxy cuts long-lived connections). */
 #define DB_MAX_CONN_AGE_S 600
 #define DB_RETRY_AFTER_S 1
+/* Reads an idle connection's liveness check makes (each drains what the socket holds) before it
+ * takes the connection as alive: a closing server sends one message, then the end of stream. */
+#define DB_IDLE_CHECK_READS 4
 
 /* Jobs (migrate, rollups) may run long statements. */
 #define JOB_STATEMENT_TIMEOUT_MS 300000
@@ -95,6 +98,9 @@
 
 /* Log lines are cut at this size. */
 #define LOG_LINE_MAX 2048
+/* Lines an outage repeats on every request are written at most once per this many seconds per
+ * process, with the count of those left out. */
+#define LOG_REPEAT_INTERVAL_S 10
 
 #define MIGRATION_MAX_BYTES (4 * 1024 * 1024) /* one migrations/NNNN_*.sql file */
 #endif

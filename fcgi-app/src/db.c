@@ -178,10 +178,13 @@ static enum db_rc connect_now(void)
     snprintf(ct, sizeof(ct), "%d", (DB_CONNECT_TIMEOUT_MS + 999) / 1000 + 1);
     snprintf(tut, sizeof(tut), "%d", DB_TCP_USER_TIMEOUT_MS);
     snprintf(app, sizeof(app), "backend-%d", (int)getpid());
-    const char *keys[] = {"dbname",           "connect_timeout",  "tcp_user_timeout",
-                          "keepalives",       "keepalives_idle",  "keepalives_interval",
-                          "keepalives_count", "application_name", NULL};
-    const char *vals[] = {g_cfg->database_url, ct, tut, "1", "30", "10", "3", app, NULL};
+    /* client_encoding: request text is UTF-8, whatever PGCLIENTENCODING or the database says */
+    const char *keys[] = {"dbname",           "connect_timeout",
+                          "tcp_user_timeout", "keepalives",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "application_name",
+                          "client_encoding",  NULL};
+    const char *vals[] = {g_cfg->database_url, ct, tut, "1", "30", "10", "3", app, "UTF8", NULL};
     int64_t deadline = deadline_for(DB_CONNECT_TIMEOUT_MS);
 
     PGconn *c = PQconnectStartParams(keys, vals, 1);
@@ -199,24 +202,57 @@ static enum db_rc connect_now(void)
         pgjob_describe_error(msg, sizeof(msg), "database connect failed",
                              PQstatus(c) == CONNECTION_BAD ? PQerrorMessage(c) : "timed out",
                              g_cfg->database_url);
-        log_warn("%s", msg);
+        log_repeat_msg(log_outage(), LOG_WARN, "%s", msg);
         PQfinish(c);
         return DB_UNAVAILABLE;
     }
     if (PQsetnonblocking(c, 1) != 0 || !setup_session(c)) {
-        log_warn("database session setup failed");
+        log_repeat_msg(log_outage(), LOG_WARN, "database session setup failed");
         PQfinish(c);
         return DB_UNAVAILABLE;
     }
     g_conn = c;
     g_connected_at_ms = now_ms();
-    log_info("database connected");
+    unsigned left_out = log_repeat_take(log_outage());
+    if (left_out > 0)
+        log_info("database connected; %u lines about the outage were not logged", left_out);
+    else
+        log_info("database connected");
     return DB_OK;
+}
+
+/* True when the server has closed the idle connection c: a healthy server sends nothing while no
+ * statement is in flight, so a readable socket means the end of the stream (often after a FATAL
+ * message such as 57P01 at a restart), an error, or, rarely, a notice (consumed and ignored).
+ * Nothing is sent here: a statement sent on a new connection afterwards runs exactly once. */
+static bool idle_conn_closed(PGconn *c)
+{
+    int fd = PQsocket(c);
+    if (fd < 0)
+        return true;
+    for (int i = 0; i < DB_IDLE_CHECK_READS; i++) {
+        struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+        int r = poll(&p, 1, 0);
+        if (r < 0)
+            return errno != EINTR;
+        if (r == 0)
+            return false;
+        if (p.revents & (POLLERR | POLLHUP | POLLNVAL | POLLRDHUP))
+            return true;
+        if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+            return true;
+    }
+    return false;
 }
 
 enum db_rc db_ensure(void)
 {
     int64_t now = now_ms();
+    if (g_conn && PQstatus(g_conn) == CONNECTION_OK && PQtransactionStatus(g_conn) == PQTRANS_IDLE &&
+        idle_conn_closed(g_conn)) {
+        drop_connection("closed by the server while idle (Postgres restarted or ended the session); "
+                        "nothing was sent on it, reconnecting");
+    }
     if (g_conn && PQstatus(g_conn) == CONNECTION_OK) {
         if (now - g_connected_at_ms < (int64_t)DB_MAX_CONN_AGE_S * 1000 &&
             PQtransactionStatus(g_conn) == PQTRANS_IDLE)
@@ -245,9 +281,13 @@ static bool is_unavailable_state(const char *st)
            strcmp(st, "57014") == 0 || strcmp(st, "25006") == 0 || strcmp(st, "26000") == 0;
 }
 
-static PGresult *run_once(enum stmt_id id, const char *const *values)
+/* Runs statement id once. *sent tells whether the statement itself may have reached the server:
+ * false when the connection failed while preparing it or libpq refused to queue it, so running it
+ * again cannot run it twice. */
+static PGresult *run_once(enum stmt_id id, const char *const *values, bool *sent)
 {
     const struct stmt_def *s = &SQL_STMTS[id];
+    *sent = false;
     if (!g_prepared[id]) {
         PGresult *failed = NULL;
         enum db_rc rc = prepare_one(g_conn, (int)id, &failed);
@@ -256,6 +296,7 @@ static PGresult *run_once(enum stmt_id id, const char *const *values)
     }
     if (!PQsendQueryPrepared(g_conn, s->name, s->nparams, values, NULL, NULL, 0))
         return NULL;
+    *sent = true;
     return finish_send(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
 }
 
@@ -266,7 +307,8 @@ enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
         enum db_rc rc = db_ensure();
         if (rc != DB_OK)
             return rc;
-        PGresult *r = run_once(id, values);
+        bool sent = false;
+        PGresult *r = run_once(id, values, &sent);
         if (result_ok(r)) {
             *out = r;
             return DB_OK;
@@ -283,12 +325,21 @@ enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
              * a moment rather than make the requests queued behind this one wait out a connect. */
             g_breaker_until_ms = now_ms() + DB_BREAKER_MS;
         }
-        /* the connection is gone or the server is going away: reconnect, and retry only what is
-         * safe to run twice (the first request after a Postgres restart still succeeds) */
-        bool retry = SQL_STMTS[id].retry_safe && (!r || PQstatus(g_conn) != CONNECTION_OK ||
-                                                  strcmp(st, "26000") == 0 || strncmp(st, "57P0", 4) == 0);
+        /* the connection is gone or the server is going away: reconnect, and send again what never
+         * reached the server, or what is safe to run twice. A statement that was sent and got no
+         * answer may have committed: a capture, unsubscribe or delete then stays a 503. */
+        bool lost = !r || PQstatus(g_conn) != CONNECTION_OK || strcmp(st, "26000") == 0 ||
+                    strncmp(st, "57P0", 4) == 0;
+        bool retry = lost && (!sent || SQL_STMTS[id].retry_safe);
         PQclear(r);
-        drop_connection(st[0] ? st : "no answer before the deadline");
+        char why[160];
+        if (!sent)
+            snprintf(why, sizeof(why), "%s before %s was sent (preparing it or queueing it); %s",
+                     st[0] ? st : "lost", SQL_STMTS[id].name, retry ? "reconnecting to send it" : "not sent");
+        else
+            snprintf(why, sizeof(why), "%s during %s%s", st[0] ? st : "no answer before the deadline",
+                     SQL_STMTS[id].name, retry ? "; safe to repeat, sending it again" : "; not repeated");
+        drop_connection(why);
         if (!retry)
             return DB_UNAVAILABLE;
     }

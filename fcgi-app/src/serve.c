@@ -78,7 +78,12 @@ int serve_main(const struct config *cfg)
         struct response resp;
         memset(&resp, 0, sizeof(resp));
         app_handle(cfg, &req, &resp, time(NULL));
-        if (resp.status >= 500)
+        /* a 503 repeats on every request of an outage: rate-limited with the database's own lines */
+        if (resp.status == 503)
+            log_repeat_msg(log_outage(), LOG_WARN, "%.*s %.*s -> 503", (int)req.method_name.n,
+                           req.method_name.p ? req.method_name.p : "",
+                           (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p);
+        else if (resp.status >= 500)
             log_warn("%.*s %.*s -> %d", (int)req.method_name.n, req.method_name.p ? req.method_name.p : "",
                      (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p, resp.status);
 

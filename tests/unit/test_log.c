@@ -1,5 +1,6 @@
 /* test_log.c - JSON escaping of log text and the shape of a log line. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,10 +179,77 @@ static void test_lines(void)
     json_decref(o);
 }
 
+/* LOG_REPEAT_INTERVAL_S: one line per interval, the count of the others on the next one. */
+static void test_repeat_admit(void)
+{
+    const int64_t iv = (int64_t)LOG_REPEAT_INTERVAL_S * 1000;
+    struct log_repeat r = {0, 0};
+    unsigned n = 99;
+    CHECK(log_repeat_admit(&r, 5000, &n)); /* the first line is written */
+    CHECK_INT(n, 0);
+    for (int i = 1; i <= 7; i++) /* the rest of the interval is counted, not written */
+        CHECK(!log_repeat_admit(&r, 5000 + i * (iv / 8), &n));
+    CHECK(!log_repeat_admit(&r, 5000 + iv - 1, &n));
+    CHECK_INT(r.suppressed, 8);
+    CHECK(log_repeat_admit(&r, 5000 + iv, &n)); /* a new interval: written, with the count */
+    CHECK_INT(n, 8);
+    CHECK_INT(r.suppressed, 0);
+    CHECK(!log_repeat_admit(&r, 5000 + iv + 1, &n));
+    CHECK_INT(log_repeat_take(&r), 1); /* taken by a recovery line, and restarted */
+    CHECK_INT(log_repeat_take(&r), 0);
+    CHECK(log_repeat_admit(&r, 5000 + 3 * iv, &n));
+    CHECK_INT(n, 0);
+    /* a clock reading 0 still starts an interval */
+    struct log_repeat z = {0, 0};
+    CHECK(log_repeat_admit(&z, 0, &n));
+    CHECK(!log_repeat_admit(&z, 1, &n));
+    /* the count saturates instead of wrapping */
+    struct log_repeat full = {1000, UINT_MAX};
+    CHECK(!log_repeat_admit(&full, 1001, &n));
+    CHECK(full.suppressed == UINT_MAX);
+}
+
+static struct log_repeat g_rep;
+
+static void emit_repeats(void)
+{
+    for (int i = 0; i < 5; i++)
+        log_repeat_msg(&g_rep, LOG_WARN, "database connect failed: attempt %d", i);
+    g_rep.last_ms -= (int64_t)LOG_REPEAT_INTERVAL_S * 1000; /* as if the interval had passed */
+    log_repeat_msg(&g_rep, LOG_WARN, "database connect failed: attempt %d", 5);
+}
+
+static void test_repeat_lines(void)
+{
+    char buf[LOG_LINE_MAX * 4];
+    capture(buf, sizeof(buf), emit_repeats);
+    char *second = strchr(buf, '\n');
+    CHECK(second != NULL);
+    if (!second)
+        return;
+    *second++ = '\0';
+    json_error_t err;
+    json_t *a = json_loads(buf, 0, &err), *b = json_loads(second, 0, &err);
+    CHECK_STR(json_string_value(json_object_get(a, "msg")), "database connect failed: attempt 0");
+    char want[128];
+    snprintf(want, sizeof(want),
+             "database connect failed: attempt 5 (4 similar lines not logged in the last %d s)",
+             LOG_REPEAT_INTERVAL_S);
+    CHECK_STR(json_string_value(json_object_get(b, "msg")), want);
+    CHECK_STR(json_string_value(json_object_get(b, "level")), "warn");
+    CHECK(strchr(second, '\n') == second + strlen(second) - 1); /* exactly two lines */
+    json_decref(a);
+    json_decref(b);
+    /* the process-wide limiter is one object */
+    CHECK(log_outage() == log_outage());
+}
+
 int main(void)
 {
     test_escapes();
     test_truncation();
     test_lines();
+    test_repeat_admit();
+    test_repeat_lines();
     return t_done("test_log");
 }
