@@ -294,8 +294,9 @@ static void test_crowded_table(void)
     }
 }
 
-/* Counts the lines of the log (stderr) that contain needle while fn runs. */
-static int log_lines_during(void (*fn)(void), const char *needle)
+/* Counts the lines of the log (stderr) written while fn runs that contain needle (and not
+ * without, when given). */
+static int log_lines_during(void (*fn)(void), const char *needle, const char *without)
 {
     char path[] = "/tmp/test-ratelimit-log-XXXXXX";
     int fd = mkstemp(path);
@@ -314,7 +315,7 @@ static int log_lines_during(void (*fn)(void), const char *needle)
         rewind(f);
         char line[LOG_LINE_MAX + 2];
         while (fgets(line, sizeof(line), f))
-            lines += strstr(line, needle) != NULL;
+            lines += strstr(line, needle) != NULL && !(without && strstr(line, without));
         fclose(f);
     } else {
         close(fd);
@@ -429,9 +430,11 @@ static void test_full_window_keeps_limits(void)
     CHECK_INT(d.remaining, 0);
 }
 
+static time_t g_crowd_now = T0 + 500 * RATELIMIT_WINDOW_SECONDS;
+
 static void crowd_one_window(void)
 {
-    const time_t now = T0 + 500 * RATELIMIT_WINDOW_SECONDS;
+    const time_t now = g_crowd_now;
     char ip[32];
     for (int i = 0; i < RATELIMIT_SLOTS * 2; i++) {
         ip_of(i, ip, sizeof(ip));
@@ -444,9 +447,13 @@ static void crowd_one_window(void)
 static void test_crowded_warning_rate_limited(void)
 {
     log_set_level(LOG_WARN);
-    int lines = log_lines_during(crowd_one_window, "rate limit table crowded");
-    log_set_level(LOG_INFO);
+    int lines = log_lines_during(crowd_one_window, "rate limit table crowded", NULL);
     CHECK_INT(lines, 1);
+    /* the next window's one warning counts the evictions the last one did not log */
+    g_crowd_now += RATELIMIT_WINDOW_SECONDS;
+    CHECK_INT(
+        log_lines_during(crowd_one_window, "evictions not logged since the last warning", "(0 evictions"), 1);
+    log_set_level(LOG_INFO);
 }
 
 /* IPv6 clients are counted per /64 (RATE_LIMIT_IPV6_PREFIX's default): 200 addresses of one
@@ -591,7 +598,8 @@ static void test_key_per_table(void)
         return;
     close(fd);
     ratelimit_close();
-    unsigned char k1[crypto_shorthash_KEYBYTES], k2[crypto_shorthash_KEYBYTES], zero[crypto_shorthash_KEYBYTES];
+    unsigned char k1[crypto_shorthash_KEYBYTES], k2[crypto_shorthash_KEYBYTES],
+        zero[crypto_shorthash_KEYBYTES];
     memset(zero, 0, sizeof(zero));
     CHECK_INT(ratelimit_open(a), 0);
     struct rl_table *t = map_table(a);
