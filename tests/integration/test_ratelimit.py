@@ -111,10 +111,8 @@ def colliding_addresses_do_not_bypass():
         got = tally(send(s, flood))
         expect_eq(got, {200: flooders * limit, 429: flooders * (per - limit)},
                   "statuses of %d colliding clients x %d requests, limit %d" % (flooders, per, limit))
-        windows = int(time.time() // 60) - w_first + 1
-        crowded = s.stderr(400).count("rate limit table crowded")
-        expect(crowded <= WORKERS * windows, "%d crowding warnings in %d windows (at most one per responder "
-               "per window)" % (crowded, windows))
+        # with a keyed hash the precomputed addresses are spread like any others: nothing crowds
+        expect_eq(s.stderr(400).count("rate limit table crowded"), 0, "crowding warnings")
 
 
 @test(timeout=120)
