@@ -34,6 +34,11 @@
 #define RATELIMIT_MAX_PROBES 32
 #define RATELIMIT_WINDOW_SECONDS 60
 #define RATELIMIT_PER_MINUTE_MAX 1000000
+/* IPv6 clients are counted per prefix (RATE_LIMIT_IPV6_PREFIX): one subscriber usually holds a
+ * whole /64, so counting single addresses would multiply its limit by 2^64. */
+#define RATELIMIT_IPV6_PREFIX_DEFAULT 64
+#define RATELIMIT_IPV6_PREFIX_MIN 32
+#define RATELIMIT_IPV6_PREFIX_MAX 128
 
 /* Postgres: a request is answered within 2 s even when the database is gone. */
 #define DB_CONNECT_TIMEOUT_MS 1500

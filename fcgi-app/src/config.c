@@ -354,6 +354,8 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     };
     for (int i = 0; i < RL_CLASS_COUNT; i++)
         c->rate_limits[i] = env_long(&l, limits[i].name, limits[i].def, 0, RATELIMIT_PER_MINUTE_MAX);
+    c->rate_limit_ipv6_prefix = (int)env_long(&l, "RATE_LIMIT_IPV6_PREFIX", RATELIMIT_IPV6_PREFIX_DEFAULT,
+                                              RATELIMIT_IPV6_PREFIX_MIN, RATELIMIT_IPV6_PREFIX_MAX);
 
     c->session_inactivity_minutes = (int)env_long(&l, "SESSION_INACTIVITY_MINUTES", 30, 1, 1440);
     c->heuristic_link_window_minutes = (int)env_long(&l, "HEURISTIC_LINK_WINDOW_MINUTES", 15, 1, 1440);
@@ -438,6 +440,7 @@ void config_print(const struct config *c, int fd)
             "RATE_LIMIT_DELETE=%ld\nRATE_LIMIT_SUMMARY=%ld\nRATE_LIMIT_MAX=%ld\n",
             c->rate_limits[RL_EVENTS], c->rate_limits[RL_CAPTURE], c->rate_limits[RL_UNSUBSCRIBE],
             c->rate_limits[RL_DELETE], c->rate_limits[RL_SUMMARY], c->rate_limits[RL_DEFAULT]);
+    dprintf(fd, "RATE_LIMIT_IPV6_PREFIX=%d\n", c->rate_limit_ipv6_prefix);
     dprintf(fd,
             "SESSION_INACTIVITY_MINUTES=%d\nHEURISTIC_LINK_WINDOW_MINUTES=%d\nENABLE_HEURISTIC_LINKING=%s\n",
             c->session_inactivity_minutes, c->heuristic_link_window_minutes,

@@ -45,6 +45,7 @@ struct config {
     int fcgi_workers;
     long max_body_bytes;
     long rate_limits[RL_CLASS_COUNT]; /* per minute; 0 = off */
+    int rate_limit_ipv6_prefix;       /* IPv6 clients are counted per this many leading bits */
 
     int session_inactivity_minutes;
     int heuristic_link_window_minutes;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "rollups.h"
+#include "rundir.h"
 #include "scheduler.h"
 #include "serve.h"
 
@@ -55,6 +56,11 @@ static int print_lighttpd_vars(const struct config *cfg)
         return 1;
     }
     self[n] = '\0';
+    char err[256];
+    if (rundir_check(cfg->run_dir, false, err, sizeof(err)) != 0) {
+        fprintf(stderr, "config error: %s\n", err);
+        return 1;
+    }
     char home[PATH_MAX];
     if (!realpath(cfg->app_home, home)) {
         fprintf(stderr, "config error: APP_HOME: no such directory\n");
@@ -150,9 +156,15 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "scheduler") == 0) {
         rc = scheduler_main(&cfg, argc - 1, argv + 1);
     } else if (strcmp(cmd, "check-config") == 0) {
-        config_print(&cfg, STDOUT_FILENO);
-        printf("configuration OK\n");
-        rc = 0;
+        /* RUN_DIR may not exist yet (entrypoint.sh and run.sh create it after this check) */
+        if (rundir_check(cfg.run_dir, true, err, sizeof(err)) != 0) {
+            fprintf(stderr, "config error: %s\n", err);
+            rc = 1;
+        } else {
+            config_print(&cfg, STDOUT_FILENO);
+            printf("configuration OK\n");
+            rc = 0;
+        }
     } else {
         rc = print_lighttpd_vars(&cfg);
     }

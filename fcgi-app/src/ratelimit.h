@@ -15,11 +15,18 @@ struct rl_decision {
     long reset_s; /* seconds until the window ends */
 };
 
-/* Maps (creating when missing) the table at path. Returns 0, or -1 with errno set. */
+/* Maps (creating when missing) the table at path. A symbolic link at path is refused (ELOOP),
+ * and so is a file that is not a regular file owned by this process's user (EPERM). A created
+ * table gets a new random hash key. Returns 0, or -1 with errno set. */
 int ratelimit_open(const char *path) ATTR_WUR;
 void ratelimit_close(void);
 
-/* Counts one request of class cls from ip at time now. limit 0 means the class is unlimited
+/* IPv6 clients are counted per this many leading bits (RATE_LIMIT_IPV6_PREFIX; the default is
+ * RATELIMIT_IPV6_PREFIX_DEFAULT). Values outside the bounds are ignored. */
+void ratelimit_set_ipv6_prefix(int bits);
+
+/* Counts one request of class cls from ip (an IPv4 or IPv6 address as text; anything else counts
+ * by its text) at time now. limit 0 means the class is unlimited
  * (allowed, nothing counted). Request number limit+1 in a window is the first refused. */
 void ratelimit_hit(enum rl_class cls, struct str ip, long limit, time_t now, struct rl_decision *out);
 

@@ -1,6 +1,7 @@
 /* serve.c - one single-threaded responder: accept, handle, answer, reset the arena. */
 #include "serve.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "rundir.h"
 
 static void on_stop(int sig)
 {
@@ -51,11 +53,17 @@ int serve_main(const struct config *cfg)
         return 2;
     }
     install_signals();
-    int n = snprintf(rl_path, sizeof(rl_path), "%s/ratelimit.shm", cfg->run_dir);
-    if (n < 0 || (size_t)n >= sizeof(rl_path) || ratelimit_open(rl_path) != 0) {
-        log_error("cannot map the rate-limit table in RUN_DIR");
+    char err[256];
+    if (rundir_check(cfg->run_dir, false, err, sizeof(err)) != 0) {
+        log_error("%s; not starting", err);
         return 1;
     }
+    int n = snprintf(rl_path, sizeof(rl_path), "%s/ratelimit.shm", cfg->run_dir);
+    if (n < 0 || (size_t)n >= sizeof(rl_path) || ratelimit_open(rl_path) != 0) {
+        log_error("cannot map the rate-limit table %s: %s; not starting", rl_path, strerror(errno));
+        return 1;
+    }
+    ratelimit_set_ipv6_prefix(cfg->rate_limit_ipv6_prefix);
     if (ready_init(cfg) != 0)
         goto out;
     db_init(cfg);

@@ -114,6 +114,8 @@ static void test_defaults(void)
     CHECK_INT(c.rate_limits[RL_DELETE], 10);
     CHECK_INT(c.rate_limits[RL_SUMMARY], 60);
     CHECK_INT(c.rate_limits[RL_DEFAULT], 120);
+    CHECK_INT(c.rate_limit_ipv6_prefix, RATELIMIT_IPV6_PREFIX_DEFAULT);
+    CHECK_INT(RATELIMIT_IPV6_PREFIX_DEFAULT, 64);
     CHECK_INT(c.session_inactivity_minutes, 30);
     CHECK_INT(c.heuristic_link_window_minutes, 15);
     CHECK(c.enable_heuristic_linking);
@@ -281,6 +283,7 @@ static void test_int_ranges(void)
         {"RATE_LIMIT_DELETE", 0, RATELIMIT_PER_MINUTE_MAX},
         {"RATE_LIMIT_SUMMARY", 0, RATELIMIT_PER_MINUTE_MAX},
         {"RATE_LIMIT_MAX", 0, RATELIMIT_PER_MINUTE_MAX},
+        {"RATE_LIMIT_IPV6_PREFIX", RATELIMIT_IPV6_PREFIX_MIN, RATELIMIT_IPV6_PREFIX_MAX},
         {"SESSION_INACTIVITY_MINUTES", 1, 1440},
         {"HEURISTIC_LINK_WINDOW_MINUTES", 1, 1440},
         {"ROLLUP_BATCH_DAYS", 1, 365},
@@ -345,6 +348,17 @@ static void test_rate_limits(void)
 
     CHECK_INT(load_one("RATE_LIMIT_MAX", "-1"), -1);
     CHECK(err_starts_with("RATE_LIMIT_MAX"));
+
+    /* the IPv6 prefix: /32 (a whole provider allocation) to /128 (single addresses) */
+    CHECK_INT(RATELIMIT_IPV6_PREFIX_MIN, 32);
+    CHECK_INT(RATELIMIT_IPV6_PREFIX_MAX, 128);
+    CHECK_INT(LOAD(&c, {"RATE_LIMIT_IPV6_PREFIX", "56"}), 0);
+    CHECK_INT(c.rate_limit_ipv6_prefix, 56);
+    config_free(&c);
+    CHECK_INT(load_one("RATE_LIMIT_IPV6_PREFIX", "129"), -1);
+    CHECK(err_starts_with("RATE_LIMIT_IPV6_PREFIX"));
+    CHECK_INT(load_one("RATE_LIMIT_IPV6_PREFIX", "/64"), -1);
+    CHECK(err_starts_with("RATE_LIMIT_IPV6_PREFIX"));
 }
 
 static void test_booleans(void)
@@ -753,6 +767,7 @@ static void test_print_redacts(void)
     CHECK(strstr(out, "CORS_ALLOWED_ORIGINS=https://a.example,https://b.example\n") != NULL);
     CHECK(strstr(out, "ENFORCE_ORIGIN=true\n") != NULL);
     CHECK(strstr(out, "RATE_LIMIT_EVENTS=180\n") != NULL);
+    CHECK(strstr(out, "RATE_LIMIT_IPV6_PREFIX=64\n") != NULL);
     CHECK(strstr(out, "LOG_LEVEL=info\n") != NULL);
     CHECK(strstr(out, "CLIENT_IP_HEADER=X-Forwarded-For\n") != NULL);
     CHECK(strstr(out, "PATH_QUERY_ALLOWLIST=page,lang\n") != NULL);

@@ -2,7 +2,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +15,8 @@
 #include "log.h"
 #include "hash.h"
 #include "ratelimit.h"
+#include "ratelimit_table.h"
+#include "rundir.h"
 #include "t.h"
 
 /* The start of a window: every test time is T0 + an offset. */
@@ -251,15 +258,15 @@ static void ip_of(int i, char *out, size_t cap)
     snprintf(out, cap, "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
 }
 
-/* Many more clients than slots in one window: nobody is refused wrongly (a crowded table fails
- * open), nothing crashes, and the next window reclaims the slots. */
+/* Many more clients than slots in one window: nobody is refused wrongly (a crowded table evicts
+ * its least-counted clients), nothing crashes, and the next window reclaims the slots. */
 static void test_crowded_table(void)
 {
     const int clients = RATELIMIT_SLOTS * 2;
     const time_t now = T0 + 100 * RATELIMIT_WINDOW_SECONDS;
     char ip[32];
     int refused = 0;
-    log_set_level(LOG_ERROR); /* the fail-open warning is expected here */
+    log_set_level(LOG_ERROR); /* the crowding warning is expected here */
     for (int i = 0; i < clients; i++) {
         ip_of(i, ip, sizeof(ip));
         struct rl_decision d;
@@ -268,7 +275,7 @@ static void test_crowded_table(void)
             refused++;
     }
     CHECK_INT(refused, 0);
-    /* a new client in the crowded window is still allowed (uncounted) */
+    /* a new client in the crowded window is counted (it evicts someone) */
     struct rl_decision d = hit(RL_DEFAULT, "172.16.99.99", 5, now);
     CHECK(d.allowed);
     CHECK_INT(d.remaining, 4);
@@ -285,6 +292,408 @@ static void test_crowded_table(void)
         ratelimit_hit(RL_DEFAULT, str_from_cstr(ip), 2, next, &d);
         CHECK(!d.allowed);
     }
+}
+
+/* Counts the lines of the log (stderr) written while fn runs that contain needle (and not
+ * without, when given). */
+static int log_lines_during(void (*fn)(void), const char *needle, const char *without)
+{
+    char path[] = "/tmp/test-ratelimit-log-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    (void)dup2(fd, STDERR_FILENO);
+    fn();
+    fflush(stderr);
+    (void)dup2(saved, STDERR_FILENO);
+    close(saved);
+    int lines = 0;
+    FILE *f = fdopen(fd, "r");
+    if (f) {
+        rewind(f);
+        char line[LOG_LINE_MAX + 2];
+        while (fgets(line, sizeof(line), f))
+            lines += strstr(line, needle) != NULL && !(without && strstr(line, without));
+        fclose(f);
+    } else {
+        close(fd);
+    }
+    unlink(path);
+    return lines;
+}
+
+/* The home slot the table used before its hash had a key (crypto_generichash, no key, 16 bytes,
+ * slot key[0] % RATELIMIT_SLOTS): anyone could compute it offline. */
+static uint32_t unkeyed_home(enum rl_class cls, const char *ip)
+{
+    crypto_generichash_state st;
+    unsigned char c = (unsigned char)cls;
+    uint64_t key[2];
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, &c, 1);
+    crypto_generichash_update(&st, (const unsigned char *)ip, strlen(ip));
+    crypto_generichash_final(&st, (unsigned char *)key, 16);
+    return (uint32_t)(key[0] % RATELIMIT_SLOTS);
+}
+
+/* The measured attack: addresses precomputed to share one home slot fill its probe window, and
+ * then one more of them floods. With a key made at start the precomputed addresses no longer
+ * collide, and even if they did a full window evicts instead of failing open. */
+#define COLLIDERS (RATELIMIT_MAX_PROBES + 8)
+static void test_collision_attack(void)
+{
+    static uint16_t load[RATELIMIT_SLOTS];
+    static char ips[COLLIDERS][32];
+    memset(load, 0, sizeof(load));
+    uint32_t target = UINT32_MAX;
+    char ip[32];
+    for (int i = 0; i < (1 << 24) && target == UINT32_MAX; i++) {
+        ip_of(i, ip, sizeof(ip));
+        uint32_t h = unkeyed_home(RL_DEFAULT, ip);
+        if (++load[h] == COLLIDERS)
+            target = h;
+    }
+    CHECK(target != UINT32_MAX);
+    int found = 0;
+    for (int i = 0; i < (1 << 24) && found < COLLIDERS; i++) {
+        ip_of(i, ip, sizeof(ip));
+        if (unkeyed_home(RL_DEFAULT, ip) == target)
+            snprintf(ips[found++], sizeof(ips[0]), "%s", ip);
+    }
+    CHECK_INT(found, COLLIDERS);
+
+    const time_t now = T0 + 200 * RATELIMIT_WINDOW_SECONDS;
+    const long limit = 10;
+    log_set_level(LOG_ERROR);
+    for (int i = 0; i < RATELIMIT_MAX_PROBES; i++)
+        (void)hit(RL_DEFAULT, ips[i], limit, now);
+    /* the others flood: 30 requests each, limit 10 */
+    long allowed = 0;
+    for (int i = RATELIMIT_MAX_PROBES; i < COLLIDERS; i++)
+        for (int k = 0; k < 3 * limit; k++)
+            allowed += hit(RL_DEFAULT, ips[i], limit, now).allowed;
+    log_set_level(LOG_INFO);
+    CHECK_INT(allowed, (COLLIDERS - RATELIMIT_MAX_PROBES) * limit);
+    /* and the window's first 32 are still counted too */
+    struct rl_decision d = hit(RL_DEFAULT, ips[0], limit, now);
+    CHECK(d.allowed);
+    CHECK_INT(d.remaining, limit - 2);
+}
+
+/* A full table: 100k distinct clients in one window (six times the slots), and one client that
+ * starts flooding after the table is full: exactly its limit passes, not everything. */
+static void test_distinct_flood(void)
+{
+    const time_t now = T0 + 300 * RATELIMIT_WINDOW_SECONDS;
+    const long limit = 50;
+    const int clients = 100000;
+    char ip[32];
+    long flood_allowed = 0, flood_sent = 0;
+    long others_refused = 0;
+    log_set_level(LOG_ERROR);
+    for (int i = 0; i < clients; i++) {
+        ip_of(i, ip, sizeof(ip));
+        struct rl_decision d;
+        ratelimit_hit(RL_DEFAULT, str_from_cstr(ip), limit, now, &d);
+        others_refused += !d.allowed;
+        if (i >= clients / 2 && i % 10 == 0) {
+            flood_allowed += hit(RL_DEFAULT, "192.0.2.250", limit, now).allowed;
+            flood_sent++;
+        }
+    }
+    log_set_level(LOG_INFO);
+    CHECK(flood_sent > 10 * limit);
+    CHECK_INT(flood_allowed, limit);
+    CHECK_INT(others_refused, 0); /* one request each: nobody is refused wrongly */
+    CHECK(!hit(RL_DEFAULT, "192.0.2.250", limit, now).allowed);
+}
+
+/* Eviction: a client already over its limit stays limited while the table fills up around it. */
+static void test_full_window_keeps_limits(void)
+{
+    const time_t now = T0 + 400 * RATELIMIT_WINDOW_SECONDS;
+    for (int i = 0; i < 4; i++)
+        (void)hit(RL_CAPTURE, "192.0.2.251", 3, now);
+    CHECK(!hit(RL_CAPTURE, "192.0.2.251", 3, now).allowed);
+    char ip[32];
+    log_set_level(LOG_ERROR);
+    for (int i = 0; i < RATELIMIT_SLOTS * 3; i++) {
+        ip_of(i, ip, sizeof(ip));
+        struct rl_decision d;
+        ratelimit_hit(RL_CAPTURE, str_from_cstr(ip), 3, now, &d);
+    }
+    log_set_level(LOG_INFO);
+    struct rl_decision d = hit(RL_CAPTURE, "192.0.2.251", 3, now);
+    CHECK(!d.allowed);
+    CHECK_INT(d.remaining, 0);
+}
+
+static time_t g_crowd_now = T0 + 500 * RATELIMIT_WINDOW_SECONDS;
+
+static void crowd_one_window(void)
+{
+    const time_t now = g_crowd_now;
+    char ip[32];
+    for (int i = 0; i < RATELIMIT_SLOTS * 2; i++) {
+        ip_of(i, ip, sizeof(ip));
+        struct rl_decision d;
+        ratelimit_hit(RL_SUMMARY, str_from_cstr(ip), 5, now, &d);
+    }
+}
+
+/* A crowded window logs one warning per window, not one per request. */
+static void test_crowded_warning_rate_limited(void)
+{
+    log_set_level(LOG_WARN);
+    int lines = log_lines_during(crowd_one_window, "rate limit table crowded", NULL);
+    CHECK_INT(lines, 1);
+    /* the next window's one warning counts the evictions the last one did not log */
+    g_crowd_now += RATELIMIT_WINDOW_SECONDS;
+    CHECK_INT(
+        log_lines_during(crowd_one_window, "evictions not logged since the last warning", "(0 evictions"), 1);
+    log_set_level(LOG_INFO);
+}
+
+/* IPv6 clients are counted per /64 (RATE_LIMIT_IPV6_PREFIX's default): 200 addresses of one
+ * /64 share one count; another /64 has its own; IPv4-mapped IPv6 is the IPv4 address. */
+static void test_ipv6_prefix(void)
+{
+    const time_t now = T0 + 600 * RATELIMIT_WINDOW_SECONDS;
+    const long limit = 20;
+    char ip[64];
+    long allowed = 0;
+    for (int i = 0; i < 200; i++) {
+        snprintf(ip, sizeof(ip), "2001:db8:1:2:%x:%x:%x:%x", i * 7, i, 0xffff - i, i * 31);
+        allowed += hit(RL_EVENTS, ip, limit, now).allowed;
+    }
+    CHECK_INT(allowed, limit);
+    /* the same /64 written differently */
+    CHECK(!hit(RL_EVENTS, "2001:0DB8:0001:0002::1", limit, now).allowed);
+    /* the neighbouring /64 is someone else */
+    struct rl_decision d = hit(RL_EVENTS, "2001:db8:1:3::1", limit, now);
+    CHECK(d.allowed);
+    CHECK_INT(d.remaining, limit - 1);
+    /* IPv4-mapped IPv6 is the IPv4 client */
+    CHECK(hit(RL_EVENTS, "198.51.100.200", 2, now).allowed);
+    CHECK(hit(RL_EVENTS, "::ffff:198.51.100.200", 2, now).allowed);
+    CHECK(!hit(RL_EVENTS, "198.51.100.200", 2, now).allowed);
+    /* IPv4 is per address */
+    CHECK(hit(RL_EVENTS, "198.51.100.201", 2, now).allowed);
+    /* something that is not an address is still counted, by its text */
+    CHECK(hit(RL_EVENTS, "unix:/x", 1, now).allowed);
+    CHECK(!hit(RL_EVENTS, "unix:/x", 1, now).allowed);
+    CHECK(hit(RL_EVENTS, "unix:/y", 1, now).allowed);
+
+    /* RATE_LIMIT_IPV6_PREFIX=128 counts single addresses, 48 whole /48s */
+    ratelimit_set_ipv6_prefix(128);
+    CHECK(hit(RL_CAPTURE, "2001:db8:5::1", 1, now).allowed);
+    CHECK(hit(RL_CAPTURE, "2001:db8:5::2", 1, now).allowed);
+    CHECK(!hit(RL_CAPTURE, "2001:db8:5::1", 1, now).allowed);
+    ratelimit_set_ipv6_prefix(48);
+    CHECK(hit(RL_CAPTURE, "2001:db8:6:1::1", 1, now).allowed);
+    CHECK(!hit(RL_CAPTURE, "2001:db8:6:ffff::2", 1, now).allowed);
+    CHECK(hit(RL_CAPTURE, "2001:db8:7::1", 1, now).allowed);
+    /* out of range: ignored */
+    ratelimit_set_ipv6_prefix(RATELIMIT_IPV6_PREFIX_MIN - 1);
+    CHECK(!hit(RL_CAPTURE, "2001:db8:6:abcd::3", 1, now).allowed);
+    ratelimit_set_ipv6_prefix(RATELIMIT_IPV6_PREFIX_DEFAULT);
+    CHECK(hit(RL_CAPTURE, "2001:db8:6:abcd::3", 1, now).allowed);
+}
+
+/* A symbolic link planted where the table goes is refused, and its target is left alone. */
+static void test_symlink_refused(void)
+{
+    char dir[] = "/tmp/test-ratelimit-dir-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char target[128], link[128];
+    snprintf(target, sizeof(target), "%s/precious", dir);
+    snprintf(link, sizeof(link), "%s/ratelimit.shm", dir);
+    FILE *f = fopen(target, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("do not overwrite", f);
+    fclose(f);
+    CHECK_INT(symlink(target, link), 0);
+    ratelimit_close();
+    errno = 0;
+    CHECK_INT(ratelimit_open(link), -1);
+    CHECK_INT(errno, ELOOP);
+    struct stat st;
+    CHECK_INT(stat(target, &st), 0);
+    CHECK_INT(st.st_size, 16);
+    /* nothing was mapped: everything is allowed, nothing counted */
+    CHECK(hit(RL_EVENTS, "192.0.2.252", 1, T0).allowed);
+    CHECK(hit(RL_EVENTS, "192.0.2.252", 1, T0).allowed);
+    unlink(link);
+    unlink(target);
+    rmdir(dir);
+    CHECK_INT(ratelimit_open(table_path), 0);
+}
+
+/* Maps the table file as a responder would, outside ratelimit.c. NULL on failure. */
+static struct rl_table *map_table(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    void *m = mmap(NULL, sizeof(struct rl_table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+/* A process that maps the table, takes its lock and is SIGKILLed while holding it: the next
+ * hit recovers the lock (robust mutex) and counts exactly as before. */
+static void test_killed_while_locked(void)
+{
+    const time_t now = T0 + 700 * RATELIMIT_WINDOW_SECONDS;
+    const long limit = 5;
+    CHECK(hit(RL_DELETE, "192.0.2.253", limit, now).allowed);
+    CHECK(hit(RL_DELETE, "192.0.2.253", limit, now).allowed);
+    for (int round = 0; round < 2; round++) {
+        int ready[2];
+        CHECK_INT(pipe(ready), 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid < 0)
+            return;
+        if (pid == 0) {
+            close(ready[0]);
+            struct rl_table *t = map_table(table_path);
+            if (!t || pthread_mutex_lock(&t->mu) != 0)
+                _exit(1);
+            (void)!write(ready[1], "L", 1);
+            for (;;)
+                pause();
+        }
+        close(ready[1]);
+        char c = 0;
+        CHECK_INT(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        CHECK_INT(c, 'L');
+        CHECK_INT(kill(pid, SIGKILL), 0);
+        int st = 0;
+        CHECK_INT(waitpid(pid, &st, 0), pid);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        /* the lock comes back and the count goes on where it was */
+        struct rl_decision d = hit(RL_DELETE, "192.0.2.253", limit, now);
+        CHECK(d.allowed);
+        CHECK_INT(d.remaining, limit - 3 - round);
+    }
+    CHECK(hit(RL_DELETE, "192.0.2.253", limit, now).allowed);
+    CHECK(!hit(RL_DELETE, "192.0.2.253", limit, now).allowed);
+    /* and other processes share the recovered lock without losing a count */
+    CHECK_INT(hit_from_children(4, 50, 150, "192.0.2.254"), 150);
+}
+
+/* Each table gets its own random key, stored in the mapping for every responder. */
+static void test_key_per_table(void)
+{
+    char a[] = "/tmp/test-ratelimit-key-XXXXXX";
+    int fd = mkstemp(a);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    ratelimit_close();
+    unsigned char k1[crypto_shorthash_KEYBYTES], k2[crypto_shorthash_KEYBYTES],
+        zero[crypto_shorthash_KEYBYTES];
+    memset(zero, 0, sizeof(zero));
+    CHECK_INT(ratelimit_open(a), 0);
+    struct rl_table *t = map_table(a);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    memcpy(k1, t->key, sizeof(k1));
+    munmap(t, sizeof(*t));
+    /* a second opener keeps the key */
+    ratelimit_close();
+    CHECK_INT(ratelimit_open(a), 0);
+    t = map_table(a);
+    CHECK(t != NULL && memcmp(t->key, k1, sizeof(k1)) == 0);
+    if (t)
+        munmap(t, sizeof(*t));
+    ratelimit_close();
+    /* a re-created table gets a new one */
+    unlink(a);
+    CHECK_INT(ratelimit_open(a), 0);
+    t = map_table(a);
+    CHECK(t != NULL);
+    if (t) {
+        memcpy(k2, t->key, sizeof(k2));
+        munmap(t, sizeof(*t));
+    }
+    CHECK(memcmp(k1, zero, sizeof(k1)) != 0);
+    CHECK(memcmp(k1, k2, sizeof(k1)) != 0);
+    ratelimit_close();
+    unlink(a);
+    CHECK_INT(ratelimit_open(table_path), 0);
+}
+
+/* RUN_DIR must be this user's own directory with no group or other access; errors name it. */
+static void test_rundir_check(void)
+{
+    char dir[] = "/tmp/test-rundir-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char err[256], sub[128], link[128], file[128];
+    CHECK_INT(chmod(dir, 0700), 0);
+    CHECK_INT(rundir_check(dir, false, err, sizeof(err)), 0);
+    CHECK_INT(chmod(dir, 0755), 0);
+    CHECK_INT(rundir_check(dir, false, err, sizeof(err)), -1);
+    CHECK(strstr(err, dir) != NULL && strstr(err, "0755") != NULL);
+    CHECK(strncmp(err, "RUN_DIR ", 8) == 0);
+    CHECK_INT(chmod(dir, 0710), 0);
+    CHECK_INT(rundir_check(dir, true, err, sizeof(err)), -1);
+    CHECK_INT(chmod(dir, 0701), 0);
+    CHECK_INT(rundir_check(dir, true, err, sizeof(err)), -1);
+    CHECK_INT(chmod(dir, 0700), 0);
+
+    /* missing: fine only when it is created later */
+    snprintf(sub, sizeof(sub), "%s/missing", dir);
+    CHECK_INT(rundir_check(sub, true, err, sizeof(err)), 0);
+    CHECK_INT(rundir_check(sub, false, err, sizeof(err)), -1);
+    CHECK(strstr(err, sub) != NULL);
+    /* a symbolic link to a good directory is refused */
+    snprintf(link, sizeof(link), "%s/link", dir);
+    CHECK_INT(symlink(dir, link), 0);
+    CHECK_INT(rundir_check(link, true, err, sizeof(err)), -1);
+    CHECK(strstr(err, link) != NULL && strstr(err, "symbolic link") != NULL);
+    /* a file */
+    snprintf(file, sizeof(file), "%s/file", dir);
+    FILE *f = fopen(file, "w");
+    if (f)
+        fclose(f);
+    CHECK_INT(rundir_check(file, true, err, sizeof(err)), -1);
+    CHECK(strstr(err, "not a directory") != NULL);
+    /* another user's directory (only root can make one here) */
+    if (geteuid() == 0) {
+        CHECK_INT(mkdir(sub, 0700), 0);
+        CHECK_INT(chown(sub, 12345, 12345), 0);
+        CHECK_INT(rundir_check(sub, false, err, sizeof(err)), -1);
+        CHECK(strstr(err, sub) != NULL && strstr(err, "uid 12345") != NULL);
+        rmdir(sub);
+    }
+    /* a table that is not ours (or not a file) is refused too */
+    if (geteuid() == 0) {
+        char shm[160];
+        snprintf(shm, sizeof(shm), "%s/ratelimit.shm", dir);
+        int fd = open(shm, O_CREAT | O_WRONLY, 0600);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+        CHECK_INT(chown(shm, 12345, 12345), 0);
+        ratelimit_close();
+        errno = 0;
+        CHECK_INT(ratelimit_open(shm), -1);
+        CHECK_INT(errno, EPERM);
+        unlink(shm);
+        CHECK_INT(ratelimit_open(table_path), 0);
+    }
+    unlink(file);
+    unlink(link);
+    rmdir(dir);
 }
 
 int main(void)
@@ -308,6 +717,15 @@ int main(void)
     test_garbage_file();
     test_shared_across_processes();
     test_crowded_table();
+    test_collision_attack();
+    test_distinct_flood();
+    test_full_window_keeps_limits();
+    test_crowded_warning_rate_limited();
+    test_ipv6_prefix();
+    test_symlink_refused();
+    test_killed_while_locked();
+    test_key_per_table();
+    test_rundir_check();
 
     ratelimit_close();
     unlink(table_path);
