@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 import uuid
@@ -323,8 +325,15 @@ def fly_env_gives_fly_client_ip_from_fly_proxies_only():
     with open(os.path.join(harness.APP_HOME, "infra", "fly", "fly.toml"), "rb") as f:
         env = tomllib.load(f)["env"]
     expect_eq(env.get("CLIENT_IP_HEADER"), "Fly-Client-IP", "fly.toml CLIENT_IP_HEADER")
-    e = harness.service_env("postgresql://x@127.0.0.1/x", {k: v for k, v in env.items() if k != "PORT"})
-    r = harness.backend(["lighttpd-vars"], e)
+    # RUN_DIR must exist, be ours and 0700 (lighttpd-vars checks it): a private one for this run
+    run_dir = tempfile.mkdtemp(prefix="edge-fly-run-")
+    try:
+        os.chmod(run_dir, 0o700)
+        overrides = {k: v for k, v in env.items() if k != "PORT"}
+        overrides["RUN_DIR"] = run_dir
+        r = harness.backend(["lighttpd-vars"], harness.service_env("postgresql://x@127.0.0.1/x", overrides))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
     expect_eq(r.returncode, 0, "lighttpd-vars with fly.toml's env (stderr %r)" % r.stderr)
     lines = r.stdout.splitlines()
     expect('extforward.headers = ("Fly-Client-IP")' in lines, "extforward.headers: %r" % lines)
