@@ -814,6 +814,9 @@ def responder_sigkill_every_2s():
     fig["result"] = "PASS"
 
 
+GRACE_CONNECT_MARGIN_S = 0.25
+
+
 @test(timeout=90)
 def graceful_stop_under_load():
     """Issue 11 item 10: SIGINT to lighttpd under load. Requests in flight finish (a request whose
@@ -853,13 +856,21 @@ def graceful_stop_under_load():
         finally:
             for c, _, _ in pending:
                 c.close()
+        # wait for the exit the one SIGINT started: a second signal would turn the graceful stop
+        # into an immediate one (lighttpd then exits 1), which is not what Fly does
+        try:
+            s.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise Fail("lighttpd did not exit within 15 s of SIGINT")
         code, _ = s.stop(timeout=15)
         took = time.monotonic() - marks["sigint"]
         t_sig = marks["sigint"] - marks["t_start"]
         # before the signal every request is answered 2xx. A request sent after it may be turned away
         # before lighttpd accepted it: refused once the listening socket is closed, or reset when it
         # was still waiting in the kernel's accept queue as the socket closed (never in flight)
-        refused = [x for x in results if x[1] is None and x[0] >= t_sig
+        # (a request whose clock started just before the signal may reach connect() after it: a
+        # refusal is never a request in flight, so a small margin before the signal is allowed)
+        refused = [x for x in results if x[1] is None and x[0] >= t_sig - GRACE_CONNECT_MARGIN_S
                    and ("ConnectionRefused" in str(x[2]) or "ConnectionReset" in str(x[2]))]
         answered = [x for x in results if x not in refused]
         count_answers(fig, answered)
@@ -877,7 +888,7 @@ def graceful_stop_under_load():
         expect(not bad, "requests not answered 202 around a graceful stop: %s"
                % [(round(x[0], 3), x[1], x[2] if x[1] is None else x[5].describe()) for x in bad[:5]])
         expect_eq([st for st, _, _ in slow_answers], [202, 202, 202], "requests in flight at the signal")
-        expect_eq(code, 0, "lighttpd's exit code")
+        expect_eq(code, 0, "lighttpd's exit code (stderr tail: %r)" % s.stderr()[-1500:])
         expect(took < 9, "lighttpd took %.1f s to stop" % took)
     fig["result"] = "PASS"
 
