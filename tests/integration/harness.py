@@ -812,6 +812,11 @@ class Stack:
                 status = None
         pairs = [l.split(":", 1) for l in lines[1:] if ":" in l]
         hdrs = CIDict((k.strip(), v.strip()) for k, v in pairs)
+        # lighttpd's own answers to hand-made requests are recorded too, when the request line
+        # parses and the whole response was read
+        req_line = data.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        if status is not None and len(req_line) == 3 and req_line[1].startswith("/") and _complete(buf):
+            record_response(Response(req_line[0], req_line[1], status, "", hdrs, body, elapsed))
         return status, hdrs, body, buf, elapsed
 
 
