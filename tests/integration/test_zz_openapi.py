@@ -4,7 +4,8 @@ sorted order, so every response the other modules received (harness.record_respo
 harness.recorded_responses() when these tests run, and each one is validated here.
 
 - the document is OpenAPI 3.1: its structure, every $ref resolves, every schema is a valid JSON
-  Schema 2020-12 (jsonschema's check_schema; no OpenAPI meta-schema is packaged in Debian 12);
+  Schema 2020-12 (jsonschema's check_schema), and, when openapi-spec-validator is installed (it is
+  not packaged in Debian 12), the official OpenAPI 3.1 meta-schema;
 - every route of the C route table (router.c's ROUTES, parsed from the source, wherever the file
   lives under fcgi-app/src) is documented with its methods, admin auth, body types and rate-limit
   class (config.c's variable and default), and nothing undocumented is routed; the running
@@ -308,6 +309,18 @@ def document_is_openapi_3_1():
             raise Fail("%s: not a valid JSON Schema 2020-12: %s" % (where, e.message))
     for name, scheme in doc["components"]["securitySchemes"].items():
         expect(scheme.get("type") in ("apiKey", "http"), "security scheme %s" % name)
+    # the official OpenAPI 3.1 meta-schema, when openapi-spec-validator is installed (it is not
+    # packaged in Debian 12, so the checks above are the ones that always run)
+    try:
+        from openapi_spec_validator import validate as validate_spec
+    except ImportError:
+        print("  openapi: openapi-spec-validator not installed; structural checks only", flush=True)
+        return
+    try:
+        validate_spec(doc)
+    except Exception as e:
+        raise Fail("not a valid OpenAPI 3.1 document (openapi-spec-validator): %s" % str(e)[:2000])
+    print("  openapi: valid against the OpenAPI 3.1 meta-schema (openapi-spec-validator)", flush=True)
 
 
 @test
