@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
     build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjansson-dev libsodium-dev
     lighttpd lighttpd-modules-lua postgresql-15 postgresql-client-15 curl wrk python3
+    python3-jsonschema # tests/integration/test_zz_openapi.py validates responses against the OpenAPI document
     shellcheck cppcheck clang-format valgrind debootstrap clang libclang-rt-14-dev
     chromium # tests/browser (driven by playwright-core from npm; node 20 or later)
 )

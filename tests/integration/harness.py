@@ -522,6 +522,38 @@ class Response:
         return "<Response %s>" % self.describe()
 
 
+# ---------------------------------------------------------------------------------------------
+# response recording: every answer Stack.request receives is kept (method, path without query,
+# status, headers, JSON body) so that test_zz_openapi.py, which runs last, can check each one against
+# the OpenAPI document. IT_RECORD_RESPONSES=FILE also appends them to FILE as JSON lines.
+
+RECORD_RESPONSES = True  # module flag: a test that sends huge numbers of requests may turn it off
+RECORD_MAX = 100000
+_RECORDED = []
+_record_lock = threading.Lock()
+
+
+def record_response(resp):
+    if not RECORD_RESPONSES:
+        return
+    entry = {"method": resp.method, "path": resp.path.split("?", 1)[0].split("#", 1)[0], "status": resp.status,
+             "headers": dict(resp.headers), "body_len": len(resp.body), "json": resp.json,
+             "is_json": resp.json is not None or not resp.body}
+    with _record_lock:
+        if len(_RECORDED) < RECORD_MAX:
+            _RECORDED.append(entry)
+        out = os.environ.get("IT_RECORD_RESPONSES")
+        if out:
+            with open(out, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+
+
+def recorded_responses():
+    """The responses recorded so far in this process (a copy)."""
+    with _record_lock:
+        return list(_RECORDED)
+
+
 class StackStartError(Fail):
     pass
 
@@ -710,7 +742,9 @@ class Stack:
             r = conn.getresponse()
             data = r.read()
             elapsed = time.monotonic() - t0
-            return Response(method, path, r.status, r.reason, CIDict(r.getheaders()), data, elapsed)
+            resp = Response(method, path, r.status, r.reason, CIDict(r.getheaders()), data, elapsed)
+            record_response(resp)
+            return resp
         finally:
             conn.close()
 
@@ -778,6 +812,11 @@ class Stack:
                 status = None
         pairs = [l.split(":", 1) for l in lines[1:] if ":" in l]
         hdrs = CIDict((k.strip(), v.strip()) for k, v in pairs)
+        # lighttpd's own answers to hand-made requests are recorded too, when the request line
+        # parses and the whole response was read
+        req_line = data.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        if status is not None and len(req_line) == 3 and req_line[1].startswith("/") and _complete(buf):
+            record_response(Response(req_line[0], req_line[1], status, "", hdrs, body, elapsed))
         return status, hdrs, body, buf, elapsed
 
 
