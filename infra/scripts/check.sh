@@ -18,8 +18,8 @@ run() {
     fi
 }
 
-c_files=(fcgi-app/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
-c_dirs=(fcgi-app/src)
+c_files=(fcgi-app/src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
+c_dirs=(fcgi-app/src/*/)
 unit_c=(tests/unit/*.c)
 ((${#unit_c[@]} == 0)) || c_dirs+=(tests/unit)
 shell_files=(infra/scripts/*.sh tests/smoke/*.sh tests/image/*.sh tests/fly/*.sh tests/fuzz/*.sh)
