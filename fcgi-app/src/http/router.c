@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 const struct route *router_find(struct str path, enum http_method m, unsigned *allowed)
 {
     *allowed = 0;
