@@ -1,38 +1,15 @@
-/* main.c - one binary, several commands: serve, migrate, check-config, lighttpd-vars. */
+/* lighttpd_vars.c - the `lighttpd-vars` command: the lighttpd settings derived from the environment,
+ * included by lighttpd.conf. */
+#include "cmd/lighttpd_vars.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <limits.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "core/config.h"
-#include "core/hash.h"
 #include "core/bounds.h"
-#include "core/log.h"
-#include "jobs/migrate.h"
-#include "jobs/rollups.h"
 #include "core/rundir.h"
-#include "jobs/scheduler.h"
-#include "cmd/serve.h"
-
-static const char *env_get(const char *name, void *ctx)
-{
-    (void)ctx;
-    return getenv(name);
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: backend COMMAND\n"
-               "  serve           FastCGI responder (spawned by lighttpd)\n"
-               "  migrate [status] apply pending migrations / list them\n"
-               "  rollups run | backfill | status | discrepancy   daily rollups (see README)\n"
-               "  retention purge delete raw events older than RETENTION_DAYS\n"
-               "  scheduler       run rollups and the purge on their schedule\n"
-               "  check-config    validate the environment and print it, secrets redacted\n"
-               "  lighttpd-vars   print the lighttpd settings derived from the environment\n");
-}
 
 /* Strings go into lighttpd.conf between double quotes: refuse anything that would escape them. */
 static int conf_safe(const char *name, const char *v)
@@ -47,7 +24,7 @@ static int conf_safe(const char *name, const char *v)
     return 0;
 }
 
-static int print_lighttpd_vars(const struct config *cfg)
+int print_lighttpd_vars(const struct config *cfg)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -111,63 +88,4 @@ static int print_lighttpd_vars(const struct config *cfg)
         printf(")\n");
     }
     return 0;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 1 : 0;
-    }
-    const char *cmd = argv[1];
-    static const char *const commands[] = {"serve",   "migrate",   "check-config", "lighttpd-vars",
-                                           "rollups", "retention", "scheduler"};
-    size_t known = 0;
-    while (known < ARRAY_LEN(commands) && strcmp(cmd, commands[known]) != 0)
-        known++;
-    if (known == ARRAY_LEN(commands)) {
-        fprintf(stderr, "backend: unknown command '%s'\n", cmd);
-        usage(stderr);
-        return 1;
-    }
-
-    static struct config cfg;
-    char err[256];
-    if (config_load(&cfg, env_get, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "config error: %s\n", err);
-        return 1;
-    }
-    log_set_level(cfg.log_level);
-    log_set_component(cmd);
-    if (hash_init() != 0) {
-        fprintf(stderr, "backend: libsodium failed to initialise\n");
-        return 1;
-    }
-
-    int rc;
-    if (strcmp(cmd, "serve") == 0) {
-        rc = serve_main(&cfg);
-    } else if (strcmp(cmd, "migrate") == 0) {
-        rc = migrate_main(&cfg, argc - 1, argv + 1);
-    } else if (strcmp(cmd, "rollups") == 0) {
-        rc = rollups_main(&cfg, argc - 1, argv + 1);
-    } else if (strcmp(cmd, "retention") == 0) {
-        rc = retention_main(&cfg, argc - 1, argv + 1);
-    } else if (strcmp(cmd, "scheduler") == 0) {
-        rc = scheduler_main(&cfg, argc - 1, argv + 1);
-    } else if (strcmp(cmd, "check-config") == 0) {
-        /* RUN_DIR may not exist yet (entrypoint.sh and run.sh create it after this check) */
-        if (rundir_check(cfg.run_dir, true, err, sizeof(err)) != 0) {
-            fprintf(stderr, "config error: %s\n", err);
-            rc = 1;
-        } else {
-            config_print(&cfg, STDOUT_FILENO);
-            printf("configuration OK\n");
-            rc = 0;
-        }
-    } else {
-        rc = print_lighttpd_vars(&cfg);
-    }
-    config_free(&cfg);
-    return rc;
 }
