@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# check.sh - `make check`: the layer rule of fcgi-app/src (check-layers.py), clang-format, cppcheck,
-# shellcheck and python3 syntax. Each tool's findings are printed, then one `tool: ok|FAILED` line;
-# exits non-zero when any tool failed.
+# check.sh - `make check`: the layer rule of fcgi-app/src (check-layers.py), clang-format,
+# cppcheck, shellcheck and python3 syntax. Each tool's findings are printed, then one
+# `tool: ok|FAILED` line; exits non-zero when any tool failed.
 set -euo pipefail
 shopt -s nullglob globstar
 cd "$(dirname "$0")/../.."
