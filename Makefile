@@ -110,7 +110,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD_DIR)/tests/%,$(UNIT_SRCS))
 test_libs = $(foreach l,$(or $($(1)_LAYERS),core),$(call layer_lib,$(l)))
 
 .SECONDEXPANSION:
-$(BUILD_DIR)/tests/%: tests/unit/%.c $$(call test_libs,%) tests/unit/t.h tests/unit/treq.h
+$(BUILD_DIR)/tests/%: tests/unit/%.c $$(call test_libs,$$*) tests/unit/t.h tests/unit/treq.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call test_libs,$*) -Wl,--end-group \
