@@ -9,15 +9,23 @@ SRC_DIR   := fcgi-app/src
 BUILD_DIR := fcgi-app/build$(if $(SANITIZE),-san)
 BIN       := $(BUILD_DIR)/backend
 
-PKGS    := libpq jansson libsodium
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/postgresql
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -ljansson -lsodium) -lfcgi -lm
+# Compiler and linker flags of the libraries come from pkg-config only, computed once on first use
+# (not at parse time, so `make deps` works on a machine without them). $(BUILD_DIR)/.build-deps
+# fails loudly when a library is missing, before anything is compiled.
+PKGS       := libpq jansson libsodium
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+# libfcgi ships no pkg-config file on Debian (libfcgi-dev): its flags are named here, and
+# .build-deps compiles and links a one-line program against them so a missing libfcgi stops the
+# build with this name. Only cmd/serve.c uses it.
+FCGI_CFLAGS :=
+FCGI_LIBS   := -lfcgi
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla -Wundef -Wwrite-strings \
         -Wnull-dereference -Wimplicit-fallthrough
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -fno-common -fstack-protector-strong \
-               -D_FORTIFY_SOURCE=2 -MMD -MP $(WARN) $(PKG_CFLAGS)
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -O2 -g -fno-common -fstack-protector-strong \
+              -D_FORTIFY_SOURCE=2 -MMD -MP $(WARN) -I$(SRC_DIR) $(PKG_CFLAGS) $(FCGI_CFLAGS)
 ifneq ($(SANITIZE),)
 CFLAGS_BASE := $(filter-out -O2 -D_FORTIFY_SOURCE=2,$(CFLAGS_BASE)) -O1 \
                -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -25,9 +33,16 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 CFLAGS += $(CFLAGS_BASE)
 
-SRCS := $(wildcard $(SRC_DIR)/*.c)
+# ---- layers (DESIGN.md, infra/scripts/check-layers.py enforces the includes): each is a static
+# library of its directory's modules; cmd/ (main, the serve loop) is the binary itself.
+LAYERS := core store domain http jobs api
+SRCS := $(foreach l,$(LAYERS) cmd,$(wildcard $(SRC_DIR)/$(l)/*.c))
 OBJS := $(patsubst $(SRC_DIR)/%.c,$(BUILD_DIR)/%.o,$(SRCS))
-LIB_OBJS := $(filter-out $(BUILD_DIR)/main.o,$(OBJS))
+layer_lib = $(BUILD_DIR)/lib$(1).a
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l)): \
+    $(patsubst $(SRC_DIR)/%.c,$(BUILD_DIR)/%.o,$(wildcard $(SRC_DIR)/$(l)/*.c))))
+CMD_OBJS := $(patsubst $(SRC_DIR)/%.c,$(BUILD_DIR)/%.o,$(wildcard $(SRC_DIR)/cmd/*.c))
+ALL_LIBS := $(foreach l,$(LAYERS),$(call layer_lib,$(l)))
 
 ifeq ($(V),0)
 Q := @
@@ -35,35 +50,71 @@ else
 Q :=
 endif
 
-.PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke bench \
-        test-asan test-valgrind check format clean bench image-test rollups-run rollups-backfill \
+.PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke \
+        test-browser bench test-asan test-valgrind check format clean image-test rollups-run rollups-backfill \
         rollups-status rollups-discrepancy retention-purge test-fly fly-launch fly-pg-attach fly-secrets \
         fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status fly-checks fuzz-replay fuzz
 
 all: build
 build: $(BIN)
 
-$(BIN): $(OBJS)
+# The group lets http/router.o find the route table of api/routes.o (the one reference upward).
+$(BIN): $(CMD_OBJS) $(ALL_LIBS)
 	@echo "  LINK $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(PKG_LIBS) \
+	    $(FCGI_LIBS) -lm
 
-$(BUILD_DIR)/%.o: $(SRC_DIR)/%.c | $(BUILD_DIR)
+$(BUILD_DIR)/lib%.a:
+	@echo "  AR   $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD_DIR)/%.o: $(SRC_DIR)/%.c | $(BUILD_DIR)/.build-deps
 	@echo "  CC   $<"
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD_DIR):
-	$(Q)mkdir -p $@
+# Fails with the missing library's name; redone when the Makefile changes.
+$(BUILD_DIR)/.build-deps: Makefile
+	$(Q)mkdir -p $(BUILD_DIR)
+	$(Q)pkg-config --print-errors --exists $(PKGS)
+	$(Q)printf '#include <fcgiapp.h>\nint main(void) { return FCGX_IsCGI(); }\n' | \
+	    $(CC) $(FCGI_CFLAGS) -x c -o /dev/null - $(FCGI_LIBS) 2>/dev/null || \
+	    { echo "libfcgi not found with FCGI_CFLAGS='$(FCGI_CFLAGS)' FCGI_LIBS='$(FCGI_LIBS)' (Debian: libfcgi-dev; make deps)" >&2; exit 1; }
+	$(Q)touch $@
 
 -include $(OBJS:.o=.d)
 
-# ---- unit tests: one binary per tests/unit/test_*.c, linked against every module but main.
+# ---- unit tests: one binary per tests/unit/test_*.c, linked with the layers its module needs
+# (test_X_LAYERS, default core). A module that reaches a layer not listed fails to link, so this
+# list is the test's real dependence.
+test_arena_LAYERS    := core
+test_config_LAYERS   := core
+test_hash_LAYERS     := core
+test_log_LAYERS      := core
+test_enrich_LAYERS   := domain core
+# http only for struct issues (http/http.c), which domain/validate.h borrows: the known violation
+# in check-layers.py's allow-list; drop http here when that type moves down.
+test_event_LAYERS    := domain http core
+test_lead_LAYERS     := domain http core
+test_validate_LAYERS := domain http core
+test_http_LAYERS     := http core
+test_body_LAYERS     := http core
+test_cors_LAYERS     := http core
+test_auth_LAYERS     := http core
+test_ratelimit_LAYERS := http core
+test_router_LAYERS   := api jobs http domain store core
+test_app_LAYERS      := api jobs http domain store core
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD_DIR)/tests/%,$(UNIT_SRCS))
+test_libs = $(foreach l,$(or $($(1)_LAYERS),core),$(call layer_lib,$(l)))
 
-$(BUILD_DIR)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/t.h tests/unit/treq.h
+.SECONDEXPANSION:
+$(BUILD_DIR)/tests/%: tests/unit/%.c $$(call test_libs,$$*) tests/unit/t.h tests/unit/treq.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST $@"
-	$(Q)$(CC) $(CFLAGS) -I$(SRC_DIR) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call test_libs,$*) -Wl,--end-group \
+	    $(PKG_LIBS) -lm
 
 # Installs the Debian packages the project needs (idempotent, quiet when present).
 deps:
@@ -85,7 +136,6 @@ test-smoke: $(BIN)
 
 # Debian's chromium on an allowed and a foreign site page against the real stack (npm ci first when
 # tests/browser/package-lock.json changed; screenshots under tests/browser/artifacts/).
-.PHONY: test-browser
 test-browser: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/browser/run.py
 
@@ -106,7 +156,7 @@ check:
 	@infra/scripts/check.sh
 
 format:
-	@clang-format -i $(wildcard $(SRC_DIR)/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
+	@clang-format -i $(wildcard $(SRC_DIR)/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 
 # Packages first: on a fresh machine the compiler's headers come from them.
 run:

@@ -13,11 +13,15 @@ packages=(
     chromium # tests/browser (driven by playwright-core from npm; node 20 or later)
 )
 
+# One dpkg-query for all of them (a package it does not know is simply absent from its output).
+declare -A installed=()
+# shellcheck disable=SC2016 # ${Package} and ${Status} are dpkg-query fields, not shell expansions
+while read -r name state; do
+    [[ $state != "install ok installed" ]] || installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
 missing=()
 for p in "${packages[@]}"; do
-    # shellcheck disable=SC2016 # ${Status} is a dpkg-query field, not a shell expansion
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || missing+=("$p")
+    [[ -n ${installed[$p]:-} ]] || missing+=("$p")
 done
 ((${#missing[@]} > 0)) || exit 0
 

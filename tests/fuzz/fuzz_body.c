@@ -21,16 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "body.h"
-#include "bounds.h"
-#include "cors.h"
-#include "enrich.h"
-#include "event.h"
-#include "hash.h"
-#include "jsonout.h"
-#include "lead.h"
-#include "log.h"
-#include "validate.h"
+#include "http/body.h"
+#include "core/bounds.h"
+#include "http/cors.h"
+#include "domain/enrich.h"
+#include "domain/event.h"
+#include "core/hash.h"
+#include "core/jsonout.h"
+#include "domain/lead.h"
+#include "core/log.h"
+#include "domain/validate.h"
 
 #include "fuzz_common.h"
 

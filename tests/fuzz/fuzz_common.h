@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "core/config.h"
 
 /* A property the code under test promises; a failure aborts so libFuzzer keeps the input. */
 #define FZ_CHECK(cond)                                                                                       \

@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "body.h"
-#include "bounds.h"
-#include "enrich.h"
-#include "jsonout.h"
-#include "lead.h"
-#include "validate.h"
+#include "http/body.h"
+#include "core/bounds.h"
+#include "domain/enrich.h"
+#include "core/jsonout.h"
+#include "domain/lead.h"
+#include "domain/validate.h"
 
 #include "fuzz_common.h"
 

@@ -22,13 +22,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
-#include "bounds.h"
-#include "cors.h"
-#include "db.h"
-#include "hash.h"
-#include "jsonout.h"
-#include "log.h"
+#include "http/app.h"
+#include "core/bounds.h"
+#include "http/cors.h"
+#include "store/db.h"
+#include "core/hash.h"
+#include "core/jsonout.h"
+#include "core/log.h"
 
 #include "fuzz_common.h"
 

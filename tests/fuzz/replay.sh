@@ -2,7 +2,7 @@
 # tests/fuzz/replay.sh [replay | fuzz SECONDS | build] - the libFuzzer harnesses of tests/fuzz/.
 #
 # Builds each tests/fuzz/fuzz_*.c with clang (-fsanitize=fuzzer,address,undefined) against every
-# fcgi-app/src/*.c but main.c and serve.c (the FastCGI accept loop, the only user of libfcgi) into
+# fcgi-app/src/<layer>/*.c but cmd/ (main and the FastCGI accept loop, the only user of libfcgi) into
 # fcgi-app/build-fuzz/, then:
 #   replay        runs every file of tests/fuzz/corpus/<harness>/ once, without mutation (CI);
 #   fuzz SECONDS  fuzzes each harness for SECONDS from its corpus; new inputs go to a temporary
@@ -35,9 +35,13 @@ cc=${FUZZ_CC:-clang}
 build=fcgi-app/build-fuzz
 fuzz_dir=tests/fuzz
 harnesses=(fuzz_body fuzz_request fuzz_parsers)
-cflags=(-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -I fcgi-app/src -I/usr/include/postgresql)
+pkgs=(libpq jansson libsodium) # flags from pkg-config only, as in the Makefile
+pkg-config --print-errors --exists "${pkgs[@]}" || exit 2
+read -r -a pkg_cflags <<<"$(pkg-config --cflags "${pkgs[@]}")"
+read -r -a pkg_libs <<<"$(pkg-config --libs "${pkgs[@]}")"
+cflags=(-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -I fcgi-app/src "${pkg_cflags[@]}")
 san=("-fsanitize=address,undefined" -fno-sanitize-recover=all)
-libs=(-lpq -ljansson -lsodium -lm)
+libs=("${pkg_libs[@]}" -lm)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -53,15 +57,16 @@ mkdir -p "$build/obj" "$build/logs" "$build/artifacts"
 # ---- build: the service's objects once (rebuilt when the source or any header is newer), then
 # one binary per harness.
 newest_header=
-for hdr in fcgi-app/src/*.h "$fuzz_dir"/*.h; do
+for hdr in fcgi-app/src/*/*.h "$fuzz_dir"/*.h; do
     [[ -n $newest_header && ! $hdr -nt $newest_header ]] || newest_header=$hdr
 done
 objs=()
-for src in fcgi-app/src/*.c; do
-    name=${src##*/}
-    [[ $name != main.c && $name != serve.c ]] || continue
-    obj=$build/obj/${name%.c}.o
+for src in fcgi-app/src/*/*.c; do
+    [[ $src != fcgi-app/src/cmd/* ]] || continue
+    rel=${src#fcgi-app/src/}
+    obj=$build/obj/${rel%.c}.o
     objs+=("$obj")
+    mkdir -p "${obj%/*}"
     if [[ ! -f $obj || $src -nt $obj || $newest_header -nt $obj ]]; then
         echo "  CC   $src"
         "$cc" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link -c -o "$obj" "$src"

@@ -6,12 +6,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "db.h"
-#include "hash.h"
-#include "bounds.h"
-#include "log.h"
-#include "ratelimit.h"
+#include "http/app.h"
+#include "store/db.h"
+#include "core/hash.h"
+#include "core/bounds.h"
+#include "core/log.h"
+#include "http/ratelimit.h"
 #include "t.h"
 #include "treq.h"
 

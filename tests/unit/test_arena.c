@@ -2,8 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "arena.h"
-#include "bounds.h"
+#include "core/arena.h"
+#include "core/bounds.h"
 #include "t.h"
 
 static bool aligned8(const void *p)

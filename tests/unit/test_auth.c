@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "hash.h"
-#include "bounds.h"
+#include "http/auth.h"
+#include "core/hash.h"
+#include "core/bounds.h"
 #include "t.h"
 #include "treq.h"
 

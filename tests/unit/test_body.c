@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "body.h"
-#include "bounds.h"
+#include "http/body.h"
+#include "core/bounds.h"
 #include "t.h"
 #include "treq.h"
 

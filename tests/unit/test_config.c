@@ -6,8 +6,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "config.h"
-#include "bounds.h"
+#include "core/config.h"
+#include "core/bounds.h"
 #include "t.h"
 
 #define PEPPER "0123456789abcdef0123456789abcdef" /* CONFIG_PEPPER_MIN_LEN characters */

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cors.h"
-#include "bounds.h"
+#include "http/cors.h"
+#include "core/bounds.h"
 #include "t.h"
 #include "treq.h"
 

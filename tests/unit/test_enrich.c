@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enrich.h"
-#include "bounds.h"
+#include "domain/enrich.h"
+#include "core/bounds.h"
 #include "t.h"
 
 static struct arena arena;

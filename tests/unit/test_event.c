@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "hash.h"
-#include "validate.h"
+#include "domain/event.h"
+#include "core/hash.h"
+#include "domain/validate.h"
 #include "t.h"
 
 /* 2026-02-14T05:00:00.000Z, the start of a 30-second bucket */

@@ -4,7 +4,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "hash.h"
+#include "core/hash.h"
 #include "t.h"
 
 static void test_hmac(void)

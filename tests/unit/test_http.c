@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "bounds.h"
+#include "http/http.h"
+#include "core/bounds.h"
 #include "t.h"
 #include "treq.h"
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bounds.h"
-#include "log.h"
+#include "core/bounds.h"
+#include "core/log.h"
 #include "t.h"
 
 /* Escapes a C string with room to spare. */

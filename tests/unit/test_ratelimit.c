@@ -11,12 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bounds.h"
-#include "log.h"
-#include "hash.h"
-#include "ratelimit.h"
-#include "ratelimit_table.h"
-#include "rundir.h"
+#include "core/bounds.h"
+#include "core/log.h"
+#include "core/hash.h"
+#include "http/ratelimit.h"
+#include "http/ratelimit_table.h"
+#include "core/rundir.h"
 #include "t.h"
 
 /* The start of a window: every test time is T0 + an offset. */

@@ -1,8 +1,8 @@
 /* test_router.c - the route table: exact paths, methods, HEAD with GET, the Allow list. */
 #include <string.h>
 
-#include "handlers.h"
-#include "router.h"
+#include "api/handlers.h"
+#include "http/router.h"
 #include "t.h"
 
 static void test_find(void)

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "validate.h"
-#include "event.h"
+#include "domain/validate.h"
+#include "domain/event.h"
 #include "t.h"
 
 /* 2026-02-14T05:00:00.000Z */

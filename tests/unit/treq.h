@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bounds.h"
-#include "http.h"
+#include "core/bounds.h"
+#include "http/http.h"
 
 struct treq {
     struct arena arena;

@@ -1,0 +1,236 @@
+/* h_metrics.c - GET /v1/metrics/summary: one read of the rollup tables for the window (and the
+ * comparison window before it), then the sums, ratios and deltas of rollups-reference.md. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/body.h"
+#include "store/db.h"
+#include "api/handlers.h"
+#include "domain/validate.h"
+
+static const char *const SOURCES[] = {"direct",   "organic_search", "paid_search", "social", "email",
+                                      "referral", "campaign",       "internal",    "unknown"};
+#define N_SOURCES 9
+
+/* Sums of one window. */
+struct sums {
+    double unique, returning, page_views, entrances, conversions, form_starts, form_submits, new_leads;
+    double ttfc_sum, ttfc_count, accepted, rejected;
+    double sources[N_SOURCES], sources_total;
+    double p95_weighted, p95_weight;
+};
+
+struct summary_query {
+    int64_t from, to;
+    const char *property;
+    bool compare;
+};
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+/* {"value": v, "delta": d|null}; integers stay integers. */
+static json_t *metric(double v, double base, bool compare, bool integer)
+{
+    json_t *value = integer ? json_integer((json_int_t)llround(v)) : json_real(v);
+    json_t *delta = compare && base != 0 ? json_real((v - base) / base) : json_null();
+    return json_pack("{s:o, s:o}", "value", value, "delta", delta);
+}
+
+static double num(const PGresult *r, int row, int col)
+{
+    return strtod(PQgetvalue(r, row, col), NULL);
+}
+
+static void add_sources(struct sums *s, const char *text)
+{
+    json_t *o = text && *text ? json_loads(text, 0, NULL) : NULL;
+    for (int k = 0; k < N_SOURCES && o; k++) {
+        json_t *v = json_object_get(o, SOURCES[k]);
+        if (json_is_number(v)) {
+            s->sources[k] += json_number_value(v);
+            s->sources_total += json_number_value(v);
+        }
+    }
+    json_decref(o);
+}
+
+/* Columns of STMT_SUMMARY: 0 day, 1 unique, 2 returning, 3 page views, 4 entrances, 5 conversions,
+ * 6 form starts, 7 form submits, 8 new leads, 9 ttfc sum, 10 ttfc count, 11 sources, 12 accepted,
+ * 13 rejected, 14 p95, 15 freshness day, 16 freshness generated_at */
+static void add_row(struct sums *s, const PGresult *r, int i)
+{
+    s->unique += num(r, i, 1);
+    s->returning += num(r, i, 2);
+    s->page_views += num(r, i, 3);
+    s->entrances += num(r, i, 4);
+    s->conversions += num(r, i, 5);
+    s->form_starts += num(r, i, 6);
+    s->form_submits += num(r, i, 7);
+    s->new_leads += num(r, i, 8);
+    s->ttfc_sum += num(r, i, 9);
+    s->ttfc_count += num(r, i, 10);
+    add_sources(s, PQgetisnull(r, i, 11) ? NULL : PQgetvalue(r, i, 11));
+    double accepted = num(r, i, 12);
+    s->accepted += accepted;
+    s->rejected += num(r, i, 13);
+    if (!PQgetisnull(r, i, 14) && accepted > 0) {
+        s->p95_weighted += num(r, i, 14) * accepted;
+        s->p95_weight += accepted;
+    }
+}
+
+static json_t *window_json(int64_t from, int64_t to)
+{
+    char f[V_DATE_LEN], t[V_DATE_LEN];
+    v_format_date(from, f);
+    v_format_date(to, t);
+    return json_pack("{s:s, s:s}", "from", f, "to", t);
+}
+
+/* A query parameter, trimmed; V_ABSENT when not given. */
+static enum v_result date_param(struct issues *is, json_t *q, const char *key, int64_t *days)
+{
+    struct str s;
+    enum v_result r = v_string(is, q, key, key, 1, 10, V_REQUIRED, &s);
+    if (r != V_OK)
+        return r;
+    if (v_parse_date(s, days) != 0) {
+        issues_add(is, key, "must be a real calendar date YYYY-MM-DD, 1970-01-01 or later");
+        return V_INVALID;
+    }
+    return V_OK;
+}
+
+static void parse_query(const struct config *cfg, struct request *req, struct issues *is,
+                        struct summary_query *sq)
+{
+    json_t *q = body_parse_form(req->query.p, req->query.n, is);
+    bool have_from = date_param(is, q, "from", &sq->from) == V_OK;
+    bool have_to = date_param(is, q, "to", &sq->to) == V_OK;
+    if (have_from && have_to && sq->from > sq->to)
+        issues_add(is, "from", "must not be after to");
+    else if (have_from && have_to && sq->to - sq->from + 1 > SUMMARY_MAX_DAYS)
+        issues_add(is, "to", "the window must be at most 366 days");
+    struct str prop;
+    sq->property = cfg->rollup_default_property_id;
+    if (v_string(is, q, "propertyId", "propertyId", 1, PROPERTY_ID_MAX, V_OPTIONAL, &prop) == V_OK)
+        sq->property = arena_strndup(req->arena, prop.p, prop.n);
+    struct str cmp;
+    sq->compare = false;
+    if (v_string(is, q, "compareTo", "compareTo", 1, 8, V_OPTIONAL, &cmp) == V_OK) {
+        /* eight code points may be 32 bytes: anything longer than "false" is no boolean anyway */
+        char buf[8];
+        bool ok = cmp.n < sizeof(buf);
+        if (ok) {
+            memcpy(buf, cmp.p, cmp.n);
+            buf[cmp.n] = '\0';
+            ok = config_parse_bool(buf, &sq->compare) == 0;
+        }
+        if (!ok)
+            issues_add(is, "compareTo", "must be one of 1 true yes on / 0 false no off");
+    }
+    json_decref(q);
+}
+
+static json_t *build(const struct summary_query *sq, const PGresult *r)
+{
+    int64_t n = sq->to - sq->from + 1;
+    int64_t start = sq->compare ? sq->from - n : sq->from;
+    struct sums cur, base;
+    memset(&cur, 0, sizeof(cur));
+    memset(&base, 0, sizeof(base));
+    json_t *trend = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        bool in_current = start + i >= sq->from;
+        add_row(in_current ? &cur : &base, r, i);
+        if (in_current)
+            json_array_append_new(trend,
+                                  json_pack("{s:s, s:I, s:I, s:I}", "day", PQgetvalue(r, i, 0),
+                                            "uniqueVisitors", (json_int_t)num(r, i, 1), "pageViews",
+                                            (json_int_t)num(r, i, 3), "newLeads", (json_int_t)num(r, i, 8)));
+    }
+    bool c = sq->compare;
+    json_t *mix = json_object();
+    for (int k = 0; k < N_SOURCES; k++)
+        json_object_set_new(mix, SOURCES[k], json_real(ratio(cur.sources[k], cur.sources_total)));
+    json_t *metrics = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "uniqueVisitors",
+        metric(cur.unique, base.unique, c, true), "returningVisitorsPct",
+        metric(ratio(cur.returning, cur.unique), ratio(base.returning, base.unique), c, false),
+        "totalPageViews", metric(cur.page_views, base.page_views, c, true), "leadCaptureRate",
+        metric(ratio(cur.new_leads, cur.unique), ratio(base.new_leads, base.unique), c, false),
+        "formCompletionRate",
+        metric(ratio(cur.form_submits, cur.form_starts), ratio(base.form_submits, base.form_starts), c,
+               false),
+        "landingPageConversionRate",
+        metric(ratio(cur.conversions, cur.entrances), ratio(base.conversions, base.entrances), c, false),
+        "avgTimeToFirstCaptureHrs",
+        metric(ratio(cur.ttfc_sum, cur.ttfc_count) / 3600000.0,
+               ratio(base.ttfc_sum, base.ttfc_count) / 3600000.0, c, false),
+        "trafficSourceMix", mix);
+
+    json_t *p95 = cur.p95_weight > 0 ? json_integer((json_int_t)llround(cur.p95_weighted / cur.p95_weight))
+                                     : json_null();
+    json_t *ingest = json_pack("{s:o, s:o, s:I, s:I}", "successPct",
+                               json_real(ratio(cur.accepted, cur.accepted + cur.rejected)), "p95TtfbMs", p95,
+                               "totalEventsAccepted", (json_int_t)cur.accepted, "totalEventsRejected",
+                               (json_int_t)cur.rejected);
+
+    json_t *freshness;
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 15)) {
+        int64_t latest = 0;
+        (void)v_parse_date(str_from_cstr(PQgetvalue(r, 0, 15)), &latest);
+        freshness =
+            json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
+                      PQgetvalue(r, 0, 16), "lagDays", (json_int_t)((int64_t)time(NULL) / 86400 - latest));
+    } else {
+        freshness = json_pack("{s:n, s:n, s:n}", "rolledUpThrough", "generatedAt", "lagDays");
+    }
+    return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1, "window", window_json(sq->from, sq->to),
+                     "compareTo", c ? window_json(sq->from - n, sq->from - 1) : json_null(), "freshness",
+                     freshness, "metrics", metrics, "ingest", ingest, "trend", trend);
+}
+
+void h_summary(struct ctx *c)
+{
+    struct issues is;
+    struct summary_query sq;
+    PGresult *res = NULL;
+    char start[V_DATE_LEN], end[V_DATE_LEN];
+
+    issues_init(&is);
+    parse_query(c->cfg, c->req, &is, &sq);
+    http_error(c->resp, 500, "internal_error");
+    if (issues_any(&is)) {
+        http_invalid(c->resp, &is);
+        goto out;
+    }
+    if (!sq.property)
+        goto out;
+    int64_t n = sq.to - sq.from + 1;
+    v_format_date(sq.compare ? sq.from - n : sq.from, start);
+    v_format_date(sq.to, end);
+    const char *params[] = {sq.property, start, end};
+    enum db_rc rc = db_exec(STMT_SUMMARY, params, &res);
+    if (rc == DB_UNAVAILABLE) {
+        http_db_unavailable(c->req, c->resp);
+        goto out;
+    }
+    if (rc != DB_OK)
+        goto out;
+    json_t *body = build(&sq, res);
+    if (!body)
+        goto out;
+    json_decref(c->resp->body);
+    c->resp->status = 200;
+    c->resp->body = body;
+out:
+    issues_free(&is);
+    PQclear(res);
+}

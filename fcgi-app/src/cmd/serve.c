@@ -1,0 +1,124 @@
+/* serve.c - one single-threaded responder: accept, handle, answer, reset the arena. */
+#include "cmd/serve.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/app.h"
+#include "core/arena.h"
+#include "store/db.h"
+#include "api/handlers.h"
+#include "core/log.h"
+#include "http/ratelimit.h"
+#include "core/rundir.h"
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    FCGX_ShutdownPending(); /* finish the current request, then leave the accept loop */
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop; /* no SA_RESTART: a blocked accept() returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int read_fcgx(void *ctx, char *buf, int n)
+{
+    FCGX_Request *r = ctx;
+    return FCGX_GetStr(buf, n, r->in);
+}
+
+int serve_main(const struct config *cfg)
+{
+    int rc = 1;
+    char rl_path[128];
+    struct arena arena;
+    arena_init(&arena, ARENA_MAX_BYTES);
+
+    if (FCGX_Init() != 0 || FCGX_IsCGI()) {
+        log_error("serve must be spawned by lighttpd with a FastCGI socket on fd 0");
+        return 2;
+    }
+    install_signals();
+    char err[256];
+    if (rundir_check(cfg->run_dir, false, err, sizeof(err)) != 0) {
+        log_error("%s; not starting", err);
+        return 1;
+    }
+    int n = snprintf(rl_path, sizeof(rl_path), "%s/ratelimit.shm", cfg->run_dir);
+    if (n < 0 || (size_t)n >= sizeof(rl_path) || ratelimit_open(rl_path) != 0) {
+        log_error("cannot map the rate-limit table %s: %s; not starting", rl_path, strerror(errno));
+        return 1;
+    }
+    ratelimit_set_ipv6_prefix(cfg->rate_limit_ipv6_prefix);
+    if (ready_init(cfg) != 0)
+        goto out;
+    db_init(cfg);
+    (void)db_ensure(); /* connect and prepare now; a database that is down only means 503s */
+
+    FCGX_Request r;
+    if (FCGX_InitRequest(&r, 0, 0) != 0)
+        goto out;
+    log_info("responder ready");
+    while (FCGX_Accept_r(&r) >= 0) {
+        struct request req;
+        memset(&req, 0, sizeof(req));
+        req.arena = &arena;
+        req.params = r.envp;
+        req.read_body = read_fcgx;
+        req.read_ctx = &r;
+        http_parse_request(&req);
+        db_begin_request(REQUEST_DB_BUDGET_MS);
+
+        struct response resp;
+        memset(&resp, 0, sizeof(resp));
+        app_handle(cfg, &req, &resp, time(NULL));
+        /* a 503 repeats on every request of an outage: rate-limited with the database's own lines */
+        if (resp.status == 503)
+            log_repeat_msg(log_outage(), LOG_WARN, "%.*s %.*s -> 503", (int)req.method_name.n,
+                           req.method_name.p ? req.method_name.p : "",
+                           (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p);
+        else if (resp.status >= 500)
+            log_warn("%.*s %.*s -> %d", (int)req.method_name.n, req.method_name.p ? req.method_name.p : "",
+                     (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p, resp.status);
+
+        size_t len = 0;
+        char *out = http_serialize(&req, &resp, &len);
+        (void)FCGX_PutStr(out, (int)len, r.out);
+        free(out);
+        json_decref(resp.body);
+        /* Read what is left of the input (at least lighttpd's end-of-stdin record), so that nothing
+         * unread remains and the connection can be closed at once: libfcgi's default is a
+         * "lingering" close that waits for lighttpd to close its end first, which keeps the
+         * responder from its next request while lighttpd is busy. */
+        char drain[1024];
+        while (FCGX_GetStr(drain, (int)sizeof(drain), r.in) > 0)
+            ;
+        r.detached = 1;
+        FCGX_Finish_r(&r);
+        r.detached = 0;
+        arena_reset(&arena);
+    }
+    FCGX_Free(&r, 1);
+    log_info("responder stopping");
+    rc = 0;
+out:
+    db_close();
+    ready_free();
+    ratelimit_close();
+    arena_free(&arena);
+    return rc;
+}

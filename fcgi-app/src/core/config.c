@@ -1,0 +1,460 @@
+/* config.c - environment → const struct config, validated once; a bad value names itself. */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "core/xalloc.h"
+
+/* a equals b (lower case) ignoring ASCII case */
+static int lower_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        if (ascii_lower(*a) != *b)
+            return 0;
+    }
+    return *a == *b;
+}
+
+int config_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+        if (lower_eq(s, yes[i])) {
+            *out = true;
+            return 0;
+        }
+        if (lower_eq(s, no[i])) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+struct loader {
+    config_getenv_fn get;
+    void *ctx;
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+ATTR_PRINTF(3, 4) static void fail(struct loader *l, const char *name, const char *fmt, ...);
+
+static void fail(struct loader *l, const char *name, const char *fmt, ...)
+{
+    if (l->failed)
+        return;
+    l->failed = 1;
+    int n = snprintf(l->err, l->errlen, "%s: ", name);
+    if (n < 0 || (size_t)n >= l->errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* Returns the value, NULL when unset or empty. Values longer than the cap are an error. */
+static const char *env_str(struct loader *l, const char *name)
+{
+    const char *v = l->get(name, l->ctx);
+    if (!v || !*v)
+        return NULL;
+    if (strlen(v) > CONFIG_MAX_VALUE_LEN) {
+        fail(l, name, "longer than %d characters", CONFIG_MAX_VALUE_LEN);
+        return NULL;
+    }
+    return v;
+}
+
+static long env_long(struct loader *l, const char *name, long def, long min, long max)
+{
+    const char *v = env_str(l, name);
+    if (!v)
+        return def;
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end != '\0') {
+        fail(l, name, "must be an integer, got a non-numeric value");
+        return def;
+    }
+    if (x < min || x > max) {
+        fail(l, name, "must be between %ld and %ld, got %ld", min, max, x);
+        return def;
+    }
+    return x;
+}
+
+static bool env_bool(struct loader *l, const char *name, bool def)
+{
+    const char *v = env_str(l, name);
+    bool b = def;
+    if (v && config_parse_bool(v, &b) != 0)
+        fail(l, name, "must be one of 1 true yes on / 0 false no off");
+    return b;
+}
+
+/* Splits CORS_ALLOWED_ORIGINS: comma-separated, entries trimmed, empties dropped. */
+static void load_origins(struct loader *l, struct config *c)
+{
+    const char *v = env_str(l, "CORS_ALLOWED_ORIGINS");
+    if (!v)
+        return;
+    const char *p = v;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        struct str s = str_trim((struct str){p, n});
+        if (s.n > 0) {
+            if (c->cors_origin_count >= CORS_MAX_ORIGINS) {
+                fail(l, "CORS_ALLOWED_ORIGINS", "more than %d origins", CORS_MAX_ORIGINS);
+                return;
+            }
+            if (s.n > CORS_MAX_ORIGIN_LEN) {
+                fail(l, "CORS_ALLOWED_ORIGINS", "an origin is longer than %d characters",
+                     CORS_MAX_ORIGIN_LEN);
+                return;
+            }
+            c->cors_origins[c->cors_origin_count++] = xstrndup(s.p, s.n);
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+}
+
+/* Splits PATH_QUERY_ALLOWLIST: comma-separated query keys, trimmed, empties dropped. A key is
+ * compared with the key of a query parameter exactly as sent (no percent-decoding), so it may hold
+ * none of the characters that end or split a key. */
+static void load_query_keys(struct loader *l, struct config *c)
+{
+    static const char *const name = "PATH_QUERY_ALLOWLIST";
+    const char *v = env_str(l, name);
+    if (!v)
+        return;
+    const char *p = v;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        struct str s = str_trim((struct str){p, n});
+        if (s.n > 0) {
+            if (c->path_query_key_count >= PATH_QUERY_ALLOWLIST_MAX) {
+                fail(l, name, "more than %d keys", PATH_QUERY_ALLOWLIST_MAX);
+                return;
+            }
+            if (s.n > PATH_QUERY_KEY_MAX_LEN) {
+                fail(l, name, "a key is longer than %d characters", PATH_QUERY_KEY_MAX_LEN);
+                return;
+            }
+            for (size_t i = 0; i < s.n; i++) {
+                unsigned char ch = (unsigned char)s.p[i];
+                if (ch <= 0x20 || ch == 0x7f || strchr("&=#?", ch)) {
+                    fail(l, name, "a key may not contain white space, control characters or & = # ?");
+                    return;
+                }
+            }
+            c->path_query_keys[c->path_query_key_count++] = xstrndup(s.p, s.n);
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+}
+
+static bool has_nul_or_ctl(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+int config_parse_trusted_net(struct str s, struct trusted_net *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    const char *slash = memchr(s.p, '/', s.n);
+    size_t alen = slash ? (size_t)(slash - s.p) : s.n;
+    char addr[INET6_ADDRSTRLEN + 1];
+    if (alen == 0 || alen >= sizeof(addr)) {
+        *why = "is not an IPv4 or IPv6 address";
+        return -1;
+    }
+    memcpy(addr, s.p, alen);
+    addr[alen] = '\0';
+    /* inet_pton takes only the full forms: 1.2.3 or 10.1 (inet_aton's shorthands) are refused */
+    out->family = memchr(addr, ':', alen) ? AF_INET6 : AF_INET;
+    if (inet_pton(out->family, addr, out->addr) != 1) {
+        *why = out->family == AF_INET6 ? "is not an IPv6 address" : "is not an IPv4 address";
+        return -1;
+    }
+    int max = out->family == AF_INET6 ? 128 : 32;
+    out->prefix = max;
+    if (slash) {
+        struct str p = {slash + 1, s.n - alen - 1};
+        int v = 0;
+        bool digits = p.n > 0 && p.n <= 3 && !(p.n > 1 && p.p[0] == '0');
+        for (size_t i = 0; digits && i < p.n; i++) {
+            if (p.p[i] < '0' || p.p[i] > '9')
+                digits = false;
+            else
+                v = v * 10 + (p.p[i] - '0');
+        }
+        if (!digits || v > max) {
+            *why = max == 32 ? "prefix length must be 0-32 for IPv4" : "prefix length must be 0-128 for IPv6";
+            return -1;
+        }
+        out->prefix = v;
+    }
+    /* 10.0.0.1/8 is most likely a typo: say so rather than guess which range was meant */
+    int bytes = max / 8;
+    for (int bit = out->prefix; bit < bytes * 8; bit++) {
+        if (out->addr[bit / 8] & (0x80u >> (bit % 8))) {
+            *why = "has bits set beyond its prefix length (write the network address)";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(n->family, n->addr, a, sizeof(a)))
+        return -1;
+    int full = n->family == AF_INET6 ? 128 : 32;
+    int w = n->prefix == full ? snprintf(buf, cap, "%s", a) : snprintf(buf, cap, "%s/%d", a, n->prefix);
+    return w < 0 || (size_t)w >= cap ? -1 : 0;
+}
+
+/* TRUSTED_PROXIES: comma-separated addresses or CIDR ranges, entries trimmed, empties dropped.
+ * Each is checked here, so that a typo stops start-up instead of silently trusting nobody. */
+static void load_trusted_proxies(struct loader *l, struct config *c)
+{
+    c->trusted_proxies = env_str(l, "TRUSTED_PROXIES");
+    const char *p = c->trusted_proxies;
+    while (p && *p) {
+        size_t n = strcspn(p, ",");
+        struct str s = str_trim((struct str){p, n});
+        if (s.n > 0) {
+            const char *why = NULL;
+            if (c->trusted_count >= CONFIG_TRUSTED_PROXIES_MAX) {
+                fail(l, "TRUSTED_PROXIES", "more than %d entries", CONFIG_TRUSTED_PROXIES_MAX);
+                return;
+            }
+            if (config_parse_trusted_net(s, &c->trusted[c->trusted_count], &why) != 0) {
+                /* not a secret: the entry is shown (cut) so the typo can be found */
+                fail(l, "TRUSTED_PROXIES", "'%.*s' %s", s.n > 64 ? 64 : (int)s.n, s.p, why);
+                return;
+            }
+            c->trusted_count++;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+/* an HTTP field-name character (RFC 9110 tchar) */
+static bool is_tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* CLIENT_IP_HEADER: unset means X-Forwarded-For, the header every proxy appends the peer it saw
+ * to (mod_extforward reads it from the right, skipping trusted hops, so a client's own entries
+ * are never reached); set but empty means the peer address, always. */
+static void load_client_ip_header(struct loader *l, struct config *c)
+{
+    const char *v = l->get("CLIENT_IP_HEADER", l->ctx);
+    if (!v) {
+        c->client_ip_header = "X-Forwarded-For";
+        return;
+    }
+    if (!*v) {
+        c->client_ip_header = NULL;
+        return;
+    }
+    size_t n = strlen(v);
+    bool ok = n <= CONFIG_CLIENT_IP_HEADER_MAX_LEN;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_tchar(v[i]);
+    if (!ok) {
+        fail(l, "CLIENT_IP_HEADER",
+             "must be a header name of at most %d characters (Fly-Client-IP, X-Forwarded-For)"
+             " or empty",
+             CONFIG_CLIENT_IP_HEADER_MAX_LEN);
+        return;
+    }
+    c->client_ip_header = v;
+}
+
+int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
+{
+    struct loader l = {get, ctx, err, errlen, 0};
+    memset(c, 0, sizeof(*c));
+    if (errlen)
+        err[0] = '\0';
+
+    c->database_url = env_str(&l, "DATABASE_URL");
+    if (!c->database_url) {
+        fail(&l, "DATABASE_URL", "is required");
+    } else {
+        /* libpq's own parse errors quote the string, password and all: check it here, once, and
+         * say what is wrong without repeating it */
+        PQconninfoOption *opts = PQconninfoParse(c->database_url, NULL);
+        if (!opts)
+            fail(&l, "DATABASE_URL", "is not a valid connection string or URI");
+        else
+            PQconninfoFree(opts);
+    }
+
+    c->ip_hash_pepper = env_str(&l, "IP_HASH_PEPPER");
+    if (!c->ip_hash_pepper)
+        fail(&l, "IP_HASH_PEPPER", "is required (at least %d characters)", CONFIG_PEPPER_MIN_LEN);
+    else if (strlen(c->ip_hash_pepper) < CONFIG_PEPPER_MIN_LEN)
+        fail(&l, "IP_HASH_PEPPER", "must be at least %d characters", CONFIG_PEPPER_MIN_LEN);
+    else
+        c->ip_hash_pepper_len = strlen(c->ip_hash_pepper);
+
+    c->admin_api_key = env_str(&l, "ADMIN_API_KEY");
+    if (c->admin_api_key) {
+        c->admin_api_key_len = strlen(c->admin_api_key);
+        if (c->admin_api_key_len < CONFIG_ADMIN_KEY_MIN_LEN)
+            fail(&l, "ADMIN_API_KEY", "must be at least %d characters when set", CONFIG_ADMIN_KEY_MIN_LEN);
+    }
+
+    load_origins(&l, c);
+    c->enforce_origin = env_bool(&l, "ENFORCE_ORIGIN", true);
+    load_query_keys(&l, c);
+
+    c->port = (int)env_long(&l, "PORT", 3000, 1, 65535);
+    c->fcgi_workers = (int)env_long(&l, "FCGI_WORKERS", 2, 1, CONFIG_FCGI_WORKERS_MAX);
+    c->max_body_bytes = env_long(&l, "MAX_BODY_BYTES", BODY_BYTES_DEFAULT, BODY_BYTES_MIN, BODY_BYTES_MAX);
+
+    static const struct {
+        const char *name;
+        long def;
+    } limits[RL_CLASS_COUNT] = {
+        [RL_EVENTS] = {"RATE_LIMIT_EVENTS", 180},          [RL_CAPTURE] = {"RATE_LIMIT_CAPTURE", 24},
+        [RL_UNSUBSCRIBE] = {"RATE_LIMIT_UNSUBSCRIBE", 12}, [RL_DELETE] = {"RATE_LIMIT_DELETE", 10},
+        [RL_SUMMARY] = {"RATE_LIMIT_SUMMARY", 60},         [RL_DEFAULT] = {"RATE_LIMIT_MAX", 120},
+    };
+    for (int i = 0; i < RL_CLASS_COUNT; i++)
+        c->rate_limits[i] = env_long(&l, limits[i].name, limits[i].def, 0, RATELIMIT_PER_MINUTE_MAX);
+    c->rate_limit_ipv6_prefix = (int)env_long(&l, "RATE_LIMIT_IPV6_PREFIX", RATELIMIT_IPV6_PREFIX_DEFAULT,
+                                              RATELIMIT_IPV6_PREFIX_MIN, RATELIMIT_IPV6_PREFIX_MAX);
+
+    c->session_inactivity_minutes = (int)env_long(&l, "SESSION_INACTIVITY_MINUTES", 30, 1, 1440);
+    c->heuristic_link_window_minutes = (int)env_long(&l, "HEURISTIC_LINK_WINDOW_MINUTES", 15, 1, 1440);
+    c->enable_heuristic_linking = env_bool(&l, "ENABLE_HEURISTIC_LINKING", true);
+    c->rollup_batch_days = (int)env_long(&l, "ROLLUP_BATCH_DAYS", 7, 1, 365);
+
+    c->rollup_default_property_id = env_str(&l, "ROLLUP_DEFAULT_PROPERTY_ID");
+    if (!c->rollup_default_property_id)
+        c->rollup_default_property_id = "default";
+    else if (strlen(c->rollup_default_property_id) > PROPERTY_ID_MAX)
+        fail(&l, "ROLLUP_DEFAULT_PROPERTY_ID", "must be at most %d characters", PROPERTY_ID_MAX);
+
+    c->rollup_interval_minutes = (int)env_long(&l, "ROLLUP_INTERVAL_MINUTES", 60, 1, 10080);
+    c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, 36500);
+    c->privacy_contact_email = env_str(&l, "PRIVACY_CONTACT_EMAIL");
+
+    const char *lvl = env_str(&l, "LOG_LEVEL");
+    c->log_level = LOG_INFO;
+    if (lvl) {
+        static const char *const names[] = {"debug", "info", "warn", "error"};
+        size_t i = 0;
+        for (; i < ARRAY_LEN(names); i++) {
+            if (lower_eq(lvl, names[i]))
+                break;
+        }
+        if (i == ARRAY_LEN(names))
+            fail(&l, "LOG_LEVEL", "must be one of debug info warn error");
+        else
+            c->log_level = (enum log_level)i;
+    }
+
+    c->database_schema = env_str(&l, "DATABASE_SCHEMA");
+    if (!c->database_schema)
+        c->database_schema = "public";
+    else if (strlen(c->database_schema) > 63 || has_nul_or_ctl(c->database_schema))
+        fail(&l, "DATABASE_SCHEMA", "must be a schema name of at most 63 characters");
+
+    c->run_dir = env_str(&l, "RUN_DIR");
+    if (!c->run_dir)
+        c->run_dir = "/tmp/backend-run";
+    else if (c->run_dir[0] != '/' || strlen(c->run_dir) > 80)
+        fail(&l, "RUN_DIR", "must be an absolute path of at most 80 characters");
+
+    load_trusted_proxies(&l, c);
+    load_client_ip_header(&l, c);
+    c->app_home = env_str(&l, "APP_HOME");
+    if (!c->app_home)
+        c->app_home = ".";
+
+    if (l.failed) {
+        config_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct config *c)
+{
+    for (size_t i = 0; i < c->cors_origin_count; i++)
+        free(c->cors_origins[i]);
+    c->cors_origin_count = 0;
+    for (size_t i = 0; i < c->path_query_key_count; i++)
+        free(c->path_query_keys[i]);
+    c->path_query_key_count = 0;
+}
+
+void config_print(const struct config *c, int fd)
+{
+    static const char *const lvl[] = {"debug", "info", "warn", "error"};
+    dprintf(fd, "DATABASE_URL=<set, redacted>\n");
+    dprintf(fd, "IP_HASH_PEPPER=<set, %zu characters, redacted>\n", c->ip_hash_pepper_len);
+    dprintf(fd, "ADMIN_API_KEY=%s\n",
+            c->admin_api_key ? "<set, redacted>" : "<unset: admin routes answer 503>");
+    dprintf(fd, "CORS_ALLOWED_ORIGINS=");
+    for (size_t i = 0; i < c->cors_origin_count; i++)
+        dprintf(fd, "%s%s", i ? "," : "", c->cors_origins[i]);
+    dprintf(fd, "\nENFORCE_ORIGIN=%s", c->enforce_origin ? "true" : "false");
+    dprintf(fd, "\nPORT=%d\nFCGI_WORKERS=%d\nMAX_BODY_BYTES=%ld\n", c->port, c->fcgi_workers,
+            c->max_body_bytes);
+    dprintf(fd,
+            "RATE_LIMIT_EVENTS=%ld\nRATE_LIMIT_CAPTURE=%ld\nRATE_LIMIT_UNSUBSCRIBE=%ld\n"
+            "RATE_LIMIT_DELETE=%ld\nRATE_LIMIT_SUMMARY=%ld\nRATE_LIMIT_MAX=%ld\n",
+            c->rate_limits[RL_EVENTS], c->rate_limits[RL_CAPTURE], c->rate_limits[RL_UNSUBSCRIBE],
+            c->rate_limits[RL_DELETE], c->rate_limits[RL_SUMMARY], c->rate_limits[RL_DEFAULT]);
+    dprintf(fd, "RATE_LIMIT_IPV6_PREFIX=%d\n", c->rate_limit_ipv6_prefix);
+    dprintf(fd,
+            "SESSION_INACTIVITY_MINUTES=%d\nHEURISTIC_LINK_WINDOW_MINUTES=%d\nENABLE_HEURISTIC_LINKING=%s\n",
+            c->session_inactivity_minutes, c->heuristic_link_window_minutes,
+            c->enable_heuristic_linking ? "true" : "false");
+    dprintf(fd, "ROLLUP_BATCH_DAYS=%d\nROLLUP_DEFAULT_PROPERTY_ID=%s\nROLLUP_INTERVAL_MINUTES=%d\n",
+            c->rollup_batch_days, c->rollup_default_property_id, c->rollup_interval_minutes);
+    dprintf(fd, "RETENTION_DAYS=%d\nPRIVACY_CONTACT_EMAIL=%s\nLOG_LEVEL=%s\nDATABASE_SCHEMA=%s\n",
+            c->retention_days, c->privacy_contact_email ? c->privacy_contact_email : "", lvl[c->log_level],
+            c->database_schema);
+    dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nCLIENT_IP_HEADER=%s\nAPP_HOME=%s\n", c->run_dir,
+            c->trusted_proxies ? c->trusted_proxies : "", c->client_ip_header ? c->client_ip_header : "",
+            c->app_home);
+    dprintf(fd, "PATH_QUERY_ALLOWLIST=");
+    for (size_t i = 0; i < c->path_query_key_count; i++)
+        dprintf(fd, "%s%s", i ? "," : "", c->path_query_keys[i]);
+    dprintf(fd, "\n");
+}

@@ -1,0 +1,95 @@
+/* config.h - the service configuration, read once from the environment at start-up. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include "core/common.h"
+#include "core/bounds.h"
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+enum rl_class {
+    RL_EVENTS = 0,
+    RL_CAPTURE,
+    RL_UNSUBSCRIBE,
+    RL_DELETE,
+    RL_SUMMARY,
+    RL_DEFAULT, /* RATE_LIMIT_MAX: every other routed request */
+    RL_CLASS_COUNT
+};
+
+/* One TRUSTED_PROXIES entry: an address with its prefix length (32 or 128 for a single address). */
+struct trusted_net {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order; the first 4 bytes for AF_INET; host bits zero */
+    int prefix;             /* 0-32 (AF_INET) or 0-128 (AF_INET6) */
+};
+
+struct config {
+    /* Secrets: never printed. */
+    const char *database_url;
+    const char *ip_hash_pepper;
+    size_t ip_hash_pepper_len;
+    const char *admin_api_key; /* NULL when unset */
+    size_t admin_api_key_len;
+
+    char *cors_origins[CORS_MAX_ORIGINS]; /* owned by config (config_free) */
+    size_t cors_origin_count;
+    bool enforce_origin; /* POST with a foreign Origin: 403 origin_not_allowed (ENFORCE_ORIGIN) */
+
+    /* Query keys a stored path keeps (PATH_QUERY_ALLOWLIST; empty: paths are stored without their
+     * query). Owned by config (config_free). */
+    char *path_query_keys[PATH_QUERY_ALLOWLIST_MAX];
+    size_t path_query_key_count;
+
+    int port;
+    int fcgi_workers;
+    long max_body_bytes;
+    long rate_limits[RL_CLASS_COUNT]; /* per minute; 0 = off */
+    int rate_limit_ipv6_prefix;       /* IPv6 clients are counted per this many leading bits */
+
+    int session_inactivity_minutes;
+    int heuristic_link_window_minutes;
+    bool enable_heuristic_linking;
+    int rollup_batch_days;
+    const char *rollup_default_property_id;
+    int rollup_interval_minutes;
+    int retention_days;
+    const char *privacy_contact_email; /* NULL when unset */
+    enum log_level log_level;
+    const char *database_schema;
+
+    /* Deployment (ours, not the Node service's). */
+    const char *run_dir;         /* FastCGI socket and rate-limit table live here */
+    const char *trusted_proxies; /* as given, for config_print; NULL when unset */
+    struct trusted_net trusted[CONFIG_TRUSTED_PROXIES_MAX]; /* parsed TRUSTED_PROXIES */
+    size_t trusted_count;
+    const char *client_ip_header; /* the one header a trusted peer sets the client address with;
+                                     NULL: always the peer address (CLIENT_IP_HEADER empty) */
+    const char *app_home;         /* holds lighttpd/ and migrations/ */
+};
+
+/* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */
+typedef const char *(*config_getenv_fn)(const char *name, void *ctx);
+
+/* Fills *out from the environment. On a bad value writes "NAME: reason" into err and returns -1.
+ * Strings in *out borrow from the environment (or from storage owned by config for lists);
+ * call config_free() to release that storage. */
+int config_load(struct config *out, config_getenv_fn get, void *ctx, char *err, size_t errlen) ATTR_WUR;
+void config_free(struct config *cfg);
+
+/* Parses 1 true yes on / 0 false no off, any case. Returns -1 when the text is neither. */
+int config_parse_bool(const char *s, bool *out) ATTR_WUR;
+
+/* Parses one TRUSTED_PROXIES entry (trimmed by the caller): an IPv4 or IPv6 address as inet_pton
+ * reads it, optionally followed by /prefix (0-32 or 0-128, no leading zeros, no host bits set).
+ * Returns 0, or -1 with the reason (a static string) in *why. */
+int config_parse_trusted_net(struct str s, struct trusted_net *out, const char **why) ATTR_WUR;
+
+/* Writes the entry as lighttpd's extforward.forwarder reads it ("10.0.0.0/8", "fd00::/8", a bare
+ * address for /32 or /128) into buf. Returns 0, or -1 when buf is too small. */
+int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap) ATTR_WUR;
+
+/* Prints the effective configuration with secrets redacted. */
+void config_print(const struct config *cfg, int fd);
+
+#endif

@@ -1,0 +1,90 @@
+/* hash.c - thin wrappers over libsodium. */
+#include "core/hash.h"
+
+#include <sodium.h>
+#include <string.h>
+#include <sys/time.h>
+
+int hash_init(void)
+{
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void hash_hmac_hex(struct str key, struct str msg, char out[HASH_HEX_LEN + 1])
+{
+    crypto_auth_hmacsha256_state st;
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key.p, key.n);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg.p, msg.n);
+    crypto_auth_hmacsha256_final(&st, mac);
+    to_hex(mac, sizeof(mac), out);
+    sodium_memzero(&st, sizeof(st));
+}
+
+void hash_sha256_hex(struct str msg, char out[HASH_HEX_LEN + 1])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)msg.p, msg.n);
+    to_hex(h, sizeof(h), out);
+}
+
+static void format_uuid(const unsigned char b[16], char out[UUID_STR_LEN + 1])
+{
+    char hex[33];
+    to_hex(b, 16, hex);
+    size_t o = 0;
+    for (size_t i = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[o++] = '-';
+        out[o++] = hex[i];
+    }
+    out[o] = '\0';
+}
+
+void uuid_v4(char out[UUID_STR_LEN + 1])
+{
+    unsigned char b[16];
+    randombytes_buf(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    format_uuid(b, out);
+}
+
+void uuid_v7(char out[UUID_STR_LEN + 1])
+{
+    unsigned char b[16];
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    randombytes_buf(b, sizeof(b));
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (8 * (5 - i)));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    format_uuid(b, out);
+}
+
+bool hash_secret_eq(struct str given, struct str expected)
+{
+    /* compare MACs of both: equal-length inputs to sodium_memcmp whatever was sent */
+    static unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
+    static bool have_key;
+    if (!have_key) {
+        randombytes_buf(key, sizeof(key));
+        have_key = true;
+    }
+    unsigned char a[crypto_auth_hmacsha256_BYTES], b[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256(a, (const unsigned char *)given.p, given.n, key);
+    crypto_auth_hmacsha256(b, (const unsigned char *)expected.p, expected.n, key);
+    return sodium_memcmp(a, b, sizeof(a)) == 0;
+}

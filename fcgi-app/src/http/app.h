@@ -1,0 +1,14 @@
+/* app.h - one request through the pipeline: preflight, route, rate limit, auth, body, handler. */
+#ifndef APP_H
+#define APP_H
+
+#include <time.h>
+
+#include "core/config.h"
+#include "http/http.h"
+
+/* Fills resp for req. req must have been through http_parse_request(). now is wall time, for
+ * the rate-limit window. The response body (resp->body) is owned by the caller afterwards. */
+void app_handle(const struct config *cfg, struct request *req, struct response *resp, time_t now);
+
+#endif

@@ -1,0 +1,622 @@
+/* migrate.c - a small migration runner in the manner of dbmate/Flyway: one row per applied file in
+ * schema_migrations (version, SHA-256, time), one transaction per file, a session advisory lock for
+ * the whole run, and a refusal to continue when an applied file was edited afterwards. */
+#include "jobs/migrate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "core/bounds.h"
+#include "core/log.h"
+#include "store/pgjob.h"
+#include "core/xalloc.h"
+
+/* Local bounds: <limits.h> is not used because -I src makes it resolve to the project's limits.h. */
+#define MIGRATION_MAX_FILES 1000
+#define MIGRATION_NAME_MAX 128 /* longer file names are refused rather than truncated */
+#define MIGRATION_PATH_MAX 1024
+#define CHECKSUM_HEX_LEN (crypto_hash_sha256_BYTES * 2)
+#define ERR_MAX 2048
+
+#define SQL_HAS_TABLES                                                                                       \
+    "SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass('_prisma_migrations') IS NOT NULL"
+#define SQL_CREATE_TABLE                                                                                     \
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("                                                         \
+    "version text PRIMARY KEY, "                                                                             \
+    "checksum text NOT NULL, "                                                                               \
+    "applied_at timestamp(3) NOT NULL DEFAULT current_timestamp, "                                           \
+    "execution_ms integer NOT NULL)"
+/* applied_at holds UTC wall time (the session TimeZone is UTC), so it is formatted as such. */
+#define SQL_APPLIED                                                                                          \
+    "SELECT version, checksum, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "                    \
+    "FROM schema_migrations ORDER BY version"
+#define SQL_RECORD "INSERT INTO schema_migrations (version, checksum, execution_ms) VALUES ($1, $2, $3)"
+
+enum { COL_VERSION = 0, COL_CHECKSUM, COL_APPLIED_AT };
+
+struct mfile {
+    char name[MIGRATION_NAME_MAX + 1];    /* "0001_init.sql" */
+    char version[MIGRATION_NAME_MAX + 1]; /* "0001_init" */
+    char checksum[CHECKSUM_HEX_LEN + 1];  /* empty unless the set was scanned with hashing */
+    int row;                              /* row in the applied result, -1 while pending */
+};
+
+struct mset {
+    char dir[MIGRATION_PATH_MAX];
+    struct mfile *files; /* sorted by version; freed by mset_free() */
+    size_t n;
+};
+
+static void mset_free(struct mset *ms)
+{
+    free(ms->files);
+    ms->files = NULL;
+    ms->n = 0;
+}
+
+static bool is_alnum_us(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_';
+}
+
+/* ^[0-9]{4}_[A-Za-z0-9_]+\.sql$ */
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 4 + 1 + 1 + 4 || strcmp(s + n - 4, ".sql") != 0 || s[4] != '_')
+        return false;
+    for (size_t i = 0; i < 4; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    }
+    for (size_t i = 5; i < n - 4; i++) {
+        if (!is_alnum_us(s[i]))
+            return false;
+    }
+    return true;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+    return strcmp(((const struct mfile *)a)->version, ((const struct mfile *)b)->version);
+}
+
+static int cmp_key_file(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct mfile *)elem)->version);
+}
+
+static struct mfile *mset_find(const struct mset *ms, const char *version)
+{
+    if (ms->n == 0)
+        return NULL;
+    return bsearch(version, ms->files, ms->n, sizeof(ms->files[0]), cmp_key_file);
+}
+
+static void sha256_hex(const char *buf, size_t len, char out[CHECKSUM_HEX_LEN + 1])
+{
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, (const unsigned char *)buf, len);
+    sodium_bin2hex(out, CHECKSUM_HEX_LEN + 1, d, sizeof(d));
+}
+
+/* Reads <dir>/<name> whole into *out (NUL-terminated; caller frees) and *outlen. Refuses anything
+ * but a regular file, more than MIGRATION_MAX_BYTES, and NUL bytes (PQexec would stop there while
+ * the checksum covered the rest). */
+static int read_migration(const char *dir, const char *name, char **out, size_t *outlen, char *err,
+                          size_t errlen)
+{
+    char path[MIGRATION_PATH_MAX];
+    char *buf = NULL;
+    size_t len = 0, cap;
+    struct stat st;
+    int fd = -1, rc = -1;
+
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        (void)snprintf(err, errlen, "path of %s is too long", name);
+        goto out;
+    }
+    /* O_NONBLOCK: a FIFO under that name must not hang the release; it is refused below. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        (void)snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        (void)snprintf(err, errlen, "%s is not a regular file", path);
+        goto out;
+    }
+    if (st.st_size > MIGRATION_MAX_BYTES) {
+        (void)snprintf(err, errlen, "%s is larger than %d bytes", path, MIGRATION_MAX_BYTES);
+        goto out;
+    }
+    cap = (size_t)st.st_size + 1; /* +1 notices growth while reading */
+    buf = xmalloc(cap + 1);
+    for (;;) {
+        if (len == cap) {
+            if (cap > MIGRATION_MAX_BYTES) {
+                (void)snprintf(err, errlen, "%s is larger than %d bytes", path, MIGRATION_MAX_BYTES);
+                goto out;
+            }
+            cap = cap * 2 > (size_t)MIGRATION_MAX_BYTES + 1 ? (size_t)MIGRATION_MAX_BYTES + 1 : cap * 2;
+            buf = xrealloc(buf, cap + 1);
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            (void)snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    if (len > MIGRATION_MAX_BYTES) {
+        (void)snprintf(err, errlen, "%s is larger than %d bytes", path, MIGRATION_MAX_BYTES);
+        goto out;
+    }
+    if (memchr(buf, '\0', len)) {
+        (void)snprintf(err, errlen, "%s contains a NUL byte", path);
+        goto out;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *outlen = len;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Lists <app_home>/migrations/NNNN_*.sql into ms (sorted), hashing each file when hash is set.
+ * With warn set, other *.sql names there are reported on it (a misnamed file is otherwise silently
+ * never applied). */
+static int mset_scan(const char *app_home, struct mset *ms, bool hash, FILE *warn, char *err, size_t errlen)
+{
+    DIR *d = NULL;
+    size_t cap = 0;
+    int rc = -1;
+
+    memset(ms, 0, sizeof(*ms));
+    int n = snprintf(ms->dir, sizeof(ms->dir), "%s/migrations", app_home);
+    if (n < 0 || (size_t)n >= sizeof(ms->dir)) {
+        (void)snprintf(err, errlen, "APP_HOME is too long");
+        goto out;
+    }
+    d = opendir(ms->dir);
+    if (!d) {
+        (void)snprintf(err, errlen, "cannot open %s: %s", ms->dir, strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        errno = 0;
+        const struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno) {
+                (void)snprintf(err, errlen, "cannot list %s: %s", ms->dir, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+        size_t len = strlen(de->d_name);
+        if (!name_ok(de->d_name)) {
+            if (warn && len > 4 && strcmp(de->d_name + len - 4, ".sql") == 0)
+                fprintf(warn, "migrate: warning: ignoring %s/%s (names are NNNN_name.sql)\n", ms->dir,
+                        de->d_name);
+            continue;
+        }
+        if (len > MIGRATION_NAME_MAX) {
+            (void)snprintf(err, errlen, "migration file name longer than %d bytes in %s", MIGRATION_NAME_MAX,
+                           ms->dir);
+            goto out;
+        }
+        if (ms->n == MIGRATION_MAX_FILES) {
+            (void)snprintf(err, errlen, "more than %d migration files in %s", MIGRATION_MAX_FILES, ms->dir);
+            goto out;
+        }
+        if (ms->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ms->files = xrealloc(ms->files, cap * sizeof(ms->files[0]));
+        }
+        struct mfile *f = &ms->files[ms->n++];
+        memset(f, 0, sizeof(*f));
+        memcpy(f->name, de->d_name, len + 1);
+        memcpy(f->version, de->d_name, len - 4);
+        f->version[len - 4] = '\0';
+        f->row = -1;
+    }
+    if (ms->n)
+        qsort(ms->files, ms->n, sizeof(ms->files[0]), cmp_file);
+    /* One file per number: the order then never depends on a collation, here or in the database. */
+    for (size_t i = 1; i < ms->n; i++) {
+        if (memcmp(ms->files[i - 1].name, ms->files[i].name, 4) == 0) {
+            (void)snprintf(err, errlen, "%s and %s share a number", ms->files[i - 1].name, ms->files[i].name);
+            goto out;
+        }
+    }
+    for (size_t i = 0; hash && i < ms->n; i++) {
+        char *buf;
+        size_t len;
+        if (read_migration(ms->dir, ms->files[i].name, &buf, &len, err, errlen) != 0)
+            goto out;
+        sha256_hex(buf, len, ms->files[i].checksum);
+        free(buf);
+    }
+    rc = 0;
+out:
+    if (d)
+        closedir(d);
+    if (rc != 0)
+        mset_free(ms);
+    return rc;
+}
+
+static int has_tables(PGconn *c, bool *has_sm, bool *has_prisma, char *err, size_t errlen)
+{
+    PGresult *r;
+    if (pgjob_exec(c, SQL_HAS_TABLES, 0, NULL, &r, "cannot inspect the database", err, errlen) != 0)
+        return -1;
+    *has_sm = PQgetvalue(r, 0, 0)[0] == 't';
+    *has_prisma = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    return 0;
+}
+
+/* Links each applied row to its file; rows without a file are reported on warn. Returns how many
+ * applied files differ from their recorded checksum (each reported on out with label). */
+static int match_applied(struct mset *ms, const PGresult *applied, FILE *warn, FILE *out, const char *label)
+{
+    int changed = 0;
+    for (int i = 0; i < PQntuples(applied); i++) {
+        const char *v = PQgetvalue(applied, i, COL_VERSION);
+        struct mfile *f = mset_find(ms, v);
+        if (!f) {
+            fprintf(warn, "migrate: warning: %s is recorded as applied but %s/%s.sql is missing\n", v,
+                    ms->dir, v);
+            continue;
+        }
+        f->row = i;
+        if (strcmp(f->checksum, PQgetvalue(applied, i, COL_CHECKSUM)) != 0) {
+            fprintf(out, "migrate: %s%s/%s was changed after it was applied (recorded sha256 %s, file %s)\n",
+                    label, ms->dir, f->name, PQgetvalue(applied, i, COL_CHECKSUM), f->checksum);
+            changed++;
+        }
+    }
+    return changed;
+}
+
+static long elapsed_ms(const struct timespec *a, const struct timespec *b)
+{
+    return (long)(b->tv_sec - a->tv_sec) * 1000 + (long)(b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* Applies one file in its own transaction and records it. On failure rolls back and writes the
+ * server's reason into why. */
+static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, long *ms_out, char *why,
+                     size_t whylen)
+{
+    char *sql = NULL;
+    size_t len;
+    char sum[CHECKSUM_HEX_LEN + 1], msbuf[24];
+    const char *const params[] = {f->version, f->checksum, msbuf};
+    PGresult *r = NULL;
+    ExecStatusType st;
+    struct timespec t0, t1;
+    int rc = -1;
+
+    if (read_migration(ms->dir, f->name, &sql, &len, why, whylen) != 0)
+        goto out;
+    sha256_hex(sql, len, sum);
+    if (strcmp(sum, f->checksum) != 0) {
+        (void)snprintf(why, whylen, "the file changed while migrate was running");
+        goto out;
+    }
+    if (pgjob_exec(c, "BEGIN", 0, NULL, NULL, "BEGIN", why, whylen) != 0 ||
+        pgjob_exec(c, "SET LOCAL lock_timeout = '10s'", 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
+        goto out;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = PQexec(c, sql); /* simple protocol: the file may hold many statements */
+    st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+        pgjob_reason(r, c, why, whylen);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* A COMMIT inside the file would have made everything before it permanent and unrecorded. */
+    if (PQtransactionStatus(c) != PQTRANS_INTRANS) {
+        (void)snprintf(why, whylen,
+                       "the file ends the transaction itself (no BEGIN/COMMIT/ROLLBACK allowed)");
+        goto out;
+    }
+    *ms_out = elapsed_ms(&t0, &t1);
+    (void)snprintf(msbuf, sizeof(msbuf), "%ld", *ms_out);
+    if (pgjob_exec(c, SQL_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
+        pgjob_exec(c, "COMMIT", 0, NULL, NULL, "COMMIT", why, whylen) != 0)
+        goto out;
+    rc = 0;
+out:
+    PQclear(r);
+    if (rc != 0 && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    free(sql);
+    return rc;
+}
+
+/* Creates the configured schema when it does not exist (Prisma did the same for ?schema=). */
+static int ensure_schema(PGconn *c, const char *schema, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    char *ident = NULL;
+    int rc = -1;
+    const char *const params[] = {schema};
+
+    if (pgjob_exec(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r,
+                   "cannot inspect the database", err, errlen) != 0)
+        goto out;
+    if (PQntuples(r) == 0) {
+        char sql[256];
+        ident = PQescapeIdentifier(c, schema, strlen(schema));
+        int n = ident ? snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s", ident) : -1;
+        if (n < 0 || (size_t)n >= sizeof(sql)) {
+            (void)snprintf(err, errlen, "cannot quote the schema name");
+            goto out;
+        }
+        if (pgjob_exec(c, sql, 0, NULL, NULL, "cannot create the schema", err, errlen) != 0)
+            goto out;
+        printf("migrate: created schema %s\n", ident);
+    }
+    rc = 0;
+out:
+    PQfreemem(ident);
+    PQclear(r);
+    return rc;
+}
+
+/* Says what the Node service had applied; a Prisma migration that never finished is worth a warning
+ * since Prisma itself would refuse to go on (the idempotent 0001 fills what it left out). */
+static void report_adoption(PGconn *c)
+{
+    PGresult *r = NULL;
+    char err[ERR_MAX];
+    printf("migrate: adopting a database created by the Node service (_prisma_migrations present)\n");
+    log_info("adopting a Node/Prisma database");
+    if (pgjob_exec(
+            c,
+            "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS "
+            "NOT NULL "
+            "FROM _prisma_migrations ORDER BY started_at, migration_name",
+            0, NULL, &r, "cannot read _prisma_migrations", err, sizeof(err)) != 0) {
+        fprintf(stderr, "migrate: warning: %s\n", err);
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        if (PQgetvalue(r, i, 1)[0] == 't')
+            printf("migrate: node migration %s was applied\n", name);
+        else if (PQgetvalue(r, i, 2)[0] != 't')
+            fprintf(stderr, "migrate: warning: node migration %s never finished\n", name);
+    }
+    PQclear(r);
+}
+
+static int lock_run(PGconn *c, const char *key, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    const char *const params[] = {key};
+    int rc = -1;
+    if (pgjob_exec(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &r,
+                   "cannot take the migration lock", err, errlen) != 0)
+        goto out;
+    if (PQgetvalue(r, 0, 0)[0] != 't') {
+        printf("migrate: another migrate is running; waiting for it\n");
+        fflush(stdout);
+        /* Bounded by the job's statement_timeout. */
+        if (pgjob_exec(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, NULL,
+                       "cannot take the migration lock", err, errlen) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    return rc;
+}
+
+static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
+{
+    char err[ERR_MAX], key[24];
+    PGresult *applied = NULL;
+    bool has_sm, has_prisma, locked = false;
+    size_t pending = 0, done = 0;
+    int rc = 1;
+
+    (void)snprintf(key, sizeof(key), "%lld", (long long)MIGRATE_ADVISORY_LOCK_KEY);
+    if (lock_run(c, key, err, sizeof(err)) != 0)
+        goto fail;
+    locked = true;
+    if (ensure_schema(c, cfg->database_schema, err, sizeof(err)) != 0 ||
+        has_tables(c, &has_sm, &has_prisma, err, sizeof(err)) != 0)
+        goto fail;
+    if (has_prisma && !has_sm)
+        report_adoption(c);
+    if (pgjob_exec(c, SQL_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err, sizeof(err)) !=
+            0 ||
+        pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
+        goto fail;
+    /* Every applied file is checked before anything is applied. */
+    if (match_applied(ms, applied, stderr, stderr, "") > 0)
+        goto out;
+
+    for (size_t i = 0; i < ms->n; i++)
+        pending += ms->files[i].row < 0;
+    if (pending == 0) {
+        int last = PQntuples(applied) - 1;
+        printf("migrate: schema is up to date (%s)\n",
+               last >= 0 ? PQgetvalue(applied, last, COL_VERSION) : "");
+        rc = 0;
+        goto out;
+    }
+    for (size_t i = 0; i < ms->n; i++) {
+        const struct mfile *f = &ms->files[i];
+        long took = 0;
+        if (f->row >= 0)
+            continue;
+        if (apply_one(c, ms, f, &took, err, sizeof(err)) != 0) {
+            fprintf(stderr, "migrate: %s failed: %s\n", f->version, err);
+            log_error("migration %s failed", f->version);
+            goto out;
+        }
+        printf("migrate: applied %s (%ld ms)\n", f->version, took);
+        fflush(stdout);
+        log_info("applied migration %s in %ld ms", f->version, took);
+        done++;
+    }
+    printf("migrate: applied %zu migration%s; schema is at %s\n", done, done == 1 ? "" : "s",
+           ms->files[ms->n - 1].version);
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "migrate: %s\n", err);
+out:
+    PQclear(applied);
+    if (locked && PQstatus(c) == CONNECTION_OK) {
+        const char *const params[] = {key};
+        if (pgjob_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, "cannot release the lock",
+                       err, sizeof(err)) != 0)
+            fprintf(stderr, "migrate: warning: %s\n", err);
+    }
+    return rc;
+}
+
+static int cmd_status(PGconn *c, struct mset *ms)
+{
+    char err[ERR_MAX];
+    PGresult *applied = NULL;
+    bool has_sm, has_prisma;
+    int rc = 1;
+
+    if (has_tables(c, &has_sm, &has_prisma, err, sizeof(err)) != 0)
+        goto fail;
+    if (!has_sm && has_prisma)
+        fprintf(stderr,
+                "migrate: note: created by the Node service and not adopted yet; `migrate` adopts it\n");
+    if (has_sm) {
+        if (pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
+                       sizeof(err)) != 0)
+            goto fail;
+        (void)match_applied(ms, applied, stderr, stderr, "warning: ");
+    }
+    for (size_t i = 0; i < ms->n; i++) {
+        const struct mfile *f = &ms->files[i];
+        if (f->row >= 0)
+            printf("applied %s %s\n", f->version, PQgetvalue(applied, f->row, COL_APPLIED_AT));
+        else
+            printf("pending %s\n", f->version);
+    }
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "migrate: %s\n", err);
+out:
+    PQclear(applied);
+    return rc;
+}
+
+/* Server notices (e.g. "relation already exists, skipping" from the idempotent 0001) are noise for a
+ * human reading the release log: debug level, warnings stay visible. */
+static void on_notice(void *arg, const PGresult *r)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (sev && strcmp(sev, "WARNING") == 0)
+        log_warn("server: %s", msg ? msg : "");
+    else
+        log_debug("server: %s", msg ? msg : "");
+}
+
+int migrate_main(const struct config *cfg, int argc, char **argv)
+{
+    char err[ERR_MAX];
+    struct mset ms = {0};
+    PGconn *c = NULL;
+    bool up;
+    int rc = 1;
+
+    log_set_component("migrate");
+    up = argc <= 1 || strcmp(argv[1], "up") == 0;
+    if (argc > 2 || (!up && strcmp(argv[1], "status") != 0)) {
+        const char *bad = argc > 2 && (up || strcmp(argv[1], "status") == 0) ? argv[2] : argv[1];
+        fprintf(stderr, "migrate: unexpected argument '%s' (usage: migrate [up|status])\n", bad);
+        goto out;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "migrate: libsodium failed to initialise\n");
+        goto out;
+    }
+    if (mset_scan(cfg->app_home, &ms, true, stderr, err, sizeof(err)) != 0) {
+        fprintf(stderr, "migrate: %s\n", err);
+        goto out;
+    }
+    if (ms.n == 0) {
+        fprintf(stderr, "migrate: no migration files in %s\n", ms.dir);
+        goto out;
+    }
+    c = pgjob_connect(cfg, err, sizeof(err));
+    if (!c) {
+        fprintf(stderr, "migrate: %s\n", err);
+        goto out;
+    }
+    PQsetNoticeReceiver(c, on_notice, NULL);
+    rc = up ? cmd_up(cfg, c, &ms) : cmd_status(c, &ms);
+out:
+    fflush(stdout);
+    if (c)
+        PQfinish(c);
+    mset_free(&ms);
+    return rc;
+}
+
+int migrate_list_versions(const char *app_home, char ***out, size_t *n)
+{
+    char err[ERR_MAX];
+    struct mset ms;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (mset_scan(app_home, &ms, false, NULL, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    *out = xcalloc(ms.n ? ms.n : 1, sizeof(char *));
+    for (size_t i = 0; i < ms.n; i++)
+        (*out)[i] = xstrndup(ms.files[i].version, strlen(ms.files[i].version));
+    *n = ms.n;
+    rc = 0;
+out:
+    mset_free(&ms);
+    return rc;
+}
+
+void migrate_free_versions(char **versions, size_t n)
+{
+    for (size_t i = 0; versions && i < n; i++)
+        free(versions[i]);
+    free(versions);
+}

@@ -1,0 +1,246 @@
+/* rollups.c - rollups run/backfill/status/discrepancy and retention purge. The arithmetic is in
+ * SQL (migrations/0004_rollups.sql); this is argument handling, the loop over days and output. */
+#include "jobs/rollups.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "store/pgjob.h"
+#include "store/sql.h"
+#include "domain/validate.h"
+
+struct window {
+    int64_t from, to; /* days since 1970-01-01, inclusive */
+    const char *property;
+};
+
+int64_t rollups_today(void)
+{
+    return (int64_t)time(NULL) / 86400;
+}
+
+/* Parses --from=D --to=D --property-id=P (also "--flag value"); with dates false only
+ * --property-id is accepted. Defaults: to = today, from = to - (ROLLUP_BATCH_DAYS - 1), property =
+ * the default. Prints one line and returns -1 on a bad argument. */
+static int parse_window(const struct config *cfg, const char *cmd, int argc, char **argv, bool dates,
+                        struct window *w)
+{
+    const char *from = NULL, *to = NULL;
+    w->property = cfg->rollup_default_property_id;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        static const char *const flags[] = {"--from", "--to", "--property-id"};
+        const char **slot[] = {&from, &to, &w->property};
+        size_t k = 0;
+        const char *val = NULL;
+        for (; k < ARRAY_LEN(flags); k++) {
+            size_t n = strlen(flags[k]);
+            if (strncmp(a, flags[k], n) == 0 && (a[n] == '=' || a[n] == '\0')) {
+                val = a[n] == '=' ? a + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
+                break;
+            }
+        }
+        if (k == ARRAY_LEN(flags) || (k < 2 && !dates)) {
+            fprintf(stderr, "rollups %s: unknown argument %s\n", cmd, a);
+            return -1;
+        }
+        if (!val || !*val) {
+            fprintf(stderr, "rollups %s: %s needs a value\n", cmd, flags[k]);
+            return -1;
+        }
+        *slot[k] = val;
+    }
+    if (strlen(w->property) > PROPERTY_ID_MAX) {
+        fprintf(stderr, "rollups %s: --property-id must be at most %d characters\n", cmd, PROPERTY_ID_MAX);
+        return -1;
+    }
+    w->to = rollups_today();
+    if (to && v_parse_date(str_from_cstr(to), &w->to) != 0) {
+        fprintf(stderr, "rollups %s: --to is not a valid date (YYYY-MM-DD): %s\n", cmd, to);
+        return -1;
+    }
+    w->from = w->to - (cfg->rollup_batch_days - 1);
+    if (from && v_parse_date(str_from_cstr(from), &w->from) != 0) {
+        fprintf(stderr, "rollups %s: --from is not a valid date (YYYY-MM-DD): %s\n", cmd, from);
+        return -1;
+    }
+    if (w->from > w->to) {
+        fprintf(stderr, "rollups %s: --from must not be after --to\n", cmd);
+        return -1;
+    }
+    if (w->to - w->from + 1 > ROLLUPS_MAX_DAYS) {
+        fprintf(stderr, "rollups %s: at most %d days at a time\n", cmd, ROLLUPS_MAX_DAYS);
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_default(const struct config *cfg, const char *property)
+{
+    return strcmp(property, cfg->rollup_default_property_id) == 0;
+}
+
+/* Recomputes every day of w, one transaction per day. */
+static int rollup_window(const struct config *cfg, PGconn *c, const struct window *w)
+{
+    for (int64_t d = w->from; d <= w->to; d++) {
+        char day[V_DATE_LEN], err[600];
+        v_format_date(d, day);
+        const char *params[] = {w->property, day, is_default(cfg, w->property) ? "true" : "false"};
+        if (pgjob_exec(c, SQL_ROLLUP_DAY, 3, params, NULL, "rollup failed", err, sizeof(err)) != 0) {
+            fprintf(stderr, "rollups: %s: %s\n", day, err);
+            return -1;
+        }
+    }
+    char from[V_DATE_LEN], to[V_DATE_LEN];
+    v_format_date(w->from, from);
+    v_format_date(w->to, to);
+    printf("Rollup run complete for %s: %s -> %s (%lld day(s)).\n", w->property, from, to,
+           (long long)(w->to - w->from + 1));
+    return 0;
+}
+
+int rollups_run(const struct config *cfg, PGconn *c)
+{
+    struct window w = {rollups_today() - (cfg->rollup_batch_days - 1), rollups_today(),
+                       cfg->rollup_default_property_id};
+    return rollup_window(cfg, c, &w);
+}
+
+static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv)
+{
+    struct window w;
+    char err[600];
+    PGresult *r = NULL;
+    if (parse_window(cfg, "status", argc, argv, false, &w) != 0)
+        return 1;
+    const char *params[] = {w.property};
+    if (pgjob_exec(c, SQL_ROLLUP_STATUS, 1, params, &r, "rollups status failed", err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    bool none = PQgetisnull(r, 0, 2);
+    printf("property: %s\n", w.property);
+    printf("daily_metric_rollups rows: %s\n", PQgetvalue(r, 0, 0));
+    printf("daily_ingest_rollups rows: %s\n", PQgetvalue(r, 0, 1));
+    printf("rolledUpThrough: %s\n", none ? "none" : PQgetvalue(r, 0, 2));
+    printf("lagDays: %s\n", none ? "none" : PQgetvalue(r, 0, 4));
+    printf("generatedAt: %s\n", none ? "none" : PQgetvalue(r, 0, 3));
+    PQclear(r);
+    return 0;
+}
+
+static int cmd_discrepancy(const struct config *cfg, PGconn *c, int argc, char **argv)
+{
+    struct window w;
+    char err[600], from[V_DATE_LEN], to[V_DATE_LEN];
+    PGresult *r = NULL;
+    if (parse_window(cfg, "discrepancy", argc, argv, true, &w) != 0)
+        return 1;
+    v_format_date(w.from, from);
+    v_format_date(w.to, to);
+    const char *params[] = {w.property, is_default(cfg, w.property) ? "true" : "false", from, to};
+    if (pgjob_exec(c, SQL_DISCREPANCY, 4, params, &r, "rollups discrepancy failed", err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    static const char *const metrics[] = {"eventsAccepted", "eventsRejected", "pageViews"};
+    int mismatches = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        for (int m = 0; m < 3; m++) {
+            const char *raw = PQgetvalue(r, i, 1 + 2 * m), *rolled = PQgetvalue(r, i, 2 + 2 * m);
+            if (strcmp(raw, rolled) != 0) {
+                printf("- %s %s raw=%s rollup=%s\n", PQgetvalue(r, i, 0), metrics[m], raw, rolled);
+                mismatches++;
+            }
+        }
+    }
+    printf("Discrepancy check for %s: %s -> %s: %d mismatch(es).\n", w.property, from, to, mismatches);
+    PQclear(r);
+    return mismatches ? 2 : 0;
+}
+
+int rollups_main(const struct config *cfg, int argc, char **argv)
+{
+    static const char *const cmds[] = {"run", "backfill", "status", "discrepancy"};
+    const char *cmd = argc > 1 ? argv[1] : "";
+    size_t k = 0;
+    while (k < ARRAY_LEN(cmds) && strcmp(cmd, cmds[k]) != 0)
+        k++;
+    if (k == ARRAY_LEN(cmds)) {
+        fprintf(stderr,
+                "usage: backend rollups run | backfill [--from=YYYY-MM-DD] [--to=YYYY-MM-DD] "
+                "[--property-id=ID] | status [--property-id=ID] | discrepancy [--from --to --property-id]\n");
+        return 1;
+    }
+    struct window w;
+    if (k == 0 && argc > 2) {
+        fprintf(stderr, "rollups run: unknown argument %s\n", argv[2]);
+        return 1;
+    }
+    if (k == 1 && parse_window(cfg, "backfill", argc - 2, argv + 2, true, &w) != 0)
+        return 1;
+
+    char err[600];
+    PGconn *c = pgjob_connect(cfg, err, sizeof(err));
+    if (!c) {
+        fprintf(stderr, "rollups: %s\n", err);
+        return 1;
+    }
+    int rc;
+    if (k == 0) {
+        rc = rollups_run(cfg, c) == 0 ? 0 : 1;
+    } else if (k == 1) {
+        if (w.from < rollups_today() - cfg->retention_days)
+            fprintf(stderr,
+                    "rollups backfill: warning: days before RETENTION_DAYS (%d) have no raw events "
+                    "left and roll up as zeros\n",
+                    cfg->retention_days);
+        rc = rollup_window(cfg, c, &w) == 0 ? 0 : 1;
+    } else if (k == 2) {
+        rc = cmd_status(cfg, c, argc - 2, argv + 2);
+    } else {
+        rc = cmd_discrepancy(cfg, c, argc - 2, argv + 2);
+    }
+    PQfinish(c);
+    return rc;
+}
+
+int retention_purge(const struct config *cfg, PGconn *c)
+{
+    char cutoff[V_ISO_LEN], cutoff_iso[V_ISO_LEN], err[600];
+    PGresult *r = NULL;
+    int64_t cutoff_ms = (int64_t)time(NULL) * 1000 - (int64_t)cfg->retention_days * 86400000;
+    v_format_pg_timestamp(cutoff_ms, cutoff);
+    v_format_iso(cutoff_ms, cutoff_iso);
+    const char *params[] = {cutoff};
+    if (pgjob_exec(c, SQL_RETENTION_PURGE, 1, params, &r, "retention purge failed", err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    printf("Retention purge (events before %s, RETENTION_DAYS=%d): removed %s event(s), %s session(s), "
+           "%s visitor(s).\n",
+           cutoff_iso, cfg->retention_days, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+    PQclear(r);
+    return 0;
+}
+
+int retention_main(const struct config *cfg, int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "purge") != 0) {
+        fprintf(stderr, "usage: backend retention purge\n");
+        return 1;
+    }
+    char err[600];
+    PGconn *c = pgjob_connect(cfg, err, sizeof(err));
+    if (!c) {
+        fprintf(stderr, "retention: %s\n", err);
+        return 1;
+    }
+    int rc = retention_purge(cfg, c) == 0 ? 0 : 1;
+    PQfinish(c);
+    return rc;
+}

@@ -1,0 +1,143 @@
+/* scheduler.c - a loop that wakes every SCHEDULER_TICK_S, and for each job takes its advisory
+ * lock, checks in job_runs that the job has not started within its interval (on any machine),
+ * stamps it, runs it and logs the duration. */
+#include "jobs/scheduler.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "store/pgjob.h"
+#include "jobs/rollups.h"
+#include "store/sql.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+struct job {
+    const char *name;
+    const char *lock_key; /* pg advisory lock key (bigint as text) */
+    long interval_s;
+    int (*run)(const struct config *cfg, PGconn *c);
+};
+
+static double elapsed_ms(const struct timespec *a)
+{
+    struct timespec b;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) * 1000.0 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* Returns -1 when the connection failed (the caller reconnects), else 0. */
+static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
+{
+    char err[600], interval[24], retry[24];
+    PGresult *r = NULL;
+    const char *key[] = {j->lock_key};
+    if (pgjob_exec(c, SQL_JOB_TRY_LOCK, 1, key, &r, "lock", err, sizeof(err)) != 0) {
+        log_warn("%s: %s", j->name, err);
+        return -1;
+    }
+    bool locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!locked) {
+        log_info("%s: skipped, another scheduler holds its lock", j->name);
+        return 0;
+    }
+    int rc = 0;
+    snprintf(interval, sizeof(interval), "%ld", j->interval_s);
+    snprintf(retry, sizeof(retry), "%d", SCHEDULER_RETRY_S);
+    const char *due_params[] = {j->name, interval, retry};
+    if (pgjob_exec(c, SQL_JOB_DUE, 3, due_params, &r, "due", err, sizeof(err)) != 0) {
+        log_warn("%s: %s", j->name, err);
+        rc = -1;
+        goto unlock;
+    }
+    bool due = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!due)
+        goto unlock;
+    const char *name[] = {j->name};
+    if (pgjob_exec(c, SQL_JOB_START, 1, name, NULL, "stamp", err, sizeof(err)) != 0) {
+        log_warn("%s: %s", j->name, err);
+        rc = -1;
+        goto unlock;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int jrc = j->run(cfg, c);
+    fflush(stdout);
+    double ms = elapsed_ms(&t0);
+    if (jrc == 0)
+        log_info("%s: finished in %.0f ms", j->name, ms);
+    else
+        log_error("%s: failed after %.0f ms", j->name, ms);
+    const char *fin[] = {j->name, jrc == 0 ? "ok" : "failed"};
+    if (pgjob_exec(c, SQL_JOB_FINISH, 2, fin, NULL, "finish", err, sizeof(err)) != 0)
+        rc = -1;
+unlock:
+    if (PQstatus(c) == CONNECTION_OK)
+        (void)pgjob_exec(c, SQL_JOB_UNLOCK, 1, key, NULL, "unlock", err, sizeof(err));
+    return PQstatus(c) == CONNECTION_OK ? rc : -1;
+}
+
+/* Sleeps up to s seconds, waking early on a stop signal. */
+static void nap(int s)
+{
+    for (int i = 0; i < s * 5 && !g_stop; i++) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int scheduler_main(const struct config *cfg, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: backend scheduler\n");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    const struct job jobs[] = {
+        {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run},
+        {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge},
+    };
+    log_info("scheduler started: rollups every %d min, retention purge daily", cfg->rollup_interval_minutes);
+    PGconn *c = NULL;
+    while (!g_stop) {
+        if (!c) {
+            char err[600];
+            c = pgjob_connect(cfg, err, sizeof(err));
+            if (!c) {
+                log_warn("database unavailable: %s", err);
+                nap(SCHEDULER_RECONNECT_S);
+                continue;
+            }
+        }
+        for (size_t i = 0; i < ARRAY_LEN(jobs) && !g_stop; i++) {
+            if (run_job(cfg, c, &jobs[i]) != 0 && PQstatus(c) != CONNECTION_OK) {
+                PQfinish(c);
+                c = NULL;
+                break;
+            }
+        }
+        nap(SCHEDULER_TICK_S);
+    }
+    if (c)
+        PQfinish(c);
+    log_info("scheduler stopped");
+    return 0;
+}

@@ -1,0 +1,11 @@
+/* scheduler.h - the `scheduler` command: rollups every ROLLUP_INTERVAL_MINUTES and the retention
+ * purge once a day, each under an advisory lock so several machines never run a job twice. */
+#ifndef SCHEDULER_H
+#define SCHEDULER_H
+
+#include "core/config.h"
+
+/* Runs until SIGTERM or SIGINT; returns the exit code. */
+int scheduler_main(const struct config *cfg, int argc, char **argv);
+
+#endif

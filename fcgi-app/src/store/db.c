@@ -1,0 +1,347 @@
+/* db.c - one libpq connection per responder. Every wait is bounded by a deadline (poll on the
+ * socket, never a blocking libpq call), so a stopped, hung or unreachable Postgres becomes a
+ * 503 within the request budget and the responder reconnects by itself afterwards. */
+#include "store/db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bounds.h"
+#include "core/log.h"
+#include "store/pgjob.h"
+
+static const struct config *g_cfg;
+static PGconn *g_conn;
+static int64_t g_connected_at_ms;
+static int64_t g_breaker_until_ms;
+static int64_t g_deadline_ms;
+/* A statement whose table or function does not exist yet (migrations pending) is prepared
+ * later, on first use, instead of failing the whole connection. */
+static bool g_prepared[STMT_COUNT];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void db_init(const struct config *cfg)
+{
+    g_cfg = cfg;
+    g_deadline_ms = now_ms() + DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS;
+}
+
+void db_begin_request(int budget_ms)
+{
+    g_deadline_ms = now_ms() + budget_ms;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+static void drop_connection(const char *why)
+{
+    if (g_conn) {
+        log_warn("database connection dropped: %s", why);
+        PQfinish(g_conn);
+    }
+    g_conn = NULL;
+}
+
+void db_close(void)
+{
+    if (g_conn)
+        PQfinish(g_conn);
+    g_conn = NULL;
+}
+
+/* Waits until the socket is ready for ev or the deadline passes. 1 ready, 0 timeout, -1 error. */
+static int wait_socket(PGconn *c, short ev, int64_t deadline)
+{
+    int fd = PQsocket(c);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {fd, ev, 0};
+        int r = poll(&p, 1, (int)left);
+        if (r > 0)
+            return 1;
+        if (r == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* Collects the results of the query just sent; keeps the last one. NULL on timeout/loss. */
+static PGresult *wait_result(PGconn *c, int64_t deadline)
+{
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (wait_socket(c, POLLIN, deadline) != 1 || !PQconsumeInput(c)) {
+                PQclear(last);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            return last;
+        PQclear(last);
+        last = r;
+    }
+}
+
+/* Sends a flush-pending query in non-blocking mode and waits. NULL on timeout/loss. */
+static PGresult *finish_send(PGconn *c, int64_t deadline)
+{
+    for (;;) {
+        int f = PQflush(c);
+        if (f == 0)
+            break;
+        if (f < 0 || wait_socket(c, POLLOUT, deadline) != 1)
+            return NULL;
+    }
+    return wait_result(c, deadline);
+}
+
+static bool result_ok(const PGresult *r)
+{
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+static int64_t deadline_for(int op_ms)
+{
+    int64_t d = now_ms() + op_ms;
+    return d < g_deadline_ms ? d : g_deadline_ms;
+}
+
+/* Prepares statement i. Returns DB_OK, DB_ERROR with *failed set (caller PQclear()s) when the
+ * server refused it, or DB_UNAVAILABLE. */
+static enum db_rc prepare_one(PGconn *c, int i, PGresult **failed)
+{
+    const struct stmt_def *s = &SQL_STMTS[i];
+    *failed = NULL;
+    if (!PQsendPrepare(c, s->name, s->sql, s->nparams, NULL))
+        return DB_UNAVAILABLE;
+    PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
+    if (result_ok(r)) {
+        PQclear(r);
+        g_prepared[i] = true;
+        return DB_OK;
+    }
+    if (!r || PQstatus(c) != CONNECTION_OK) {
+        PQclear(r);
+        return DB_UNAVAILABLE;
+    }
+    log_warn("prepare %s failed: %s", s->name, db_sqlstate(r));
+    *failed = r;
+    return DB_ERROR;
+}
+
+static bool setup_session(PGconn *c)
+{
+    char stmt_to[16], idle_to[16];
+    snprintf(stmt_to, sizeof(stmt_to), "%d", DB_STATEMENT_TIMEOUT_MS);
+    snprintf(idle_to, sizeof(idle_to), "%d", DB_IDLE_IN_TX_TIMEOUT_MS);
+    const char *vals[] = {g_cfg->database_schema, stmt_to, idle_to};
+    if (!PQsendQueryParams(c, SQL_SESSION_SETUP, 3, NULL, vals, NULL, NULL, 0))
+        return false;
+    PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
+    bool ok = result_ok(r);
+    PQclear(r);
+    for (int i = 0; ok && i < STMT_COUNT; i++) {
+        g_prepared[i] = false;
+        PGresult *failed = NULL;
+        enum db_rc rc = prepare_one(c, i, &failed);
+        PQclear(failed);
+        ok = rc != DB_UNAVAILABLE;
+    }
+    return ok;
+}
+
+static enum db_rc connect_now(void)
+{
+    char ct[16], tut[16], app[32];
+    snprintf(ct, sizeof(ct), "%d", (DB_CONNECT_TIMEOUT_MS + 999) / 1000 + 1);
+    snprintf(tut, sizeof(tut), "%d", DB_TCP_USER_TIMEOUT_MS);
+    snprintf(app, sizeof(app), "backend-%d", (int)getpid());
+    /* client_encoding: request text is UTF-8, whatever PGCLIENTENCODING or the database says */
+    const char *keys[] = {"dbname",           "connect_timeout",
+                          "tcp_user_timeout", "keepalives",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "application_name",
+                          "client_encoding",  NULL};
+    const char *vals[] = {g_cfg->database_url, ct, tut, "1", "30", "10", "3", app, "UTF8", NULL};
+    int64_t deadline = deadline_for(DB_CONNECT_TIMEOUT_MS);
+
+    PGconn *c = PQconnectStartParams(keys, vals, 1);
+    if (!c)
+        return DB_UNAVAILABLE;
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
+        short ev = ps == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        if (wait_socket(c, ev, deadline) != 1)
+            break;
+        ps = PQconnectPoll(c);
+    }
+    if (ps != PGRES_POLLING_OK || PQstatus(c) != CONNECTION_OK) {
+        char msg[600];
+        pgjob_describe_error(msg, sizeof(msg), "database connect failed",
+                             PQstatus(c) == CONNECTION_BAD ? PQerrorMessage(c) : "timed out",
+                             g_cfg->database_url);
+        log_repeat_msg(log_outage(), LOG_WARN, "%s", msg);
+        PQfinish(c);
+        return DB_UNAVAILABLE;
+    }
+    if (PQsetnonblocking(c, 1) != 0 || !setup_session(c)) {
+        log_repeat_msg(log_outage(), LOG_WARN, "database session setup failed");
+        PQfinish(c);
+        return DB_UNAVAILABLE;
+    }
+    g_conn = c;
+    g_connected_at_ms = now_ms();
+    unsigned left_out = log_repeat_take(log_outage());
+    if (left_out > 0)
+        log_info("database connected; %u lines about the outage were not logged", left_out);
+    else
+        log_info("database connected");
+    return DB_OK;
+}
+
+/* True when the server has closed the idle connection c: a healthy server sends nothing while no
+ * statement is in flight, so a readable socket means the end of the stream (often after a FATAL
+ * message such as 57P01 at a restart), an error, or, rarely, a notice (consumed and ignored).
+ * Nothing is sent here: a statement sent on a new connection afterwards runs exactly once. */
+static bool idle_conn_closed(PGconn *c)
+{
+    int fd = PQsocket(c);
+    if (fd < 0)
+        return true;
+    for (int i = 0; i < DB_IDLE_CHECK_READS; i++) {
+        struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+        int r = poll(&p, 1, 0);
+        if (r < 0)
+            return errno != EINTR;
+        if (r == 0)
+            return false;
+        if (p.revents & (POLLERR | POLLHUP | POLLNVAL | POLLRDHUP))
+            return true;
+        if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+            return true;
+    }
+    return false;
+}
+
+enum db_rc db_ensure(void)
+{
+    int64_t now = now_ms();
+    if (g_conn && PQstatus(g_conn) == CONNECTION_OK && PQtransactionStatus(g_conn) == PQTRANS_IDLE &&
+        idle_conn_closed(g_conn)) {
+        drop_connection("closed by the server while idle (Postgres restarted or ended the session); "
+                        "nothing was sent on it, reconnecting");
+    }
+    if (g_conn && PQstatus(g_conn) == CONNECTION_OK) {
+        if (now - g_connected_at_ms < (int64_t)DB_MAX_CONN_AGE_S * 1000 &&
+            PQtransactionStatus(g_conn) == PQTRANS_IDLE)
+            return DB_OK;
+        drop_connection(PQtransactionStatus(g_conn) == PQTRANS_IDLE ? "recycled after max age"
+                                                                    : "left inside a transaction");
+    } else if (g_conn) {
+        drop_connection("connection is bad");
+    }
+    if (now < g_breaker_until_ms)
+        return DB_UNAVAILABLE;
+    enum db_rc rc = connect_now();
+    /* A refused connection fails in microseconds: try again on the next request, so the first
+     * request after Postgres is back succeeds. Only a slow failure (a blackholed or hung server)
+     * opens the breaker, so that requests do not each wait out the connect timeout. */
+    if (rc != DB_OK && now_ms() - now >= DB_BREAKER_SLOW_CONNECT_MS)
+        g_breaker_until_ms = now_ms() + DB_BREAKER_MS;
+    return rc;
+}
+
+/* SQLSTATEs that mean "the database, not this statement": 08 connection, 57P0x shutdown or
+ * starting, 53 resources, 57014 statement timeout, 25006 read-only standby after a failover. */
+static bool is_unavailable_state(const char *st)
+{
+    return strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0 || strncmp(st, "53", 2) == 0 ||
+           strcmp(st, "57014") == 0 || strcmp(st, "25006") == 0 || strcmp(st, "26000") == 0;
+}
+
+/* Runs statement id once. *sent tells whether the statement itself may have reached the server:
+ * false when the connection failed while preparing it or libpq refused to queue it, so running it
+ * again cannot run it twice. */
+static PGresult *run_once(enum stmt_id id, const char *const *values, bool *sent)
+{
+    const struct stmt_def *s = &SQL_STMTS[id];
+    *sent = false;
+    if (!g_prepared[id]) {
+        PGresult *failed = NULL;
+        enum db_rc rc = prepare_one(g_conn, (int)id, &failed);
+        if (rc != DB_OK)
+            return failed; /* NULL when the connection failed */
+    }
+    if (!PQsendQueryPrepared(g_conn, s->name, s->nparams, values, NULL, NULL, 0))
+        return NULL;
+    *sent = true;
+    return finish_send(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
+}
+
+enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
+{
+    *out = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        enum db_rc rc = db_ensure();
+        if (rc != DB_OK)
+            return rc;
+        bool sent = false;
+        PGresult *r = run_once(id, values, &sent);
+        if (result_ok(r)) {
+            *out = r;
+            return DB_OK;
+        }
+        char st[6];
+        snprintf(st, sizeof(st), "%s", db_sqlstate(r)); /* outlives PQclear(r) */
+        if (r && PQstatus(g_conn) == CONNECTION_OK && !is_unavailable_state(st)) {
+            log_error("statement %s failed: %s", SQL_STMTS[id].name, st);
+            *out = r;
+            return DB_ERROR;
+        }
+        if (!r && PQstatus(g_conn) == CONNECTION_OK) {
+            /* no answer before the deadline on a live socket: the server hangs. Refuse at once for
+             * a moment rather than make the requests queued behind this one wait out a connect. */
+            g_breaker_until_ms = now_ms() + DB_BREAKER_MS;
+        }
+        /* the connection is gone or the server is going away: reconnect, and send again what never
+         * reached the server, or what is safe to run twice. A statement that was sent and got no
+         * answer may have committed: a capture, unsubscribe or delete then stays a 503. */
+        bool lost = !r || PQstatus(g_conn) != CONNECTION_OK || strcmp(st, "26000") == 0 ||
+                    strncmp(st, "57P0", 4) == 0;
+        bool retry = lost && (!sent || SQL_STMTS[id].retry_safe);
+        PQclear(r);
+        char why[160];
+        if (!sent)
+            snprintf(why, sizeof(why), "%s before %s was sent (preparing it or queueing it); %s",
+                     st[0] ? st : "lost", SQL_STMTS[id].name, retry ? "reconnecting to send it" : "not sent");
+        else
+            snprintf(why, sizeof(why), "%s during %s%s", st[0] ? st : "no answer before the deadline",
+                     SQL_STMTS[id].name, retry ? "; safe to repeat, sending it again" : "; not repeated");
+        drop_connection(why);
+        if (!retry)
+            return DB_UNAVAILABLE;
+    }
+    return DB_UNAVAILABLE;
+}
