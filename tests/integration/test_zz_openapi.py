@@ -6,7 +6,7 @@ harness.recorded_responses() when these tests run, and each one is validated her
 - the document is OpenAPI 3.1: its structure, every $ref resolves, every schema is a valid JSON
   Schema 2020-12 (jsonschema's check_schema), and, when openapi-spec-validator is installed (it is
   not packaged in Debian 12), the official OpenAPI 3.1 meta-schema;
-- every route of the C route table (router.c's ROUTES, parsed from the source, wherever the file
+- every route of the C route table (the route table ROUTES, parsed from the source, wherever the file
   lives under fcgi-app/src) is documented with its methods, admin auth, body types and rate-limit
   class (config.c's variable and default), and nothing undocumented is routed; the running
   service answers every documented operation (never 404) and 405 + Allow for other methods;
@@ -179,18 +179,23 @@ def entry_of(r):
 
 
 def router_source():
-    found = sorted(glob.glob(os.path.join(APP_HOME, "fcgi-app", "src", "**", "router.c"), recursive=True))
+    """The one C file under fcgi-app/src that defines the route table (ROUTES[] = {...})."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(APP_HOME, "fcgi-app", "src", "**", "*.c"), recursive=True)):
+        with open(path, encoding="utf-8") as f:
+            src = f.read()
+        if re.search(r"\bROUTES\[\]\s*=\s*\{", src):
+            found.append((path, src))
     if len(found) != 1:
-        raise Fail("expected exactly one router.c under fcgi-app/src, found %r" % found)
-    with open(found[0], encoding="utf-8") as f:
-        return found[0], f.read()
+        raise Fail("expected exactly one definition of ROUTES[] under fcgi-app/src, found %r" % [p for p, _ in found])
+    return found[0]
 
 
 ROUTE_RE = re.compile(r'\{\s*"(/[^"]*)"\s*,\s*([A-Z_|\s]+?)\s*,\s*(\w+)\s*,\s*(RL_\w+)\s*,\s*([A-Z_|\s0-9]+?)\s*,\s*(\w+)\s*\}')
 
 
 def route_table():
-    """[(path, {methods}, rl_class, {flags})] from router.c's ROUTES[] initializer."""
+    """[(path, {methods}, rl_class, {flags})] from the ROUTES[] initializer."""
     name, src = router_source()
     m = re.search(r"ROUTES\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
     if not m:
@@ -325,7 +330,7 @@ def document_is_openapi_3_1():
 
 @test
 def every_route_of_the_table_is_documented():
-    """router.c's ROUTES against the document, row by row and both ways: path, methods (GET
+    """the route table (ROUTES) against the document, row by row and both ways: path, methods (GET
     brings HEAD), admin auth (security), body types, and the rate-limit class with config.c's
     variable and default."""
     doc = load_doc()
@@ -336,7 +341,7 @@ def every_route_of_the_table_is_documented():
         routed_paths.add(path)
         item = doc["paths"].get(path)
         if item is None:
-            raise Fail("route %s (router.c) is not in the OpenAPI document" % path)
+            raise Fail("route %s (the route table) is not in the OpenAPI document" % path)
         want = set()
         if "M_GET" in methods:
             want |= {"get", "head"}
