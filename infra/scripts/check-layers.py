@@ -35,8 +35,6 @@ ALLOWED = {
 ALLOW_LIST = {
     # struct ctx (http/router.h) is event_params()'s argument
     ("domain/event.h", "http/router.h"),
-    # struct issues is declared in http/http.h
-    ("domain/validate.h", "http/http.h"),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)

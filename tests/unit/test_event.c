@@ -126,8 +126,8 @@ static const char *join_paths(const struct issues *is)
     static char buf[2048];
     size_t o = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < json_array_size(is->list) && o < sizeof(buf); i++) {
-        const char *p = json_string_value(json_object_get(json_array_get(is->list, i), "path"));
+    for (size_t i = 0; i < is->n && o < sizeof(buf); i++) {
+        const char *p = is->items[i].path;
         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "," : "", p ? p : "(null)");
     }
     return buf;
