@@ -92,11 +92,9 @@ test_config_LAYERS   := core
 test_hash_LAYERS     := core
 test_log_LAYERS      := core
 test_enrich_LAYERS   := domain core
-# http only for struct issues (http/http.c), which domain/validate.h borrows: the known violation
-# in check-layers.py's allow-list; drop http here when that type moves down.
-test_event_LAYERS    := domain http core
-test_lead_LAYERS     := domain http core
-test_validate_LAYERS := domain http core
+test_event_LAYERS    := domain core
+test_lead_LAYERS     := domain core
+test_validate_LAYERS := domain core
 test_http_LAYERS     := http core
 test_body_LAYERS     := http core
 test_cors_LAYERS     := http core

@@ -114,4 +114,8 @@
  * memory should a caller loop. The list starts small and doubles. */
 #define ISSUES_MAX BODY_BYTES_MAX
 #define ISSUES_INITIAL 8
+
+/* The call text of one SQL function (store/sql.c renders it from core/sqlfn.h once): capture_lead's
+ * 37 parameters take about 700 bytes. */
+#define SQL_CALL_TEXT_MAX 2048
 #endif
