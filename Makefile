@@ -100,8 +100,17 @@ test_body_LAYERS     := http core
 test_cors_LAYERS     := http core
 test_auth_LAYERS     := http core
 test_ratelimit_LAYERS := http core
+test_sql_LAYERS      := store core
 test_router_LAYERS   := api jobs http domain store core
 test_app_LAYERS      := api jobs http domain store core
+
+# The SQL function lists of core/sqlfn.h as JSON, for tests/integration/test_sqlfn.py (pg_proc).
+SQLFN_DUMP := $(BUILD_DIR)/tests/sqlfn-dump
+$(SQLFN_DUMP): tests/unit/sqlfn_dump.c $(call layer_lib,core)
+	@mkdir -p $(dir $@)
+	@echo "  LINK $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call layer_lib,core) $(PKG_LIBS) -lm
+build: $(SQLFN_DUMP)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD_DIR)/tests/%,$(UNIT_SRCS))
