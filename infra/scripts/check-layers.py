@@ -5,7 +5,8 @@ may not depend on (by default SRC_DIR is fcgi-app/src; `make check` runs it thro
 Every file sits in a layer directory and includes project headers as "layer/file.h". Dependencies
 point down only:
 
-    core     strings, arena, buffers, log, hash, config, JSON output, RUN_DIR checks
+    core     strings, arena, buffers, log, hash, config, JSON output, RUN_DIR checks, validation
+             issues (issues.h), the SQL function parameter lists (sqlfn.h)
     store    the connection and every SQL statement                     -> core
     domain   event, lead, enrichment, field rules (no HTTP types)       -> core
     http     request/response, body, CORS, auth, rate limit, router     -> core
