@@ -108,4 +108,14 @@
 #define LOG_REPEAT_INTERVAL_S 10
 
 #define MIGRATION_MAX_BYTES (4 * 1024 * 1024) /* one migrations/NNNN_*.sql file */
+
+/* Validation issues of one request (core/issues.h). API.md reports every issue of a body; each
+ * issue needs at least one byte of the body, so a body can never reach this cap: it only bounds
+ * memory should a caller loop. The list starts small and doubles. */
+#define ISSUES_MAX BODY_BYTES_MAX
+#define ISSUES_INITIAL 8
+
+/* The call text of one SQL function (store/sql.c renders it from core/sqlfn.h once): capture_lead's
+ * 37 parameters take about 700 bytes. */
+#define SQL_CALL_TEXT_MAX 2048
 #endif

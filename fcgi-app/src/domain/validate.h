@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "core/common.h"
-#include "http/http.h"
+#include "core/issues.h"
 
 /* Result of a field helper. */
 enum v_result {
