@@ -232,7 +232,7 @@ static void run_event(const struct config *c, struct request *req, json_t *root)
         memset(&resp, 0, sizeof(resp));
         http_invalid(&resp, &is);
         check_refusal(req, &resp);
-        json_decref(resp.body);
+        http_response_free(&resp);
     } else {
         FZ_CHECK(ev.anon_id.p && ev.event_type.p && ev.path.p);
         struct response resp;
@@ -241,7 +241,7 @@ static void run_event(const struct config *c, struct request *req, json_t *root)
         const char *params[EVENT_NPARAMS];
         FZ_CHECK(event_params(&cx, &ev, FUZZ_NOW_MS, params) == 0);
         check_event_params(params);
-        json_decref(resp.body);
+        http_response_free(&resp);
     }
     issues_free(&is);
     event_free(&ev);
@@ -300,7 +300,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_lead(c, &req, root);
     }
     json_decref(root);
-    json_decref(resp.body);
+    http_response_free(&resp);
     arena_free(&arena);
     return 0;
 }

@@ -23,9 +23,7 @@ void h_events(struct ctx *c)
     }
     if (ev.honeypot.n > 0) {
         /* a bot filled the hidden field: look accepted, write nothing */
-        c->resp->status = 202;
-        json_decref(c->resp->body);
-        c->resp->body = json_pack("{s:b}", "ok", 1);
+        http_reply_json(c->resp, 202, json_pack("{s:b}", "ok", 1));
         goto out;
     }
     if (event_params(c, &ev, now, params) != 0)
@@ -37,10 +35,9 @@ void h_events(struct ctx *c)
     }
     if (rc != DB_OK || PQntuples(res) != 1)
         goto out;
-    c->resp->status = 202;
-    json_decref(c->resp->body);
-    c->resp->body = json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "eventId", PQgetvalue(res, 0, 0), "visitorId",
-                              PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2));
+    http_reply_json(c->resp, 202,
+                    json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "eventId", PQgetvalue(res, 0, 0), "visitorId",
+                              PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2)));
 out:
     issues_free(&is);
     event_free(&ev);

@@ -93,13 +93,6 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &in->honeypot);
 }
 
-static void reply_json(struct ctx *c, int status, json_t *body)
-{
-    json_decref(c->resp->body);
-    c->resp->status = status;
-    c->resp->body = body;
-}
-
 /* Arena copy of (p, n) as a NUL-terminated parameter; NULL for an absent value. */
 static const char *param(struct ctx *c, struct str s)
 {
@@ -164,7 +157,7 @@ void h_capture(struct ctx *c)
         goto out;
     }
     if (in.honeypot.n > 0) {
-        reply_json(c, 202, json_pack("{s:b}", "ok", 1));
+        http_reply_json(c->resp, 202, json_pack("{s:b}", "ok", 1));
         goto out;
     }
 
@@ -234,13 +227,13 @@ void h_capture(struct ctx *c)
     if (location) {
         if (http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
             goto out;
-        reply_json(c, 303, NULL);
+        http_reply_json(c->resp, 303, NULL);
         goto out;
     }
-    reply_json(c, 200,
-               json_pack("{s:b, s:s, s:s, s:s, s:I}", "ok", 1, "leadId", PQgetvalue(res, 0, 0), "visitorId",
-                         PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2), "heuristicLinksCreated",
-                         (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
+    http_reply_json(c->resp, 200,
+                    json_pack("{s:b, s:s, s:s, s:s, s:I}", "ok", 1, "leadId", PQgetvalue(res, 0, 0),
+                              "visitorId", PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2),
+                              "heuristicLinksCreated", (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
 out:
     json_decref(ev.traffic_canon);
     json_decref(ev.props);
@@ -281,7 +274,7 @@ static void by_email(struct ctx *c, enum stmt_id stmt, bool with_reason, const c
         http_error(c->resp, 404, "not_found");
         goto out;
     }
-    reply_json(c, 200, json_pack("{s:b, s:b}", "ok", 1, done_key, 1));
+    http_reply_json(c->resp, 200, json_pack("{s:b, s:b}", "ok", 1, done_key, 1));
 out:
     issues_free(&is);
     PQclear(res);

@@ -227,9 +227,7 @@ void h_summary(struct ctx *c)
     json_t *body = build(&sq, res);
     if (!body)
         goto out;
-    json_decref(c->resp->body);
-    c->resp->status = 200;
-    c->resp->body = body;
+    http_reply_json(c->resp, 200, body);
 out:
     issues_free(&is);
     PQclear(res);

@@ -106,9 +106,7 @@ void cors_preflight(const struct config *cfg, struct request *req, struct respon
         preflight_invalid(resp, "Access-Control-Request-Headers is not a list of header names");
         return;
     }
-    resp->status = 204;
-    json_decref(resp->body);
-    resp->body = NULL;
+    http_reply_empty(resp, 204);
     allow_origin(req, resp);
     (void)http_add_header(req, resp, "Access-Control-Allow-Methods", STRLIT("GET, HEAD, POST"));
     if (headers.p && headers.n > 0)

@@ -38,11 +38,59 @@ int http_add_headerf(struct request *req, struct response *resp, const char *nam
     return http_add_header(req, resp, name, (struct str){buf, (size_t)n});
 }
 
-void http_error(struct response *resp, int status, const char *code)
+void http_response_free(struct response *resp)
 {
     json_decref(resp->body);
+    free(resp->bytes);
+    resp->kind = RESP_EMPTY;
+    resp->body = NULL;
+    resp->bytes = NULL;
+    resp->bytes_len = 0;
+    resp->content_type = NULL;
+    resp->stream = NULL;
+    resp->stream_ctx = NULL;
+}
+
+void http_reply_empty(struct response *resp, int status)
+{
+    http_response_free(resp);
     resp->status = status;
-    resp->body = json_pack("{s:b, s:s}", "ok", 0, "error", code);
+}
+
+void http_reply_json(struct response *resp, int status, json_t *body)
+{
+    http_reply_empty(resp, status);
+    resp->kind = body ? RESP_JSON : RESP_EMPTY;
+    resp->body = body;
+}
+
+int http_reply_bytes(struct response *resp, int status, const char *content_type, const char *p, size_t n)
+{
+    http_reply_empty(resp, status);
+    resp->bytes = malloc(n ? n : 1);
+    if (!resp->bytes)
+        return -1;
+    if (n)
+        memcpy(resp->bytes, p, n);
+    resp->bytes_len = n;
+    resp->content_type = content_type;
+    resp->kind = RESP_BYTES;
+    return 0;
+}
+
+void http_reply_stream(struct response *resp, int status, const char *content_type, http_stream_fn fn,
+                       void *ctx)
+{
+    http_reply_empty(resp, status);
+    resp->content_type = content_type;
+    resp->stream = fn;
+    resp->stream_ctx = ctx;
+    resp->kind = RESP_STREAM;
+}
+
+void http_error(struct response *resp, int status, const char *code)
+{
+    http_reply_json(resp, status, json_pack("{s:b, s:s}", "ok", 0, "error", code));
 }
 
 void http_db_unavailable(struct request *req, struct response *resp)
@@ -87,22 +135,51 @@ const char *http_status_text(int status)
     }
 }
 
-char *http_serialize(const struct request *req, const struct response *resp, size_t *len)
+static int sink_put(struct http_sink *out, const char *p, size_t n)
+{
+    return n == 0 ? 0 : out->write(out->ctx, p, n);
+}
+
+int http_sink_chunk(struct http_sink *out, const char *p, size_t n)
+{
+    if (sink_put(out, p, n) != 0)
+        return -1;
+    return out->flush ? out->flush(out->ctx) : 0;
+}
+
+int http_write_response(const struct request *req, const struct response *resp, struct http_sink *out)
 {
     struct buf o = BUF_INIT;
     char line[64];
     int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", resp->status, http_status_text(resp->status));
     buf_put(&o, line, (size_t)n);
-    char *body = NULL;
+    char *json = NULL;
+    const char *body = NULL;
     size_t body_len = 0;
-    if (resp->body) {
-        body = jsonout_dumps(resp->body, false);
-        if (body)
-            body_len = strlen(body);
+    switch (resp->kind) {
+    case RESP_JSON:
+        json = resp->body ? jsonout_dumps(resp->body, false) : NULL;
+        if (json)
+            body_len = strlen(json);
+        body = json;
         buf_puts(&o, "Content-Type: application/json; charset=utf-8\r\n");
+        break;
+    case RESP_BYTES:
+    case RESP_STREAM:
+        body = resp->bytes;
+        body_len = resp->kind == RESP_BYTES ? resp->bytes_len : 0;
+        buf_puts(&o, "Content-Type: ");
+        buf_puts(&o, resp->content_type);
+        buf_puts(&o, "\r\n");
+        break;
+    case RESP_EMPTY:
+        break;
     }
-    n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body_len);
-    buf_put(&o, line, (size_t)n);
+    /* a streamed body's length is not known in advance: lighttpd frames it (chunked, or close) */
+    if (resp->kind != RESP_STREAM) {
+        n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body_len);
+        buf_put(&o, line, (size_t)n);
+    }
     buf_puts(&o, "Cache-Control: no-store\r\n");
     for (int i = 0; i < resp->header_count; i++) {
         buf_puts(&o, resp->headers[i].name);
@@ -113,7 +190,29 @@ char *http_serialize(const struct request *req, const struct response *resp, siz
     buf_puts(&o, "\r\n");
     if (body && req->method != M_HEAD)
         buf_put(&o, body, body_len);
-    free(body);
+    int rc = sink_put(out, o.p, o.n);
+    free(o.p);
+    free(json);
+    if (rc == 0 && resp->kind == RESP_STREAM && req->method != M_HEAD) {
+        /* the headers reach the client before the first chunk is produced */
+        rc = out->flush ? out->flush(out->ctx) : 0;
+        if (rc == 0)
+            rc = resp->stream(resp->stream_ctx, out);
+    }
+    return rc;
+}
+
+static int buf_sink_write(void *ctx, const char *p, size_t n)
+{
+    buf_put(ctx, p, n);
+    return 0;
+}
+
+char *http_serialize(const struct request *req, const struct response *resp, size_t *len)
+{
+    struct buf o = BUF_INIT;
+    struct http_sink sink = {buf_sink_write, NULL, &o};
+    (void)http_write_response(req, resp, &sink);
     *len = o.n;
     return o.p;
 }
