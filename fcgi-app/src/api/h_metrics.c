@@ -116,7 +116,7 @@ static void parse_query(const struct config *cfg, struct request *req, struct is
     if (have_from && have_to && sq->from > sq->to)
         issues_add(is, "from", "must not be after to");
     else if (have_from && have_to && sq->to - sq->from + 1 > SUMMARY_MAX_DAYS)
-        issues_add(is, "to", "the window must be at most 366 days");
+        issues_add(is, "to", "the window must be at most " STR_OF(SUMMARY_MAX_DAYS) " days");
     struct str prop;
     sq->property = cfg->rollup_default_property_id;
     if (v_string(is, q, "propertyId", "propertyId", 1, PROPERTY_ID_MAX, V_OPTIONAL, &prop) == V_OK)

@@ -340,7 +340,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->enforce_origin = env_bool(&l, "ENFORCE_ORIGIN", true);
     load_query_keys(&l, c);
 
-    c->port = (int)env_long(&l, "PORT", 3000, 1, 65535);
+    c->port = (int)env_long(&l, "PORT", 3000, 1, CONFIG_PORT_MAX);
     c->fcgi_workers = (int)env_long(&l, "FCGI_WORKERS", 2, 1, CONFIG_FCGI_WORKERS_MAX);
     c->max_body_bytes = env_long(&l, "MAX_BODY_BYTES", BODY_BYTES_DEFAULT, BODY_BYTES_MIN, BODY_BYTES_MAX);
 
@@ -357,10 +357,12 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->rate_limit_ipv6_prefix = (int)env_long(&l, "RATE_LIMIT_IPV6_PREFIX", RATELIMIT_IPV6_PREFIX_DEFAULT,
                                               RATELIMIT_IPV6_PREFIX_MIN, RATELIMIT_IPV6_PREFIX_MAX);
 
-    c->session_inactivity_minutes = (int)env_long(&l, "SESSION_INACTIVITY_MINUTES", 30, 1, 1440);
-    c->heuristic_link_window_minutes = (int)env_long(&l, "HEURISTIC_LINK_WINDOW_MINUTES", 15, 1, 1440);
+    c->session_inactivity_minutes =
+        (int)env_long(&l, "SESSION_INACTIVITY_MINUTES", 30, 1, CONFIG_WINDOW_MINUTES_MAX);
+    c->heuristic_link_window_minutes =
+        (int)env_long(&l, "HEURISTIC_LINK_WINDOW_MINUTES", 15, 1, CONFIG_WINDOW_MINUTES_MAX);
     c->enable_heuristic_linking = env_bool(&l, "ENABLE_HEURISTIC_LINKING", true);
-    c->rollup_batch_days = (int)env_long(&l, "ROLLUP_BATCH_DAYS", 7, 1, 365);
+    c->rollup_batch_days = (int)env_long(&l, "ROLLUP_BATCH_DAYS", 7, 1, CONFIG_ROLLUP_BATCH_DAYS_MAX);
 
     c->rollup_default_property_id = env_str(&l, "ROLLUP_DEFAULT_PROPERTY_ID");
     if (!c->rollup_default_property_id)
@@ -368,8 +370,9 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     else if (strlen(c->rollup_default_property_id) > PROPERTY_ID_MAX)
         fail(&l, "ROLLUP_DEFAULT_PROPERTY_ID", "must be at most %d characters", PROPERTY_ID_MAX);
 
-    c->rollup_interval_minutes = (int)env_long(&l, "ROLLUP_INTERVAL_MINUTES", 60, 1, 10080);
-    c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, 36500);
+    c->rollup_interval_minutes =
+        (int)env_long(&l, "ROLLUP_INTERVAL_MINUTES", 60, 1, CONFIG_ROLLUP_INTERVAL_MINUTES_MAX);
+    c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, CONFIG_RETENTION_DAYS_MAX);
     c->privacy_contact_email = env_str(&l, "PRIVACY_CONTACT_EMAIL");
 
     const char *lvl = env_str(&l, "LOG_LEVEL");
@@ -390,14 +393,15 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->database_schema = env_str(&l, "DATABASE_SCHEMA");
     if (!c->database_schema)
         c->database_schema = "public";
-    else if (strlen(c->database_schema) > 63 || has_nul_or_ctl(c->database_schema))
-        fail(&l, "DATABASE_SCHEMA", "must be a schema name of at most 63 characters");
+    else if (strlen(c->database_schema) > CONFIG_DB_SCHEMA_MAX_LEN || has_nul_or_ctl(c->database_schema))
+        fail(&l, "DATABASE_SCHEMA", "must be a schema name of at most %d characters",
+             CONFIG_DB_SCHEMA_MAX_LEN);
 
     c->run_dir = env_str(&l, "RUN_DIR");
     if (!c->run_dir)
         c->run_dir = "/tmp/backend-run";
-    else if (c->run_dir[0] != '/' || strlen(c->run_dir) > 80)
-        fail(&l, "RUN_DIR", "must be an absolute path of at most 80 characters");
+    else if (c->run_dir[0] != '/' || strlen(c->run_dir) > CONFIG_RUN_DIR_MAX_LEN)
+        fail(&l, "RUN_DIR", "must be an absolute path of at most %d characters", CONFIG_RUN_DIR_MAX_LEN);
 
     load_trusted_proxies(&l, c);
     load_client_ip_header(&l, c);

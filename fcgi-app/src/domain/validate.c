@@ -579,7 +579,8 @@ enum v_result v_timestamp(struct issues *is, json_t *obj, const char *key, const
         return V_INVALID;
     }
     if (ms > now_ms + max_future_ms) {
-        issue(is, path, "must not be more than 24 hours in the future");
+        issue(is, path, "must not be more than %lld hours in the future",
+              (long long)(max_future_ms / 3600000));
         return V_INVALID;
     }
     *out_ms = ms;

@@ -26,7 +26,6 @@
 #define MIGRATION_NAME_MAX 128 /* longer file names are refused rather than truncated */
 #define MIGRATION_PATH_MAX 1024
 #define CHECKSUM_HEX_LEN (crypto_hash_sha256_BYTES * 2)
-#define ERR_MAX 2048
 
 #define SQL_HAS_TABLES                                                                                       \
     "SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass('_prisma_migrations') IS NOT NULL"
@@ -393,7 +392,7 @@ out:
 static void report_adoption(PGconn *c)
 {
     PGresult *r = NULL;
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     printf("migrate: adopting a database created by the Node service (_prisma_migrations present)\n");
     log_info("adopting a Node/Prisma database");
     if (pgjob_exec(
@@ -439,7 +438,7 @@ out:
 
 static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
 {
-    char err[ERR_MAX], key[24];
+    char err[MIGRATE_ERR_LEN], key[24];
     PGresult *applied = NULL;
     bool has_sm, has_prisma, locked = false;
     size_t pending = 0, done = 0;
@@ -505,7 +504,7 @@ out:
 
 static int cmd_status(PGconn *c, struct mset *ms)
 {
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     PGresult *applied = NULL;
     bool has_sm, has_prisma;
     int rc = 1;
@@ -552,7 +551,7 @@ static void on_notice(void *arg, const PGresult *r)
 
 int migrate_main(const struct config *cfg, int argc, char **argv)
 {
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     struct mset ms = {0};
     PGconn *c = NULL;
     bool up;
@@ -594,7 +593,7 @@ out:
 
 int migrate_list_versions(const char *app_home, char ***out, size_t *n)
 {
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     struct mset ms;
     int rc = -1;
 

@@ -87,7 +87,7 @@ static bool is_default(const struct config *cfg, const char *property)
 static int rollup_window(const struct config *cfg, PGconn *c, const struct window *w)
 {
     for (int64_t d = w->from; d <= w->to; d++) {
-        char day[V_DATE_LEN], err[600];
+        char day[V_DATE_LEN], err[JOB_ERR_LEN];
         v_format_date(d, day);
         const char *params[] = {w->property, day, is_default(cfg, w->property) ? "true" : "false"};
         if (pgjob_exec(c, SQL_ROLLUP_DAY, 3, params, NULL, "rollup failed", err, sizeof(err)) != 0) {
@@ -113,7 +113,7 @@ int rollups_run(const struct config *cfg, PGconn *c)
 static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv)
 {
     struct window w;
-    char err[600];
+    char err[JOB_ERR_LEN];
     PGresult *r = NULL;
     if (parse_window(cfg, "status", argc, argv, false, &w) != 0)
         return 1;
@@ -136,7 +136,7 @@ static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv
 static int cmd_discrepancy(const struct config *cfg, PGconn *c, int argc, char **argv)
 {
     struct window w;
-    char err[600], from[V_DATE_LEN], to[V_DATE_LEN];
+    char err[JOB_ERR_LEN], from[V_DATE_LEN], to[V_DATE_LEN];
     PGresult *r = NULL;
     if (parse_window(cfg, "discrepancy", argc, argv, true, &w) != 0)
         return 1;
@@ -184,7 +184,7 @@ int rollups_main(const struct config *cfg, int argc, char **argv)
     if (k == 1 && parse_window(cfg, "backfill", argc - 2, argv + 2, true, &w) != 0)
         return 1;
 
-    char err[600];
+    char err[JOB_ERR_LEN];
     PGconn *c = pgjob_connect(cfg, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "rollups: %s\n", err);
@@ -211,7 +211,7 @@ int rollups_main(const struct config *cfg, int argc, char **argv)
 
 int retention_purge(const struct config *cfg, PGconn *c)
 {
-    char cutoff[V_ISO_LEN], cutoff_iso[V_ISO_LEN], err[600];
+    char cutoff[V_ISO_LEN], cutoff_iso[V_ISO_LEN], err[JOB_ERR_LEN];
     PGresult *r = NULL;
     int64_t cutoff_ms = (int64_t)time(NULL) * 1000 - (int64_t)cfg->retention_days * 86400000;
     v_format_pg_timestamp(cutoff_ms, cutoff);
@@ -234,7 +234,7 @@ int retention_main(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "usage: backend retention purge\n");
         return 1;
     }
-    char err[600];
+    char err[JOB_ERR_LEN];
     PGconn *c = pgjob_connect(cfg, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "retention: %s\n", err);

@@ -38,7 +38,7 @@ static double elapsed_ms(const struct timespec *a)
 /* Returns -1 when the connection failed (the caller reconnects), else 0. */
 static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
 {
-    char err[600], interval[24], retry[24];
+    char err[JOB_ERR_LEN], interval[24], retry[24];
     PGresult *r = NULL;
     const char *key[] = {j->lock_key};
     if (pgjob_exec(c, SQL_JOB_TRY_LOCK, 1, key, &r, "lock", err, sizeof(err)) != 0) {
@@ -119,7 +119,7 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
     PGconn *c = NULL;
     while (!g_stop) {
         if (!c) {
-            char err[600];
+            char err[JOB_ERR_LEN];
             c = pgjob_connect(cfg, err, sizeof(err));
             if (!c) {
                 log_warn("database unavailable: %s", err);
