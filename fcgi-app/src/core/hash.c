@@ -10,14 +10,10 @@ int hash_init(void)
     return sodium_init() < 0 ? -1 : 0;
 }
 
+/* Lowercase hex of in[0..n) into out[2n + 1] (sodium_bin2hex writes lowercase and the NUL). */
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    (void)sodium_bin2hex(out, 2 * n + 1, in, n);
 }
 
 void hash_hmac_hex(struct str key, struct str msg, char out[HASH_HEX_LEN + 1])

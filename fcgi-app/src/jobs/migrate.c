@@ -14,9 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "core/bounds.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "store/pgjob.h"
 #include "core/xalloc.h"
@@ -25,7 +24,6 @@
 #define MIGRATION_MAX_FILES 1000
 #define MIGRATION_NAME_MAX 128 /* longer file names are refused rather than truncated */
 #define MIGRATION_PATH_MAX 1024
-#define CHECKSUM_HEX_LEN (crypto_hash_sha256_BYTES * 2)
 
 #define SQL_HAS_TABLES                                                                                       \
     "SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass('_prisma_migrations') IS NOT NULL"
@@ -46,7 +44,7 @@ enum { COL_VERSION = 0, COL_CHECKSUM, COL_APPLIED_AT };
 struct mfile {
     char name[MIGRATION_NAME_MAX + 1];    /* "0001_init.sql" */
     char version[MIGRATION_NAME_MAX + 1]; /* "0001_init" */
-    char checksum[CHECKSUM_HEX_LEN + 1];  /* empty unless the set was scanned with hashing */
+    char checksum[HASH_HEX_LEN + 1];      /* empty unless the set was scanned with hashing */
     int row;                              /* row in the applied result, -1 while pending */
 };
 
@@ -100,13 +98,6 @@ static struct mfile *mset_find(const struct mset *ms, const char *version)
     if (ms->n == 0)
         return NULL;
     return bsearch(version, ms->files, ms->n, sizeof(ms->files[0]), cmp_key_file);
-}
-
-static void sha256_hex(const char *buf, size_t len, char out[CHECKSUM_HEX_LEN + 1])
-{
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(d, (const unsigned char *)buf, len);
-    sodium_bin2hex(out, CHECKSUM_HEX_LEN + 1, d, sizeof(d));
 }
 
 /* Reads <dir>/<name> whole into *out (NUL-terminated; caller frees) and *outlen. Refuses anything
@@ -253,7 +244,7 @@ static int mset_scan(const char *app_home, struct mset *ms, bool hash, FILE *war
         size_t len;
         if (read_migration(ms->dir, ms->files[i].name, &buf, &len, err, errlen) != 0)
             goto out;
-        sha256_hex(buf, len, ms->files[i].checksum);
+        hash_sha256_hex((struct str){buf, len}, ms->files[i].checksum);
         free(buf);
     }
     rc = 0;
@@ -311,7 +302,7 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
 {
     char *sql = NULL;
     size_t len;
-    char sum[CHECKSUM_HEX_LEN + 1], msbuf[24];
+    char sum[HASH_HEX_LEN + 1], msbuf[24];
     const char *const params[] = {f->version, f->checksum, msbuf};
     PGresult *r = NULL;
     ExecStatusType st;
@@ -320,7 +311,7 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
 
     if (read_migration(ms->dir, f->name, &sql, &len, why, whylen) != 0)
         goto out;
-    sha256_hex(sql, len, sum);
+    hash_sha256_hex((struct str){sql, len}, sum);
     if (strcmp(sum, f->checksum) != 0) {
         (void)snprintf(why, whylen, "the file changed while migrate was running");
         goto out;
@@ -564,7 +555,7 @@ int migrate_main(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "migrate: unexpected argument '%s' (usage: migrate [up|status])\n", bad);
         goto out;
     }
-    if (sodium_init() < 0) {
+    if (hash_init() != 0) {
         fprintf(stderr, "migrate: libsodium failed to initialise\n");
         goto out;
     }
