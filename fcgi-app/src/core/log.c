@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/bounds.h"
+#include "core/jsonout.h"
 
 static enum log_level g_level = LOG_INFO;
 static const char *g_component = "backend";
@@ -26,27 +27,14 @@ void log_set_component(const char *name)
 
 size_t log_json_escape(char *out, size_t cap, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     if (cap == 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[7];
-        size_t k = 0;
-        if (c == '"' || c == '\\') {
-            esc[k++] = '\\';
-            esc[k++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            esc[k++] = '\\';
-            esc[k++] = 'u';
-            esc[k++] = '0';
-            esc[k++] = '0';
-            esc[k++] = hex[c >> 4];
-            esc[k++] = hex[c & 15];
-        } else {
-            esc[k++] = (char)c;
-        }
+        char esc[6];
+        size_t k = jsonout_escape_byte((unsigned char)s[i], JSONESC_DEL, esc);
+        if (k == 0)
+            esc[k++] = s[i];
         if (o + k >= cap)
             break;
         memcpy(out + o, esc, k);
