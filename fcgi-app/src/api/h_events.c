@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "core/clock.h"
 #include "domain/event.h"
 #include "api/handlers.h"
 
@@ -11,7 +12,7 @@ void h_events(struct ctx *c)
     struct event_in ev;
     const char *params[EVENT_NPARAMS];
     PGresult *res = NULL;
-    int64_t now = event_now_ms();
+    int64_t now = clock_wall_ms();
 
     issues_init(&is);
     event_parse(c->body, now, &is, &ev);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http/cors.h"
+#include "core/clock.h"
 #include "store/db.h"
 #include "domain/enrich.h"
 #include "domain/event.h"
@@ -145,7 +146,7 @@ void h_capture(struct ctx *c)
     PGresult *res = NULL;
     json_t *form_body = c->form_post ? form_to_body(c->body) : NULL;
     json_t *body = form_body ? form_body : c->body;
-    int64_t now = event_now_ms();
+    int64_t now = clock_wall_ms();
 
     memset(&ev, 0, sizeof(ev));
     issues_init(&is);

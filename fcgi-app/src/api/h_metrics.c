@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "http/body.h"
+#include "core/clock.h"
 #include "store/db.h"
 #include "api/handlers.h"
 #include "domain/validate.h"
@@ -186,9 +187,8 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
     if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 15)) {
         int64_t latest = 0;
         (void)v_parse_date(str_from_cstr(PQgetvalue(r, 0, 15)), &latest);
-        freshness =
-            json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
-                      PQgetvalue(r, 0, 16), "lagDays", (json_int_t)((int64_t)time(NULL) / 86400 - latest));
+        freshness = json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
+                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)(clock_today() - latest));
     } else {
         freshness = json_pack("{s:n, s:n, s:n}", "rolledUpThrough", "generatedAt", "lagDays");
     }

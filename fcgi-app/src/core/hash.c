@@ -1,9 +1,10 @@
 /* hash.c - thin wrappers over libsodium. */
 #include "core/hash.h"
 
+#include "core/clock.h"
+
 #include <sodium.h>
 #include <string.h>
-#include <sys/time.h>
 
 int hash_init(void)
 {
@@ -59,9 +60,7 @@ void uuid_v4(char out[UUID_STR_LEN + 1])
 void uuid_v7(char out[UUID_STR_LEN + 1])
 {
     unsigned char b[16];
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    uint64_t ms = (uint64_t)clock_wall_ms();
     randombytes_buf(b, sizeof(b));
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)(ms >> (8 * (5 - i)));

@@ -5,11 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/bounds.h"
+#include "core/clock.h"
 #include "core/jsonout.h"
 
 static enum log_level g_level = LOG_INFO;
@@ -92,10 +92,8 @@ void log_repeat_msg(struct log_repeat *r, enum log_level lvl, const char *fmt, .
 {
     if (lvl < g_level)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     unsigned left_out = 0;
-    if (!log_repeat_admit(r, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &left_out))
+    if (!log_repeat_admit(r, clock_mono_ms(), &left_out))
         return;
     char msg[LOG_LINE_MAX / 2];
     va_list ap;
@@ -126,16 +124,16 @@ static void write_line(enum log_level lvl, const char *msg, size_t mlen)
     char esc[LOG_LINE_MAX];
     log_json_escape(esc, sizeof(esc) - 128, msg, mlen);
 
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
+    int64_t now = clock_wall_ms();
+    time_t sec = (time_t)(now / 1000);
     struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     char line[LOG_LINE_MAX + 256];
     int n = snprintf(line, sizeof(line),
                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"component\":\"%s\","
                      "\"pid\":%d,\"msg\":\"%s\"}\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(tv.tv_usec / 1000), names[lvl], g_component, (int)getpid(), esc);
+                     (int)(now % 1000), names[lvl], g_component, (int)getpid(), esc);
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "domain/enrich.h"
 #include "core/hash.h"
@@ -14,13 +13,6 @@
 const char *const UTM_KEYS[UTM_FIELDS] = {"source", "medium", "campaign", "term", "content"};
 
 static const char *const DEVICE_TYPES[] = {"desktop", "mobile", "tablet", "bot", "unknown"};
-
-int64_t event_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static json_t *jstr(struct str s)
 {

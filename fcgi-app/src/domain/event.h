@@ -77,7 +77,4 @@ const char *event_body_property(struct arena *a, json_t *body);
  * full. */
 int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const char **params) ATTR_WUR;
 
-/* Server wall-clock time in epoch ms. */
-int64_t event_now_ms(void);
-
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/bounds.h"
+#include "core/clock.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "store/pgjob.h"
@@ -290,11 +291,6 @@ static int match_applied(struct mset *ms, const PGresult *applied, FILE *warn, F
     return changed;
 }
 
-static long elapsed_ms(const struct timespec *a, const struct timespec *b)
-{
-    return (long)(b->tv_sec - a->tv_sec) * 1000 + (long)(b->tv_nsec - a->tv_nsec) / 1000000;
-}
-
 /* Applies one file in its own transaction and records it. On failure rolls back and writes the
  * server's reason into why. */
 static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, long *ms_out, char *why,
@@ -306,7 +302,7 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
     const char *const params[] = {f->version, f->checksum, msbuf};
     PGresult *r = NULL;
     ExecStatusType st;
-    struct timespec t0, t1;
+    struct timespec t0;
     int rc = -1;
 
     if (read_migration(ms->dir, f->name, &sql, &len, why, whylen) != 0)
@@ -320,21 +316,21 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
         pgjob_exec(c, "SET LOCAL lock_timeout = '10s'", 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
         goto out;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_mono_now();
     r = PQexec(c, sql); /* simple protocol: the file may hold many statements */
     st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
         pgjob_reason(r, c, why, whylen);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long exec_ms = (long)clock_since_ms(&t0);
     /* A COMMIT inside the file would have made everything before it permanent and unrecorded. */
     if (PQtransactionStatus(c) != PQTRANS_INTRANS) {
         (void)snprintf(why, whylen,
                        "the file ends the transaction itself (no BEGIN/COMMIT/ROLLBACK allowed)");
         goto out;
     }
-    *ms_out = elapsed_ms(&t0, &t1);
+    *ms_out = exec_ms;
     (void)snprintf(msbuf, sizeof(msbuf), "%ld", *ms_out);
     if (pgjob_exec(c, SQL_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
         pgjob_exec(c, "COMMIT", 0, NULL, NULL, "COMMIT", why, whylen) != 0)

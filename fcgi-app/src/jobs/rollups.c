@@ -2,6 +2,7 @@
  * SQL (migrations/0004_rollups.sql); this is argument handling, the loop over days and output. */
 #include "jobs/rollups.h"
 
+#include "core/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ struct window {
 
 int64_t rollups_today(void)
 {
-    return (int64_t)time(NULL) / 86400;
+    return clock_today();
 }
 
 /* Parses --from=D --to=D --property-id=P (also "--flag value"); with dates false only
@@ -213,7 +214,7 @@ int retention_purge(const struct config *cfg, PGconn *c)
 {
     char cutoff[V_ISO_LEN], cutoff_iso[V_ISO_LEN], err[JOB_ERR_LEN];
     PGresult *r = NULL;
-    int64_t cutoff_ms = (int64_t)time(NULL) * 1000 - (int64_t)cfg->retention_days * 86400000;
+    int64_t cutoff_ms = clock_wall_ms() - (int64_t)cfg->retention_days * 86400000;
     v_format_pg_timestamp(cutoff_ms, cutoff);
     v_format_iso(cutoff_ms, cutoff_iso);
     const char *params[] = {cutoff};

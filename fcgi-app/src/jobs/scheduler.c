@@ -3,6 +3,7 @@
  * stamps it, runs it and logs the duration. */
 #include "jobs/scheduler.h"
 
+#include "core/clock.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,13 +28,6 @@ struct job {
     long interval_s;
     int (*run)(const struct config *cfg, PGconn *c);
 };
-
-static double elapsed_ms(const struct timespec *a)
-{
-    struct timespec b;
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    return (double)(b.tv_sec - a->tv_sec) * 1000.0 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
-}
 
 /* Returns -1 when the connection failed (the caller reconnects), else 0. */
 static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
@@ -70,11 +64,10 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
         rc = -1;
         goto unlock;
     }
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec t0 = clock_mono_now();
     int jrc = j->run(cfg, c);
     fflush(stdout);
-    double ms = elapsed_ms(&t0);
+    double ms = clock_since_ms(&t0);
     if (jrc == 0)
         log_info("%s: finished in %.0f ms", j->name, ms);
     else
