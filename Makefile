@@ -91,6 +91,7 @@ test_arena_LAYERS    := core
 test_config_LAYERS   := core
 test_hash_LAYERS     := core
 test_clock_LAYERS    := core
+test_calendar_LAYERS := core
 test_log_LAYERS      := core
 test_enrich_LAYERS   := domain core
 # http only for struct issues (http/http.c), which domain/validate.h borrows: the known violation
