@@ -94,18 +94,25 @@ test_clock_LAYERS    := core
 test_calendar_LAYERS := core
 test_log_LAYERS      := core
 test_enrich_LAYERS   := domain core
-# http only for struct issues (http/http.c), which domain/validate.h borrows: the known violation
-# in check-layers.py's allow-list; drop http here when that type moves down.
-test_event_LAYERS    := domain http core
-test_lead_LAYERS     := domain http core
-test_validate_LAYERS := domain http core
+test_event_LAYERS    := domain core
+test_lead_LAYERS     := domain core
+test_validate_LAYERS := domain core
 test_http_LAYERS     := http core
 test_body_LAYERS     := http core
 test_cors_LAYERS     := http core
 test_auth_LAYERS     := http core
 test_ratelimit_LAYERS := http core
+test_sql_LAYERS      := store core
 test_router_LAYERS   := api jobs http domain store core
 test_app_LAYERS      := api jobs http domain store core
+
+# The SQL function lists of core/sqlfn.h as JSON, for tests/integration/test_sqlfn.py (pg_proc).
+SQLFN_DUMP := $(BUILD_DIR)/tests/sqlfn-dump
+$(SQLFN_DUMP): tests/unit/sqlfn_dump.c $(call layer_lib,core)
+	@mkdir -p $(dir $@)
+	@echo "  LINK $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call layer_lib,core) $(PKG_LIBS) -lm
+build: $(SQLFN_DUMP)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD_DIR)/tests/%,$(UNIT_SRCS))

@@ -328,13 +328,8 @@ static void t_form(const uint8_t *p, size_t n)
         FZ_CHECK(strlen(k) < 256 && fz_utf8_ok(k, strlen(k)));
         cap += 3 * (strlen(k) + json_string_length(v)) + 2;
     }
-    json_t *issue;
-    size_t i;
-    json_array_foreach(is.list, i, issue)
-    {
-        FZ_CHECK(json_is_string(json_object_get(issue, "path")));
-        FZ_CHECK(json_is_string(json_object_get(issue, "message")));
-    }
+    for (size_t i = 0; i < is.n; i++)
+        FZ_CHECK(is.items[i].path && is.items[i].message);
     if (!issues_any(&is)) {
         /* every field read back: re-encoding the object gives a body that parses to it */
         char *enc = malloc(cap);

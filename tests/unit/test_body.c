@@ -542,12 +542,12 @@ static const char *form_value(const struct form *f, const char *key)
 
 static size_t issue_count(const struct form *f)
 {
-    return json_array_size(f->is.list);
+    return f->is.n;
 }
 
 static const char *issue_path(const struct form *f, size_t i)
 {
-    return json_string_value(json_object_get(json_array_get(f->is.list, i), "path"));
+    return i < f->is.n ? f->is.items[i].path : NULL;
 }
 
 static void test_form_decoding(void)

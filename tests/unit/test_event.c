@@ -25,34 +25,34 @@
 #define REF_MAC "21f39b5c86f2be6158a154dc60fa186f60b97f76eae735cab1c998053285f692"
 #define IP2_HASH "c94f6f5a7b988356aafbfcfa23efed2a05e31d62123709aafa83b562dafe2c1f" /* 198.51.100.1 */
 
-/* ingest_event() parameter positions */
+/* ingest_event() parameter positions, by the names of core/sqlfn.h */
 enum {
-    P_ANON,
-    P_OCCURRED,
-    P_IP_HASH,
-    P_UA_HASH,
-    P_TYPE,
-    P_PATH,
-    P_REFERRER,
-    P_UTM_SOURCE,
-    P_UTM_MEDIUM,
-    P_UTM_CAMPAIGN,
-    P_UTM_TERM,
-    P_UTM_CONTENT,
-    P_INACTIVITY,
-    P_VISITOR_ID,
-    P_SESSION_ID,
-    P_EVENT_ID,
-    P_PREFIX,
-    P_SUFFIX,
-    P_PROPS,
-    P_PROPERTY,
-    P_SOURCE,
-    P_DEVICE,
-    P_COUNTRY,
-    P_ENTRANCE,
-    P_EXIT,
-    P_CONVERSION,
+    P_ANON = INGEST_EVENT_anon_id,
+    P_OCCURRED = INGEST_EVENT_occurred_at,
+    P_IP_HASH = INGEST_EVENT_ip_hash,
+    P_UA_HASH = INGEST_EVENT_ua_hash,
+    P_TYPE = INGEST_EVENT_event_type,
+    P_PATH = INGEST_EVENT_path,
+    P_REFERRER = INGEST_EVENT_referrer,
+    P_UTM_SOURCE = INGEST_EVENT_utm_source,
+    P_UTM_MEDIUM = INGEST_EVENT_utm_medium,
+    P_UTM_CAMPAIGN = INGEST_EVENT_utm_campaign,
+    P_UTM_TERM = INGEST_EVENT_utm_term,
+    P_UTM_CONTENT = INGEST_EVENT_utm_content,
+    P_INACTIVITY = INGEST_EVENT_inactivity_minutes,
+    P_VISITOR_ID = INGEST_EVENT_visitor_id,
+    P_SESSION_ID = INGEST_EVENT_session_id,
+    P_EVENT_ID = INGEST_EVENT_event_id,
+    P_PREFIX = INGEST_EVENT_canon_prefix,
+    P_SUFFIX = INGEST_EVENT_canon_suffix,
+    P_PROPS = INGEST_EVENT_props,
+    P_PROPERTY = INGEST_EVENT_property_id,
+    P_SOURCE = INGEST_EVENT_traffic_source,
+    P_DEVICE = INGEST_EVENT_device_type,
+    P_COUNTRY = INGEST_EVENT_country_code,
+    P_ENTRANCE = INGEST_EVENT_is_entrance,
+    P_EXIT = INGEST_EVENT_is_exit,
+    P_CONVERSION = INGEST_EVENT_is_conversion,
 };
 
 static struct config cfg;
@@ -126,8 +126,8 @@ static const char *join_paths(const struct issues *is)
     static char buf[2048];
     size_t o = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < json_array_size(is->list) && o < sizeof(buf); i++) {
-        const char *p = json_string_value(json_object_get(json_array_get(is->list, i), "path"));
+    for (size_t i = 0; i < is->n && o < sizeof(buf); i++) {
+        const char *p = is->items[i].path;
         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "," : "", p ? p : "(null)");
     }
     return buf;
@@ -155,11 +155,21 @@ struct fx {
     struct arena pool; /* the request's parameter strings */
     char *params[16];
     struct arena arena;
-    struct request req;
-    struct response resp;
-    struct ctx ctx;
-    const char *p[EVENT_NPARAMS];
+    struct event_client cl;
+    union ingest_event_args row;
+    const char *const *p; /* row.v */
 };
+
+/* The value of NAME=value in params, .p NULL when absent. */
+static struct str fx_param(char **params, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; params[i]; i++) {
+        if (strncmp(params[i], name, n) == 0 && params[i][n] == '=')
+            return str_from_cstr(params[i] + n + 1);
+    }
+    return (struct str){NULL, 0};
+}
 
 static void fx_request(struct fx *f, const char *const *params)
 {
@@ -169,13 +179,20 @@ static void fx_request(struct fx *f, const char *const *params)
     for (; params && params[i] && i + 1 < ARRAY_LEN(f->params); i++)
         f->params[i] = arena_strndup(&f->pool, params[i], strlen(params[i]));
     f->params[i] = NULL;
-    f->req.arena = &f->arena;
-    f->req.params = f->params;
-    http_parse_request(&f->req);
-    f->ctx.cfg = &cfg;
-    f->ctx.req = &f->req;
-    f->ctx.resp = &f->resp;
-    f->ctx.body = f->body;
+    /* what the handler takes from the request (event_client_of); http_parse_request makes an
+     * absent REMOTE_ADDR "unknown" */
+    f->cl.remote_addr = fx_param(f->params, "REMOTE_ADDR");
+    if (!f->cl.remote_addr.p)
+        f->cl.remote_addr = STRLIT("unknown");
+    f->cl.user_agent = fx_param(f->params, "HTTP_USER_AGENT");
+    f->cl.origin = fx_param(f->params, "HTTP_ORIGIN");
+    f->cl.host = fx_param(f->params, "HTTP_HOST");
+    f->p = f->row.v;
+}
+
+static int fx_params(struct fx *f, int64_t now_ms)
+{
+    return event_params(&f->arena, &cfg, &f->cl, &f->ev, now_ms, &f->row);
 }
 
 /* Parses body (stolen) at now_ms; when it is valid, fills f->p for a request with params. Returns
@@ -191,7 +208,7 @@ static int fx_run(struct fx *f, json_t *body, const char *const *params, int64_t
         fprintf(stderr, "unexpected issues: %s\n", join_paths(&f->is));
         return -2;
     }
-    return event_params(&f->ctx, &f->ev, now_ms, f->p);
+    return fx_params(f, now_ms);
 }
 
 static void fx_free(struct fx *f)
@@ -760,7 +777,7 @@ static void test_params_full(void)
     json_decref(props);
 
     /* raw IP and raw user agent appear nowhere */
-    for (int i = 0; i < EVENT_NPARAMS; i++) {
+    for (int i = 0; i < INGEST_EVENT_NPARAMS; i++) {
         if (!f.p[i])
             continue;
         CHECK(strstr(f.p[i], IP) == NULL);
@@ -819,7 +836,7 @@ static void test_params_minimal(void)
     CHECK_STR(f.p[P_SUFFIX], ",\"page_view\",\"/\",\"bucket:59034840\",null,\"" IP2_HASH "\",\"" UNKNOWN_HASH
                              "\",null,null,null]");
     /* every non-nullable parameter is set */
-    for (int i = 0; i < EVENT_NPARAMS; i++) {
+    for (int i = 0; i < INGEST_EVENT_NPARAMS; i++) {
         bool nullable = (i >= P_REFERRER && i <= P_UTM_CONTENT) || i == P_PROPS || i == P_COUNTRY;
         if (!nullable)
             CHECK(f.p[i] != NULL);
@@ -1145,7 +1162,7 @@ static void test_params_strip(void)
     CHECK_STR(f.p[P_PATH], "/x");
     CHECK_STR(f.p[P_REFERRER], "https://mail.example/inbox");
     CHECK_STR(f.p[P_SOURCE], "referral"); /* from the referrer as sent */
-    for (int i = 0; i < EVENT_NPARAMS; i++)
+    for (int i = 0; i < INGEST_EVENT_NPARAMS; i++)
         CHECK(!f.p[i] || (!strstr(f.p[i], "zed") && !strstr(f.p[i], "example.com")));
     /* another query: another rendering; the same query: the same one */
     CHECK_INT(fx_run(&g, with("path", json_string("/x?email=amy@example.com#top")), STD_PARAMS, NOW_MS), 0);
@@ -1221,7 +1238,7 @@ static void test_client_event_id(void)
     CHECK_INT(fx_run(&f, base(), STD_PARAMS, NOW_MS), 0);
     char *plain = strdup(f.p[P_SUFFIX] ? f.p[P_SUFFIX] : "");
     f.ev.dedupe_extra = STRLIT("c0ffee");
-    CHECK_INT(event_params(&f.ctx, &f.ev, NOW_MS, f.p), 0);
+    CHECK_INT(fx_params(&f, NOW_MS), 0);
     size_t pn = strlen(plain);
     CHECK(f.p[P_SUFFIX] && strncmp(f.p[P_SUFFIX], plain, pn - 1) == 0 &&
           strcmp(f.p[P_SUFFIX] + pn - 1, ",\"c0ffee\"]") == 0);
@@ -1337,7 +1354,7 @@ static void test_params_ids_and_arena(void)
         arena_init(&f.arena, ARENA_BLOCK_BYTES);
         void *fill = arena_alloc(&f.arena, ARENA_BLOCK_BYTES - room - 16);
         CHECK(fill != NULL);
-        int rc = event_params(&f.ctx, &f.ev, NOW_MS, f.p);
+        int rc = fx_params(&f, NOW_MS);
         if (room < 2048)
             CHECK_INT(rc, -1);
         else if (room >= 36000)

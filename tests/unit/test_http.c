@@ -231,18 +231,23 @@ static void test_error_envelope(void)
     issues_add(&is, "", "whole body");
     CHECK(issues_any(&is));
     http_invalid(&t.resp, &is);
-    CHECK(is.list == NULL);
-    issues_free(&is); /* safe after the move */
+    CHECK_INT(is.n, 2); /* the list stays the caller's */
+    issues_free(&is);
     CHECK_INT(t.resp.status, 400);
     CHECK_STR(body_json(&t), "{\"ok\":false,\"error\":\"invalid_request\",\"issues\":["
                              "{\"path\":\"traffic.webVitals.lcpMs\",\"message\":\"must be at most 120000\"},"
                              "{\"path\":\"\",\"message\":\"whole body\"}]}");
     treq_free(&t);
 
+    /* a path that is not UTF-8 (a client's form key) is reported on the whole body */
+    TREQ(&t, "REQUEST_METHOD=POST");
     issues_init(&is);
-    issues_add(&is, "a", "b");
+    issues_add(&is, "\xff", "must be valid UTF-8");
+    http_invalid(&t.resp, &is);
     issues_free(&is);
-    CHECK(is.list == NULL);
+    CHECK_STR(body_json(&t), "{\"ok\":false,\"error\":\"invalid_request\",\"issues\":["
+                             "{\"path\":\"\",\"message\":\"must be valid UTF-8\"}]}");
+    treq_free(&t);
 }
 
 static void test_status_text(void)

@@ -38,8 +38,8 @@ static const char *paths(const struct issues *is)
     static char buf[1024];
     size_t o = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < json_array_size(is->list); i++) {
-        const char *p = json_string_value(json_object_get(json_array_get(is->list, i), "path"));
+    for (size_t i = 0; i < is->n; i++) {
+        const char *p = is->items[i].path;
         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "," : "", p ? p : "(null)");
         if (o >= sizeof(buf))
             break;
@@ -50,7 +50,7 @@ static const char *paths(const struct issues *is)
 /* The message of issue i, "" when there is none. */
 static const char *message(const struct issues *is, size_t i)
 {
-    const char *m = json_string_value(json_object_get(json_array_get(is->list, i), "message"));
+    const char *m = i < is->n ? is->items[i].message : NULL;
     return m ? m : "";
 }
 
@@ -76,9 +76,9 @@ static enum v_result str_field(json_t *v, size_t min, size_t max, bool required,
     enum v_result res = v_string(&r.is, r.obj, "k", "a.k", min, max, required, &out);
     *value = res == V_OK ? cstr(out) : NULL;
     *issue_paths = paths(&r.is);
-    if ((res == V_INVALID || (res == V_ABSENT && required)) != (json_array_size(r.is.list) == 1))
-        fprintf(stderr, "v_string: result %d with %zu issues\n", res, json_array_size(r.is.list));
-    CHECK((res == V_INVALID || (res == V_ABSENT && required)) == (json_array_size(r.is.list) == 1));
+    if ((res == V_INVALID || (res == V_ABSENT && required)) != (r.is.n == 1))
+        fprintf(stderr, "v_string: result %d with %zu issues\n", res, r.is.n);
+    CHECK((res == V_INVALID || (res == V_ABSENT && required)) == (r.is.n == 1));
     run_end(&r);
     return res;
 }
@@ -455,7 +455,7 @@ static enum v_result cint(json_t *v, long long min, long long max, long long *ou
     run_begin(&r, v);
     enum v_result res = v_coerced_int(&r.is, r.obj, "k", "w.k", min, max, out);
     *ip = paths(&r.is);
-    CHECK((res == V_INVALID) == (json_array_size(r.is.list) == 1));
+    CHECK((res == V_INVALID) == (r.is.n == 1));
     run_end(&r);
     return res;
 }
@@ -466,7 +466,7 @@ static enum v_result cnum(json_t *v, double min, double max, double *out, const 
     run_begin(&r, v);
     enum v_result res = v_coerced_number(&r.is, r.obj, "k", "w.k", min, max, out);
     *ip = paths(&r.is);
-    CHECK((res == V_INVALID) == (json_array_size(r.is.list) == 1));
+    CHECK((res == V_INVALID) == (r.is.n == 1));
     run_end(&r);
     return res;
 }
@@ -656,7 +656,7 @@ static enum v_result ts(json_t *v, int64_t now, int64_t *out, const char **ip)
     run_begin(&r, v);
     enum v_result res = v_timestamp(&r.is, r.obj, "k", "ts", now, EVENT_MAX_FUTURE_MS, out);
     *ip = paths(&r.is);
-    CHECK((res == V_INVALID) == (json_array_size(r.is.list) == 1));
+    CHECK((res == V_INVALID) == (r.is.n == 1));
     run_end(&r);
     return res;
 }
@@ -928,7 +928,7 @@ static void test_all_issues(void)
     CHECK_STR(paths(&is), "anonId,eventType,path,count,flag,t.kind,t.when,t.missing");
     CHECK(issues_any(&is));
     /* every issue has a non-empty message */
-    for (size_t i = 0; i < json_array_size(is.list); i++)
+    for (size_t i = 0; i < is.n; i++)
         CHECK(message(&is, i)[0] != '\0');
     issues_free(&is);
     json_decref(body);

@@ -6,11 +6,16 @@
 #include "domain/event.h"
 #include "api/handlers.h"
 
+struct event_client event_client_of(const struct request *req)
+{
+    return (struct event_client){req->remote_addr, req->user_agent, req->origin, req->host};
+}
+
 void h_events(struct ctx *c)
 {
     struct issues is;
     struct event_in ev;
-    const char *params[EVENT_NPARAMS];
+    union ingest_event_args row;
     PGresult *res = NULL;
     int64_t now = clock_wall_ms();
 
@@ -27,9 +32,10 @@ void h_events(struct ctx *c)
         http_reply_json(c->resp, 202, json_pack("{s:b}", "ok", 1));
         goto out;
     }
-    if (event_params(c, &ev, now, params) != 0)
+    struct event_client cl = event_client_of(c->req);
+    if (event_params(c->req->arena, c->cfg, &cl, &ev, now, &row) != 0)
         goto out;
-    enum db_rc rc = db_exec(STMT_INGEST_EVENT, params, &res);
+    enum db_rc rc = db_exec(STMT_INGEST_EVENT, row.v, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);
         goto out;

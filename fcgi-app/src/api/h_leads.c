@@ -16,9 +16,6 @@
 #include "domain/lead.h"
 #include "domain/validate.h"
 
-#define CAPTURE_LEAD_NPARAMS 11 /* capture_lead()'s own, before the event's */
-#define CAPTURE_NPARAMS (CAPTURE_LEAD_NPARAMS + EVENT_NPARAMS)
-
 static const char *const CONSENT_VALUES[] = {"pending", "express", "implied"};
 
 struct capture_in {
@@ -142,7 +139,7 @@ void h_capture(struct ctx *c)
     struct issues is;
     struct capture_in in;
     struct event_in ev;
-    const char *params[CAPTURE_NPARAMS];
+    union capture_lead_args row;
     PGresult *res = NULL;
     json_t *form_body = c->form_post ? form_to_body(c->body) : NULL;
     json_t *body = form_body ? form_body : c->body;
@@ -177,6 +174,7 @@ void h_capture(struct ctx *c)
         json_object_set_new(ev.props, "sourceChannel",
                             json_stringn(in.source_channel.p, in.source_channel.n));
 
+    struct event_client client = event_client_of(c->req);
     struct str domain;
     struct str email = lead_email_normalize(c->req->arena, in.email, &domain);
     char *ids = arena_alloc(c->req->arena, 2 * (UUID_STR_LEN + 1));
@@ -184,7 +182,7 @@ void h_capture(struct ctx *c)
     if (in.payload && !(payload = jsonout_dump(c->req->arena, in.payload, false)))
         goto out;
     if (!email.p || capture_dedupe_extra(c, email, &in, &ev.dedupe_extra) != 0 ||
-        event_params(c, &ev, now, params + CAPTURE_LEAD_NPARAMS) != 0)
+        event_params(c->req->arena, c->cfg, &client, &ev, now, &row.event) != 0)
         goto out;
     char window[16], links_max[16];
     snprintf(window, sizeof(window), "%d", c->cfg->heuristic_link_window_minutes);
@@ -193,19 +191,19 @@ void h_capture(struct ctx *c)
         goto out;
     uuid_v4(ids);
     uuid_v4(ids + UUID_STR_LEN + 1);
-    params[0] = email.p;
+    row.email_normalized = email.p;
     /* leads.email_domain is VARCHAR(255) while a valid address may carry a longer domain: the
      * column is informational (nothing reads it), so such a domain is stored as NULL */
-    params[1] = domain.n <= LEAD_EMAIL_DOMAIN_MAX ? param(c, domain) : NULL;
-    params[2] = param(c, in.source_channel);
-    params[3] = in.consent;
-    params[4] = param(c, in.form_name);
-    params[5] = payload;
-    params[6] = ids;
-    params[7] = ids + UUID_STR_LEN + 1;
-    params[8] = c->cfg->enable_heuristic_linking ? "true" : "false";
-    params[9] = param(c, str_from_cstr(window));
-    params[10] = links_max;
+    row.email_domain = domain.n <= LEAD_EMAIL_DOMAIN_MAX ? param(c, domain) : NULL;
+    row.source_channel = param(c, in.source_channel);
+    row.consent = in.consent;
+    row.form_name = param(c, in.form_name);
+    row.payload = payload;
+    row.lead_id = ids;
+    row.submission_id = ids + UUID_STR_LEN + 1;
+    row.heuristic = c->cfg->enable_heuristic_linking ? "true" : "false";
+    row.heuristic_window_minutes = param(c, str_from_cstr(window));
+    row.heuristic_max = links_max;
 
     /* a form post's 303 target is settled before anything is written: once the capture commits,
      * the answer must not fail (the browser would post the form again) */
@@ -218,7 +216,7 @@ void h_capture(struct ctx *c)
             goto out;
     }
 
-    enum db_rc rc = db_exec(STMT_CAPTURE, params, &res);
+    enum db_rc rc = db_exec(STMT_CAPTURE, row.v, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);
         goto out;
@@ -263,8 +261,9 @@ static void by_email(struct ctx *c, enum stmt_id stmt, bool with_reason, const c
     const char *ip_hash = ip_hash_param(c);
     if (!norm.p || !ip_hash)
         goto out;
-    const char *params[] = {norm.p, ip_hash};
-    enum db_rc rc = db_exec(stmt, params, &res);
+    union unsubscribe_lead_args un = {.email_normalized = norm.p, .ip_hash = ip_hash};
+    union delete_lead_args del = {.email_normalized = norm.p};
+    enum db_rc rc = db_exec(stmt, stmt == STMT_DELETE ? del.v : un.v, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);
         goto out;

@@ -2,6 +2,7 @@
 #ifndef HANDLERS_H
 #define HANDLERS_H
 
+#include "domain/event.h"
 #include "http/router.h"
 
 /* h_ready.c */
@@ -12,6 +13,8 @@ void ready_free(void);
 
 /* h_events.c */
 void h_events(struct ctx *c);
+/* Where HTTP meets the event path: the sender as the request describes it (borrowed from req). */
+struct event_client event_client_of(const struct request *req);
 
 /* h_leads.c */
 void h_capture(struct ctx *c);

@@ -121,4 +121,14 @@
 /* A job's error text (a Postgres message with its context); a migration's quotes its statement. */
 #define JOB_ERR_LEN 600
 #define MIGRATE_ERR_LEN 2048
+
+/* Validation issues of one request (core/issues.h). API.md reports every issue of a body; each
+ * issue needs at least one byte of the body, so a body can never reach this cap: it only bounds
+ * memory should a caller loop. The list starts small and doubles. */
+#define ISSUES_MAX BODY_BYTES_MAX
+#define ISSUES_INITIAL 8
+
+/* The call text of one SQL function (store/sql.c renders it from core/sqlfn.h once): capture_lead's
+ * 37 parameters take about 700 bytes. */
+#define SQL_CALL_TEXT_MAX 2048
 #endif

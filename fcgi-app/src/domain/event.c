@@ -233,15 +233,14 @@ const char *event_body_property(struct arena *a, json_t *body)
 
 /* The normalised host of Origin, else of Host; a header that is not UTF-8 counts as absent (the
  * host is stored as text), and so does Origin: null. */
-static struct str site_host(struct ctx *c)
+static struct str site_host(struct arena *a, const struct event_client *cl)
 {
-    struct request *req = c->req;
     struct str h = {NULL, 0};
     /* "null" is the opaque origin of sandboxed frames and file:// pages: no host */
-    if (req->origin.p && v_utf8_valid(req->origin) && !str_eq(req->origin, STRLIT("null")))
-        h = enrich_normalize_host(req->arena, req->origin);
-    if (!h.p && req->host.p && v_utf8_valid(req->host))
-        h = enrich_normalize_host(req->arena, req->host);
+    if (cl->origin.p && v_utf8_valid(cl->origin) && !str_eq(cl->origin, STRLIT("null")))
+        h = enrich_normalize_host(a, cl->origin);
+    if (!h.p && cl->host.p && v_utf8_valid(cl->host))
+        h = enrich_normalize_host(a, cl->host);
     return h;
 }
 
@@ -273,9 +272,9 @@ static const char *tri_text(enum tri t, bool dflt)
     return (t == TRI_ABSENT ? dflt : t == TRI_TRUE) ? "true" : "false";
 }
 
-int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const char **p)
+int event_params(struct arena *a, const struct config *cfg, const struct event_client *cl,
+                 const struct event_in *ev, int64_t now_ms, union ingest_event_args *out)
 {
-    struct arena *a = c->req->arena;
     int rc = -1;
     json_t *head = NULL, *tail = NULL, *utm = NULL, *props = NULL;
     char ip_hash[HASH_HEX_LEN + 1], ua_hash[HASH_HEX_LEN + 1], iso[V_ISO_LEN];
@@ -283,14 +282,14 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     if (!ids)
         goto out;
 
-    struct str pepper = {c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len};
-    hash_hmac_hex(pepper, c->req->remote_addr, ip_hash);
-    hash_hmac_hex(pepper, c->req->user_agent.p ? c->req->user_agent : STRLIT("unknown"), ua_hash);
+    struct str pepper = {cfg->ip_hash_pepper, cfg->ip_hash_pepper_len};
+    hash_hmac_hex(pepper, cl->remote_addr, ip_hash);
+    hash_hmac_hex(pepper, cl->user_agent.p ? cl->user_agent : STRLIT("unknown"), ua_hash);
 
     int64_t at = ev->has_timestamp ? ev->timestamp_ms : now_ms;
     v_format_pg_timestamp(at, iso);
 
-    struct str host = site_host(c);
+    struct str host = site_host(a, cl);
     const char *property = ev->property_id.p ? arena_strndup(a, ev->property_id.p, ev->property_id.n)
                            : host.p && v_codepoints(host) <= EVENT_PROPERTY_ID_MAX ? host.p
                                                                                    : "unknown";
@@ -299,7 +298,7 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     const char *source = enrich_traffic_source(a, &ti);
     bool path_cut = false, ref_cut = false;
     struct str path =
-        enrich_strip_path(a, ev->path, c->cfg->path_query_keys, c->cfg->path_query_key_count, &path_cut);
+        enrich_strip_path(a, ev->path, cfg->path_query_keys, cfg->path_query_key_count, &path_cut);
     struct str referrer = {NULL, 0};
     if (!path.p || (ev->referrer.p && enrich_strip_referrer(a, ev->referrer, &referrer, &ref_cut) != 0))
         goto out;
@@ -307,7 +306,7 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     const char *ref_tok = ev->referrer.p ? strip_token(a, pepper, referrer, ev->referrer, ref_cut) : NULL;
     if (!path_tok || (ev->referrer.p && !ref_tok))
         goto out;
-    const char *device = ev->device_type ? ev->device_type : enrich_device_type(c->req->user_agent);
+    const char *device = ev->device_type ? ev->device_type : enrich_device_type(cl->user_agent);
     bool is_page_view = str_eq(ev->event_type, STRLIT("page_view"));
     bool is_form_submit = str_eq(ev->event_type, STRLIT("form_submit"));
 
@@ -375,44 +374,40 @@ int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const
     uuid_v7(event_id);
 
     char inactivity[16];
-    snprintf(inactivity, sizeof(inactivity), "%d", c->cfg->session_inactivity_minutes);
+    snprintf(inactivity, sizeof(inactivity), "%d", cfg->session_inactivity_minutes);
 
-    const char *vals[EVENT_NPARAMS] = {
-        arena_strndup(a, ev->anon_id.p, ev->anon_id.n),
-        arena_strndup(a, iso, strlen(iso)),
-        arena_strndup(a, ip_hash, HASH_HEX_LEN),
-        arena_strndup(a, ua_hash, HASH_HEX_LEN),
-        arena_strndup(a, ev->event_type.p, ev->event_type.n),
-        arena_strndup(a, path.p, path.n),
-        referrer.p ? arena_strndup(a, referrer.p, referrer.n) : NULL,
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-        NULL, /* utm */
-        arena_strndup(a, inactivity, strlen(inactivity)),
-        visitor_id,
-        session_id,
-        event_id,
-        prefix,
-        suffix,
-        jsonout_dump(a, props, false),
-        property,
-        source,
-        device,
-        ev->country_code[0] ? arena_strndup(a, ev->country_code, 2) : NULL,
-        tri_text(ev->is_entrance, is_page_view),
-        tri_text(ev->is_exit, false),
-        tri_text(ev->is_conversion, is_form_submit),
+    union ingest_event_args r = {
+        .anon_id = arena_strndup(a, ev->anon_id.p, ev->anon_id.n),
+        .occurred_at = arena_strndup(a, iso, strlen(iso)),
+        .ip_hash = arena_strndup(a, ip_hash, HASH_HEX_LEN),
+        .ua_hash = arena_strndup(a, ua_hash, HASH_HEX_LEN),
+        .event_type = arena_strndup(a, ev->event_type.p, ev->event_type.n),
+        .path = arena_strndup(a, path.p, path.n),
+        .referrer = referrer.p ? arena_strndup(a, referrer.p, referrer.n) : NULL,
+        .inactivity_minutes = arena_strndup(a, inactivity, strlen(inactivity)),
+        .visitor_id = visitor_id,
+        .session_id = session_id,
+        .event_id = event_id,
+        .canon_prefix = prefix,
+        .canon_suffix = suffix,
+        .props = jsonout_dump(a, props, false),
+        .property_id = property,
+        .traffic_source = source,
+        .device_type = device,
+        .country_code = ev->country_code[0] ? arena_strndup(a, ev->country_code, 2) : NULL,
+        .is_entrance = tri_text(ev->is_entrance, is_page_view),
+        .is_exit = tri_text(ev->is_exit, false),
+        .is_conversion = tri_text(ev->is_conversion, is_form_submit),
     };
+    const char **utm_vals[UTM_FIELDS] = {&r.utm_source, &r.utm_medium, &r.utm_campaign, &r.utm_term,
+                                         &r.utm_content};
     for (int i = 0; i < UTM_FIELDS; i++)
-        vals[7 + i] = ev->utm[i].p ? arena_strndup(a, ev->utm[i].p, ev->utm[i].n) : NULL;
-    for (int i = 0; i < EVENT_NPARAMS; i++) {
-        bool may_be_null = (i >= 6 && i <= 11) || i == 18 || i == 22 || (i == 17 && ev->client_id[0]);
-        if (!vals[i] && !may_be_null)
-            goto out; /* the arena is full */
-        p[i] = vals[i];
-    }
+        *utm_vals[i] = ev->utm[i].p ? arena_strndup(a, ev->utm[i].p, ev->utm[i].n) : NULL;
+    /* a NULL where the list allows none, or a suffix missing without the client's eventId: the
+     * arena is full */
+    if (sqlfn_first_missing(SQLFN_INGEST_EVENT, r.v) >= 0 || (!r.canon_suffix && !ev->client_id[0]))
+        goto out;
+    *out = r;
     rc = 0;
 out:
     json_decref(head);

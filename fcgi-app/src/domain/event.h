@@ -5,11 +5,14 @@
 
 #include <jansson.h>
 
+#include "core/arena.h"
+#include "core/config.h"
 #include "core/hash.h"
-#include "http/router.h"
+#include "core/issues.h"
+#include "core/sqlfn.h"
+#include "domain/validate.h"
 
 #define UTM_FIELDS 5
-#define EVENT_NPARAMS 26
 
 /* Field limits of API.md §3 (code points after trimming). */
 #define EVENT_ANON_ID_MIN 8
@@ -72,9 +75,19 @@ bool event_parse_utm(json_t *body, struct issues *is, struct str utm[UTM_FIELDS]
  * into the arena), else NULL (also when the arena is full). */
 const char *event_body_property(struct arena *a, json_t *body);
 
-/* Fills params[EVENT_NPARAMS] for ingest_event() (arena-owned strings, NULL for SQL NULL).
+/* What the request tells about its sender, as far as the event path needs it. The handler copies
+ * it out of the HTTP request (the domain knows no HTTP types); all borrowed. */
+struct event_client {
+    struct str remote_addr; /* hashed with the pepper, never stored */
+    struct str user_agent;  /* .p NULL when absent */
+    struct str origin;      /* the Origin header, .p NULL when absent */
+    struct str host;        /* the Host header, .p NULL when absent */
+};
+
+/* Fills *out, the row of ingest_event() (strings arena-owned or static, NULL for SQL NULL).
  * now_ms is the server time used when the event has no timestamp. Returns -1 when the arena is
- * full. */
-int event_params(struct ctx *c, const struct event_in *ev, int64_t now_ms, const char **params) ATTR_WUR;
+ * full (*out untouched). */
+int event_params(struct arena *a, const struct config *cfg, const struct event_client *cl,
+                 const struct event_in *ev, int64_t now_ms, union ingest_event_args *out) ATTR_WUR;
 
 #endif

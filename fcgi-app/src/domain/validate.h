@@ -8,8 +8,8 @@
 
 #include "core/calendar.h"
 #include "core/common.h"
+#include "core/issues.h"
 #include "core/utf8.h"
-#include "http/http.h"
 
 /* Result of a field helper. */
 enum v_result {

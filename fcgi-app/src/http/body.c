@@ -13,6 +13,7 @@ static void reply_body_issue(struct response *resp, const char *message)
     issues_init(&is);
     issues_add(&is, "", message);
     http_invalid(resp, &is);
+    issues_free(&is);
 }
 
 static int hexval(char c)
@@ -196,6 +197,7 @@ static json_t *parse_with_nul_keys(struct request *req, struct response *resp, c
             issues_init(&is);
             issues_add(&is, "", "must not contain U+0000");
             http_invalid(resp, &is);
+            issues_free(&is);
             return NULL;
         }
     }
@@ -254,6 +256,7 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
         if (issues_any(&is)) {
             *out = obj; /* the caller's rejection row still reads its propertyId */
             http_invalid(resp, &is);
+            issues_free(&is);
             return -1;
         }
         issues_free(&is);

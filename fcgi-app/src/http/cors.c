@@ -88,6 +88,7 @@ static void preflight_invalid(struct response *resp, const char *message)
     issues_init(&is);
     issues_add(&is, "", message);
     http_invalid(resp, &is);
+    issues_free(&is);
 }
 
 void cors_preflight(const struct config *cfg, struct request *req, struct response *resp)

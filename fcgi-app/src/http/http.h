@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "core/common.h"
 #include "core/bounds.h"
+#include "core/issues.h"
 
 enum http_method {
     M_GET = 1 << 0,
@@ -108,16 +109,9 @@ void http_response_free(struct response *resp);
 /* Writes one chunk of a streamed body and flushes it to the peer; 0, or -1 when the client is gone. */
 int http_sink_chunk(struct http_sink *out, const char *p, size_t n);
 
-/* Validation issues accumulate on a request and become one 400 invalid_request. */
-struct issues {
-    json_t *list; /* array of {"path","message"}; owned */
-};
-void issues_init(struct issues *is);
-void issues_add(struct issues *is, const char *path, const char *message);
-bool issues_any(const struct issues *is);
-/* Sets 400 invalid_request with the issues (ownership moves to resp). */
-void http_invalid(struct response *resp, struct issues *is);
-void issues_free(struct issues *is);
+/* Sets 400 invalid_request with is's entries as "issues" ([{"path","message"}]); is stays the
+ * caller's to free. A path that is not UTF-8 (a client's field name) is reported as "". */
+void http_invalid(struct response *resp, const struct issues *is);
 
 const char *http_status_text(int status);
 

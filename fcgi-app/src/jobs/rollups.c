@@ -90,8 +90,10 @@ static int rollup_window(const struct config *cfg, PGconn *c, const struct windo
     for (int64_t d = w->from; d <= w->to; d++) {
         char day[V_DATE_LEN], err[JOB_ERR_LEN];
         v_format_date(d, day);
-        const char *params[] = {w->property, day, is_default(cfg, w->property) ? "true" : "false"};
-        if (pgjob_exec(c, SQL_ROLLUP_DAY, 3, params, NULL, "rollup failed", err, sizeof(err)) != 0) {
+        union rollup_day_args args = {
+            .property = w->property, .day = day, .all = is_default(cfg, w->property) ? "true" : "false"};
+        if (pgjob_exec(c, sql_call_text(SQLFN_ROLLUP_DAY), ROLLUP_DAY_NPARAMS, args.v, NULL, "rollup failed",
+                       err, sizeof(err)) != 0) {
             fprintf(stderr, "rollups: %s: %s\n", day, err);
             return -1;
         }
@@ -217,8 +219,9 @@ int retention_purge(const struct config *cfg, PGconn *c)
     int64_t cutoff_ms = clock_wall_ms() - (int64_t)cfg->retention_days * 86400000;
     v_format_pg_timestamp(cutoff_ms, cutoff);
     v_format_iso(cutoff_ms, cutoff_iso);
-    const char *params[] = {cutoff};
-    if (pgjob_exec(c, SQL_RETENTION_PURGE, 1, params, &r, "retention purge failed", err, sizeof(err)) != 0) {
+    union retention_purge_args args = {.cutoff = cutoff};
+    if (pgjob_exec(c, sql_call_text(SQLFN_RETENTION_PURGE), RETENTION_PURGE_NPARAMS, args.v, &r,
+                   "retention purge failed", err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }

@@ -128,7 +128,7 @@ static enum db_rc prepare_one(PGconn *c, int i, PGresult **failed)
 {
     const struct stmt_def *s = &SQL_STMTS[i];
     *failed = NULL;
-    if (!PQsendPrepare(c, s->name, s->sql, s->nparams, NULL))
+    if (!PQsendPrepare(c, s->name, sql_text((enum stmt_id)i), s->nparams, NULL))
         return DB_UNAVAILABLE;
     PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
     if (result_ok(r)) {

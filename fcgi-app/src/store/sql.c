@@ -1,39 +1,31 @@
 /* sql.c - SQL text in one place. */
 #include "store/sql.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/bounds.h"
+
 const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     /* $1: text[] of migration versions on disk. Newest applied, and how many of ours are applied. */
     [STMT_READY] = {"ready",
                     "SELECT max(version), count(*) FILTER (WHERE version = ANY($1::text[])) "
                     "FROM schema_migrations",
-                    1, true},
+                    NULL, 1, true},
     /* One round trip per event (migrations/0002_ingest_event.sql, with the client's eventId since
-     * 0006_hardening.sql: a NULL $18 makes $17 the whole key). Safe to retry: the same parameters
-     * give the same dedupe key, so a retry after a lost commit finds the first row. */
-    [STMT_INGEST_EVENT] = {"ingest_event",
-                           "SELECT event_id, visitor_id, session_id, deduplicated FROM ingest_event("
-                           "$1, $2::timestamp(3), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::integer, "
-                           "$14, $15, $16, $17, $18, $19::jsonb, $20, $21::\"TrafficSource\", "
-                           "$22::\"DeviceType\", $23, $24::boolean, $25::boolean, $26::boolean)",
-                           26, true},
+     * 0006_hardening.sql: a NULL canon_suffix makes canon_prefix the whole key). Safe to retry: the
+     * same parameters give the same dedupe key, so a retry after a lost commit finds the first row. */
+    [STMT_INGEST_EVENT] = {"ingest_event", NULL, &SQLFNS[SQLFN_INGEST_EVENT], INGEST_EVENT_NPARAMS, true},
     /* $1 id, $2 property, $3 endpoint, $4 reason */
     [STMT_REJECTION] = {"rejection",
                         "INSERT INTO ingest_rejections (id, property_id, endpoint, reason, status_code) "
                         "VALUES ($1, $2, $3, $4, 400)",
-                        4, false},
+                        NULL, 4, false},
     /* migrations/0003_leads.sql. Not retried after a lost connection: a commit may have happened. */
-    [STMT_CAPTURE] =
-        {"capture_lead",
-         "SELECT lead_id, visitor_id, session_id, heuristic_links_created FROM capture_lead("
-         "$1, $2, $3, $4::\"ConsentStatus\", $5, $6::jsonb, $7, $8, $9::boolean, $10::integer, "
-         "$11::integer, $12, $13::timestamp(3), $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
-         "$24::integer, $25, $26, $27, $28, $29, $30::jsonb, $31, $32::\"TrafficSource\", "
-         "$33::\"DeviceType\", $34, $35::boolean, $36::boolean, $37::boolean)",
-         37, false},
-    /* $1 normalised email, $2 ip hash */
-    [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", "SELECT lead_found FROM unsubscribe_lead($1, $2)", 2, false},
-    /* $1 normalised email */
-    [STMT_DELETE] = {"delete_lead", "SELECT lead_found FROM delete_lead($1)", 1, false},
+    [STMT_CAPTURE] = {"capture_lead", NULL, &SQLFNS[SQLFN_CAPTURE_LEAD], CAPTURE_LEAD_NPARAMS, false},
+    [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", NULL, &SQLFNS[SQLFN_UNSUBSCRIBE_LEAD], UNSUBSCRIBE_LEAD_NPARAMS,
+                          false},
+    [STMT_DELETE] = {"delete_lead", NULL, &SQLFNS[SQLFN_DELETE_LEAD], DELETE_LEAD_NPARAMS, false},
     /* $1 property, $2 first day, $3 last day: one row per day (zeros where no rollup), plus the
      * property's latest rollup day and generated_at (the same on every row) */
     [STMT_SUMMARY] =
@@ -50,7 +42,7 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
          "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
          "ORDER BY day DESC LIMIT 1) f ON true ORDER BY d",
-         3, true},
+         NULL, 3, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
@@ -59,9 +51,6 @@ const char SQL_SESSION_SETUP[] = "SELECT set_config('TimeZone', 'UTC', false), "
                                  "set_config('search_path', quote_ident($1), false), "
                                  "set_config('statement_timeout', $2, false), "
                                  "set_config('idle_in_transaction_session_timeout', $3, false)";
-
-/* $1 property, $2 day, $3 aggregate every property (the default property) */
-const char SQL_ROLLUP_DAY[] = "SELECT rollup_day($1, $2::date, $3::boolean)";
 
 /* $1 property: row counts of both tables, latest day and its generated_at, today (UTC) */
 const char SQL_ROLLUP_STATUS[] =
@@ -90,10 +79,6 @@ const char SQL_DISCREPANCY[] =
     "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
     "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date ORDER BY 1";
 
-/* $1 cutoff (UTC timestamp) */
-const char SQL_RETENTION_PURGE[] =
-    "SELECT events_deleted, sessions_deleted, visitors_deleted FROM retention_purge($1::timestamp(3))";
-
 /* $1 lock key: a session-level advisory lock, so two machines never run one job at once */
 const char SQL_JOB_TRY_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
 const char SQL_JOB_UNLOCK[] = "SELECT pg_advisory_unlock($1::bigint)";
@@ -111,3 +96,37 @@ const char SQL_JOB_START[] =
 /* $1 job, $2 status */
 const char SQL_JOB_FINISH[] =
     "UPDATE job_runs SET last_finished_at = now() AT TIME ZONE 'UTC', last_status = $2 WHERE job = $1";
+
+/* Renders "SELECT <columns> FROM name($1::type, ...)" into buf. A text that does not fit is a
+ * defect of the lists (test_sql renders every one), not of a request: abort. */
+static void render_call(const struct sqlfn *f, char *buf, size_t cap)
+{
+    size_t o = 0;
+    int n = snprintf(buf, cap, "SELECT %s FROM %s(", f->columns, f->name);
+    for (int i = 0; n >= 0 && (size_t)n < cap - o && i < f->nparams; i++) {
+        o += (size_t)n;
+        n = snprintf(buf + o, cap - o, "%s$%d::%s", i ? ", " : "", i + 1, f->params[i].type);
+    }
+    if (n >= 0 && (size_t)n < cap - o) {
+        o += (size_t)n;
+        n = snprintf(buf + o, cap - o, ")");
+    }
+    if (n < 0 || (size_t)n >= cap - o) {
+        fprintf(stderr, "sql: the call text of %s exceeds SQL_CALL_TEXT_MAX\n", f->name);
+        abort();
+    }
+}
+
+const char *sql_call_text(enum sqlfn_id id)
+{
+    static char text[SQLFN_COUNT][SQL_CALL_TEXT_MAX];
+    if (!text[id][0])
+        render_call(&SQLFNS[id], text[id], sizeof(text[id]));
+    return text[id];
+}
+
+const char *sql_text(enum stmt_id id)
+{
+    const struct stmt_def *s = &SQL_STMTS[id];
+    return s->sql ? s->sql : sql_call_text((enum sqlfn_id)(s->fn - SQLFNS));
+}

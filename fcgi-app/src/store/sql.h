@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include "core/sqlfn.h"
+
 enum stmt_id {
     STMT_READY = 0,
     STMT_INGEST_EVENT,
@@ -17,7 +19,8 @@ enum stmt_id {
 
 struct stmt_def {
     const char *name;
-    const char *sql;
+    const char *sql; /* NULL when the statement is a call of fn */
+    const struct sqlfn *fn;
     int nparams;
     /* Safe to run again after a lost connection (read-only, or deduplicated by a key). */
     bool retry_safe;
@@ -25,14 +28,18 @@ struct stmt_def {
 
 extern const struct stmt_def SQL_STMTS[STMT_COUNT];
 
+/* The text of a statement: its sql, or for a call "SELECT <columns> FROM fn($1::type, ...)" from
+ * the function's list in core/sqlfn.h. Rendered once into static storage; never NULL. */
+const char *sql_text(enum stmt_id id);
+/* The call text of an SQL function (as above), for the jobs. */
+const char *sql_call_text(enum sqlfn_id id);
+
 /* Statements of the jobs (rollups, retention, scheduler); run with PQexecParams on a job
  * connection. Parameters are described beside each in sql.c. */
 /* Every connection, responder or job: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
 extern const char SQL_SESSION_SETUP[];
-extern const char SQL_ROLLUP_DAY[];
 extern const char SQL_ROLLUP_STATUS[];
 extern const char SQL_DISCREPANCY[];
-extern const char SQL_RETENTION_PURGE[];
 extern const char SQL_JOB_TRY_LOCK[];
 extern const char SQL_JOB_UNLOCK[];
 extern const char SQL_JOB_DUE[];
