@@ -101,8 +101,7 @@ static const char *ip_hash_param(struct ctx *c)
 {
     char *h = arena_alloc(c->req->arena, HASH_HEX_LEN + 1);
     if (h)
-        hash_hmac_hex((struct str){c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len}, c->req->remote_addr,
-                      h);
+        hash_peppered_hex(c->cfg, c->req->remote_addr, h);
     return h;
 }
 
@@ -128,8 +127,7 @@ static int capture_dedupe_extra(struct ctx *c, struct str email, const struct ca
     msg[email.n + 1 + cn] = '\n';
     memcpy(msg + email.n + cn + 2, payload, pn);
     msg[email.n + cn + 2 + pn] = '\0';
-    hash_hmac_hex((struct str){c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len},
-                  (struct str){msg, email.n + cn + 2 + pn}, mac);
+    hash_peppered_hex(c->cfg, (struct str){msg, email.n + cn + 2 + pn}, mac);
     *out = (struct str){mac, HASH_HEX_LEN};
     return 0;
 }

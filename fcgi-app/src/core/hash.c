@@ -2,6 +2,7 @@
 #include "core/hash.h"
 
 #include "core/clock.h"
+#include "core/config.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -26,6 +27,11 @@ void hash_hmac_hex(struct str key, struct str msg, char out[HASH_HEX_LEN + 1])
     crypto_auth_hmacsha256_final(&st, mac);
     to_hex(mac, sizeof(mac), out);
     sodium_memzero(&st, sizeof(st));
+}
+
+void hash_peppered_hex(const struct config *cfg, struct str msg, char out[HASH_HEX_LEN + 1])
+{
+    hash_hmac_hex((struct str){cfg->ip_hash_pepper, cfg->ip_hash_pepper_len}, msg, out);
 }
 
 void hash_sha256_hex(struct str msg, char out[HASH_HEX_LEN + 1])
