@@ -100,6 +100,8 @@
 #define CONFIG_TRUSTED_PROXIES_MAX 32
 #define CONFIG_CLIENT_IP_HEADER_MAX_LEN 64
 #define CONFIG_PORT_MAX 65535
+/* A refused list entry is quoted in the error up to this many bytes. */
+#define CONFIG_ECHO_MAX_LEN 64
 /* Session inactivity and the heuristic link window: at most a day, in minutes. */
 #define CONFIG_WINDOW_MINUTES_MAX 1440
 #define CONFIG_ROLLUP_BATCH_DAYS_MAX 365

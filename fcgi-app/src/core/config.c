@@ -105,32 +105,39 @@ static bool env_bool(struct loader *l, const char *name, bool def)
     return b;
 }
 
-/* Splits CORS_ALLOWED_ORIGINS: comma-separated, entries trimmed, empties dropped. */
+/* The lists below are comma-separated with entries trimmed and empties dropped: the next entry
+ * at *p into *out, *p moved past it. Returns false at the end of the list. */
+static bool next_entry(const char **p, struct str *out)
+{
+    while (*p && **p) {
+        size_t n = strcspn(*p, ",");
+        struct str s = str_trim((struct str){*p, n});
+        *p += n + ((*p)[n] == ',');
+        if (s.n > 0) {
+            *out = s;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* CORS_ALLOWED_ORIGINS: comma-separated. */
 static void load_origins(struct loader *l, struct config *c)
 {
     const char *v = env_str(l, "CORS_ALLOWED_ORIGINS");
     if (!v)
         return;
-    const char *p = v;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        struct str s = str_trim((struct str){p, n});
-        if (s.n > 0) {
-            if (c->cors_origin_count >= CORS_MAX_ORIGINS) {
-                fail(l, "CORS_ALLOWED_ORIGINS", "more than %d origins", CORS_MAX_ORIGINS);
-                return;
-            }
-            if (s.n > CORS_MAX_ORIGIN_LEN) {
-                fail(l, "CORS_ALLOWED_ORIGINS", "an origin is longer than %d characters",
-                     CORS_MAX_ORIGIN_LEN);
-                return;
-            }
-            c->cors_origins[c->cors_origin_count++] = xstrndup(s.p, s.n);
+    struct str s;
+    for (const char *p = v; next_entry(&p, &s);) {
+        if (c->cors_origin_count >= CORS_MAX_ORIGINS) {
+            fail(l, "CORS_ALLOWED_ORIGINS", "more than %d origins", CORS_MAX_ORIGINS);
+            return;
         }
-        if (!comma)
-            break;
-        p = comma + 1;
+        if (s.n > CORS_MAX_ORIGIN_LEN) {
+            fail(l, "CORS_ALLOWED_ORIGINS", "an origin is longer than %d characters", CORS_MAX_ORIGIN_LEN);
+            return;
+        }
+        c->cors_origins[c->cors_origin_count++] = xstrndup(s.p, s.n);
     }
 }
 
@@ -143,32 +150,24 @@ static void load_query_keys(struct loader *l, struct config *c)
     const char *v = env_str(l, name);
     if (!v)
         return;
-    const char *p = v;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        struct str s = str_trim((struct str){p, n});
-        if (s.n > 0) {
-            if (c->path_query_key_count >= PATH_QUERY_ALLOWLIST_MAX) {
-                fail(l, name, "more than %d keys", PATH_QUERY_ALLOWLIST_MAX);
-                return;
-            }
-            if (s.n > PATH_QUERY_KEY_MAX_LEN) {
-                fail(l, name, "a key is longer than %d characters", PATH_QUERY_KEY_MAX_LEN);
-                return;
-            }
-            for (size_t i = 0; i < s.n; i++) {
-                unsigned char ch = (unsigned char)s.p[i];
-                if (ch <= 0x20 || ch == 0x7f || strchr("&=#?", ch)) {
-                    fail(l, name, "a key may not contain white space, control characters or & = # ?");
-                    return;
-                }
-            }
-            c->path_query_keys[c->path_query_key_count++] = xstrndup(s.p, s.n);
+    struct str s;
+    for (const char *p = v; next_entry(&p, &s);) {
+        if (c->path_query_key_count >= PATH_QUERY_ALLOWLIST_MAX) {
+            fail(l, name, "more than %d keys", PATH_QUERY_ALLOWLIST_MAX);
+            return;
         }
-        if (!comma)
-            break;
-        p = comma + 1;
+        if (s.n > PATH_QUERY_KEY_MAX_LEN) {
+            fail(l, name, "a key is longer than %d characters", PATH_QUERY_KEY_MAX_LEN);
+            return;
+        }
+        for (size_t i = 0; i < s.n; i++) {
+            unsigned char ch = (unsigned char)s.p[i];
+            if (ch <= 0x20 || ch == 0x7f || strchr("&=#?", ch)) {
+                fail(l, name, "a key may not contain white space, control characters or & = # ?");
+                return;
+            }
+        }
+        c->path_query_keys[c->path_query_key_count++] = xstrndup(s.p, s.n);
     }
 }
 
@@ -243,26 +242,20 @@ int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap
 static void load_trusted_proxies(struct loader *l, struct config *c)
 {
     c->trusted_proxies = env_str(l, "TRUSTED_PROXIES");
-    const char *p = c->trusted_proxies;
-    while (p && *p) {
-        size_t n = strcspn(p, ",");
-        struct str s = str_trim((struct str){p, n});
-        if (s.n > 0) {
-            const char *why = NULL;
-            if (c->trusted_count >= CONFIG_TRUSTED_PROXIES_MAX) {
-                fail(l, "TRUSTED_PROXIES", "more than %d entries", CONFIG_TRUSTED_PROXIES_MAX);
-                return;
-            }
-            if (config_parse_trusted_net(s, &c->trusted[c->trusted_count], &why) != 0) {
-                /* not a secret: the entry is shown (cut) so the typo can be found */
-                fail(l, "TRUSTED_PROXIES", "'%.*s' %s", s.n > 64 ? 64 : (int)s.n, s.p, why);
-                return;
-            }
-            c->trusted_count++;
+    struct str s;
+    for (const char *p = c->trusted_proxies; next_entry(&p, &s);) {
+        const char *why = NULL;
+        if (c->trusted_count >= CONFIG_TRUSTED_PROXIES_MAX) {
+            fail(l, "TRUSTED_PROXIES", "more than %d entries", CONFIG_TRUSTED_PROXIES_MAX);
+            return;
         }
-        p += n;
-        if (*p == ',')
-            p++;
+        if (config_parse_trusted_net(s, &c->trusted[c->trusted_count], &why) != 0) {
+            /* not a secret: the entry is shown (cut) so the typo can be found */
+            fail(l, "TRUSTED_PROXIES", "'%.*s' %s",
+                 s.n > CONFIG_ECHO_MAX_LEN ? CONFIG_ECHO_MAX_LEN : (int)s.n, s.p, why);
+            return;
+        }
+        c->trusted_count++;
     }
 }
 
