@@ -81,10 +81,5 @@ struct str http_media_type(struct request *req, struct str ct)
     if (!ct.p)
         return none;
     const char *semi = memchr(ct.p, ';', ct.n);
-    struct str t = str_trim((struct str){ct.p, semi ? (size_t)(semi - ct.p) : ct.n});
-    char *low = arena_strndup(req->arena, t.p, t.n);
-    if (!low)
-        return none;
-    ascii_lower_inplace(low, t.n);
-    return (struct str){low, t.n};
+    return arena_trim_lower(req->arena, (struct str){ct.p, semi ? (size_t)(semi - ct.p) : ct.n});
 }
