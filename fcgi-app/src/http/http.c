@@ -14,3 +14,12 @@ void http_invalid(struct response *resp, const struct issues *is)
     }
     json_object_set_new(resp->body, "issues", list);
 }
+
+void http_invalid_body(struct response *resp, const char *message)
+{
+    struct issues is;
+    issues_init(&is);
+    issues_add(&is, "", message);
+    http_invalid(resp, &is);
+    issues_free(&is);
+}

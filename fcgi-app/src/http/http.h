@@ -112,6 +112,8 @@ int http_sink_chunk(struct http_sink *out, const char *p, size_t n);
 /* Sets 400 invalid_request with is's entries as "issues" ([{"path","message"}]); is stays the
  * caller's to free. A path that is not UTF-8 (a client's field name) is reported as "". */
 void http_invalid(struct response *resp, const struct issues *is);
+/* 400 invalid_request with one issue at path "" (the body or request as a whole, no field to name). */
+void http_invalid_body(struct response *resp, const char *message);
 
 const char *http_status_text(int status);
 
