@@ -46,18 +46,29 @@ size_t log_json_escape(char *out, size_t cap, const char *s, size_t n)
 
 static void write_line(enum log_level lvl, const char *msg, size_t mlen);
 
+/* A log message is cut to half a line (the rest is the line's JSON around it). */
+#define LOG_MSG_MAX (LOG_LINE_MAX / 2)
+
+/* Formats a message into msg[LOG_MSG_MAX]; its length (cut), or -1 on a format error. */
+ATTR_PRINTF(2, 0) static int format_msg(char msg[LOG_MSG_MAX], const char *fmt, va_list ap)
+{
+    int m = vsnprintf(msg, LOG_MSG_MAX, fmt, ap);
+    if (m < 0)
+        return -1;
+    return m < LOG_MSG_MAX ? m : LOG_MSG_MAX - 1;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
     if (lvl < g_level)
         return;
-    char msg[LOG_LINE_MAX / 2];
+    char msg[LOG_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    int m = format_msg(msg, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        return;
-    write_line(lvl, msg, (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1);
+    if (m >= 0)
+        write_line(lvl, msg, (size_t)m);
 }
 
 struct log_repeat *log_outage(void)
@@ -95,14 +106,14 @@ void log_repeat_msg(struct log_repeat *r, enum log_level lvl, const char *fmt, .
     unsigned left_out = 0;
     if (!log_repeat_admit(r, clock_mono_ms(), &left_out))
         return;
-    char msg[LOG_LINE_MAX / 2];
+    char msg[LOG_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    int m = format_msg(msg, fmt, ap);
     va_end(ap);
     if (m < 0)
         return;
-    size_t mlen = (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
+    size_t mlen = (size_t)m;
     if (left_out > 0) {
         /* the count goes at the end; a long message gives up its tail for it */
         char tail[96];
