@@ -19,26 +19,13 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "store/pgjob.h"
+#include "store/sql.h"
 #include "core/xalloc.h"
 
 /* Local bounds: <limits.h> is not used because -I src makes it resolve to the project's limits.h. */
 #define MIGRATION_MAX_FILES 1000
 #define MIGRATION_NAME_MAX 128 /* longer file names are refused rather than truncated */
 #define MIGRATION_PATH_MAX 1024
-
-#define SQL_HAS_TABLES                                                                                       \
-    "SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass('_prisma_migrations') IS NOT NULL"
-#define SQL_CREATE_TABLE                                                                                     \
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("                                                         \
-    "version text PRIMARY KEY, "                                                                             \
-    "checksum text NOT NULL, "                                                                               \
-    "applied_at timestamp(3) NOT NULL DEFAULT current_timestamp, "                                           \
-    "execution_ms integer NOT NULL)"
-/* applied_at holds UTC wall time (the session TimeZone is UTC), so it is formatted as such. */
-#define SQL_APPLIED                                                                                          \
-    "SELECT version, checksum, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "                    \
-    "FROM schema_migrations ORDER BY version"
-#define SQL_RECORD "INSERT INTO schema_migrations (version, checksum, execution_ms) VALUES ($1, $2, $3)"
 
 enum { COL_VERSION = 0, COL_CHECKSUM, COL_APPLIED_AT };
 
@@ -260,7 +247,7 @@ out:
 static int has_tables(PGconn *c, bool *has_sm, bool *has_prisma, char *err, size_t errlen)
 {
     PGresult *r;
-    if (pgjob_exec(c, SQL_HAS_TABLES, 0, NULL, &r, "cannot inspect the database", err, errlen) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_HAS_TABLES, 0, NULL, &r, "cannot inspect the database", err, errlen) != 0)
         return -1;
     *has_sm = PQgetvalue(r, 0, 0)[0] == 't';
     *has_prisma = PQgetvalue(r, 0, 1)[0] == 't';
@@ -312,8 +299,8 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
         (void)snprintf(why, whylen, "the file changed while migrate was running");
         goto out;
     }
-    if (pgjob_exec(c, "BEGIN", 0, NULL, NULL, "BEGIN", why, whylen) != 0 ||
-        pgjob_exec(c, "SET LOCAL lock_timeout = '10s'", 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
+    if (pgjob_exec(c, SQL_BEGIN, 0, NULL, NULL, "BEGIN", why, whylen) != 0 ||
+        pgjob_exec(c, SQL_MIGRATE_LOCK_TIMEOUT, 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
         goto out;
 
     t0 = clock_mono_now();
@@ -332,14 +319,14 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
     }
     *ms_out = exec_ms;
     (void)snprintf(msbuf, sizeof(msbuf), "%ld", *ms_out);
-    if (pgjob_exec(c, SQL_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
-        pgjob_exec(c, "COMMIT", 0, NULL, NULL, "COMMIT", why, whylen) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
+        pgjob_exec(c, SQL_COMMIT, 0, NULL, NULL, "COMMIT", why, whylen) != 0)
         goto out;
     rc = 0;
 out:
     PQclear(r);
     if (rc != 0 && PQtransactionStatus(c) != PQTRANS_IDLE)
-        PQclear(PQexec(c, "ROLLBACK"));
+        PQclear(PQexec(c, SQL_ROLLBACK));
     free(sql);
     return rc;
 }
@@ -352,13 +339,12 @@ static int ensure_schema(PGconn *c, const char *schema, char *err, size_t errlen
     int rc = -1;
     const char *const params[] = {schema};
 
-    if (pgjob_exec(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r,
-                   "cannot inspect the database", err, errlen) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_HAS_SCHEMA, 1, params, &r, "cannot inspect the database", err, errlen) != 0)
         goto out;
     if (PQntuples(r) == 0) {
         char sql[256];
         ident = PQescapeIdentifier(c, schema, strlen(schema));
-        int n = ident ? snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s", ident) : -1;
+        int n = ident ? snprintf(sql, sizeof(sql), SQL_MIGRATE_CREATE_SCHEMA_FMT, ident) : -1;
         if (n < 0 || (size_t)n >= sizeof(sql)) {
             (void)snprintf(err, errlen, "cannot quote the schema name");
             goto out;
@@ -382,12 +368,8 @@ static void report_adoption(PGconn *c)
     char err[MIGRATE_ERR_LEN];
     printf("migrate: adopting a database created by the Node service (_prisma_migrations present)\n");
     log_info("adopting a Node/Prisma database");
-    if (pgjob_exec(
-            c,
-            "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS "
-            "NOT NULL "
-            "FROM _prisma_migrations ORDER BY started_at, migration_name",
-            0, NULL, &r, "cannot read _prisma_migrations", err, sizeof(err)) != 0) {
+    if (pgjob_exec(c, SQL_MIGRATE_PRISMA, 0, NULL, &r, "cannot read _prisma_migrations", err, sizeof(err)) !=
+        0) {
         fprintf(stderr, "migrate: warning: %s\n", err);
         return;
     }
@@ -403,24 +385,17 @@ static void report_adoption(PGconn *c)
 
 static int lock_run(PGconn *c, const char *key, char *err, size_t errlen)
 {
-    PGresult *r = NULL;
-    const char *const params[] = {key};
-    int rc = -1;
-    if (pgjob_exec(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &r,
-                   "cannot take the migration lock", err, errlen) != 0)
-        goto out;
-    if (PQgetvalue(r, 0, 0)[0] != 't') {
+    bool got = false;
+    if (pgjob_try_lock(c, key, &got, "cannot take the migration lock", err, errlen) != 0)
+        return -1;
+    if (!got) {
         printf("migrate: another migrate is running; waiting for it\n");
         fflush(stdout);
         /* Bounded by the job's statement_timeout. */
-        if (pgjob_exec(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, NULL,
-                       "cannot take the migration lock", err, errlen) != 0)
-            goto out;
+        if (pgjob_lock(c, key, "cannot take the migration lock", err, errlen) != 0)
+            return -1;
     }
-    rc = 0;
-out:
-    PQclear(r);
-    return rc;
+    return 0;
 }
 
 static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
@@ -440,9 +415,10 @@ static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
         goto fail;
     if (has_prisma && !has_sm)
         report_adoption(c);
-    if (pgjob_exec(c, SQL_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err, sizeof(err)) !=
-            0 ||
-        pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err,
+                   sizeof(err)) != 0 ||
+        pgjob_exec(c, SQL_MIGRATE_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
+                   sizeof(err)) != 0)
         goto fail;
     /* Every applied file is checked before anything is applied. */
     if (match_applied(ms, applied, stderr, stderr, "") > 0)
@@ -481,9 +457,7 @@ fail:
 out:
     PQclear(applied);
     if (locked && PQstatus(c) == CONNECTION_OK) {
-        const char *const params[] = {key};
-        if (pgjob_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, "cannot release the lock",
-                       err, sizeof(err)) != 0)
+        if (pgjob_unlock(c, key, "cannot release the lock", err, sizeof(err)) != 0)
             fprintf(stderr, "migrate: warning: %s\n", err);
     }
     return rc;
@@ -502,7 +476,7 @@ static int cmd_status(PGconn *c, struct mset *ms)
         fprintf(stderr,
                 "migrate: note: created by the Node service and not adopted yet; `migrate` adopts it\n");
     if (has_sm) {
-        if (pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
+        if (pgjob_exec(c, SQL_MIGRATE_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
                        sizeof(err)) != 0)
             goto fail;
         (void)match_applied(ms, applied, stderr, stderr, "warning: ");

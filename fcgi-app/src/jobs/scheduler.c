@@ -34,13 +34,11 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
 {
     char err[JOB_ERR_LEN], interval[24], retry[24];
     PGresult *r = NULL;
-    const char *key[] = {j->lock_key};
-    if (pgjob_exec(c, SQL_JOB_TRY_LOCK, 1, key, &r, "lock", err, sizeof(err)) != 0) {
+    bool locked = false;
+    if (pgjob_try_lock(c, j->lock_key, &locked, "lock", err, sizeof(err)) != 0) {
         log_warn("%s: %s", j->name, err);
         return -1;
     }
-    bool locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
     if (!locked) {
         log_info("%s: skipped, another scheduler holds its lock", j->name);
         return 0;
@@ -77,7 +75,7 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
         rc = -1;
 unlock:
     if (PQstatus(c) == CONNECTION_OK)
-        (void)pgjob_exec(c, SQL_JOB_UNLOCK, 1, key, NULL, "unlock", err, sizeof(err));
+        (void)pgjob_unlock(c, j->lock_key, "unlock", err, sizeof(err));
     return PQstatus(c) == CONNECTION_OK ? rc : -1;
 }
 
