@@ -49,26 +49,36 @@ static void write_line(enum log_level lvl, const char *msg, size_t mlen);
 /* A log message is cut to half a line (the rest is the line's JSON around it). */
 #define LOG_MSG_MAX (LOG_LINE_MAX / 2)
 
-/* Formats a message into msg[LOG_MSG_MAX]; its length (cut), or -1 on a format error. */
-ATTR_PRINTF(2, 0) static int format_msg(char msg[LOG_MSG_MAX], const char *fmt, va_list ap)
+/* Formats and writes one line; left_out > 0 appends how many similar lines were not logged (a long
+ * message gives up its tail for that count). */
+ATTR_PRINTF(3, 0) static void vlog(enum log_level lvl, unsigned left_out, const char *fmt, va_list ap)
 {
-    int m = vsnprintf(msg, LOG_MSG_MAX, fmt, ap);
+    char msg[LOG_MSG_MAX];
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
     if (m < 0)
-        return -1;
-    return m < LOG_MSG_MAX ? m : LOG_MSG_MAX - 1;
+        return;
+    size_t mlen = (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
+    if (left_out > 0) {
+        char tail[96];
+        int t = snprintf(tail, sizeof(tail), " (%u similar lines not logged in the last %d s)", left_out,
+                         LOG_REPEAT_INTERVAL_S);
+        size_t tn = t > 0 && (size_t)t < sizeof(tail) ? (size_t)t : 0;
+        if (mlen + tn >= sizeof(msg))
+            mlen = sizeof(msg) - 1 - tn;
+        memcpy(msg + mlen, tail, tn + 1);
+        mlen += tn;
+    }
+    write_line(lvl, msg, mlen);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
     if (lvl < g_level)
         return;
-    char msg[LOG_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int m = format_msg(msg, fmt, ap);
+    vlog(lvl, 0, fmt, ap);
     va_end(ap);
-    if (m >= 0)
-        write_line(lvl, msg, (size_t)m);
 }
 
 struct log_repeat *log_outage(void)
@@ -106,26 +116,10 @@ void log_repeat_msg(struct log_repeat *r, enum log_level lvl, const char *fmt, .
     unsigned left_out = 0;
     if (!log_repeat_admit(r, clock_mono_ms(), &left_out))
         return;
-    char msg[LOG_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int m = format_msg(msg, fmt, ap);
+    vlog(lvl, left_out, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        return;
-    size_t mlen = (size_t)m;
-    if (left_out > 0) {
-        /* the count goes at the end; a long message gives up its tail for it */
-        char tail[96];
-        int t = snprintf(tail, sizeof(tail), " (%u similar lines not logged in the last %d s)", left_out,
-                         LOG_REPEAT_INTERVAL_S);
-        size_t tn = t > 0 && (size_t)t < sizeof(tail) ? (size_t)t : 0;
-        if (mlen + tn >= sizeof(msg))
-            mlen = sizeof(msg) - 1 - tn;
-        memcpy(msg + mlen, tail, tn + 1);
-        mlen += tn;
-    }
-    write_line(lvl, msg, mlen);
 }
 
 static void write_line(enum log_level lvl, const char *msg, size_t mlen)
