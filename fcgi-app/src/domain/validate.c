@@ -48,8 +48,9 @@ static enum v_result get_string(struct issues *is, json_t *v, const char *path, 
     return V_OK;
 }
 
-enum v_result v_string(struct issues *is, json_t *obj, const char *key, const char *path, size_t min,
-                       size_t max, bool required, struct str *out)
+/* A string field of min..max code points, trimmed first when trim; see v_string. */
+static enum v_result string_field(struct issues *is, json_t *obj, const char *key, const char *path,
+                                  bool trim, size_t min, size_t max, bool required, struct str *out)
 {
     json_t *v = field(obj, key);
     if (!v)
@@ -57,7 +58,8 @@ enum v_result v_string(struct issues *is, json_t *obj, const char *key, const ch
     struct str s;
     if (get_string(is, v, path, &s) != V_OK)
         return V_INVALID;
-    s = v_trim(s);
+    if (trim)
+        s = v_trim(s);
     size_t cps = v_codepoints(s);
     if (cps < min) {
         if (min == 1)
@@ -74,21 +76,16 @@ enum v_result v_string(struct issues *is, json_t *obj, const char *key, const ch
     return V_OK;
 }
 
+enum v_result v_string(struct issues *is, json_t *obj, const char *key, const char *path, size_t min,
+                       size_t max, bool required, struct str *out)
+{
+    return string_field(is, obj, key, path, true, min, max, required, out);
+}
+
 enum v_result v_string_raw(struct issues *is, json_t *obj, const char *key, const char *path, size_t max,
                            bool required, struct str *out)
 {
-    json_t *v = field(obj, key);
-    if (!v)
-        return absent(is, path, required);
-    struct str s;
-    if (get_string(is, v, path, &s) != V_OK)
-        return V_INVALID;
-    if (v_codepoints(s) > max) {
-        issue(is, path, "must be at most %zu characters", max);
-        return V_INVALID;
-    }
-    *out = s;
-    return V_OK;
+    return string_field(is, obj, key, path, false, 0, max, required, out);
 }
 
 enum v_result v_enum(struct issues *is, json_t *obj, const char *key, const char *path,
@@ -120,30 +117,43 @@ enum v_result v_enum(struct issues *is, json_t *obj, const char *key, const char
     return V_INVALID;
 }
 
-enum v_result v_bool(struct issues *is, json_t *obj, const char *key, const char *path, bool *out)
+static bool is_bool(const json_t *v)
 {
-    json_t *v = field(obj, key);
-    if (!v)
-        return V_ABSENT;
-    if (!json_is_boolean(v)) {
-        issue(is, path, "must be true or false");
-        return V_INVALID;
-    }
-    *out = json_is_true(v);
-    return V_OK;
+    return json_is_boolean(v);
 }
 
-enum v_result v_object(struct issues *is, json_t *obj, const char *key, const char *path, json_t **out)
+static bool is_object(const json_t *v)
+{
+    return json_is_object(v);
+}
+
+/* obj[key] when of_type accepts it: V_OK with *out (borrowed), V_ABSENT, or V_INVALID with message. */
+static enum v_result typed(struct issues *is, json_t *obj, const char *key, const char *path,
+                           bool (*of_type)(const json_t *), const char *message, json_t **out)
 {
     json_t *v = field(obj, key);
     if (!v)
         return V_ABSENT;
-    if (!json_is_object(v)) {
-        issue(is, path, "must be an object");
+    if (!of_type(v)) {
+        issue(is, path, "%s", message);
         return V_INVALID;
     }
     *out = v;
     return V_OK;
+}
+
+enum v_result v_bool(struct issues *is, json_t *obj, const char *key, const char *path, bool *out)
+{
+    json_t *v = NULL;
+    enum v_result r = typed(is, obj, key, path, is_bool, "must be true or false", &v);
+    if (r == V_OK)
+        *out = json_is_true(v);
+    return r;
+}
+
+enum v_result v_object(struct issues *is, json_t *obj, const char *key, const char *path, json_t **out)
+{
+    return typed(is, obj, key, path, is_object, "must be an object", out);
 }
 
 /* true when any key or string value below v holds U+0000. Depth is bounded by jansson's parser. */
@@ -252,33 +262,45 @@ static enum v_result coerced(struct issues *is, json_t *v, const char *path, dou
     return V_INVALID;
 }
 
+/* A coerced number d checked against [min, max] (integer: no fractional part either); the issue
+ * quotes the bounds as the caller printed them (lo, hi). */
+static enum v_result coerced_in_range(struct issues *is, const char *path, double d, bool integer, double min,
+                                      double max, const char *lo, const char *hi)
+{
+    if (integer && d != floor(d)) {
+        issue(is, path, "must be an integer");
+        return V_INVALID;
+    }
+    if (d < min || d > max) {
+        issue(is, path, "must be between %s and %s", lo, hi);
+        return V_INVALID;
+    }
+    return V_OK;
+}
+
 enum v_result v_coerced_int(struct issues *is, json_t *obj, const char *key, const char *path, long long min,
                             long long max, long long *out)
 {
     json_t *v = field(obj, key);
     if (!v)
         return V_ABSENT;
-    double d;
+    char lo[24], hi[24];
+    (void)snprintf(lo, sizeof(lo), "%lld", min);
+    (void)snprintf(hi, sizeof(hi), "%lld", max);
     if (json_is_integer(v)) {
         /* exact, without a trip through double */
         long long x = json_integer_value(v);
         if (x < min || x > max) {
-            issue(is, path, "must be between %lld and %lld", min, max);
+            issue(is, path, "must be between %s and %s", lo, hi);
             return V_INVALID;
         }
         *out = x;
         return V_OK;
     }
-    if (coerced(is, v, path, &d) != V_OK)
+    double d;
+    if (coerced(is, v, path, &d) != V_OK ||
+        coerced_in_range(is, path, d, true, (double)min, (double)max, lo, hi) != V_OK)
         return V_INVALID;
-    if (d != floor(d)) {
-        issue(is, path, "must be an integer");
-        return V_INVALID;
-    }
-    if (d < (double)min || d > (double)max) {
-        issue(is, path, "must be between %lld and %lld", min, max);
-        return V_INVALID;
-    }
     *out = (long long)d;
     return V_OK;
 }
@@ -289,13 +311,12 @@ enum v_result v_coerced_number(struct issues *is, json_t *obj, const char *key, 
     json_t *v = field(obj, key);
     if (!v)
         return V_ABSENT;
+    char lo[32], hi[32];
+    (void)snprintf(lo, sizeof(lo), "%g", min);
+    (void)snprintf(hi, sizeof(hi), "%g", max);
     double d;
-    if (coerced(is, v, path, &d) != V_OK)
+    if (coerced(is, v, path, &d) != V_OK || coerced_in_range(is, path, d, false, min, max, lo, hi) != V_OK)
         return V_INVALID;
-    if (d < min || d > max) {
-        issue(is, path, "must be between %g and %g", min, max);
-        return V_INVALID;
-    }
     *out = d;
     return V_OK;
 }
