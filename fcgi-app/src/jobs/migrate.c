@@ -468,19 +468,18 @@ static int cmd_status(PGconn *c, struct mset *ms)
     char err[MIGRATE_ERR_LEN];
     PGresult *applied = NULL;
     bool has_sm, has_prisma;
-    int rc = 1;
 
-    if (has_tables(c, &has_sm, &has_prisma, err, sizeof(err)) != 0)
-        goto fail;
+    if (has_tables(c, &has_sm, &has_prisma, err, sizeof(err)) != 0 ||
+        (has_sm && pgjob_exec(c, SQL_MIGRATE_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
+                              sizeof(err)) != 0)) {
+        fprintf(stderr, "migrate: %s\n", err);
+        return 1;
+    }
     if (!has_sm && has_prisma)
         fprintf(stderr,
                 "migrate: note: created by the Node service and not adopted yet; `migrate` adopts it\n");
-    if (has_sm) {
-        if (pgjob_exec(c, SQL_MIGRATE_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
-                       sizeof(err)) != 0)
-            goto fail;
+    if (has_sm)
         (void)match_applied(ms, applied, stderr, stderr, "warning: ");
-    }
     for (size_t i = 0; i < ms->n; i++) {
         const struct mfile *f = &ms->files[i];
         if (f->row >= 0)
@@ -488,13 +487,8 @@ static int cmd_status(PGconn *c, struct mset *ms)
         else
             printf("pending %s\n", f->version);
     }
-    rc = 0;
-    goto out;
-fail:
-    fprintf(stderr, "migrate: %s\n", err);
-out:
     PQclear(applied);
-    return rc;
+    return 0;
 }
 
 /* Server notices (e.g. "relation already exists, skipping" from the idempotent 0001) are noise for a
