@@ -115,12 +115,13 @@ static bool json_has_nul(json_t *v)
 
 static void check_event_params(const char *const *p)
 {
-    static const int may_be_null[] = {6, 7, 8, 9, 10, 11, 18, 22};
-    const char *prefix = p[16], *suffix = p[17], *session = p[14];
-    for (int i = 0; i < EVENT_NPARAMS; i++) {
-        bool nullable = i == 17 && prefix && strncmp(prefix, "[\"v1-eventId\",", 14) == 0;
-        for (size_t k = 0; k < ARRAY_LEN(may_be_null); k++)
-            nullable = nullable || may_be_null[k] == i;
+    const char *prefix = p[INGEST_EVENT_canon_prefix], *suffix = p[INGEST_EVENT_canon_suffix],
+               *session = p[INGEST_EVENT_session_id];
+    for (int i = 0; i < INGEST_EVENT_NPARAMS; i++) {
+        /* NULL where core/sqlfn.h allows it; the suffix only with the client's eventId */
+        bool nullable = SQLFNS[SQLFN_INGEST_EVENT].params[i].nullable;
+        if (i == INGEST_EVENT_canon_suffix)
+            nullable = prefix && strncmp(prefix, "[\"v1-eventId\",", 14) == 0;
         FZ_CHECK(p[i] || nullable);
         check_param(i + 1, p[i]);
     }
@@ -132,7 +133,7 @@ static void check_event_params(const char *const *p)
         /* the client's eventId: the whole rendering is ["v1-eventId", anonId, eventId] */
         json_t *key = json_loads(prefix, JSON_REJECT_DUPLICATES, &err);
         FZ_CHECK(json_is_array(key) && json_array_size(key) == 3);
-        FZ_CHECK(strcmp(json_string_value(json_array_get(key, 1)), p[0]) == 0);
+        FZ_CHECK(strcmp(json_string_value(json_array_get(key, 1)), p[INGEST_EVENT_anon_id]) == 0);
         FZ_CHECK(json_string_length(json_array_get(key, 2)) == UUID_STR_LEN);
         json_decref(key);
         return;
@@ -146,21 +147,21 @@ static void check_event_params(const char *const *p)
         fprintf(stderr, "canonical rendering does not parse (%s): %s\n", err.text, canon);
     FZ_CHECK(json_is_array(arr) && json_array_size(arr) == 12);
     FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 0)), "v1") == 0);
-    FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 1)), p[0]) == 0);
+    FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 1)), p[INGEST_EVENT_anon_id]) == 0);
     FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 2)), session) == 0);
-    FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 3)), p[4]) == 0);
+    FZ_CHECK(strcmp(json_string_value(json_array_get(arr, 3)), p[INGEST_EVENT_event_type]) == 0);
     /* the stored path, then "#" and an HMAC of the path as sent when its query was stripped */
     const char *path_tok = json_string_value(json_array_get(arr, 4));
-    size_t stored_n = strlen(p[5]);
+    size_t stored_n = strlen(p[INGEST_EVENT_path]);
     FZ_CHECK(
-        strncmp(path_tok, p[5], stored_n) == 0 &&
+        strncmp(path_tok, p[INGEST_EVENT_path], stored_n) == 0 &&
         (path_tok[stored_n] == '\0' || (path_tok[stored_n] == '#' && strlen(path_tok + stored_n + 1) == 64)));
-    FZ_CHECK(!strchr(p[5], '#'));
+    FZ_CHECK(!strchr(p[INGEST_EVENT_path], '#'));
     json_decref(arr);
     free(canon);
     /* props is a jsonb object: parses, no U+0000 anywhere */
-    if (p[18]) {
-        json_t *props = json_loads(p[18], JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    if (p[INGEST_EVENT_props]) {
+        json_t *props = json_loads(p[INGEST_EVENT_props], JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
         FZ_CHECK(json_is_object(props) && json_object_size(props) > 0 && !json_has_nul(props));
         json_decref(props);
     }
@@ -235,13 +236,11 @@ static void run_event(const struct config *c, struct request *req, json_t *root)
         http_response_free(&resp);
     } else {
         FZ_CHECK(ev.anon_id.p && ev.event_type.p && ev.path.p);
-        struct response resp;
-        memset(&resp, 0, sizeof(resp));
-        struct ctx cx = {c, req, &resp, root, false};
-        const char *params[EVENT_NPARAMS];
-        FZ_CHECK(event_params(&cx, &ev, FUZZ_NOW_MS, params) == 0);
-        check_event_params(params);
-        http_response_free(&resp);
+        /* what h_events takes from the request (event_client_of) */
+        struct event_client cl = {req->remote_addr, req->user_agent, req->origin, req->host};
+        union ingest_event_args row;
+        FZ_CHECK(event_params(req->arena, c, &cl, &ev, FUZZ_NOW_MS, &row) == 0);
+        check_event_params(row.v);
     }
     issues_free(&is);
     event_free(&ev);
