@@ -114,6 +114,8 @@
 
 /* Log lines are cut at this size. */
 #define LOG_LINE_MAX 2048
+/* A log message is cut to half a line (the rest is the line's JSON around it). */
+#define LOG_MSG_MAX (LOG_LINE_MAX / 2)
 /* Lines an outage repeats on every request are written at most once per this many seconds per
  * process, with the count of those left out. */
 #define LOG_REPEAT_INTERVAL_S 10

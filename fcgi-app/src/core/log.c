@@ -46,9 +46,6 @@ size_t log_json_escape(char *out, size_t cap, const char *s, size_t n)
 
 static void write_line(enum log_level lvl, const char *msg, size_t mlen);
 
-/* A log message is cut to half a line (the rest is the line's JSON around it). */
-#define LOG_MSG_MAX (LOG_LINE_MAX / 2)
-
 /* Formats and writes one line; left_out > 0 appends how many similar lines were not logged (a long
  * message gives up its tail for that count). */
 ATTR_PRINTF(3, 0) static void vlog(enum log_level lvl, unsigned left_out, const char *fmt, va_list ap)
