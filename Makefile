@@ -90,6 +90,8 @@ $(BUILD_DIR)/.build-deps: Makefile
 test_arena_LAYERS    := core
 test_config_LAYERS   := core
 test_hash_LAYERS     := core
+test_clock_LAYERS    := core
+test_calendar_LAYERS := core
 test_log_LAYERS      := core
 test_enrich_LAYERS   := domain core
 test_event_LAYERS    := domain core

@@ -233,7 +233,7 @@ static void run_event(const struct config *c, struct request *req, json_t *root)
         memset(&resp, 0, sizeof(resp));
         http_invalid(&resp, &is);
         check_refusal(req, &resp);
-        json_decref(resp.body);
+        http_response_free(&resp);
     } else {
         FZ_CHECK(ev.anon_id.p && ev.event_type.p && ev.path.p);
         /* what h_events takes from the request (event_client_of) */
@@ -299,7 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_lead(c, &req, root);
     }
     json_decref(root);
-    json_decref(resp.body);
+    http_response_free(&resp);
     arena_free(&arena);
     return 0;
 }

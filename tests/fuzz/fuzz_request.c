@@ -194,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&resp, 0, sizeof(resp));
     app_handle(&cfg, &req, &resp, FUZZ_NOW);
     check_response(&req, &resp);
-    json_decref(resp.body);
+    http_response_free(&resp);
     arena_free(&arena);
     return 0;
 }

@@ -60,6 +60,20 @@ static void test_strndup(void)
     arena_free(&a);
 }
 
+static void test_trim_lower(void)
+{
+    struct arena a;
+    arena_init(&a, ARENA_MAX_BYTES);
+    const char src[] = " \t Application/JSON \r\n";
+    struct str t = arena_trim_lower(&a, STRLIT(src));
+    CHECK(t.p != NULL && t.n == 16 && memcmp(t.p, "application/json", 17) == 0);
+    CHECK(t.p != src + 3); /* a copy: the source stays as it was */
+    CHECK(memcmp(src + 3, "Application", 11) == 0);
+    t = arena_trim_lower(&a, STRLIT("  "));
+    CHECK(t.p != NULL && t.n == 0);
+    arena_free(&a);
+}
+
 static void test_growth(void)
 {
     struct arena a;
@@ -176,6 +190,7 @@ int main(void)
 {
     test_alignment_and_separation();
     test_strndup();
+    test_trim_lower();
     test_growth();
     test_cap();
     test_reset_loop();

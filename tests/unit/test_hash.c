@@ -4,6 +4,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "core/config.h"
 #include "core/hash.h"
 #include "t.h"
 
@@ -161,6 +162,19 @@ static void test_secret_eq(void)
     CHECK(!hash_secret_eq(((struct str){"ab\0c", 4}), STRLIT("ab")));
 }
 
+/* The peppered hash is HMAC-SHA256 keyed with IP_HASH_PEPPER (RFC 4231 case 2: key "Jefe"). */
+static void test_peppered(void)
+{
+    struct config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    char pepper[] = "Jefe";
+    cfg.ip_hash_pepper = pepper;
+    cfg.ip_hash_pepper_len = 4;
+    char out[HASH_HEX_LEN + 1];
+    hash_peppered_hex(&cfg, STRLIT("what do ya want for nothing?"), out);
+    CHECK_STR(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 int main(void)
 {
     CHECK_INT(hash_init(), 0);
@@ -170,5 +184,6 @@ int main(void)
     test_uuid_v4();
     test_uuid_v7();
     test_secret_eq();
+    test_peppered();
     return t_done("test_hash");
 }

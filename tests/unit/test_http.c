@@ -283,8 +283,7 @@ static void test_serialize(void)
     char *out;
 
     TREQ(&t, "REQUEST_METHOD=GET");
-    t.resp.status = 200;
-    t.resp.body = json_pack("{s:b}", "ok", 1);
+    http_reply_json(&t.resp, 200, json_pack("{s:b}", "ok", 1));
     CHECK_INT(http_add_header(&t.req, &t.resp, "X-RateLimit-Limit", STRLIT("120")), 0);
     out = serialize(&t, &len);
     CHECK_STR(out, "Status: 200 OK\r\n"
@@ -300,8 +299,7 @@ static void test_serialize(void)
 
     /* HEAD: the same headers (Content-Length of the body it would get), no body */
     TREQ(&t, "REQUEST_METHOD=HEAD");
-    t.resp.status = 200;
-    t.resp.body = json_pack("{s:b}", "ok", 1);
+    http_reply_json(&t.resp, 200, json_pack("{s:b}", "ok", 1));
     out = serialize(&t, &len);
     CHECK_STR(out, "Status: 200 OK\r\n"
                    "Content-Type: application/json; charset=utf-8\r\n"
@@ -314,7 +312,7 @@ static void test_serialize(void)
 
     /* 204: no Content-Type, no body */
     TREQ(&t, "REQUEST_METHOD=OPTIONS");
-    t.resp.status = 204;
+    http_reply_empty(&t.resp, 204);
     out = serialize(&t, &len);
     CHECK(strncmp(out, "Status: 204 No Content\r\n", 24) == 0);
     CHECK(strstr(out, "Content-Type") == NULL);
@@ -325,8 +323,7 @@ static void test_serialize(void)
 
     /* Content-Length counts bytes of the UTF-8 body */
     TREQ(&t, "REQUEST_METHOD=GET");
-    t.resp.status = 400;
-    t.resp.body = json_pack("{s:s}", "s", "\xc3\xa9\xe2\x82\xac"); /* é€: 5 bytes */
+    http_reply_json(&t.resp, 400, json_pack("{s:s}", "s", "\xc3\xa9\xe2\x82\xac")); /* é€: 5 bytes */
     out = serialize(&t, &len);
     const char *sep = strstr(out, "\r\n\r\n");
     CHECK(sep != NULL);
@@ -339,6 +336,165 @@ static void test_serialize(void)
         CHECK_INT(body_len, 13); /* {"s":"} 6 + 5 + 2 */
     }
     CHECK(strncmp(out, "Status: 400 Bad Request\r\n", 25) == 0);
+    free(out);
+    treq_free(&t);
+}
+
+/* A fake output: records the bytes, how many writes and flushes it saw, and can fail. */
+struct fake_sink {
+    char data[4096];
+    size_t n;
+    int writes, flushes;
+    int fail_after; /* writes allowed before write() fails; < 0: never */
+};
+
+static int fake_write(void *ctx, const char *p, size_t n)
+{
+    struct fake_sink *f = ctx;
+    if (f->fail_after >= 0 && f->writes >= f->fail_after)
+        return -1;
+    f->writes++;
+    if (f->n + n >= sizeof(f->data))
+        return -1;
+    memcpy(f->data + f->n, p, n);
+    f->n += n;
+    f->data[f->n] = '\0';
+    return 0;
+}
+
+static int fake_flush(void *ctx)
+{
+    ((struct fake_sink *)ctx)->flushes++;
+    return 0;
+}
+
+/* A streamed body of three chunks; records what the sink held when each chunk was produced. */
+struct chunker {
+    int calls;
+    size_t seen_before[3];
+    bool headers_first;
+    int last_rc;
+};
+
+static int three_chunks(void *ctx, struct http_sink *out)
+{
+    static const char *const chunks[] = {"id,day\n", "1,2026-01-01\n", "2,2026-01-02\n"};
+    struct chunker *ch = ctx;
+    struct fake_sink *f = out->ctx;
+    ch->calls++;
+    ch->headers_first = strstr(f->data, "\r\n\r\n") == f->data + f->n - 4;
+    for (int i = 0; i < 3; i++) {
+        ch->seen_before[i] = f->n;
+        ch->last_rc = http_sink_chunk(out, chunks[i], strlen(chunks[i]));
+        if (ch->last_rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void test_body_kinds(void)
+{
+    struct treq t;
+    struct fake_sink f;
+
+    /* bytes: sent as they are (a NUL included), typed, with their length */
+    TREQ(&t, "REQUEST_METHOD=GET");
+    http_reply_json(&t.resp, 500, json_pack("{s:b}", "ok", 0)); /* replaced (and freed) below */
+    CHECK_INT(http_reply_bytes(&t.resp, 200, "text/csv; charset=utf-8", "a,b\n\0x\n", 7), 0);
+    CHECK_INT(t.resp.kind, RESP_BYTES);
+    CHECK(t.resp.body == NULL);
+    memset(&f, 0, sizeof(f));
+    f.fail_after = -1;
+    struct http_sink sink = {fake_write, fake_flush, &f};
+    CHECK_INT(http_write_response(&t.req, &t.resp, &sink), 0);
+    static const char want_bytes[] = "Status: 200 OK\r\n"
+                                     "Content-Type: text/csv; charset=utf-8\r\n"
+                                     "Content-Length: 7\r\n"
+                                     "Cache-Control: no-store\r\n"
+                                     "\r\n"
+                                     "a,b\n\0x\n";
+    CHECK_INT(f.n, sizeof(want_bytes) - 1);
+    CHECK(memcmp(f.data, want_bytes, sizeof(want_bytes) - 1) == 0);
+    CHECK_INT(f.writes, 1); /* a body with a length goes out in one piece, as before */
+    treq_free(&t);
+
+    /* bytes for HEAD: the length, no body */
+    TREQ(&t, "REQUEST_METHOD=HEAD");
+    CHECK_INT(http_reply_bytes(&t.resp, 200, "text/csv", "a,b\n", 4), 0);
+    size_t len = 0;
+    char *out = http_serialize(&t.req, &t.resp, &len);
+    CHECK_STR(
+        out,
+        "Status: 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 4\r\nCache-Control: no-store\r\n\r\n");
+    free(out);
+    treq_free(&t);
+
+    /* streamed: headers first (flushed, no Content-Length), then each chunk written and flushed
+     * while the writer runs, not gathered until it returns */
+    TREQ(&t, "REQUEST_METHOD=GET");
+    struct chunker ch;
+    memset(&ch, 0, sizeof(ch));
+    http_reply_stream(&t.resp, 200, "text/csv", three_chunks, &ch);
+    CHECK_INT(http_add_header(&t.req, &t.resp, "X-RateLimit-Limit", STRLIT("120")), 0);
+    memset(&f, 0, sizeof(f));
+    f.fail_after = -1;
+    CHECK_INT(http_write_response(&t.req, &t.resp, &sink), 0);
+    CHECK_INT(ch.calls, 1);
+    CHECK(ch.headers_first);
+    CHECK(ch.seen_before[0] < ch.seen_before[1] && ch.seen_before[1] < ch.seen_before[2]);
+    CHECK_INT(f.writes, 4);  /* headers, then one write per chunk */
+    CHECK_INT(f.flushes, 4); /* headers, then each chunk */
+    CHECK_STR(f.data, "Status: 200 OK\r\n"
+                      "Content-Type: text/csv\r\n"
+                      "Cache-Control: no-store\r\n"
+                      "X-RateLimit-Limit: 120\r\n"
+                      "\r\n"
+                      "id,day\n1,2026-01-01\n2,2026-01-02\n");
+    treq_free(&t);
+
+    /* streamed, client gone after the second write: the writer learns it and the write fails */
+    TREQ(&t, "REQUEST_METHOD=GET");
+    memset(&ch, 0, sizeof(ch));
+    http_reply_stream(&t.resp, 200, "text/csv", three_chunks, &ch);
+    memset(&f, 0, sizeof(f));
+    f.fail_after = 2;
+    CHECK_INT(http_write_response(&t.req, &t.resp, &sink), -1);
+    CHECK_INT(ch.last_rc, -1);
+    CHECK(strstr(f.data, "1,2026-01-01") == NULL);
+    treq_free(&t);
+
+    /* streamed for HEAD: headers only, the writer never runs */
+    TREQ(&t, "REQUEST_METHOD=HEAD");
+    memset(&ch, 0, sizeof(ch));
+    http_reply_stream(&t.resp, 200, "text/csv", three_chunks, &ch);
+    out = http_serialize(&t.req, &t.resp, &len);
+    CHECK_STR(out, "Status: 200 OK\r\nContent-Type: text/csv\r\nCache-Control: no-store\r\n\r\n");
+    CHECK_INT(ch.calls, 0);
+    free(out);
+    treq_free(&t);
+
+    /* JSON through the same writer, one write; a JSON reply replaces bytes (freed) */
+    TREQ(&t, "REQUEST_METHOD=GET");
+    CHECK_INT(http_reply_bytes(&t.resp, 200, "text/plain", "x", 1), 0);
+    http_reply_json(&t.resp, 202, json_pack("{s:b}", "ok", 1));
+    CHECK_INT(t.resp.kind, RESP_JSON);
+    CHECK(t.resp.bytes == NULL);
+    memset(&f, 0, sizeof(f));
+    f.fail_after = -1;
+    CHECK_INT(http_write_response(&t.req, &t.resp, &sink), 0);
+    CHECK_INT(f.writes, 1);
+    CHECK(strstr(f.data, "Status: 202 Accepted\r\nContent-Type: application/json; charset=utf-8\r\n"
+                         "Content-Length: 11\r\n") == f.data);
+    CHECK(strcmp(f.data + f.n - 11, "{\"ok\":true}") == 0);
+    treq_free(&t);
+
+    /* a JSON reply whose body could not be built is an empty body, as before */
+    TREQ(&t, "REQUEST_METHOD=GET");
+    http_reply_json(&t.resp, 500, NULL);
+    CHECK_INT(t.resp.kind, RESP_EMPTY);
+    out = http_serialize(&t.req, &t.resp, &len);
+    CHECK_STR(out,
+              "Status: 500 Internal Server Error\r\nContent-Length: 0\r\nCache-Control: no-store\r\n\r\n");
     free(out);
     treq_free(&t);
 }
@@ -367,6 +523,7 @@ int main(void)
     test_error_envelope();
     test_status_text();
     test_serialize();
+    test_body_kinds();
     test_media_type();
     return t_done("test_http");
 }

@@ -32,7 +32,7 @@ static inline void treq_init(struct treq *t, const char *const *params)
 
 static inline void treq_free(struct treq *t)
 {
-    json_decref(t->resp.body);
+    http_response_free(&t->resp);
     arena_free(&t->arena);
 }
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "core/clock.h"
 #include "domain/event.h"
 #include "api/handlers.h"
 
@@ -16,7 +17,7 @@ void h_events(struct ctx *c)
     struct event_in ev;
     union ingest_event_args row;
     PGresult *res = NULL;
-    int64_t now = event_now_ms();
+    int64_t now = clock_wall_ms();
 
     issues_init(&is);
     event_parse(c->body, now, &is, &ev);
@@ -28,9 +29,7 @@ void h_events(struct ctx *c)
     }
     if (ev.honeypot.n > 0) {
         /* a bot filled the hidden field: look accepted, write nothing */
-        c->resp->status = 202;
-        json_decref(c->resp->body);
-        c->resp->body = json_pack("{s:b}", "ok", 1);
+        http_reply_json(c->resp, 202, json_pack("{s:b}", "ok", 1));
         goto out;
     }
     struct event_client cl = event_client_of(c->req);
@@ -43,10 +42,9 @@ void h_events(struct ctx *c)
     }
     if (rc != DB_OK || PQntuples(res) != 1)
         goto out;
-    c->resp->status = 202;
-    json_decref(c->resp->body);
-    c->resp->body = json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "eventId", PQgetvalue(res, 0, 0), "visitorId",
-                              PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2));
+    http_reply_json(c->resp, 202,
+                    json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "eventId", PQgetvalue(res, 0, 0), "visitorId",
+                              PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2)));
 out:
     issues_free(&is);
     event_free(&ev);

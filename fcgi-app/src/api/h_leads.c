@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http/cors.h"
+#include "core/clock.h"
 #include "store/db.h"
 #include "domain/enrich.h"
 #include "domain/event.h"
@@ -90,13 +91,6 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &in->honeypot);
 }
 
-static void reply_json(struct ctx *c, int status, json_t *body)
-{
-    json_decref(c->resp->body);
-    c->resp->status = status;
-    c->resp->body = body;
-}
-
 /* Arena copy of (p, n) as a NUL-terminated parameter; NULL for an absent value. */
 static const char *param(struct ctx *c, struct str s)
 {
@@ -107,8 +101,7 @@ static const char *ip_hash_param(struct ctx *c)
 {
     char *h = arena_alloc(c->req->arena, HASH_HEX_LEN + 1);
     if (h)
-        hash_hmac_hex((struct str){c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len}, c->req->remote_addr,
-                      h);
+        hash_peppered_hex(c->cfg, c->req->remote_addr, h);
     return h;
 }
 
@@ -134,8 +127,7 @@ static int capture_dedupe_extra(struct ctx *c, struct str email, const struct ca
     msg[email.n + 1 + cn] = '\n';
     memcpy(msg + email.n + cn + 2, payload, pn);
     msg[email.n + cn + 2 + pn] = '\0';
-    hash_hmac_hex((struct str){c->cfg->ip_hash_pepper, c->cfg->ip_hash_pepper_len},
-                  (struct str){msg, email.n + cn + 2 + pn}, mac);
+    hash_peppered_hex(c->cfg, (struct str){msg, email.n + cn + 2 + pn}, mac);
     *out = (struct str){mac, HASH_HEX_LEN};
     return 0;
 }
@@ -149,7 +141,7 @@ void h_capture(struct ctx *c)
     PGresult *res = NULL;
     json_t *form_body = c->form_post ? form_to_body(c->body) : NULL;
     json_t *body = form_body ? form_body : c->body;
-    int64_t now = event_now_ms();
+    int64_t now = clock_wall_ms();
 
     memset(&ev, 0, sizeof(ev));
     issues_init(&is);
@@ -161,7 +153,7 @@ void h_capture(struct ctx *c)
         goto out;
     }
     if (in.honeypot.n > 0) {
-        reply_json(c, 202, json_pack("{s:b}", "ok", 1));
+        http_reply_json(c->resp, 202, json_pack("{s:b}", "ok", 1));
         goto out;
     }
 
@@ -232,13 +224,13 @@ void h_capture(struct ctx *c)
     if (location) {
         if (http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
             goto out;
-        reply_json(c, 303, NULL);
+        http_reply_json(c->resp, 303, NULL);
         goto out;
     }
-    reply_json(c, 200,
-               json_pack("{s:b, s:s, s:s, s:s, s:I}", "ok", 1, "leadId", PQgetvalue(res, 0, 0), "visitorId",
-                         PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2), "heuristicLinksCreated",
-                         (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
+    http_reply_json(c->resp, 200,
+                    json_pack("{s:b, s:s, s:s, s:s, s:I}", "ok", 1, "leadId", PQgetvalue(res, 0, 0),
+                              "visitorId", PQgetvalue(res, 0, 1), "sessionId", PQgetvalue(res, 0, 2),
+                              "heuristicLinksCreated", (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
 out:
     json_decref(ev.traffic_canon);
     json_decref(ev.props);
@@ -280,7 +272,7 @@ static void by_email(struct ctx *c, enum stmt_id stmt, bool with_reason, const c
         http_error(c->resp, 404, "not_found");
         goto out;
     }
-    reply_json(c, 200, json_pack("{s:b, s:b}", "ok", 1, done_key, 1));
+    http_reply_json(c->resp, 200, json_pack("{s:b, s:b}", "ok", 1, done_key, 1));
 out:
     issues_free(&is);
     PQclear(res);

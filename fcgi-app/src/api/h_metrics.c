@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "http/body.h"
+#include "core/clock.h"
 #include "store/db.h"
 #include "api/handlers.h"
 #include "domain/validate.h"
@@ -116,7 +117,7 @@ static void parse_query(const struct config *cfg, struct request *req, struct is
     if (have_from && have_to && sq->from > sq->to)
         issues_add(is, "from", "must not be after to");
     else if (have_from && have_to && sq->to - sq->from + 1 > SUMMARY_MAX_DAYS)
-        issues_add(is, "to", "the window must be at most 366 days");
+        issues_add(is, "to", "the window must be at most " STR_OF(SUMMARY_MAX_DAYS) " days");
     struct str prop;
     sq->property = cfg->rollup_default_property_id;
     if (v_string(is, q, "propertyId", "propertyId", 1, PROPERTY_ID_MAX, V_OPTIONAL, &prop) == V_OK)
@@ -186,9 +187,8 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
     if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 15)) {
         int64_t latest = 0;
         (void)v_parse_date(str_from_cstr(PQgetvalue(r, 0, 15)), &latest);
-        freshness =
-            json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
-                      PQgetvalue(r, 0, 16), "lagDays", (json_int_t)((int64_t)time(NULL) / 86400 - latest));
+        freshness = json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
+                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)(clock_today() - latest));
     } else {
         freshness = json_pack("{s:n, s:n, s:n}", "rolledUpThrough", "generatedAt", "lagDays");
     }
@@ -227,9 +227,7 @@ void h_summary(struct ctx *c)
     json_t *body = build(&sq, res);
     if (!body)
         goto out;
-    json_decref(c->resp->body);
-    c->resp->status = 200;
-    c->resp->body = body;
+    http_reply_json(c->resp, 200, body);
 out:
     issues_free(&is);
     PQclear(res);

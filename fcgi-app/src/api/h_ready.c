@@ -60,9 +60,9 @@ void h_readyz(struct ctx *c)
     } else if (PQgetisnull(res, 0, 0) || strtoul(PQgetvalue(res, 0, 1), NULL, 10) < g_disk_count) {
         http_error(c->resp, 503, "schema_outdated");
     } else {
-        c->resp->status = 200;
-        c->resp->body =
-            json_pack("{s:b, s:s, s:s}", "ok", 1, "database", "up", "schemaVersion", PQgetvalue(res, 0, 0));
+        http_reply_json(
+            c->resp, 200,
+            json_pack("{s:b, s:s, s:s}", "ok", 1, "database", "up", "schemaVersion", PQgetvalue(res, 0, 0)));
     }
     PQclear(res);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,23 @@ static int read_fcgx(void *ctx, char *buf, int n)
 {
     FCGX_Request *r = ctx;
     return FCGX_GetStr(buf, n, r->in);
+}
+
+/* The response goes straight to libfcgi's stream; a flush sends a streamed body's chunk now. */
+static int fcgx_write(void *ctx, const char *p, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        int k = n - done > INT_MAX ? INT_MAX : (int)(n - done);
+        if (FCGX_PutStr(p + done, k, ctx) != k)
+            return -1;
+        done += (size_t)k;
+    }
+    return 0;
+}
+
+static int fcgx_flush(void *ctx)
+{
+    return FCGX_FFlush(ctx) == 0 ? 0 : -1;
 }
 
 int serve_main(const struct config *cfg)
@@ -95,11 +113,9 @@ int serve_main(const struct config *cfg)
             log_warn("%.*s %.*s -> %d", (int)req.method_name.n, req.method_name.p ? req.method_name.p : "",
                      (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p, resp.status);
 
-        size_t len = 0;
-        char *out = http_serialize(&req, &resp, &len);
-        (void)FCGX_PutStr(out, (int)len, r.out);
-        free(out);
-        json_decref(resp.body);
+        struct http_sink sink = {fcgx_write, fcgx_flush, r.out};
+        (void)http_write_response(&req, &resp, &sink);
+        http_response_free(&resp);
         /* Read what is left of the input (at least lighttpd's end-of-stdin record), so that nothing
          * unread remains and the connection can be closed at once: libfcgi's default is a
          * "lingering" close that waits for lighttpd to close its end first, which keeps the

@@ -50,6 +50,16 @@ void *arena_alloc(struct arena *a, size_t n)
     return p;
 }
 
+struct str arena_trim_lower(struct arena *a, struct str s)
+{
+    struct str t = str_trim(s);
+    char *p = arena_strndup(a, t.p, t.n);
+    if (!p)
+        return (struct str){NULL, 0};
+    ascii_lower_inplace(p, t.n);
+    return (struct str){p, t.n};
+}
+
 char *arena_strndup(struct arena *a, const char *p, size_t n)
 {
     if (n == SIZE_MAX)

@@ -20,6 +20,9 @@ void arena_init(struct arena *a, size_t cap);
 void *arena_alloc(struct arena *a, size_t n) ATTR_WUR;
 /* Copies (p, n) into the arena with a trailing NUL; NULL past the cap. Arena-owned. */
 char *arena_strndup(struct arena *a, const char *p, size_t n) ATTR_WUR;
+/* s with ASCII white space trimmed, copied into the arena and ASCII-lowercased (host names, media
+ * types, email addresses). Arena-owned; .p NULL when the arena is full. */
+struct str arena_trim_lower(struct arena *a, struct str s);
 /* Keeps the first block for reuse, frees the rest. */
 void arena_reset(struct arena *a);
 void arena_free(struct arena *a);

@@ -24,8 +24,7 @@
 #define ARENA_BLOCK_BYTES (64 * 1024)
 #define ARENA_MAX_BYTES (4 * 1024 * 1024)
 
-/* Response body buffer cap. */
-#define RESPONSE_MAX_BYTES (1024 * 1024)
+/* Response headers a handler may add, and the length of one value. */
 #define RESPONSE_MAX_HEADERS 16
 #define RESPONSE_HEADER_MAX_LEN 1200
 
@@ -100,14 +99,32 @@
 /* TRUSTED_PROXIES entries (addresses or CIDR ranges), and the length of CLIENT_IP_HEADER. */
 #define CONFIG_TRUSTED_PROXIES_MAX 32
 #define CONFIG_CLIENT_IP_HEADER_MAX_LEN 64
+#define CONFIG_PORT_MAX 65535
+/* A refused list entry is quoted in the error up to this many bytes. */
+#define CONFIG_ECHO_MAX_LEN 64
+/* Session inactivity and the heuristic link window: at most a day, in minutes. */
+#define CONFIG_WINDOW_MINUTES_MAX 1440
+#define CONFIG_ROLLUP_BATCH_DAYS_MAX 365
+#define CONFIG_ROLLUP_INTERVAL_MINUTES_MAX 10080 /* a week */
+#define CONFIG_RETENTION_DAYS_MAX 36500
+/* DATABASE_SCHEMA: Postgres truncates identifiers beyond NAMEDATALEN - 1 bytes. */
+#define CONFIG_DB_SCHEMA_MAX_LEN 63
+/* RUN_DIR: its socket paths must fit a sockaddr_un (108 bytes) with their file names. */
+#define CONFIG_RUN_DIR_MAX_LEN 80
 
 /* Log lines are cut at this size. */
 #define LOG_LINE_MAX 2048
+/* A log message is cut to half a line (the rest is the line's JSON around it). */
+#define LOG_MSG_MAX (LOG_LINE_MAX / 2)
 /* Lines an outage repeats on every request are written at most once per this many seconds per
  * process, with the count of those left out. */
 #define LOG_REPEAT_INTERVAL_S 10
 
 #define MIGRATION_MAX_BYTES (4 * 1024 * 1024) /* one migrations/NNNN_*.sql file */
+
+/* A job's error text (a Postgres message with its context); a migration's quotes its statement. */
+#define JOB_ERR_LEN 600
+#define MIGRATE_ERR_LEN 2048
 
 /* Validation issues of one request (core/issues.h). API.md reports every issue of a body; each
  * issue needs at least one byte of the body, so a body can never reach this cap: it only bounds

@@ -14,6 +14,9 @@ struct str {
 
 /* A string literal and its length, without strlen (lighttpd's CONST_STR_LEN). */
 #define STRLIT(s) ((struct str){(s), sizeof(s) - 1})
+/* A numeric macro's value as a string literal, for messages that quote a bound. */
+#define STR_OF_(x) #x
+#define STR_OF(x) STR_OF_(x)
 #define CONST_STR_LEN(s) (s), (sizeof(s) - 1)
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -105,32 +105,39 @@ static bool env_bool(struct loader *l, const char *name, bool def)
     return b;
 }
 
-/* Splits CORS_ALLOWED_ORIGINS: comma-separated, entries trimmed, empties dropped. */
+/* The lists below are comma-separated with entries trimmed and empties dropped: the next entry
+ * at *p into *out, *p moved past it. Returns false at the end of the list. */
+static bool next_entry(const char **p, struct str *out)
+{
+    while (*p && **p) {
+        size_t n = strcspn(*p, ",");
+        struct str s = str_trim((struct str){*p, n});
+        *p += n + ((*p)[n] == ',');
+        if (s.n > 0) {
+            *out = s;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* CORS_ALLOWED_ORIGINS: comma-separated. */
 static void load_origins(struct loader *l, struct config *c)
 {
     const char *v = env_str(l, "CORS_ALLOWED_ORIGINS");
     if (!v)
         return;
-    const char *p = v;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        struct str s = str_trim((struct str){p, n});
-        if (s.n > 0) {
-            if (c->cors_origin_count >= CORS_MAX_ORIGINS) {
-                fail(l, "CORS_ALLOWED_ORIGINS", "more than %d origins", CORS_MAX_ORIGINS);
-                return;
-            }
-            if (s.n > CORS_MAX_ORIGIN_LEN) {
-                fail(l, "CORS_ALLOWED_ORIGINS", "an origin is longer than %d characters",
-                     CORS_MAX_ORIGIN_LEN);
-                return;
-            }
-            c->cors_origins[c->cors_origin_count++] = xstrndup(s.p, s.n);
+    struct str s;
+    for (const char *p = v; next_entry(&p, &s);) {
+        if (c->cors_origin_count >= CORS_MAX_ORIGINS) {
+            fail(l, "CORS_ALLOWED_ORIGINS", "more than %d origins", CORS_MAX_ORIGINS);
+            return;
         }
-        if (!comma)
-            break;
-        p = comma + 1;
+        if (s.n > CORS_MAX_ORIGIN_LEN) {
+            fail(l, "CORS_ALLOWED_ORIGINS", "an origin is longer than %d characters", CORS_MAX_ORIGIN_LEN);
+            return;
+        }
+        c->cors_origins[c->cors_origin_count++] = xstrndup(s.p, s.n);
     }
 }
 
@@ -143,32 +150,24 @@ static void load_query_keys(struct loader *l, struct config *c)
     const char *v = env_str(l, name);
     if (!v)
         return;
-    const char *p = v;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        struct str s = str_trim((struct str){p, n});
-        if (s.n > 0) {
-            if (c->path_query_key_count >= PATH_QUERY_ALLOWLIST_MAX) {
-                fail(l, name, "more than %d keys", PATH_QUERY_ALLOWLIST_MAX);
-                return;
-            }
-            if (s.n > PATH_QUERY_KEY_MAX_LEN) {
-                fail(l, name, "a key is longer than %d characters", PATH_QUERY_KEY_MAX_LEN);
-                return;
-            }
-            for (size_t i = 0; i < s.n; i++) {
-                unsigned char ch = (unsigned char)s.p[i];
-                if (ch <= 0x20 || ch == 0x7f || strchr("&=#?", ch)) {
-                    fail(l, name, "a key may not contain white space, control characters or & = # ?");
-                    return;
-                }
-            }
-            c->path_query_keys[c->path_query_key_count++] = xstrndup(s.p, s.n);
+    struct str s;
+    for (const char *p = v; next_entry(&p, &s);) {
+        if (c->path_query_key_count >= PATH_QUERY_ALLOWLIST_MAX) {
+            fail(l, name, "more than %d keys", PATH_QUERY_ALLOWLIST_MAX);
+            return;
         }
-        if (!comma)
-            break;
-        p = comma + 1;
+        if (s.n > PATH_QUERY_KEY_MAX_LEN) {
+            fail(l, name, "a key is longer than %d characters", PATH_QUERY_KEY_MAX_LEN);
+            return;
+        }
+        for (size_t i = 0; i < s.n; i++) {
+            unsigned char ch = (unsigned char)s.p[i];
+            if (ch <= 0x20 || ch == 0x7f || strchr("&=#?", ch)) {
+                fail(l, name, "a key may not contain white space, control characters or & = # ?");
+                return;
+            }
+        }
+        c->path_query_keys[c->path_query_key_count++] = xstrndup(s.p, s.n);
     }
 }
 
@@ -243,26 +242,20 @@ int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap
 static void load_trusted_proxies(struct loader *l, struct config *c)
 {
     c->trusted_proxies = env_str(l, "TRUSTED_PROXIES");
-    const char *p = c->trusted_proxies;
-    while (p && *p) {
-        size_t n = strcspn(p, ",");
-        struct str s = str_trim((struct str){p, n});
-        if (s.n > 0) {
-            const char *why = NULL;
-            if (c->trusted_count >= CONFIG_TRUSTED_PROXIES_MAX) {
-                fail(l, "TRUSTED_PROXIES", "more than %d entries", CONFIG_TRUSTED_PROXIES_MAX);
-                return;
-            }
-            if (config_parse_trusted_net(s, &c->trusted[c->trusted_count], &why) != 0) {
-                /* not a secret: the entry is shown (cut) so the typo can be found */
-                fail(l, "TRUSTED_PROXIES", "'%.*s' %s", s.n > 64 ? 64 : (int)s.n, s.p, why);
-                return;
-            }
-            c->trusted_count++;
+    struct str s;
+    for (const char *p = c->trusted_proxies; next_entry(&p, &s);) {
+        const char *why = NULL;
+        if (c->trusted_count >= CONFIG_TRUSTED_PROXIES_MAX) {
+            fail(l, "TRUSTED_PROXIES", "more than %d entries", CONFIG_TRUSTED_PROXIES_MAX);
+            return;
         }
-        p += n;
-        if (*p == ',')
-            p++;
+        if (config_parse_trusted_net(s, &c->trusted[c->trusted_count], &why) != 0) {
+            /* not a secret: the entry is shown (cut) so the typo can be found */
+            fail(l, "TRUSTED_PROXIES", "'%.*s' %s",
+                 s.n > CONFIG_ECHO_MAX_LEN ? CONFIG_ECHO_MAX_LEN : (int)s.n, s.p, why);
+            return;
+        }
+        c->trusted_count++;
     }
 }
 
@@ -340,7 +333,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->enforce_origin = env_bool(&l, "ENFORCE_ORIGIN", true);
     load_query_keys(&l, c);
 
-    c->port = (int)env_long(&l, "PORT", 3000, 1, 65535);
+    c->port = (int)env_long(&l, "PORT", 3000, 1, CONFIG_PORT_MAX);
     c->fcgi_workers = (int)env_long(&l, "FCGI_WORKERS", 2, 1, CONFIG_FCGI_WORKERS_MAX);
     c->max_body_bytes = env_long(&l, "MAX_BODY_BYTES", BODY_BYTES_DEFAULT, BODY_BYTES_MIN, BODY_BYTES_MAX);
 
@@ -357,10 +350,12 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->rate_limit_ipv6_prefix = (int)env_long(&l, "RATE_LIMIT_IPV6_PREFIX", RATELIMIT_IPV6_PREFIX_DEFAULT,
                                               RATELIMIT_IPV6_PREFIX_MIN, RATELIMIT_IPV6_PREFIX_MAX);
 
-    c->session_inactivity_minutes = (int)env_long(&l, "SESSION_INACTIVITY_MINUTES", 30, 1, 1440);
-    c->heuristic_link_window_minutes = (int)env_long(&l, "HEURISTIC_LINK_WINDOW_MINUTES", 15, 1, 1440);
+    c->session_inactivity_minutes =
+        (int)env_long(&l, "SESSION_INACTIVITY_MINUTES", 30, 1, CONFIG_WINDOW_MINUTES_MAX);
+    c->heuristic_link_window_minutes =
+        (int)env_long(&l, "HEURISTIC_LINK_WINDOW_MINUTES", 15, 1, CONFIG_WINDOW_MINUTES_MAX);
     c->enable_heuristic_linking = env_bool(&l, "ENABLE_HEURISTIC_LINKING", true);
-    c->rollup_batch_days = (int)env_long(&l, "ROLLUP_BATCH_DAYS", 7, 1, 365);
+    c->rollup_batch_days = (int)env_long(&l, "ROLLUP_BATCH_DAYS", 7, 1, CONFIG_ROLLUP_BATCH_DAYS_MAX);
 
     c->rollup_default_property_id = env_str(&l, "ROLLUP_DEFAULT_PROPERTY_ID");
     if (!c->rollup_default_property_id)
@@ -368,8 +363,9 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     else if (strlen(c->rollup_default_property_id) > PROPERTY_ID_MAX)
         fail(&l, "ROLLUP_DEFAULT_PROPERTY_ID", "must be at most %d characters", PROPERTY_ID_MAX);
 
-    c->rollup_interval_minutes = (int)env_long(&l, "ROLLUP_INTERVAL_MINUTES", 60, 1, 10080);
-    c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, 36500);
+    c->rollup_interval_minutes =
+        (int)env_long(&l, "ROLLUP_INTERVAL_MINUTES", 60, 1, CONFIG_ROLLUP_INTERVAL_MINUTES_MAX);
+    c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, CONFIG_RETENTION_DAYS_MAX);
     c->privacy_contact_email = env_str(&l, "PRIVACY_CONTACT_EMAIL");
 
     const char *lvl = env_str(&l, "LOG_LEVEL");
@@ -390,14 +386,15 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->database_schema = env_str(&l, "DATABASE_SCHEMA");
     if (!c->database_schema)
         c->database_schema = "public";
-    else if (strlen(c->database_schema) > 63 || has_nul_or_ctl(c->database_schema))
-        fail(&l, "DATABASE_SCHEMA", "must be a schema name of at most 63 characters");
+    else if (strlen(c->database_schema) > CONFIG_DB_SCHEMA_MAX_LEN || has_nul_or_ctl(c->database_schema))
+        fail(&l, "DATABASE_SCHEMA", "must be a schema name of at most %d characters",
+             CONFIG_DB_SCHEMA_MAX_LEN);
 
     c->run_dir = env_str(&l, "RUN_DIR");
     if (!c->run_dir)
         c->run_dir = "/tmp/backend-run";
-    else if (c->run_dir[0] != '/' || strlen(c->run_dir) > 80)
-        fail(&l, "RUN_DIR", "must be an absolute path of at most 80 characters");
+    else if (c->run_dir[0] != '/' || strlen(c->run_dir) > CONFIG_RUN_DIR_MAX_LEN)
+        fail(&l, "RUN_DIR", "must be an absolute path of at most %d characters", CONFIG_RUN_DIR_MAX_LEN);
 
     load_trusted_proxies(&l, c);
     load_client_ip_header(&l, c);

@@ -1,23 +1,21 @@
 /* hash.c - thin wrappers over libsodium. */
 #include "core/hash.h"
 
+#include "core/clock.h"
+#include "core/config.h"
+
 #include <sodium.h>
 #include <string.h>
-#include <sys/time.h>
 
 int hash_init(void)
 {
     return sodium_init() < 0 ? -1 : 0;
 }
 
+/* Lowercase hex of in[0..n) into out[2n + 1] (sodium_bin2hex writes lowercase and the NUL). */
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    (void)sodium_bin2hex(out, 2 * n + 1, in, n);
 }
 
 void hash_hmac_hex(struct str key, struct str msg, char out[HASH_HEX_LEN + 1])
@@ -29,6 +27,11 @@ void hash_hmac_hex(struct str key, struct str msg, char out[HASH_HEX_LEN + 1])
     crypto_auth_hmacsha256_final(&st, mac);
     to_hex(mac, sizeof(mac), out);
     sodium_memzero(&st, sizeof(st));
+}
+
+void hash_peppered_hex(const struct config *cfg, struct str msg, char out[HASH_HEX_LEN + 1])
+{
+    hash_hmac_hex((struct str){cfg->ip_hash_pepper, cfg->ip_hash_pepper_len}, msg, out);
 }
 
 void hash_sha256_hex(struct str msg, char out[HASH_HEX_LEN + 1])
@@ -63,9 +66,7 @@ void uuid_v4(char out[UUID_STR_LEN + 1])
 void uuid_v7(char out[UUID_STR_LEN + 1])
 {
     unsigned char b[16];
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    uint64_t ms = (uint64_t)clock_wall_ms();
     randombytes_buf(b, sizeof(b));
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)(ms >> (8 * (5 - i)));

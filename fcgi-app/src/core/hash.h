@@ -12,6 +12,10 @@ int hash_init(void) ATTR_WUR;
 
 /* Lowercase hex HMAC-SHA256(key, msg) into out[HASH_HEX_LEN + 1]. */
 void hash_hmac_hex(struct str key, struct str msg, char out[HASH_HEX_LEN + 1]);
+struct config;
+/* Lowercase hex HMAC-SHA256 keyed with the config's IP_HASH_PEPPER: how a client address (and
+ * anything else kept only as a keyed hash) is stored. */
+void hash_peppered_hex(const struct config *cfg, struct str msg, char out[HASH_HEX_LEN + 1]);
 /* Lowercase hex SHA-256(msg) into out[HASH_HEX_LEN + 1]. */
 void hash_sha256_hex(struct str msg, char out[HASH_HEX_LEN + 1]);
 

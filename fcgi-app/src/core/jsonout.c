@@ -25,33 +25,35 @@ void jsonout_real(double d, char out[32])
     }
 }
 
-static void put_string(struct buf *o, const char *s, size_t n)
+size_t jsonout_escape_byte(unsigned char c, unsigned flags, char out[6])
 {
     static const char hex[] = "0123456789abcdef";
+    if (c == '"' || c == '\\') {
+        out[0] = '\\', out[1] = (char)c;
+        return 2;
+    }
+    if ((flags & JSONESC_SHORT) && (c == '\n' || c == '\r' || c == '\t')) {
+        out[0] = '\\', out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        return 2;
+    }
+    if (c < 0x20 || (c == 0x7f && (flags & JSONESC_DEL))) {
+        out[0] = '\\', out[1] = 'u', out[2] = '0', out[3] = '0', out[4] = hex[c >> 4], out[5] = hex[c & 15];
+        return 6;
+    }
+    return 0;
+}
+
+static void put_string(struct buf *o, const char *s, size_t n)
+{
     buf_put(o, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[7];
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c == '\n')
-            esc = "\\n";
-        else if (c == '\r')
-            esc = "\\r";
-        else if (c == '\t')
-            esc = "\\t";
-        else if (c < 0x20) {
-            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = 0;
-            esc = u;
-        }
-        if (!esc)
+        char esc[6];
+        size_t k = jsonout_escape_byte((unsigned char)s[i], JSONESC_SHORT, esc);
+        if (k == 0)
             continue;
         buf_put(o, s + run, i - run);
-        buf_put(o, esc, strlen(esc));
+        buf_put(o, esc, k);
         run = i + 1;
     }
     buf_put(o, s + run, n - run);

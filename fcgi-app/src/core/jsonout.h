@@ -16,6 +16,15 @@ const char *jsonout_dump(struct arena *a, const json_t *v, bool sort_keys);
 /* The same into a malloc'd string the caller frees; NULL for a NULL v. */
 char *jsonout_dumps(const json_t *v, bool sort_keys);
 
+/* How jsonout_escape_byte spells what it escapes. */
+enum {
+    JSONESC_SHORT = 1 << 0, /* \n \r \t as such (else \u000a etc.) */
+    JSONESC_DEL = 1 << 1,   /* 0x7f escaped too */
+};
+/* The JSON escape of byte c into out (not NUL-terminated) and its length, 0 when c stands as it
+ * is: '"' and '\\' with a backslash, control bytes as \u00XX (see flags). */
+size_t jsonout_escape_byte(unsigned char c, unsigned flags, char out[6]);
+
 /* d as an integer when it is one (below 1e15), else the shortest "%.Ng" (N = 15..17) that strtod
  * reads back exactly, into out. */
 void jsonout_real(double d, char out[32]);

@@ -5,11 +5,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/bounds.h"
+#include "core/clock.h"
+#include "core/jsonout.h"
 
 static enum log_level g_level = LOG_INFO;
 static const char *g_component = "backend";
@@ -26,27 +27,14 @@ void log_set_component(const char *name)
 
 size_t log_json_escape(char *out, size_t cap, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     if (cap == 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[7];
-        size_t k = 0;
-        if (c == '"' || c == '\\') {
-            esc[k++] = '\\';
-            esc[k++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            esc[k++] = '\\';
-            esc[k++] = 'u';
-            esc[k++] = '0';
-            esc[k++] = '0';
-            esc[k++] = hex[c >> 4];
-            esc[k++] = hex[c & 15];
-        } else {
-            esc[k++] = (char)c;
-        }
+        char esc[6];
+        size_t k = jsonout_escape_byte((unsigned char)s[i], JSONESC_DEL, esc);
+        if (k == 0)
+            esc[k++] = s[i];
         if (o + k >= cap)
             break;
         memcpy(out + o, esc, k);
@@ -58,18 +46,36 @@ size_t log_json_escape(char *out, size_t cap, const char *s, size_t n)
 
 static void write_line(enum log_level lvl, const char *msg, size_t mlen);
 
+/* Formats and writes one line; left_out > 0 appends how many similar lines were not logged (a long
+ * message gives up its tail for that count). */
+ATTR_PRINTF(3, 0) static void vlog(enum log_level lvl, unsigned left_out, const char *fmt, va_list ap)
+{
+    char msg[LOG_MSG_MAX];
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (m < 0)
+        return;
+    size_t mlen = (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
+    if (left_out > 0) {
+        char tail[96];
+        int t = snprintf(tail, sizeof(tail), " (%u similar lines not logged in the last %d s)", left_out,
+                         LOG_REPEAT_INTERVAL_S);
+        size_t tn = t > 0 && (size_t)t < sizeof(tail) ? (size_t)t : 0;
+        if (mlen + tn >= sizeof(msg))
+            mlen = sizeof(msg) - 1 - tn;
+        memcpy(msg + mlen, tail, tn + 1);
+        mlen += tn;
+    }
+    write_line(lvl, msg, mlen);
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
     if (lvl < g_level)
         return;
-    char msg[LOG_LINE_MAX / 2];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    vlog(lvl, 0, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        return;
-    write_line(lvl, msg, (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1);
 }
 
 struct log_repeat *log_outage(void)
@@ -104,31 +110,13 @@ void log_repeat_msg(struct log_repeat *r, enum log_level lvl, const char *fmt, .
 {
     if (lvl < g_level)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     unsigned left_out = 0;
-    if (!log_repeat_admit(r, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &left_out))
+    if (!log_repeat_admit(r, clock_mono_ms(), &left_out))
         return;
-    char msg[LOG_LINE_MAX / 2];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    vlog(lvl, left_out, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        return;
-    size_t mlen = (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
-    if (left_out > 0) {
-        /* the count goes at the end; a long message gives up its tail for it */
-        char tail[96];
-        int t = snprintf(tail, sizeof(tail), " (%u similar lines not logged in the last %d s)", left_out,
-                         LOG_REPEAT_INTERVAL_S);
-        size_t tn = t > 0 && (size_t)t < sizeof(tail) ? (size_t)t : 0;
-        if (mlen + tn >= sizeof(msg))
-            mlen = sizeof(msg) - 1 - tn;
-        memcpy(msg + mlen, tail, tn + 1);
-        mlen += tn;
-    }
-    write_line(lvl, msg, mlen);
 }
 
 static void write_line(enum log_level lvl, const char *msg, size_t mlen)
@@ -138,16 +126,16 @@ static void write_line(enum log_level lvl, const char *msg, size_t mlen)
     char esc[LOG_LINE_MAX];
     log_json_escape(esc, sizeof(esc) - 128, msg, mlen);
 
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
+    int64_t now = clock_wall_ms();
+    time_t sec = (time_t)(now / 1000);
     struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     char line[LOG_LINE_MAX + 256];
     int n = snprintf(line, sizeof(line),
                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"component\":\"%s\","
                      "\"pid\":%d,\"msg\":\"%s\"}\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(tv.tv_usec / 1000), names[lvl], g_component, (int)getpid(), esc);
+                     (int)(now % 1000), names[lvl], g_component, (int)getpid(), esc);
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;

@@ -159,11 +159,7 @@ static struct str lowered(struct arena *a, struct str s)
     s = str_trim(s);
     if (s.n == 0)
         return none;
-    char *p = arena_strndup(a, s.p, s.n);
-    if (!p)
-        return none;
-    ascii_lower_inplace(p, s.n);
-    return (struct str){p, s.n};
+    return arena_trim_lower(a, s);
 }
 
 const char *enrich_traffic_source(struct arena *a, const struct traffic_input *in)

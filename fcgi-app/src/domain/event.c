@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "domain/enrich.h"
 #include "core/hash.h"
@@ -14,13 +13,6 @@
 const char *const UTM_KEYS[UTM_FIELDS] = {"source", "medium", "campaign", "term", "content"};
 
 static const char *const DEVICE_TYPES[] = {"desktop", "mobile", "tablet", "bot", "unknown"};
-
-int64_t event_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static json_t *jstr(struct str s)
 {
@@ -257,13 +249,13 @@ static struct str site_host(struct arena *a, const struct event_client *cl)
  * views of one path with different queries in one bucket stay two events, an exact retry still
  * finds the first, and the key lets no one without the pepper test a guess at what was removed.
  * Values without a query or fragment render as before (their keys do not change). Arena-owned. */
-static const char *strip_token(struct arena *a, struct str pepper, struct str stored, struct str sent,
+static const char *strip_token(struct arena *a, const struct config *cfg, struct str stored, struct str sent,
                                bool changed)
 {
     if (!changed)
         return arena_strndup(a, stored.p, stored.n);
     char mac[HASH_HEX_LEN + 1];
-    hash_hmac_hex(pepper, sent, mac);
+    hash_peppered_hex(cfg, sent, mac);
     size_t sn = stored.p ? stored.n : 0;
     char *out = arena_alloc(a, sn + 1 + HASH_HEX_LEN + 1);
     if (!out)
@@ -290,9 +282,8 @@ int event_params(struct arena *a, const struct config *cfg, const struct event_c
     if (!ids)
         goto out;
 
-    struct str pepper = {cfg->ip_hash_pepper, cfg->ip_hash_pepper_len};
-    hash_hmac_hex(pepper, cl->remote_addr, ip_hash);
-    hash_hmac_hex(pepper, cl->user_agent.p ? cl->user_agent : STRLIT("unknown"), ua_hash);
+    hash_peppered_hex(cfg, cl->remote_addr, ip_hash);
+    hash_peppered_hex(cfg, cl->user_agent.p ? cl->user_agent : STRLIT("unknown"), ua_hash);
 
     int64_t at = ev->has_timestamp ? ev->timestamp_ms : now_ms;
     v_format_pg_timestamp(at, iso);
@@ -310,8 +301,8 @@ int event_params(struct arena *a, const struct config *cfg, const struct event_c
     struct str referrer = {NULL, 0};
     if (!path.p || (ev->referrer.p && enrich_strip_referrer(a, ev->referrer, &referrer, &ref_cut) != 0))
         goto out;
-    const char *path_tok = strip_token(a, pepper, path, ev->path, path_cut);
-    const char *ref_tok = ev->referrer.p ? strip_token(a, pepper, referrer, ev->referrer, ref_cut) : NULL;
+    const char *path_tok = strip_token(a, cfg, path, ev->path, path_cut);
+    const char *ref_tok = ev->referrer.p ? strip_token(a, cfg, referrer, ev->referrer, ref_cut) : NULL;
     if (!path_tok || (ev->referrer.p && !ref_tok))
         goto out;
     const char *device = ev->device_type ? ev->device_type : enrich_device_type(cl->user_agent);

@@ -90,7 +90,4 @@ struct event_client {
 int event_params(struct arena *a, const struct config *cfg, const struct event_client *cl,
                  const struct event_in *ev, int64_t now_ms, union ingest_event_args *out) ATTR_WUR;
 
-/* Server wall-clock time in epoch ms. */
-int64_t event_now_ms(void);
-
 #endif

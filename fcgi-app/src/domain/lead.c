@@ -74,16 +74,10 @@ bool lead_email_valid(struct str e)
 
 struct str lead_email_normalize(struct arena *a, struct str email, struct str *domain)
 {
-    struct str t = str_trim(email);
-    char *p = arena_strndup(a, t.p, t.n);
-    if (!p) {
-        *domain = (struct str){NULL, 0};
-        return *domain;
-    }
-    ascii_lower_inplace(p, t.n);
-    const char *at = memchr(p, '@', t.n);
-    *domain = at ? (struct str){at + 1, t.n - (size_t)(at + 1 - p)} : (struct str){NULL, 0};
-    return (struct str){p, t.n};
+    struct str t = arena_trim_lower(a, email);
+    const char *at = t.p ? memchr(t.p, '@', t.n) : NULL;
+    *domain = at ? (struct str){at + 1, t.n - (size_t)(at + 1 - t.p)} : (struct str){NULL, 0};
+    return t;
 }
 
 const char *lead_redirect_location(struct arena *a, struct str path, struct str origin)

@@ -6,8 +6,10 @@
 
 #include <jansson.h>
 
+#include "core/calendar.h"
 #include "core/common.h"
 #include "core/issues.h"
+#include "core/utf8.h"
 
 /* Result of a field helper. */
 enum v_result {
@@ -18,15 +20,6 @@ enum v_result {
 
 #define V_REQUIRED true
 #define V_OPTIONAL false
-
-/* Trims the white space and line terminators that ECMAScript's String.prototype.trim removes
- * (ASCII space and controls, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F,
- * U+3000, U+FEFF). s must be valid UTF-8; the result borrows from s. */
-struct str v_trim(struct str s);
-/* true when (p, n) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-bool v_utf8_valid(struct str s);
-/* Number of code points in valid UTF-8. */
-size_t v_codepoints(struct str s);
 
 /* A string, trimmed, of min..max code points, without U+0000. *out borrows from obj. */
 enum v_result v_string(struct issues *is, json_t *obj, const char *key, const char *path, size_t min,
@@ -55,27 +48,7 @@ enum v_result v_coerced_number(struct issues *is, json_t *obj, const char *key, 
 enum v_result v_timestamp(struct issues *is, json_t *obj, const char *key, const char *path, int64_t now_ms,
                           int64_t max_future_ms, int64_t *out_ms);
 
-/* Parses an ISO-8601 date-time with offset into UTC epoch ms. Returns 0, or -1 when malformed
- * or not a real calendar date. Exposed for tests. */
-int v_parse_iso8601(struct str s, int64_t *out_ms);
 /* Parses a decimal number as coerced numbers allow. Returns 0 or -1. */
 int v_parse_decimal(struct str s, double *out);
-/* Formats epoch ms as 2026-02-14T05:00:00.000Z into out (24 characters + NUL for years 0-9999). */
-#define V_ISO_LEN 40
-void v_format_iso(int64_t ms, char out[V_ISO_LEN]);
-/* Formats epoch ms as "YYYY-MM-DDTHH:MM:SS.mmm", the UTC wall time a timestamp(3) parameter takes,
- * into out (at least V_ISO_LEN bytes). */
-void v_format_pg_timestamp(int64_t ms, char *out);
-
-/* Parses a real calendar date YYYY-MM-DD, from V_DATE_MIN_YEAR on, into days since 1970-01-01.
- * Returns 0 or -1. */
-#define V_DATE_MIN_YEAR 1970
-int v_parse_date(struct str s, int64_t *days);
-/* Formats days since 1970-01-01 as YYYY-MM-DD into out (at least V_DATE_LEN bytes). */
-#define V_DATE_LEN 16
-void v_format_date(int64_t days, char *out);
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (no validation). */
-int64_t v_days_from_civil(int64_t y, unsigned m, unsigned d);
 
 #endif

@@ -24,9 +24,7 @@ static void add_rate_headers(struct request *req, struct response *resp, const s
 
 void app_handle(const struct config *cfg, struct request *req, struct response *resp, time_t now)
 {
-    resp->status = 500;
-    resp->body = NULL;
-    resp->header_count = 0;
+    *resp = (struct response){.status = 500}; /* the caller's is fresh: nothing to free */
     json_t *body = NULL;
     struct rl_decision rl = {true, 0, 0, 0};
 

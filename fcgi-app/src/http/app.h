@@ -8,7 +8,7 @@
 #include "http/http.h"
 
 /* Fills resp for req. req must have been through http_parse_request(). now is wall time, for
- * the rate-limit window. The response body (resp->body) is owned by the caller afterwards. */
+ * the rate-limit window. What the response carries is the caller's afterwards (http_response_free). */
 void app_handle(const struct config *cfg, struct request *req, struct response *resp, time_t now);
 
 #endif

@@ -7,15 +7,6 @@
 
 #include "core/xalloc.h"
 
-static void reply_body_issue(struct response *resp, const char *message)
-{
-    struct issues is;
-    issues_init(&is);
-    issues_add(&is, "", message);
-    http_invalid(resp, &is);
-    issues_free(&is);
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -211,11 +202,11 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
     *out = NULL;
     *form = false;
     if (req->content_length_bad) {
-        reply_body_issue(resp, "Content-Length is malformed");
+        http_invalid_body(resp, "Content-Length is malformed");
         return -1;
     }
     if (req->content_length <= 0) {
-        reply_body_issue(resp, "request body is required");
+        http_invalid_body(resp, "request body is required");
         return -1;
     }
     struct str mt = http_media_type(req, req->content_type);
@@ -243,7 +234,7 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
         got += (size_t)n;
     }
     if (got < want) {
-        reply_body_issue(resp, "request body is shorter than Content-Length");
+        http_invalid_body(resp, "request body is shorter than Content-Length");
         return -1;
     }
     buf[got] = '\0';
@@ -279,7 +270,7 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        reply_body_issue(resp, "request body must be a JSON object");
+        http_invalid_body(resp, "request body must be a JSON object");
         return -1;
     }
     *out = root;

@@ -82,15 +82,6 @@ static bool is_header_list(struct str s)
     return true;
 }
 
-static void preflight_invalid(struct response *resp, const char *message)
-{
-    struct issues is;
-    issues_init(&is);
-    issues_add(&is, "", message);
-    http_invalid(resp, &is);
-    issues_free(&is);
-}
-
 void cors_preflight(const struct config *cfg, struct request *req, struct response *resp)
 {
     if (!cors_origin_allowed(cfg, req->origin)) {
@@ -99,17 +90,15 @@ void cors_preflight(const struct config *cfg, struct request *req, struct respon
     }
     struct str method = http_param(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
     if (!method.p || str_trim(method).n == 0) {
-        preflight_invalid(resp, "Access-Control-Request-Method header is required");
+        http_invalid_body(resp, "Access-Control-Request-Method header is required");
         return;
     }
     struct str headers = http_param(req, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
     if (headers.p && !is_header_list(headers)) {
-        preflight_invalid(resp, "Access-Control-Request-Headers is not a list of header names");
+        http_invalid_body(resp, "Access-Control-Request-Headers is not a list of header names");
         return;
     }
-    resp->status = 204;
-    json_decref(resp->body);
-    resp->body = NULL;
+    http_reply_empty(resp, 204);
     allow_origin(req, resp);
     (void)http_add_header(req, resp, "Access-Control-Allow-Methods", STRLIT("GET, HEAD, POST"));
     if (headers.p && headers.n > 0)

@@ -14,40 +14,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "core/bounds.h"
+#include "core/clock.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "store/pgjob.h"
+#include "store/sql.h"
 #include "core/xalloc.h"
 
 /* Local bounds: <limits.h> is not used because -I src makes it resolve to the project's limits.h. */
 #define MIGRATION_MAX_FILES 1000
 #define MIGRATION_NAME_MAX 128 /* longer file names are refused rather than truncated */
 #define MIGRATION_PATH_MAX 1024
-#define CHECKSUM_HEX_LEN (crypto_hash_sha256_BYTES * 2)
-#define ERR_MAX 2048
-
-#define SQL_HAS_TABLES                                                                                       \
-    "SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass('_prisma_migrations') IS NOT NULL"
-#define SQL_CREATE_TABLE                                                                                     \
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("                                                         \
-    "version text PRIMARY KEY, "                                                                             \
-    "checksum text NOT NULL, "                                                                               \
-    "applied_at timestamp(3) NOT NULL DEFAULT current_timestamp, "                                           \
-    "execution_ms integer NOT NULL)"
-/* applied_at holds UTC wall time (the session TimeZone is UTC), so it is formatted as such. */
-#define SQL_APPLIED                                                                                          \
-    "SELECT version, checksum, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "                    \
-    "FROM schema_migrations ORDER BY version"
-#define SQL_RECORD "INSERT INTO schema_migrations (version, checksum, execution_ms) VALUES ($1, $2, $3)"
 
 enum { COL_VERSION = 0, COL_CHECKSUM, COL_APPLIED_AT };
 
 struct mfile {
     char name[MIGRATION_NAME_MAX + 1];    /* "0001_init.sql" */
     char version[MIGRATION_NAME_MAX + 1]; /* "0001_init" */
-    char checksum[CHECKSUM_HEX_LEN + 1];  /* empty unless the set was scanned with hashing */
+    char checksum[HASH_HEX_LEN + 1];      /* empty unless the set was scanned with hashing */
     int row;                              /* row in the applied result, -1 while pending */
 };
 
@@ -101,13 +86,6 @@ static struct mfile *mset_find(const struct mset *ms, const char *version)
     if (ms->n == 0)
         return NULL;
     return bsearch(version, ms->files, ms->n, sizeof(ms->files[0]), cmp_key_file);
-}
-
-static void sha256_hex(const char *buf, size_t len, char out[CHECKSUM_HEX_LEN + 1])
-{
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(d, (const unsigned char *)buf, len);
-    sodium_bin2hex(out, CHECKSUM_HEX_LEN + 1, d, sizeof(d));
 }
 
 /* Reads <dir>/<name> whole into *out (NUL-terminated; caller frees) and *outlen. Refuses anything
@@ -254,7 +232,7 @@ static int mset_scan(const char *app_home, struct mset *ms, bool hash, FILE *war
         size_t len;
         if (read_migration(ms->dir, ms->files[i].name, &buf, &len, err, errlen) != 0)
             goto out;
-        sha256_hex(buf, len, ms->files[i].checksum);
+        hash_sha256_hex((struct str){buf, len}, ms->files[i].checksum);
         free(buf);
     }
     rc = 0;
@@ -269,7 +247,7 @@ out:
 static int has_tables(PGconn *c, bool *has_sm, bool *has_prisma, char *err, size_t errlen)
 {
     PGresult *r;
-    if (pgjob_exec(c, SQL_HAS_TABLES, 0, NULL, &r, "cannot inspect the database", err, errlen) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_HAS_TABLES, 0, NULL, &r, "cannot inspect the database", err, errlen) != 0)
         return -1;
     *has_sm = PQgetvalue(r, 0, 0)[0] == 't';
     *has_prisma = PQgetvalue(r, 0, 1)[0] == 't';
@@ -300,11 +278,6 @@ static int match_applied(struct mset *ms, const PGresult *applied, FILE *warn, F
     return changed;
 }
 
-static long elapsed_ms(const struct timespec *a, const struct timespec *b)
-{
-    return (long)(b->tv_sec - a->tv_sec) * 1000 + (long)(b->tv_nsec - a->tv_nsec) / 1000000;
-}
-
 /* Applies one file in its own transaction and records it. On failure rolls back and writes the
  * server's reason into why. */
 static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, long *ms_out, char *why,
@@ -312,48 +285,48 @@ static int apply_one(PGconn *c, const struct mset *ms, const struct mfile *f, lo
 {
     char *sql = NULL;
     size_t len;
-    char sum[CHECKSUM_HEX_LEN + 1], msbuf[24];
+    char sum[HASH_HEX_LEN + 1], msbuf[24];
     const char *const params[] = {f->version, f->checksum, msbuf};
     PGresult *r = NULL;
     ExecStatusType st;
-    struct timespec t0, t1;
+    struct timespec t0;
     int rc = -1;
 
     if (read_migration(ms->dir, f->name, &sql, &len, why, whylen) != 0)
         goto out;
-    sha256_hex(sql, len, sum);
+    hash_sha256_hex((struct str){sql, len}, sum);
     if (strcmp(sum, f->checksum) != 0) {
         (void)snprintf(why, whylen, "the file changed while migrate was running");
         goto out;
     }
-    if (pgjob_exec(c, "BEGIN", 0, NULL, NULL, "BEGIN", why, whylen) != 0 ||
-        pgjob_exec(c, "SET LOCAL lock_timeout = '10s'", 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
+    if (pgjob_exec(c, SQL_BEGIN, 0, NULL, NULL, "BEGIN", why, whylen) != 0 ||
+        pgjob_exec(c, SQL_MIGRATE_LOCK_TIMEOUT, 0, NULL, NULL, "SET LOCAL", why, whylen) != 0)
         goto out;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_mono_now();
     r = PQexec(c, sql); /* simple protocol: the file may hold many statements */
     st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
         pgjob_reason(r, c, why, whylen);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long exec_ms = (long)clock_since_ms(&t0);
     /* A COMMIT inside the file would have made everything before it permanent and unrecorded. */
     if (PQtransactionStatus(c) != PQTRANS_INTRANS) {
         (void)snprintf(why, whylen,
                        "the file ends the transaction itself (no BEGIN/COMMIT/ROLLBACK allowed)");
         goto out;
     }
-    *ms_out = elapsed_ms(&t0, &t1);
+    *ms_out = exec_ms;
     (void)snprintf(msbuf, sizeof(msbuf), "%ld", *ms_out);
-    if (pgjob_exec(c, SQL_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
-        pgjob_exec(c, "COMMIT", 0, NULL, NULL, "COMMIT", why, whylen) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_RECORD, 3, params, NULL, "cannot record it", why, whylen) != 0 ||
+        pgjob_exec(c, SQL_COMMIT, 0, NULL, NULL, "COMMIT", why, whylen) != 0)
         goto out;
     rc = 0;
 out:
     PQclear(r);
     if (rc != 0 && PQtransactionStatus(c) != PQTRANS_IDLE)
-        PQclear(PQexec(c, "ROLLBACK"));
+        PQclear(PQexec(c, SQL_ROLLBACK));
     free(sql);
     return rc;
 }
@@ -366,13 +339,12 @@ static int ensure_schema(PGconn *c, const char *schema, char *err, size_t errlen
     int rc = -1;
     const char *const params[] = {schema};
 
-    if (pgjob_exec(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r,
-                   "cannot inspect the database", err, errlen) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_HAS_SCHEMA, 1, params, &r, "cannot inspect the database", err, errlen) != 0)
         goto out;
     if (PQntuples(r) == 0) {
         char sql[256];
         ident = PQescapeIdentifier(c, schema, strlen(schema));
-        int n = ident ? snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s", ident) : -1;
+        int n = ident ? snprintf(sql, sizeof(sql), SQL_MIGRATE_CREATE_SCHEMA_FMT, ident) : -1;
         if (n < 0 || (size_t)n >= sizeof(sql)) {
             (void)snprintf(err, errlen, "cannot quote the schema name");
             goto out;
@@ -393,15 +365,11 @@ out:
 static void report_adoption(PGconn *c)
 {
     PGresult *r = NULL;
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     printf("migrate: adopting a database created by the Node service (_prisma_migrations present)\n");
     log_info("adopting a Node/Prisma database");
-    if (pgjob_exec(
-            c,
-            "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS "
-            "NOT NULL "
-            "FROM _prisma_migrations ORDER BY started_at, migration_name",
-            0, NULL, &r, "cannot read _prisma_migrations", err, sizeof(err)) != 0) {
+    if (pgjob_exec(c, SQL_MIGRATE_PRISMA, 0, NULL, &r, "cannot read _prisma_migrations", err, sizeof(err)) !=
+        0) {
         fprintf(stderr, "migrate: warning: %s\n", err);
         return;
     }
@@ -417,29 +385,22 @@ static void report_adoption(PGconn *c)
 
 static int lock_run(PGconn *c, const char *key, char *err, size_t errlen)
 {
-    PGresult *r = NULL;
-    const char *const params[] = {key};
-    int rc = -1;
-    if (pgjob_exec(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &r,
-                   "cannot take the migration lock", err, errlen) != 0)
-        goto out;
-    if (PQgetvalue(r, 0, 0)[0] != 't') {
+    bool got = false;
+    if (pgjob_try_lock(c, key, &got, "cannot take the migration lock", err, errlen) != 0)
+        return -1;
+    if (!got) {
         printf("migrate: another migrate is running; waiting for it\n");
         fflush(stdout);
         /* Bounded by the job's statement_timeout. */
-        if (pgjob_exec(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, NULL,
-                       "cannot take the migration lock", err, errlen) != 0)
-            goto out;
+        if (pgjob_lock(c, key, "cannot take the migration lock", err, errlen) != 0)
+            return -1;
     }
-    rc = 0;
-out:
-    PQclear(r);
-    return rc;
+    return 0;
 }
 
 static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
 {
-    char err[ERR_MAX], key[24];
+    char err[MIGRATE_ERR_LEN], key[24];
     PGresult *applied = NULL;
     bool has_sm, has_prisma, locked = false;
     size_t pending = 0, done = 0;
@@ -454,9 +415,10 @@ static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
         goto fail;
     if (has_prisma && !has_sm)
         report_adoption(c);
-    if (pgjob_exec(c, SQL_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err, sizeof(err)) !=
-            0 ||
-        pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err, sizeof(err)) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_CREATE_TABLE, 0, NULL, NULL, "cannot create schema_migrations", err,
+                   sizeof(err)) != 0 ||
+        pgjob_exec(c, SQL_MIGRATE_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
+                   sizeof(err)) != 0)
         goto fail;
     /* Every applied file is checked before anything is applied. */
     if (match_applied(ms, applied, stderr, stderr, "") > 0)
@@ -495,9 +457,7 @@ fail:
 out:
     PQclear(applied);
     if (locked && PQstatus(c) == CONNECTION_OK) {
-        const char *const params[] = {key};
-        if (pgjob_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, "cannot release the lock",
-                       err, sizeof(err)) != 0)
+        if (pgjob_unlock(c, key, "cannot release the lock", err, sizeof(err)) != 0)
             fprintf(stderr, "migrate: warning: %s\n", err);
     }
     return rc;
@@ -505,22 +465,21 @@ out:
 
 static int cmd_status(PGconn *c, struct mset *ms)
 {
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     PGresult *applied = NULL;
     bool has_sm, has_prisma;
-    int rc = 1;
 
-    if (has_tables(c, &has_sm, &has_prisma, err, sizeof(err)) != 0)
-        goto fail;
+    if (has_tables(c, &has_sm, &has_prisma, err, sizeof(err)) != 0 ||
+        (has_sm && pgjob_exec(c, SQL_MIGRATE_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
+                              sizeof(err)) != 0)) {
+        fprintf(stderr, "migrate: %s\n", err);
+        return 1;
+    }
     if (!has_sm && has_prisma)
         fprintf(stderr,
                 "migrate: note: created by the Node service and not adopted yet; `migrate` adopts it\n");
-    if (has_sm) {
-        if (pgjob_exec(c, SQL_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
-                       sizeof(err)) != 0)
-            goto fail;
+    if (has_sm)
         (void)match_applied(ms, applied, stderr, stderr, "warning: ");
-    }
     for (size_t i = 0; i < ms->n; i++) {
         const struct mfile *f = &ms->files[i];
         if (f->row >= 0)
@@ -528,13 +487,8 @@ static int cmd_status(PGconn *c, struct mset *ms)
         else
             printf("pending %s\n", f->version);
     }
-    rc = 0;
-    goto out;
-fail:
-    fprintf(stderr, "migrate: %s\n", err);
-out:
     PQclear(applied);
-    return rc;
+    return 0;
 }
 
 /* Server notices (e.g. "relation already exists, skipping" from the idempotent 0001) are noise for a
@@ -552,7 +506,7 @@ static void on_notice(void *arg, const PGresult *r)
 
 int migrate_main(const struct config *cfg, int argc, char **argv)
 {
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     struct mset ms = {0};
     PGconn *c = NULL;
     bool up;
@@ -565,7 +519,7 @@ int migrate_main(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "migrate: unexpected argument '%s' (usage: migrate [up|status])\n", bad);
         goto out;
     }
-    if (sodium_init() < 0) {
+    if (hash_init() != 0) {
         fprintf(stderr, "migrate: libsodium failed to initialise\n");
         goto out;
     }
@@ -594,7 +548,7 @@ out:
 
 int migrate_list_versions(const char *app_home, char ***out, size_t *n)
 {
-    char err[ERR_MAX];
+    char err[MIGRATE_ERR_LEN];
     struct mset ms;
     int rc = -1;
 

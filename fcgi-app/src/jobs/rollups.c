@@ -2,6 +2,7 @@
  * SQL (migrations/0004_rollups.sql); this is argument handling, the loop over days and output. */
 #include "jobs/rollups.h"
 
+#include "core/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ struct window {
 
 int64_t rollups_today(void)
 {
-    return (int64_t)time(NULL) / 86400;
+    return clock_today();
 }
 
 /* Parses --from=D --to=D --property-id=P (also "--flag value"); with dates false only
@@ -87,7 +88,7 @@ static bool is_default(const struct config *cfg, const char *property)
 static int rollup_window(const struct config *cfg, PGconn *c, const struct window *w)
 {
     for (int64_t d = w->from; d <= w->to; d++) {
-        char day[V_DATE_LEN], err[600];
+        char day[V_DATE_LEN], err[JOB_ERR_LEN];
         v_format_date(d, day);
         union rollup_day_args args = {
             .property = w->property, .day = day, .all = is_default(cfg, w->property) ? "true" : "false"};
@@ -115,7 +116,7 @@ int rollups_run(const struct config *cfg, PGconn *c)
 static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv)
 {
     struct window w;
-    char err[600];
+    char err[JOB_ERR_LEN];
     PGresult *r = NULL;
     if (parse_window(cfg, "status", argc, argv, false, &w) != 0)
         return 1;
@@ -138,7 +139,7 @@ static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv
 static int cmd_discrepancy(const struct config *cfg, PGconn *c, int argc, char **argv)
 {
     struct window w;
-    char err[600], from[V_DATE_LEN], to[V_DATE_LEN];
+    char err[JOB_ERR_LEN], from[V_DATE_LEN], to[V_DATE_LEN];
     PGresult *r = NULL;
     if (parse_window(cfg, "discrepancy", argc, argv, true, &w) != 0)
         return 1;
@@ -186,7 +187,7 @@ int rollups_main(const struct config *cfg, int argc, char **argv)
     if (k == 1 && parse_window(cfg, "backfill", argc - 2, argv + 2, true, &w) != 0)
         return 1;
 
-    char err[600];
+    char err[JOB_ERR_LEN];
     PGconn *c = pgjob_connect(cfg, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "rollups: %s\n", err);
@@ -213,9 +214,9 @@ int rollups_main(const struct config *cfg, int argc, char **argv)
 
 int retention_purge(const struct config *cfg, PGconn *c)
 {
-    char cutoff[V_ISO_LEN], cutoff_iso[V_ISO_LEN], err[600];
+    char cutoff[V_ISO_LEN], cutoff_iso[V_ISO_LEN], err[JOB_ERR_LEN];
     PGresult *r = NULL;
-    int64_t cutoff_ms = (int64_t)time(NULL) * 1000 - (int64_t)cfg->retention_days * 86400000;
+    int64_t cutoff_ms = clock_wall_ms() - (int64_t)cfg->retention_days * 86400000;
     v_format_pg_timestamp(cutoff_ms, cutoff);
     v_format_iso(cutoff_ms, cutoff_iso);
     union retention_purge_args args = {.cutoff = cutoff};
@@ -237,7 +238,7 @@ int retention_main(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "usage: backend retention purge\n");
         return 1;
     }
-    char err[600];
+    char err[JOB_ERR_LEN];
     PGconn *c = pgjob_connect(cfg, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "retention: %s\n", err);

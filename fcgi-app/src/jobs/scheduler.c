@@ -3,6 +3,7 @@
  * stamps it, runs it and logs the duration. */
 #include "jobs/scheduler.h"
 
+#include "core/clock.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,25 +29,16 @@ struct job {
     int (*run)(const struct config *cfg, PGconn *c);
 };
 
-static double elapsed_ms(const struct timespec *a)
-{
-    struct timespec b;
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    return (double)(b.tv_sec - a->tv_sec) * 1000.0 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
-}
-
 /* Returns -1 when the connection failed (the caller reconnects), else 0. */
 static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
 {
-    char err[600], interval[24], retry[24];
+    char err[JOB_ERR_LEN], interval[24], retry[24];
     PGresult *r = NULL;
-    const char *key[] = {j->lock_key};
-    if (pgjob_exec(c, SQL_JOB_TRY_LOCK, 1, key, &r, "lock", err, sizeof(err)) != 0) {
+    bool locked = false;
+    if (pgjob_try_lock(c, j->lock_key, &locked, "lock", err, sizeof(err)) != 0) {
         log_warn("%s: %s", j->name, err);
         return -1;
     }
-    bool locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
     if (!locked) {
         log_info("%s: skipped, another scheduler holds its lock", j->name);
         return 0;
@@ -70,11 +62,10 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
         rc = -1;
         goto unlock;
     }
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec t0 = clock_mono_now();
     int jrc = j->run(cfg, c);
     fflush(stdout);
-    double ms = elapsed_ms(&t0);
+    double ms = clock_since_ms(&t0);
     if (jrc == 0)
         log_info("%s: finished in %.0f ms", j->name, ms);
     else
@@ -84,7 +75,7 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
         rc = -1;
 unlock:
     if (PQstatus(c) == CONNECTION_OK)
-        (void)pgjob_exec(c, SQL_JOB_UNLOCK, 1, key, NULL, "unlock", err, sizeof(err));
+        (void)pgjob_unlock(c, j->lock_key, "unlock", err, sizeof(err));
     return PQstatus(c) == CONNECTION_OK ? rc : -1;
 }
 
@@ -119,7 +110,7 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
     PGconn *c = NULL;
     while (!g_stop) {
         if (!c) {
-            char err[600];
+            char err[JOB_ERR_LEN];
             c = pgjob_connect(cfg, err, sizeof(err));
             if (!c) {
                 log_warn("database unavailable: %s", err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/bounds.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "store/pgjob.h"
 
@@ -23,22 +24,15 @@ static int64_t g_deadline_ms;
  * later, on first use, instead of failing the whole connection. */
 static bool g_prepared[STMT_COUNT];
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void db_init(const struct config *cfg)
 {
     g_cfg = cfg;
-    g_deadline_ms = now_ms() + DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS;
+    g_deadline_ms = clock_mono_ms() + DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS;
 }
 
 void db_begin_request(int budget_ms)
 {
-    g_deadline_ms = now_ms() + budget_ms;
+    g_deadline_ms = clock_mono_ms() + budget_ms;
 }
 
 const char *db_sqlstate(const PGresult *res)
@@ -70,7 +64,7 @@ static int wait_socket(PGconn *c, short ev, int64_t deadline)
     if (fd < 0)
         return -1;
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = {fd, ev, 0};
@@ -124,7 +118,7 @@ static bool result_ok(const PGresult *r)
 
 static int64_t deadline_for(int op_ms)
 {
-    int64_t d = now_ms() + op_ms;
+    int64_t d = clock_mono_ms() + op_ms;
     return d < g_deadline_ms ? d : g_deadline_ms;
 }
 
@@ -212,7 +206,7 @@ static enum db_rc connect_now(void)
         return DB_UNAVAILABLE;
     }
     g_conn = c;
-    g_connected_at_ms = now_ms();
+    g_connected_at_ms = clock_mono_ms();
     unsigned left_out = log_repeat_take(log_outage());
     if (left_out > 0)
         log_info("database connected; %u lines about the outage were not logged", left_out);
@@ -247,7 +241,7 @@ static bool idle_conn_closed(PGconn *c)
 
 enum db_rc db_ensure(void)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_mono_ms();
     if (g_conn && PQstatus(g_conn) == CONNECTION_OK && PQtransactionStatus(g_conn) == PQTRANS_IDLE &&
         idle_conn_closed(g_conn)) {
         drop_connection("closed by the server while idle (Postgres restarted or ended the session); "
@@ -268,8 +262,8 @@ enum db_rc db_ensure(void)
     /* A refused connection fails in microseconds: try again on the next request, so the first
      * request after Postgres is back succeeds. Only a slow failure (a blackholed or hung server)
      * opens the breaker, so that requests do not each wait out the connect timeout. */
-    if (rc != DB_OK && now_ms() - now >= DB_BREAKER_SLOW_CONNECT_MS)
-        g_breaker_until_ms = now_ms() + DB_BREAKER_MS;
+    if (rc != DB_OK && clock_mono_ms() - now >= DB_BREAKER_SLOW_CONNECT_MS)
+        g_breaker_until_ms = clock_mono_ms() + DB_BREAKER_MS;
     return rc;
 }
 
@@ -323,7 +317,7 @@ enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
         if (!r && PQstatus(g_conn) == CONNECTION_OK) {
             /* no answer before the deadline on a live socket: the server hangs. Refuse at once for
              * a moment rather than make the requests queued behind this one wait out a connect. */
-            g_breaker_until_ms = now_ms() + DB_BREAKER_MS;
+            g_breaker_until_ms = clock_mono_ms() + DB_BREAKER_MS;
         }
         /* the connection is gone or the server is going away: reconnect, and send again what never
          * reached the server, or what is safe to run twice. A statement that was sent and got no

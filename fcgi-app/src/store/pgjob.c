@@ -132,3 +132,26 @@ void pgjob_describe_error(char *err, size_t errlen, const char *what, const char
     describe(err, errlen, what, pqmsg, opts_password(opts));
     PQconninfoFree(opts);
 }
+
+int pgjob_try_lock(PGconn *c, const char *key, bool *got, const char *what, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    const char *const params[] = {key};
+    if (pgjob_exec(c, SQL_JOB_TRY_LOCK, 1, params, &r, what, err, errlen) != 0)
+        return -1;
+    *got = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return 0;
+}
+
+int pgjob_lock(PGconn *c, const char *key, const char *what, char *err, size_t errlen)
+{
+    const char *const params[] = {key};
+    return pgjob_exec(c, SQL_JOB_LOCK, 1, params, NULL, what, err, errlen);
+}
+
+int pgjob_unlock(PGconn *c, const char *key, const char *what, char *err, size_t errlen)
+{
+    const char *const params[] = {key};
+    return pgjob_exec(c, SQL_JOB_UNLOCK, 1, params, NULL, what, err, errlen);
+}

@@ -2,6 +2,7 @@
 #ifndef PGJOB_H
 #define PGJOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
@@ -21,6 +22,13 @@ const char *pgjob_reason(const PGresult *r, PGconn *c, char *buf, size_t buflen)
  * result the caller PQclear()s; on failure writes "<what>: <reason>" into err and returns -1. */
 int pgjob_exec(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **out,
                const char *what, char *err, size_t errlen);
+
+/* Session-level advisory locks on a bigint key (decimal text), so two machines never run one
+ * job at once. try_lock sets *got; lock waits (bounded by the statement timeout). 0, or -1 with
+ * "<what>: <reason>" in err. */
+int pgjob_try_lock(PGconn *c, const char *key, bool *got, const char *what, char *err, size_t errlen);
+int pgjob_lock(PGconn *c, const char *key, const char *what, char *err, size_t errlen);
+int pgjob_unlock(PGconn *c, const char *key, const char *what, char *err, size_t errlen);
 
 /* Writes "<what>: <libpq message>" as one line into err, without the libpq part when it would
  * reveal the password of database_url (or when the URL does not parse). */

@@ -82,6 +82,8 @@ const char SQL_DISCREPANCY[] =
 /* $1 lock key: a session-level advisory lock, so two machines never run one job at once */
 const char SQL_JOB_TRY_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
 const char SQL_JOB_UNLOCK[] = "SELECT pg_advisory_unlock($1::bigint)";
+/* $1 lock key: waits for the lock (bounded by the statement timeout) */
+const char SQL_JOB_LOCK[] = "SELECT pg_advisory_lock($1::bigint)";
 /* $1 job, $2 interval in seconds, $3 retry backoff in seconds: true when the job has not started
  * within the interval, or its last run failed more than the backoff ago */
 const char SQL_JOB_DUE[] =
@@ -96,6 +98,34 @@ const char SQL_JOB_START[] =
 /* $1 job, $2 status */
 const char SQL_JOB_FINISH[] =
     "UPDATE job_runs SET last_finished_at = now() AT TIME ZONE 'UTC', last_status = $2 WHERE job = $1";
+
+const char SQL_BEGIN[] = "BEGIN";
+const char SQL_COMMIT[] = "COMMIT";
+const char SQL_ROLLBACK[] = "ROLLBACK";
+
+/* Does the database hold our schema_migrations, and the Node service's _prisma_migrations? */
+const char SQL_MIGRATE_HAS_TABLES[] =
+    "SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass('_prisma_migrations') IS NOT NULL";
+const char SQL_MIGRATE_CREATE_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                        "version text PRIMARY KEY, "
+                                        "checksum text NOT NULL, "
+                                        "applied_at timestamp(3) NOT NULL DEFAULT current_timestamp, "
+                                        "execution_ms integer NOT NULL)";
+/* applied_at holds UTC wall time (the session TimeZone is UTC), so it is formatted as such. */
+const char SQL_MIGRATE_APPLIED[] =
+    "SELECT version, checksum, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+    "FROM schema_migrations ORDER BY version";
+/* $1 version, $2 checksum, $3 execution ms */
+const char SQL_MIGRATE_RECORD[] =
+    "INSERT INTO schema_migrations (version, checksum, execution_ms) VALUES ($1, $2, $3)";
+/* a migration waits at most this long for a table lock held by live traffic */
+const char SQL_MIGRATE_LOCK_TIMEOUT[] = "SET LOCAL lock_timeout = '10s'";
+/* $1 schema name */
+const char SQL_MIGRATE_HAS_SCHEMA[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
+/* the Node service's migrations: name, applied, rolled back */
+const char SQL_MIGRATE_PRISMA[] =
+    "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS NOT NULL "
+    "FROM _prisma_migrations ORDER BY started_at, migration_name";
 
 /* Renders "SELECT <columns> FROM name($1::type, ...)" into buf. A text that does not fit is a
  * defect of the lists (test_sql renders every one), not of a request: abort. */

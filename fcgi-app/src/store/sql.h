@@ -45,5 +45,22 @@ extern const char SQL_JOB_UNLOCK[];
 extern const char SQL_JOB_DUE[];
 extern const char SQL_JOB_START[];
 extern const char SQL_JOB_FINISH[];
+extern const char SQL_JOB_LOCK[];
+
+/* Transactions of a job connection. */
+extern const char SQL_BEGIN[];
+extern const char SQL_COMMIT[];
+extern const char SQL_ROLLBACK[];
+
+/* Migrations (jobs/migrate.c). */
+extern const char SQL_MIGRATE_HAS_TABLES[];
+extern const char SQL_MIGRATE_CREATE_TABLE[];
+extern const char SQL_MIGRATE_APPLIED[];
+extern const char SQL_MIGRATE_RECORD[];
+extern const char SQL_MIGRATE_LOCK_TIMEOUT[];
+extern const char SQL_MIGRATE_HAS_SCHEMA[];
+extern const char SQL_MIGRATE_PRISMA[];
+/* A printf format of one %s, the schema name already quoted with PQescapeIdentifier. */
+#define SQL_MIGRATE_CREATE_SCHEMA_FMT "CREATE SCHEMA IF NOT EXISTS %s"
 
 #endif
