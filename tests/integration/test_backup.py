@@ -6,6 +6,7 @@ CONFIRM=1 are refused with a clear message and a non-zero exit, and the URL (its
 printed."""
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -117,6 +118,18 @@ def backup_round_trip():
         r = make("db-dump", make_env(url_src, DUMP=dump))
         expect(r.returncode != 0 and "not overwriting" in r.stderr, "second dump to the same path: %s" % r.stderr)
         expect_eq(os.path.getsize(dump), size, "dump size after a refused overwrite")
+
+        # without DUMP=: a timestamped file in the git-ignored .local/backups (removed again here)
+        r = make("db-dump", make_env(url_src))
+        expect_eq(r.returncode, 0, "make db-dump without DUMP= (stderr %s)" % r.stderr)
+        default = r.stdout.strip().splitlines()[-1]
+        try:
+            expect_eq(os.path.dirname(default), os.path.join(APP_HOME, ".local", "backups"), "default dump dir")
+            expect(re.fullmatch(r"\d{8}T\d{6}Z\.dump", os.path.basename(default)), "default name %r" % default)
+            expect_eq(stat.S_IMODE(os.stat(default).st_mode), 0o600, "default dump file mode")
+        finally:
+            if default.startswith(os.path.join(APP_HOME, ".local", "backups") + "/"):
+                os.unlink(default)
 
         # DIRECT_DATABASE_URL wins over DATABASE_URL: a wrong DATABASE_URL beside it does not matter
         dump2 = os.path.join(tmp, "direct.dump")
