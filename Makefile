@@ -51,6 +51,7 @@ Q :=
 endif
 
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke \
+        db-dump db-restore \
         test-browser bench test-asan test-valgrind check format clean image-test rollups-run rollups-backfill \
         rollups-status rollups-discrepancy retention-purge test-fly fly-launch fly-pg-attach fly-secrets \
         fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status fly-checks fuzz-replay fuzz
@@ -202,6 +203,15 @@ rollups-discrepancy: build
 	@infra/scripts/with-env.sh $(abspath $(BIN)) rollups discrepancy $(ARGS)
 retention-purge: build
 	@infra/scripts/with-env.sh $(abspath $(BIN)) retention purge
+
+# ---- backups (infra/fly/README.md "Backups"): pg_dump / pg_restore of DIRECT_DATABASE_URL, else
+# DATABASE_URL, else the local cluster. db-dump [DUMP=path] writes a 0600 custom-format dump (default
+# .local/backups/<UTC time>.dump); db-restore DUMP=path restores it in one transaction and needs
+# CONFIRM=1 when the target database already has tables.
+db-dump:
+	@infra/scripts/db-backup.sh dump $(if $(DUMP),"$(DUMP)")
+db-restore:
+	@CONFIRM="$(CONFIRM)" infra/scripts/db-backup.sh restore "$(DUMP)"
 
 # ---- Fly.io (infra/fly/README.md). FLY is the flyctl binary; FLY_PG_APP names the Postgres app.
 FLY ?= fly
