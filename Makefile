@@ -53,8 +53,9 @@ endif
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke \
         db-dump db-restore \
         test-browser bench test-asan test-valgrind check format clean image-test rollups-run rollups-backfill \
-        rollups-status rollups-discrepancy retention-purge test-fly fly-launch fly-pg-attach fly-secrets \
-        fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status fly-checks fuzz-replay fuzz
+        rollups-status rollups-discrepancy retention-purge test-fly fly-vars fly-launch fly-pg-attach \
+        fly-mpg-attach fly-secrets fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status \
+        fly-checks fuzz-replay fuzz
 
 all: build
 build: $(BIN)
@@ -213,35 +214,59 @@ db-dump:
 db-restore:
 	@CONFIRM="$(CONFIRM)" infra/scripts/db-backup.sh restore "$(DUMP)"
 
-# ---- Fly.io (infra/fly/README.md). FLY is the flyctl binary; FLY_PG_APP names the Postgres app.
+# ---- Fly.io (infra/fly/README.md). FLY is the flyctl binary. App names are global, so neither the
+# app nor the region is in fly.toml: FLY_APP (required) and FLY_REGION go on every command line.
+# FLY_PG_APP names a legacy Fly Postgres app, FLY_MPG_CLUSTER a Managed Postgres cluster id.
 FLY ?= fly
 FLY_CONFIG := infra/fly/fly.toml
+FLY_APP ?=
+FLY_REGION ?= yyz
 FLY_ENV_FILE ?= .env.production
+# fly-deploy's probes: the deployed URL, how often and how far apart.
+FLY_URL ?= https://$(FLY_APP).fly.dev
+FLY_PROBE_TRIES ?= 10
+FLY_PROBE_DELAY ?= 3
+FLY_ARGS = --config $(FLY_CONFIG) --app $(FLY_APP)
 
-fly-launch:
-	$(FLY) launch --config $(FLY_CONFIG) --copy-config --no-deploy
-fly-pg-attach:
+# Every fly-* target first: a missing or placeholder app name would act on whatever app fly picks.
+fly-vars:
+	@printf '%s' '$(FLY_APP)' | grep -Eqx '[a-z0-9][a-z0-9-]{0,62}' || { \
+	  echo "fly: set FLY_APP=<your Fly app name> (lower-case letters, digits, -); got '$(FLY_APP)'" >&2; exit 1; }
+	@printf '%s' '$(FLY_REGION)' | grep -Eqx '[a-z]{3}' || { \
+	  echo "fly: FLY_REGION must be a Fly region code such as yyz; got '$(FLY_REGION)'" >&2; exit 1; }
+fly-launch: fly-vars
+	$(FLY) launch --config $(FLY_CONFIG) --name $(FLY_APP) --region $(FLY_REGION) --copy-config --no-deploy
+# Legacy Fly Postgres (an app) and Managed Postgres (a cluster id): each sets the DATABASE_URL secret.
+fly-pg-attach: fly-vars
 	@test -n "$(FLY_PG_APP)" || { echo "fly-pg-attach: set FLY_PG_APP=<your Fly Postgres app>" >&2; exit 1; }
-	$(FLY) postgres attach $(FLY_PG_APP) --config $(FLY_CONFIG)
-# Secrets are staged: they take effect with the next deploy.
-fly-secrets:
-	@test -f $(FLY_ENV_FILE) || { echo "fly-secrets: $(FLY_ENV_FILE) is missing (see infra/fly/README.md)" >&2; exit 1; }
-	$(FLY) secrets import --stage --config $(FLY_CONFIG) < $(FLY_ENV_FILE)
-fly-deploy: check
-	$(FLY) deploy --config $(FLY_CONFIG)
-	$(FLY) checks list --config $(FLY_CONFIG)
-fly-deploy-only:
-	$(FLY) deploy --config $(FLY_CONFIG)
-fly-migrate:
-	$(FLY) ssh console --config $(FLY_CONFIG) --command "/app/entrypoint.sh migrate"
-fly-logs:
-	$(FLY) logs --config $(FLY_CONFIG)
-fly-ssh:
-	$(FLY) ssh console --config $(FLY_CONFIG)
-fly-status:
-	$(FLY) status --config $(FLY_CONFIG)
-fly-checks:
-	$(FLY) checks list --config $(FLY_CONFIG)
+	$(FLY) postgres attach $(FLY_PG_APP) $(FLY_ARGS)
+fly-mpg-attach: fly-vars
+	@test -n "$(FLY_MPG_CLUSTER)" || { echo "fly-mpg-attach: set FLY_MPG_CLUSTER=<cluster id from fly mpg list>" >&2; exit 1; }
+	$(FLY) mpg attach $(FLY_MPG_CLUSTER) $(FLY_ARGS)
+# Checked first, DATABASE_URL/DIRECT_DATABASE_URL left to the attach unless FLY_SECRETS_INCLUDE_DB=1;
+# staged: they take effect with the next deploy.
+fly-secrets: fly-vars
+	@FLY_SECRETS_INCLUDE_DB=$(FLY_SECRETS_INCLUDE_DB) infra/scripts/fly-secrets.sh $(FLY_ENV_FILE) \
+	  $(FLY) secrets import --stage $(FLY_ARGS)
+# No lint toolchain needed to deploy. Fly's view of the checks is shown; the probes decide.
+fly-deploy: fly-vars
+	$(FLY) deploy $(FLY_ARGS) --primary-region $(FLY_REGION)
+	$(FLY) checks list $(FLY_ARGS)
+	@FLY_PROBE_TRIES=$(FLY_PROBE_TRIES) FLY_PROBE_DELAY=$(FLY_PROBE_DELAY) infra/scripts/fly-probe.sh $(FLY_URL)
+fly-deploy-only: fly-vars
+	$(FLY) deploy $(FLY_ARGS) --primary-region $(FLY_REGION)
+# A fresh machine from the current release image, destroyed afterwards: works with every app machine
+# stopped, and the exit status is the migration's.
+fly-migrate: fly-vars
+	$(FLY) console $(FLY_ARGS) --command "/app/entrypoint.sh migrate"
+fly-logs: fly-vars
+	$(FLY) logs $(FLY_ARGS)
+fly-ssh: fly-vars
+	$(FLY) ssh console $(FLY_ARGS)
+fly-status: fly-vars
+	$(FLY) status $(FLY_ARGS)
+fly-checks: fly-vars
+	$(FLY) checks list $(FLY_ARGS)
 
 # The runtime half of the image, built with debootstrap and run in a chroot (root; slow).
 image-test: build
