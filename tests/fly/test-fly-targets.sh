@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test-fly-targets.sh - drives every make fly-* target with a recording stand-in for `fly` first on
 # PATH and checks the exact command lines (each argument in brackets) and what reached its stdin.
+# Then runs tests/fly/test-dockerignore.py (the build context) and adds its counts.
 # Prints "N passed, N failed"; exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -72,6 +73,20 @@ run_target fly-logs 0 "[logs] $C" fly-logs
 run_target fly-ssh 0 "[ssh] [console] $C" fly-ssh
 run_target fly-status 0 "[status] $C" fly-status
 run_target fly-checks 0 "[checks] [list] $C" fly-checks
+
+# The build context fly deploy sends (.dockerignore): its own checks, counted here.
+rc=0
+python3 tests/fly/test-dockerignore.py >"$tmp/ctx" 2>&1 || rc=$?
+cat "$tmp/ctx"
+ctx=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/ctx" | tail -n 1 || true)
+if [[ $ctx =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+    ((rc == 0 || BASH_REMATCH[2] > 0)) || failed=$((failed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAIL test-dockerignore.py: no summary line (exit $rc)"
+fi
 
 echo "$passed passed, $failed failed"
 ((failed == 0))
