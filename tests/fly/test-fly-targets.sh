@@ -2,8 +2,9 @@
 # test-fly-targets.sh - drives every make fly-* target with a recording stand-in for `fly` first on
 # PATH and checks the exact command lines (each argument in brackets) and what reached its stdin.
 # fly-deploy's probes go to a local HTTP responder started here (FLY_URL), once answering 200 on
-# /v1/healthz and /v1/readyz and once 503 on /v1/readyz. Prints "N passed, N failed"; exits
-# non-zero on failure.
+# /v1/healthz and /v1/readyz and once 503 on /v1/readyz.
+# Then runs tests/fly/test-dockerignore.py (the build context) and adds its counts.
+# Prints "N passed, N failed"; exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -195,6 +196,20 @@ with open("infra/fly/fly.toml", "rb") as f:
     cfg = tomllib.load(f)
 paths = sorted(c["path"] for c in cfg["http_service"]["checks"])
 sys.exit(paths != ["/v1/healthz", "/v1/readyz"])'
+
+# The build context fly deploy sends (.dockerignore): its own checks, counted here.
+rc=0
+python3 tests/fly/test-dockerignore.py >"$tmp/ctx" 2>&1 || rc=$?
+cat "$tmp/ctx"
+ctx=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/ctx" | tail -n 1 || true)
+if [[ $ctx =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+    ((rc == 0 || BASH_REMATCH[2] > 0)) || failed=$((failed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAIL test-dockerignore.py: no summary line (exit $rc)"
+fi
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

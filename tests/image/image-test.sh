@@ -3,10 +3,10 @@
 #
 # Builds the file system of the final stage the way the Dockerfile does: Debian 12 (debootstrap),
 # the Dockerfile's RUNTIME_PACKAGES, its user, and its COPY lines (read from the Dockerfile itself,
-# so the two cannot drift); then, as that user in a chroot, runs `entrypoint.sh migrate` and
-# `entrypoint.sh` against a real Postgres, checks /v1/healthz, /v1/readyz and POST /v1/events,
-# sends SIGINT and checks a clean exit. Needs root and Debian's package archive. Prints
-# "N passed, N failed"; exits non-zero on failure.
+# so the two cannot drift; their files from the build context that .dockerignore leaves); then, as
+# that user in a chroot, runs `entrypoint.sh migrate` and `entrypoint.sh` against a real Postgres,
+# checks /v1/healthz, /v1/readyz and POST /v1/events, sends SIGINT and checks a clean exit. Needs
+# root and Debian's package archive. Prints "N passed, N failed"; exits non-zero on failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -92,13 +92,22 @@ chroot "$root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-g
 rm -f "$root/usr/sbin/policy-rc.d"
 # shellcheck disable=SC2086
 chroot "$root" $useradd_cmd
+# The build context as fly deploy sends it (the repository root filtered by .dockerignore): the
+# COPY lines take their files from it, so a path the allow-list leaves out fails this test.
+context=$work/context
+mkdir "$context"
+python3 tests/fly/test-dockerignore.py --list . >"$work/context.list"
+tar -cf - --no-recursion -T "$work/context.list" | tar -xf - -C "$context"
 while read -r src dst; do # COPY lines: the build stage's binary, and files from the context
     case $src in
     --from=build) src=$BACKEND_BUILD dst=${dst#* } ;;
-    *) src=$APP_HOME_HOST/$src ;;
+    *) src=$context/$src ;;
     esac
     mkdir -p "$(dirname "$root$dst")"
-    cp -a "$src" "$root$dst"
+    cp -a "$src" "$root$dst" || {
+        echo "image-test: $src is not in the build context (.dockerignore)" >&2
+        exit 1
+    }
 done < <(sed -n 's/^COPY \(--from=build\) [^ ]* \(.*\)$/\1 x \2/p; s/^COPY \([^-][^ ]*\) \(\/app.*\)$/\1 \2/p' "$DOCKERFILE")
 echo "image-test: file system built in $((SECONDS - t0)) s"
 
