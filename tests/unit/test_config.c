@@ -468,8 +468,8 @@ static void test_cors_list(void)
 static void test_cors_origin_shape(void)
 {
     static const char *const good[] = {
-        "http://localhost",       "https://a.example:8443", "http://127.0.0.1:3000",
-        "https://[::1]:8443",     "https://[fd00::1]",      "https://xn--bcher-kva.example",
+        "http://localhost",   "https://a.example:8443", "http://127.0.0.1:3000",
+        "https://[::1]:8443", "https://[fd00::1]",      "https://xn--bcher-kva.example",
     };
     for (size_t i = 0; i < ARRAY_LEN(good); i++) {
         struct config c;
@@ -520,7 +520,7 @@ static void test_bind_address(void)
         CHECK_STR(c.bind_address, good[i]);
         config_free(&c);
     }
-    static const char *const bad[] = {"localhost", "127.0.0.1:8080", "10.1",       "[::1]",
+    static const char *const bad[] = {"localhost", "127.0.0.1:8080", "10.1",     "[::1]",
                                       "::1/128",   "256.0.0.1",      "1.2.3.4 ", "0.0.0.0\"\""};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         CHECK_INT(load_one("BIND_ADDRESS", bad[i]), -1);

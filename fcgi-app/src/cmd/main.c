@@ -57,7 +57,8 @@ static int check_schema(const struct config *cfg)
     PGresult *r = NULL;
     const char *const params[] = {cfg->database_schema};
     int rc = 1;
-    if (pgjob_exec(c, SQL_MIGRATE_HAS_SCHEMA, 1, params, &r, "cannot inspect the database", err, sizeof(err)) != 0)
+    if (pgjob_exec(c, SQL_MIGRATE_HAS_SCHEMA, 1, params, &r, "cannot inspect the database", err,
+                   sizeof(err)) != 0)
         fprintf(stderr, "config error: DATABASE_URL: %s\n", err);
     else if (PQntuples(r) == 0)
         fprintf(stderr,

@@ -139,7 +139,7 @@ static const char *origin_problem(struct str s)
     const char *slash = memchr(host.p, '/', host.n);
     if (slash)
         return slash == host.p + host.n - 1 ? "has a trailing slash (an origin ends at the host or port)"
-                                             : "has a path (an origin is scheme://host[:port])";
+                                            : "has a path (an origin is scheme://host[:port])";
     const char *colon = NULL;
     for (size_t i = 0; i < host.n; i++) {
         unsigned char ch = (unsigned char)host.p[i];
@@ -182,8 +182,8 @@ static void load_origins(struct loader *l, struct config *c)
         const char *why = origin_problem(s);
         if (why) {
             /* not a secret: the entry is shown (cut) so the typo can be found */
-            fail(l, "CORS_ALLOWED_ORIGINS", "'%.*s' %s", s.n > CONFIG_ECHO_MAX_LEN ? CONFIG_ECHO_MAX_LEN : (int)s.n,
-                 s.p, why);
+            fail(l, "CORS_ALLOWED_ORIGINS", "'%.*s' %s",
+                 s.n > CONFIG_ECHO_MAX_LEN ? CONFIG_ECHO_MAX_LEN : (int)s.n, s.p, why);
             return;
         }
         c->cors_origins[c->cors_origin_count++] = xstrndup(s.p, s.n);
