@@ -91,6 +91,7 @@ BACKEND_REVISION ?= $(or $(shell git describe --always --dirty 2>/dev/null),unkn
 BACKEND_VERSION  ?= $(or $(shell git describe --tags --abbrev=0 2>/dev/null),unknown)
 VERSION_STAMP := $(BUILD_DIR)/.version
 .PHONY: version-stamp
+version-stamp:
 $(VERSION_STAMP): version-stamp
 	$(Q)mkdir -p $(BUILD_DIR)
 	$(Q)printf '%s %s\n' '$(BACKEND_VERSION)' '$(BACKEND_REVISION)' | cmp -s - $@ || \
