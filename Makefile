@@ -86,6 +86,21 @@ $(BUILD_DIR)/.build-deps: Makefile
 
 -include $(OBJS:.o=.d)
 
+# ---- version: `backend --version` prints both. From git when this is a checkout with git at hand,
+# "unknown" otherwise (a tarball; the Docker build passes BACKEND_REVISION as a build arg). The
+# stamp changes only when they do, and then rebuilds main.o alone.
+BACKEND_REVISION ?= $(or $(shell git describe --always --dirty 2>/dev/null),unknown)
+BACKEND_VERSION  ?= $(or $(shell git describe --tags --abbrev=0 2>/dev/null),unknown)
+VERSION_STAMP := $(BUILD_DIR)/.version
+.PHONY: version-stamp
+version-stamp:
+$(VERSION_STAMP): version-stamp
+	$(Q)mkdir -p $(BUILD_DIR)
+	$(Q)printf '%s %s\n' '$(BACKEND_VERSION)' '$(BACKEND_REVISION)' | cmp -s - $@ || \
+	    printf '%s %s\n' '$(BACKEND_VERSION)' '$(BACKEND_REVISION)' > $@
+$(BUILD_DIR)/cmd/main.o: $(VERSION_STAMP)
+$(BUILD_DIR)/cmd/main.o: CFLAGS += -DBACKEND_VERSION='"$(BACKEND_VERSION)"' -DBACKEND_REVISION='"$(BACKEND_REVISION)"'
+
 # ---- unit tests: one binary per tests/unit/test_*.c, linked with the layers its module needs
 # (test_X_LAYERS, default core). A module that reaches a layer not listed fails to link, so this
 # list is the test's real dependence.

@@ -16,7 +16,7 @@ BACKEND_BIN=${BACKEND_BIN:-$APP_HOME/bin/backend}
 RUN_DIR=${RUN_DIR:-/tmp/backend-run}
 export APP_HOME BACKEND_BIN RUN_DIR
 
-if ! "$BACKEND_BIN" check-config >/dev/null; then
+if ! "$BACKEND_BIN" check-config --offline >/dev/null; then
     echo "entrypoint: the configuration is invalid (the line above names the variable); not starting" >&2
     exit 1
 fi

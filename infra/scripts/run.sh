@@ -27,7 +27,7 @@ export BIND_ADDRESS=${BIND_ADDRESS:-127.0.0.1} # local only; the container binds
 export FCGI_WORKERS=${FCGI_WORKERS:-2}
 export RUN_DIR=${RUN_DIR:-$LOCAL_DIR/run}
 
-"$BACKEND_BIN" check-config >/dev/null || die "configuration rejected (see above; .local/env holds local settings)"
+"$BACKEND_BIN" check-config --offline >/dev/null || die "configuration rejected (see above; .local/env holds local settings)"
 "$BACKEND_BIN" migrate || die "migrate failed"
 
 mkdir -p "$RUN_DIR"

@@ -416,7 +416,8 @@ def adopt_node_schema_d1():
 @test
 def check_config_rejects_bad_values():
     base = {"DATABASE_URL": "postgresql://postgres:pw-SECRET-9q8w7e@127.0.0.1:1/x"}
-    ok = harness.backend(["check-config"], service_env(base["DATABASE_URL"]))
+    # --offline: the database behind this URL is unreachable (below: check-config refuses that)
+    ok = harness.backend(["check-config", "--offline"], service_env(base["DATABASE_URL"]))
     expect_eq(ok.returncode, 0, "check-config with a valid env (stderr %s)" % ok.stderr[-500:])
     expect("configuration OK" in ok.stdout, "check-config output: %r" % ok.stdout)
     for secret in (PEPPER, ADMIN_KEY, "pw-SECRET-9q8w7e"):
@@ -444,7 +445,10 @@ def check_config_rejects_bad_values():
         for s in (secret, PEPPER, ADMIN_KEY, "pw-SECRET-9q8w7e"):
             if s:
                 expect(s not in out, "output for %r contains the secret %r: %r" % (over, s, out))
-    # a job with an unreachable database names no password either
+    # check-config and a job with an unreachable database name no password either
+    r = harness.backend(["check-config"], service_env(base["DATABASE_URL"]), timeout=30)
+    expect(r.returncode != 0 and "DATABASE_URL" in r.stderr, "check-config with a closed port: %r" % r.stderr)
+    expect("pw-SECRET-9q8w7e" not in r.stdout + r.stderr, "check-config printed the password: %r" % r.stderr)
     r = migrate(service_env(base["DATABASE_URL"]), timeout=30)
     expect(r.returncode != 0, "migrate against a closed port succeeded")
     expect("pw-SECRET-9q8w7e" not in r.stdout + r.stderr, "migrate printed the database password: %r" % r.stderr)

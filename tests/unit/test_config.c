@@ -464,6 +464,70 @@ static void test_cors_list(void)
     CHECK(err_starts_with("PORT"));
 }
 
+/* An origin that can never equal a browser's Origin header is refused, naming itself. */
+static void test_cors_origin_shape(void)
+{
+    static const char *const good[] = {
+        "http://localhost",   "https://a.example:8443", "http://127.0.0.1:3000",
+        "https://[::1]:8443", "https://[fd00::1]",      "https://xn--bcher-kva.example",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+        struct config c;
+        CHECK_INT(LOAD(&c, {"CORS_ALLOWED_ORIGINS", good[i]}), 0);
+        if (c.cors_origin_count == 1)
+            CHECK_STR(c.cors_origins[0], good[i]);
+        config_free(&c);
+    }
+    static const struct {
+        const char *value, *why; /* why: a word of the reason */
+    } bad[] = {
+        {"*", "'*'"},
+        {"www.example.com", "scheme"},
+        {"example.com:443", "scheme"},
+        {"ftp://example.com", "scheme"},
+        {"https://", "scheme"},
+        {"https://example.com/", "trailing slash"},
+        {"https://example.com/app", "path"},
+        {"https://example.com:8443/", "trailing slash"},
+        {"https://example.com?x=1", "query"},
+        {"https://user@example.com", "user"},
+        {"https://:443", "no host"},
+        {"https://example.com:", "port"},
+        {"https://example.com:https", "port"},
+        {"https://example.com:123456", "port"},
+        {"https://[::1]:x", "port"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("CORS_ALLOWED_ORIGINS", bad[i].value), -1);
+        CHECK(err_starts_with("CORS_ALLOWED_ORIGINS"));
+        CHECK(strstr(err, bad[i].why) != NULL);
+    }
+    /* one bad entry among good ones is named, the list refused */
+    CHECK_INT(load_one("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example/"), -1);
+    CHECK(strstr(err, "'https://b.example/'") != NULL);
+}
+
+/* BIND_ADDRESS: lighttpd's server.bind, an IPv4 or IPv6 address; default 0.0.0.0. */
+static void test_bind_address(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"PORT", "3000"}), 0);
+    CHECK_STR(c.bind_address, "0.0.0.0");
+    config_free(&c);
+    static const char *const good[] = {"127.0.0.1", "0.0.0.0", "::", "::1", "fd00::10:1"};
+    for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+        CHECK_INT(LOAD(&c, {"BIND_ADDRESS", good[i]}), 0);
+        CHECK_STR(c.bind_address, good[i]);
+        config_free(&c);
+    }
+    static const char *const bad[] = {"localhost", "127.0.0.1:8080", "10.1",     "[::1]",
+                                      "::1/128",   "256.0.0.1",      "1.2.3.4 ", "0.0.0.0\"\""};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("BIND_ADDRESS", bad[i]), -1);
+        CHECK(err_starts_with("BIND_ADDRESS"));
+    }
+}
+
 /* PATH_QUERY_ALLOWLIST: comma-separated query keys a stored path keeps; default none. */
 static void test_path_query_allowlist(void)
 {
@@ -788,6 +852,8 @@ int main(void)
     test_rate_limits();
     test_booleans();
     test_cors_list();
+    test_cors_origin_shape();
+    test_bind_address();
     test_path_query_allowlist();
     test_log_level();
     test_strings();

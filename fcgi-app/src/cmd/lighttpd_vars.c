@@ -45,11 +45,7 @@ int print_lighttpd_vars(const struct config *cfg)
     }
     if (conf_safe("APP_HOME", home) || conf_safe("RUN_DIR", cfg->run_dir) || conf_safe("BACKEND_BIN", self))
         return 1;
-    const char *bind = getenv("BIND_ADDRESS");
-    if (!bind || !*bind)
-        bind = "0.0.0.0";
-    if (conf_safe("BIND_ADDRESS", bind))
-        return 1;
+    const char *bind = cfg->bind_address; /* an address (config_load), so safe between quotes */
     printf("server.port = %d\n", cfg->port);
     printf("server.bind = \"%s\"\n", bind);
     printf("var.backend_bin = \"%s\"\n", self);

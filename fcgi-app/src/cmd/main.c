@@ -1,9 +1,12 @@
 /* main.c - one binary, several commands: a static command table (like the route table), the
- * environment loaded once into the config, then the command's function. */
+ * environment loaded once into the config, then the command's function. Help, the version and
+ * unknown flags are answered before the environment is read, so they work without one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "cmd/lighttpd_vars.h"
 #include "cmd/serve.h"
@@ -14,6 +17,19 @@
 #include "jobs/migrate.h"
 #include "jobs/rollups.h"
 #include "jobs/scheduler.h"
+#include "store/pgjob.h"
+#include "store/sql.h"
+
+/* Baked in by the Makefile (git describe); a build without them still says what it is. */
+#ifndef BACKEND_VERSION
+#define BACKEND_VERSION "unknown"
+#endif
+#ifndef BACKEND_REVISION
+#define BACKEND_REVISION "unknown"
+#endif
+
+/* The exit status of a command line the binary does not understand (as getopt-based tools do). */
+#define EXIT_USAGE 2
 
 static const char *env_get(const char *name, void *ctx)
 {
@@ -28,18 +44,49 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
     return serve_main(cfg);
 }
 
+/* The configured schema must exist: serve never creates it (only migrate does), so a typo in
+ * DATABASE_SCHEMA would otherwise show as "relation does not exist" on every request. */
+static int check_schema(const struct config *cfg)
+{
+    char err[JOB_ERR_LEN];
+    PGconn *c = pgjob_connect(cfg, err, sizeof(err));
+    if (!c) {
+        fprintf(stderr, "config error: DATABASE_URL: %s\n", err);
+        return 1;
+    }
+    PGresult *r = NULL;
+    const char *const params[] = {cfg->database_schema};
+    int rc = 1;
+    if (pgjob_exec(c, SQL_MIGRATE_HAS_SCHEMA, 1, params, &r, "cannot inspect the database", err,
+                   sizeof(err)) != 0)
+        fprintf(stderr, "config error: DATABASE_URL: %s\n", err);
+    else if (PQntuples(r) == 0)
+        fprintf(stderr,
+                "config error: DATABASE_SCHEMA: schema '%.*s' does not exist in the database "
+                "(`backend migrate` creates it)\n",
+                CONFIG_ECHO_MAX_LEN, cfg->database_schema);
+    else
+        rc = 0;
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
 static int cmd_check_config(const struct config *cfg, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    /* --offline: the start-up scripts check before migrate has created the schema, and must not
+     * depend on the database being reachable at that moment */
+    bool offline = argc == 2 && strcmp(argv[1], "--offline") == 0;
     char err[256];
     /* RUN_DIR may not exist yet (entrypoint.sh and run.sh create it after this check) */
     if (rundir_check(cfg->run_dir, true, err, sizeof(err)) != 0) {
         fprintf(stderr, "config error: %s\n", err);
         return 1;
     }
+    if (!offline && check_schema(cfg) != 0)
+        return 1;
     config_print(cfg, STDOUT_FILENO);
-    printf("configuration OK\n");
+    printf("configuration OK%s\n", offline ? " (database not checked)" : "");
     return 0;
 }
 
@@ -54,36 +101,115 @@ static int cmd_lighttpd_vars(const struct config *cfg, int argc, char **argv)
 struct command {
     const char *name;
     int (*run)(const struct config *cfg, int argc, char **argv);
-    const char *help; /* the usage line, in this order */
+    const char *summary; /* one line of `backend --help` */
+    const char *usage;   /* `backend NAME --help`: the synopsis and what each argument does */
+    /* the arguments main checks itself before the environment is read (NULL-terminated; NULL:
+     * the command parses its own and names a bad one) */
+    const char *const *args;
 };
 
+static const char *const NO_ARGS[] = {NULL};
+static const char *const CHECK_CONFIG_ARGS[] = {"--offline", NULL};
+
 static const struct command COMMANDS[] = {
-    {"serve", cmd_serve, "  serve           FastCGI responder (spawned by lighttpd)\n"},
-    {"migrate", migrate_main, "  migrate [status] apply pending migrations / list them\n"},
-    {"rollups", rollups_main,
-     "  rollups run | backfill | status | discrepancy   daily rollups (see README)\n"},
-    {"retention", retention_main, "  retention purge delete raw events older than RETENTION_DAYS\n"},
-    {"scheduler", scheduler_main, "  scheduler       run rollups and the purge on their schedule\n"},
-    {"check-config", cmd_check_config,
-     "  check-config    validate the environment and print it, secrets redacted\n"},
-    {"lighttpd-vars", cmd_lighttpd_vars,
-     "  lighttpd-vars   print the lighttpd settings derived from the environment\n"},
+    {"serve", cmd_serve, "FastCGI responder (spawned by lighttpd)",
+     "usage: backend serve\n"
+     "Runs one FastCGI responder on the socket lighttpd passes as fd 0. lighttpd spawns these\n"
+     "(lighttpd/lighttpd.conf); start the service with entrypoint.sh or `make run`.\n",
+     NO_ARGS},
+    {"migrate", migrate_main, "apply pending migrations / list them",
+     "usage: backend migrate [up|status]\n"
+     "  up       apply the pending migrations of $APP_HOME/migrations (the default); creates\n"
+     "           DATABASE_SCHEMA when it does not exist\n"
+     "  status   list the migrations, applied and pending\n",
+     NULL},
+    {"rollups", rollups_main, "daily rollups: run | backfill | status | discrepancy",
+     "usage: backend rollups run\n"
+     "       backend rollups backfill [--from=YYYY-MM-DD] [--to=YYYY-MM-DD] [--property-id=ID]\n"
+     "       backend rollups status [--property-id=ID]\n"
+     "       backend rollups discrepancy [--from=YYYY-MM-DD] [--to=YYYY-MM-DD] [--property-id=ID]\n"
+     "  run          roll up the days since the last run (ROLLUP_BATCH_DAYS at a time)\n"
+     "  backfill     recompute the days in the window\n"
+     "  status       rows, latest day and its age for one property\n"
+     "  discrepancy  compare rollups with the raw events; exit 2 when they differ\n",
+     NULL},
+    {"retention", retention_main, "purge: delete raw events older than RETENTION_DAYS",
+     "usage: backend retention purge\n"
+     "Deletes raw events older than RETENTION_DAYS (the rollups keep their counts).\n",
+     NULL},
+    {"scheduler", scheduler_main, "run rollups and the purge on their schedule",
+     "usage: backend scheduler\n"
+     "Runs the rollups every ROLLUP_INTERVAL_MINUTES and the retention purge daily, until\n"
+     "SIGTERM or SIGINT. entrypoint.sh starts it beside lighttpd.\n",
+     NO_ARGS},
+    {"check-config", cmd_check_config, "validate the environment and print it, secrets redacted",
+     "usage: backend check-config [--offline]\n"
+     "Reads the environment, refuses a bad value naming its variable, checks that DATABASE_SCHEMA\n"
+     "exists in the database, and prints the effective settings with secrets redacted.\n"
+     "  --offline   skip the database (the start-up scripts check before migrate runs)\n",
+     CHECK_CONFIG_ARGS},
+    {"lighttpd-vars", cmd_lighttpd_vars, "print the lighttpd settings derived from the environment",
+     "usage: backend lighttpd-vars\n"
+     "Prints the lighttpd settings (port, BIND_ADDRESS, workers, trusted proxies) that\n"
+     "lighttpd/lighttpd.conf includes.\n",
+     NO_ARGS},
 };
 
 static void usage(FILE *f)
 {
-    fputs("usage: backend COMMAND\n", f);
+    fputs("usage: backend [--help | --version] COMMAND [ARGS]\n"
+          "       backend COMMAND --help\n\ncommands:\n",
+          f);
     for (size_t i = 0; i < ARRAY_LEN(COMMANDS); i++)
-        fputs(COMMANDS[i].help, f);
+        fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fputs("\nThe configuration comes from the environment (README: Configuration);\n"
+          "`backend check-config` validates it.\n",
+          f);
+}
+
+static bool is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* Checks a command's arguments against its table entry before the environment is read.
+ * Returns 0, or EXIT_USAGE with the offending argument named on stderr. */
+static int check_args(const struct command *cmd, int argc, char **argv)
+{
+    if (!cmd->args)
+        return 0;
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+        while (cmd->args[k] && strcmp(argv[i], cmd->args[k]) != 0)
+            k++;
+        if (!cmd->args[k]) {
+            fprintf(stderr, "backend %s: unknown %s '%s' (backend %s --help)\n", cmd->name,
+                    argv[i][0] == '-' ? "flag" : "argument", argv[i], cmd->name);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 1 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || is_help(name)) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("backend %s (revision %s)\n", BACKEND_VERSION, BACKEND_REVISION);
+        return 0;
+    }
+    if (name[0] == '-') {
+        fprintf(stderr, "backend: unknown flag '%s' (backend --help)\n", name);
+        return EXIT_USAGE;
+    }
     const struct command *cmd = NULL;
     for (size_t i = 0; i < ARRAY_LEN(COMMANDS) && !cmd; i++)
         if (strcmp(name, COMMANDS[i].name) == 0)
@@ -91,8 +217,17 @@ int main(int argc, char **argv)
     if (!cmd) {
         fprintf(stderr, "backend: unknown command '%s'\n", name);
         usage(stderr);
-        return 1;
+        return EXIT_USAGE;
     }
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(cmd->usage, stdout);
+            return 0;
+        }
+    }
+    int bad = check_args(cmd, argc - 1, argv + 1);
+    if (bad)
+        return bad;
 
     static struct config cfg;
     char err[256];

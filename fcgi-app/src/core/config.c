@@ -121,6 +121,48 @@ static bool next_entry(const char **p, struct str *out)
     return false;
 }
 
+/* An origin as a browser sends it: http or https, a host, an optional port, nothing after.
+ * Anything else never equals an Origin header, so the typo would silently refuse every request
+ * from that site. Returns NULL, or why not (a static string). */
+static const char *origin_problem(struct str s)
+{
+    if (s.n == 1 && s.p[0] == '*')
+        return "'*' is not allowed: list the origins";
+    size_t skip = 0;
+    if (s.n > 7 && memcmp(s.p, "http://", 7) == 0)
+        skip = 7;
+    else if (s.n > 8 && memcmp(s.p, "https://", 8) == 0)
+        skip = 8;
+    else
+        return "needs a scheme (https://host or http://host)";
+    struct str host = {s.p + skip, s.n - skip};
+    const char *slash = memchr(host.p, '/', host.n);
+    if (slash)
+        return slash == host.p + host.n - 1 ? "has a trailing slash (an origin ends at the host or port)"
+                                            : "has a path (an origin is scheme://host[:port])";
+    const char *colon = NULL;
+    for (size_t i = 0; i < host.n; i++) {
+        unsigned char ch = (unsigned char)host.p[i];
+        if (ch <= 0x20 || ch == 0x7f || strchr("?#@\\", ch))
+            return "has a query, fragment, user or white space (an origin is scheme://host[:port])";
+        if (ch == ':')
+            colon = host.p + i;
+        else if (ch == ']')
+            colon = NULL; /* the colons of an [IPv6] literal are not a port */
+    }
+    if (host.n == 0 || host.p[0] == ':')
+        return "has no host";
+    if (colon) {
+        struct str port = {colon + 1, (size_t)(host.p + host.n - colon - 1)};
+        bool digits = port.n > 0 && port.n <= 5;
+        for (size_t i = 0; digits && i < port.n; i++)
+            digits = port.p[i] >= '0' && port.p[i] <= '9';
+        if (!digits)
+            return "has a port that is not a number";
+    }
+    return NULL;
+}
+
 /* CORS_ALLOWED_ORIGINS: comma-separated. */
 static void load_origins(struct loader *l, struct config *c)
 {
@@ -135,6 +177,13 @@ static void load_origins(struct loader *l, struct config *c)
         }
         if (s.n > CORS_MAX_ORIGIN_LEN) {
             fail(l, "CORS_ALLOWED_ORIGINS", "an origin is longer than %d characters", CORS_MAX_ORIGIN_LEN);
+            return;
+        }
+        const char *why = origin_problem(s);
+        if (why) {
+            /* not a secret: the entry is shown (cut) so the typo can be found */
+            fail(l, "CORS_ALLOWED_ORIGINS", "'%.*s' %s",
+                 s.n > CONFIG_ECHO_MAX_LEN ? CONFIG_ECHO_MAX_LEN : (int)s.n, s.p, why);
             return;
         }
         c->cors_origins[c->cors_origin_count++] = xstrndup(s.p, s.n);
@@ -398,6 +447,17 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
 
     load_trusted_proxies(&l, c);
     load_client_ip_header(&l, c);
+    /* lighttpd's server.bind: an address, so a host name or a typo stops here with its name
+     * rather than in lighttpd's start-up */
+    c->bind_address = env_str(&l, "BIND_ADDRESS");
+    if (!c->bind_address) {
+        c->bind_address = "0.0.0.0";
+    } else {
+        unsigned char a[16];
+        int family = strchr(c->bind_address, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(family, c->bind_address, a) != 1)
+            fail(&l, "BIND_ADDRESS", "must be an IPv4 or IPv6 address (0.0.0.0, 127.0.0.1, ::)");
+    }
     c->app_home = env_str(&l, "APP_HOME");
     if (!c->app_home)
         c->app_home = ".";
@@ -447,6 +507,7 @@ void config_print(const struct config *c, int fd)
     dprintf(fd, "RETENTION_DAYS=%d\nPRIVACY_CONTACT_EMAIL=%s\nLOG_LEVEL=%s\nDATABASE_SCHEMA=%s\n",
             c->retention_days, c->privacy_contact_email ? c->privacy_contact_email : "", lvl[c->log_level],
             c->database_schema);
+    dprintf(fd, "BIND_ADDRESS=%s\n", c->bind_address);
     dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nCLIENT_IP_HEADER=%s\nAPP_HOME=%s\n", c->run_dir,
             c->trusted_proxies ? c->trusted_proxies : "", c->client_ip_header ? c->client_ip_header : "",
             c->app_home);

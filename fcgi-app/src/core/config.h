@@ -66,6 +66,7 @@ struct config {
     const char *client_ip_header; /* the one header a trusted peer sets the client address with;
                                      NULL: always the peer address (CLIENT_IP_HEADER empty) */
     const char *app_home;         /* holds lighttpd/ and migrations/ */
+    const char *bind_address;     /* lighttpd's server.bind: an IPv4 or IPv6 address (BIND_ADDRESS) */
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */
