@@ -129,7 +129,6 @@ $(SQLFN_DUMP): tests/unit/sqlfn_dump.c $(call layer_lib,core)
 	@mkdir -p $(dir $@)
 	@echo "  LINK $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call layer_lib,core) $(PKG_LIBS) -lm
-build: $(SQLFN_DUMP)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD_DIR)/tests/%,$(UNIT_SRCS))
@@ -149,7 +148,7 @@ deps:
 test-unit: $(UNIT_BINS)
 	@infra/scripts/run-unit-tests.sh $(UNIT_BINS)
 
-test-integration: $(BIN)
+test-integration: $(BIN) $(SQLFN_DUMP)
 	@IT_EXCLUDE=faults BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py
 
 # The fault scenarios (tests/integration/test_faults.py): Postgres stopped, restarted, frozen,

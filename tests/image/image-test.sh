@@ -98,6 +98,25 @@ context=$work/context
 mkdir "$context"
 python3 tests/fly/test-dockerignore.py --list . >"$work/context.list"
 tar -cf - --no-recursion -T "$work/context.list" | tar -xf - -C "$context"
+# The build stage: `make build` in a directory that holds only what its COPY lines bring from the
+# context (the ones with a relative destination), as the Dockerfile's RUN does. Its binary is the
+# one the runtime stage gets, so a build that needs a file the stage does not copy fails here.
+stage=$work/build-stage
+mkdir "$stage"
+while read -r src dst; do
+    mkdir -p "$(dirname "$stage/$dst")"
+    cp -a "$context/$src" "$stage/$dst" || {
+        echo "image-test: build stage: $src is not in the build context (.dockerignore)" >&2
+        exit 1
+    }
+done < <(sed -n 's/^COPY \([^-][^ ]*\) \.\/\(.*\)$/\1 \2/p' "$DOCKERFILE")
+if make -C "$stage" build BACKEND_VERSION=unknown BACKEND_REVISION=unknown >"$work/build-stage.log" 2>&1; then
+    ok "build stage: make build from only the files the stage copies"
+    BACKEND_BUILD=$stage/fcgi-app/build/backend
+else
+    bad "build stage: make build from only the files the stage copies; its log ends:"
+    tail -n 20 "$work/build-stage.log"
+fi
 while read -r src dst; do # COPY lines: the build stage's binary, and files from the context
     case $src in
     --from=build) src=$BACKEND_BUILD dst=${dst#* } ;;

@@ -2,7 +2,7 @@
 X-macro of name, type, nullable); this compares each list with the function's signature in
 pg_proc after migrating a fresh database: names (p_<name>), order, types and count.
 
-The lists come from the C build itself (fcgi-app/build/tests/sqlfn-dump, built by `make build`
+The lists come from the C build itself (fcgi-app/build/tests/sqlfn-dump, built by `make test-integration`
 from the same header the responders are compiled with), not from parsing the header in Python:
 what is checked is what the preprocessor made of the macros. Types are resolved by Postgres
 (to_regtype), so `timestamp(3)` and `timestamp without time zone` are the same type."""
