@@ -179,7 +179,11 @@ def main():
             print("bench: migrate failed:\n" + r.stdout + r.stderr)
             return 1
         with harness.Stack(pg.url(), env={"RATE_LIMIT_EVENTS": 0, "RATE_LIMIT_CAPTURE": 0, "LOG_LEVEL": "warn",
-                                                "TRUSTED_PROXIES": "127.0.0.1"}, workers=WORKERS) as st:
+                                                "TRUSTED_PROXIES": "127.0.0.1", "CLIENT_IP_HEADER": "Fly-Client-IP",
+                                                # the site's own page origin, as in production
+                                                # (ENFORCE_ORIGIN refuses writes from others)
+                                                "CORS_ALLOWED_ORIGINS": "https://example.com"},
+                              workers=WORKERS) as st:
             url = "http://127.0.0.1:%d" % st.port
             responders = st.responder_pids()
             # the scheduler as the container runs it, beside the stack (its first rollup runs at once)
