@@ -19,6 +19,7 @@ import glob
 import http.client
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -435,6 +436,66 @@ class Postgres:
 
 # ---------------------------------------------------------------------------------------------
 # the service
+
+
+class PsqlSession:
+    """An interactive psql held open through a pipe on stdin: one Postgres session for as long as
+    the test wants it."""
+
+    def __init__(self, pg, db="backend"):
+        cmd = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-h", pg.sockdir, "-p", str(pg.port),
+               "-U", "postgres", "-d", db]
+        env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, cwd="/")
+        self.out = b""
+
+    def send(self, sql):
+        self.p.stdin.write(sql.encode() + b"\n")
+        self.p.stdin.flush()
+
+    def wait_for(self, marker, timeout=5.0):
+        """True once marker appears on psql's stdout; False when psql exits or timeout passes."""
+        deadline = time.monotonic() + timeout
+        fd = self.p.stdout.fileno()
+        while marker.encode() not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            rd, _, _ = select.select([fd], [], [], left)
+            if rd:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return False
+                self.out += chunk
+        return True
+
+    def stderr(self):
+        if self.p.poll() is None:
+            return ""
+        try:
+            return self.p.stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def close(self):
+        try:
+            if self.p.poll() is None:
+                try:
+                    self.p.stdin.close()
+                except OSError:
+                    pass
+                try:
+                    self.p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.p.kill()
+                    self.p.wait(timeout=5)
+        finally:
+            for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
 
 
 def service_env(database_url, overrides=None, run_dir=None, port=None):

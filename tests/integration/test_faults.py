@@ -14,7 +14,6 @@ a responder kill -9'd every 2 s, graceful stop under load, the slow-client attac
 
 import contextlib
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import time
 import uuid
 
 import harness
-from harness import (PG_BIN, Fail, Postgres, Stack, expect, expect_eq, expect_error, migrate,
+from harness import (Fail, Postgres, Stack, expect, expect_eq, expect_error, migrate,
                      proc_alive, proc_children, proc_state, service_env, test, wait_until)
 
 HOST = "api.faults.test"
@@ -219,66 +218,6 @@ def count_answers(fig, results):
         fig["requests"] += 1
         st = x[1]
         fig["2xx" if st and 200 <= st < 300 else "5xx" if st and st >= 500 else "other"] += 1
-
-
-class PsqlSession:
-    """An interactive psql held open through a pipe on stdin: one Postgres session for as long as
-    the test wants it."""
-
-    def __init__(self, pg, db="backend"):
-        cmd = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-h", pg.sockdir, "-p", str(pg.port),
-               "-U", "postgres", "-d", db]
-        env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=env, cwd="/")
-        self.out = b""
-
-    def send(self, sql):
-        self.p.stdin.write(sql.encode() + b"\n")
-        self.p.stdin.flush()
-
-    def wait_for(self, marker, timeout=5.0):
-        """True once marker appears on psql's stdout; False when psql exits or timeout passes."""
-        deadline = time.monotonic() + timeout
-        fd = self.p.stdout.fileno()
-        while marker.encode() not in self.out:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            rd, _, _ = select.select([fd], [], [], left)
-            if rd:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return False
-                self.out += chunk
-        return True
-
-    def stderr(self):
-        if self.p.poll() is None:
-            return ""
-        try:
-            return self.p.stderr.read().decode("utf-8", "replace")
-        except (OSError, ValueError):
-            return ""
-
-    def close(self):
-        try:
-            if self.p.poll() is None:
-                try:
-                    self.p.stdin.close()
-                except OSError:
-                    pass
-                try:
-                    self.p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.p.kill()
-                    self.p.wait(timeout=5)
-        finally:
-            for f in (self.p.stdin, self.p.stdout, self.p.stderr):
-                try:
-                    f.close()
-                except OSError:
-                    pass
 
 
 def freeze_postgres(pg, frozen):
@@ -652,7 +591,7 @@ def statement_timeout_on_locked_table():
     with stack("statement_timeout_on_locked_table", url, workers=1) as s:
         expect_eq(post_event(s, "lock-pre").status, 202, "event before the lock")
         pids = s.responder_pids()
-        locker = PsqlSession(pg, db)
+        locker = harness.PsqlSession(pg, db)
         try:
             locker.send("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'lock-' || 'held';")
             expect(locker.wait_for("lock-held", 10), "psql could not take the lock: %s" % locker.stderr())
@@ -767,7 +706,7 @@ def responder_sigkill_every_2s():
         # one kill that surely lands inside a request: the event waits on a lock in Postgres while its
         # responder (the one whose session is active) is killed; its client gets lighttpd's answer
         held = []
-        locker = PsqlSession(pg, db)
+        locker = harness.PsqlSession(pg, db)
         try:
             locker.send("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'lock-' || 'held';")
             expect(locker.wait_for("lock-held", 10), "psql could not take the lock: %s" % locker.stderr())
@@ -921,7 +860,7 @@ def connection_slots_exhausted():
                 wait_until(lambda: not backend_sessions(pg), 5, 0.05, "the responders' sessions to end")
                 refused = ""
                 for _ in range(max_conn + 4):
-                    p = PsqlSession(pg)
+                    p = harness.PsqlSession(pg)
                     sessions.append(p)
                     p.send("SELECT 'sess' || 'ion-up';")
                     if not p.wait_for("session-up", 5):

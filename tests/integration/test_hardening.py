@@ -7,16 +7,14 @@ The module uses its own database (`hardening`, migrated once), so its row counts
 
 import json
 import os
-import select
 import signal
-import subprocess
 import threading
 import time
 import urllib.parse
 import uuid
 
 import harness
-from harness import ALLOWED_ORIGIN, PG_BIN, Fail, Stack, expect, expect_eq, expect_error, service_env, test
+from harness import ALLOWED_ORIGIN, Fail, Stack, expect, expect_eq, expect_error, service_env, test
 
 DB = "hardening"
 CAPTURE = "/v1/leads/capture"
@@ -333,53 +331,6 @@ def each_capture_gets_its_own_event():
 # =============================================================================================
 # item 10: the client's eventId is the idempotency key of an event
 
-class PsqlSession:
-    """An interactive psql held open through a pipe: one Postgres session as long as needed."""
-
-    def __init__(self, db):
-        p = pg()
-        cmd = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-h", p.sockdir, "-p", str(p.port),
-               "-U", "postgres", "-d", db]
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning"), cwd="/")
-        self.out = b""
-
-    def send(self, sql):
-        self.p.stdin.write(sql.encode() + b"\n")
-        self.p.stdin.flush()
-
-    def wait_for(self, marker, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        fd = self.p.stdout.fileno()
-        while marker.encode() not in self.out:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            rd, _, _ = select.select([fd], [], [], left)
-            if rd:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return False
-                self.out += chunk
-        return True
-
-    def close(self):
-        try:
-            if self.p.poll() is None:
-                self.p.stdin.close()
-                try:
-                    self.p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.p.kill()
-                    self.p.wait(timeout=5)
-        finally:
-            for f in (self.p.stdin, self.p.stdout, self.p.stderr):
-                try:
-                    f.close()
-                except OSError:
-                    pass
-
-
 def events_of(anon_id):
     return count("events e JOIN visitors v ON v.id = e.visitor_id WHERE v.anon_id = %s" % lit(anon_id))
 
@@ -394,7 +345,7 @@ def event_id_retry_after_a_5xx_stores_one_row():
         a = "anon-eid-%s" % uid()
         eid = str(uuid.uuid4())
         body = {"anonId": a, "eventType": "page_view", "path": "/retry", "eventId": eid}
-        locker = PsqlSession(DB)
+        locker = harness.PsqlSession(pg(), DB)
         result = {}
         try:
             locker.send("BEGIN; LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE; SELECT 'lock-' || 'held';")
