@@ -498,6 +498,17 @@ class PsqlSession:
                     pass
 
 
+def sql_lit(v):
+    """An SQL literal for a Python value: NULL, true/false, a number, else a quoted string."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
 def service_env(database_url, overrides=None, run_dir=None, port=None):
     """The environment lighttpd and the backend binary run with: the caller's environment minus
     anything the service reads, plus valid test settings, plus overrides (None deletes a key)."""

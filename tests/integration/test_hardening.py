@@ -40,10 +40,7 @@ def uid():
     return uuid.uuid4().hex[:12]
 
 
-def lit(v):
-    if v is None:
-        return "NULL"
-    return "'" + str(v).replace("'", "''") + "'"
+lit = harness.sql_lit  # SQL literals for the psql checks
 
 
 def rows(sql, db=DB):

@@ -82,15 +82,7 @@ def own_ua(tag):
 
 # ---- database helpers
 
-def lit(v):
-    """A SQL literal for a Python value (strings quoted, None as NULL)."""
-    if v is None:
-        return "NULL"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return "'" + str(v).replace("'", "''") + "'"
+lit = harness.sql_lit  # SQL literals for the psql checks
 
 
 def rows(sql):

@@ -53,17 +53,7 @@ def d(s):
     return datetime.date.fromisoformat(s)
 
 
-def lit(v):
-    """An SQL literal: NULL, true/false, a number, else a quoted string."""
-    if v is None:
-        return "NULL"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return "'" + str(v).replace("'", "''") + "'"
+lit = harness.sql_lit  # SQL literals for the psql checks
 
 
 def jlit(obj):

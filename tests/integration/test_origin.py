@@ -40,8 +40,7 @@ def count(sql_from_where):
     return int(pg().psql("SELECT count(*) FROM " + sql_from_where, db=DB).strip())
 
 
-def lit(s):
-    return "'" + str(s).replace("'", "''") + "'"
+lit = harness.sql_lit  # SQL literals for the psql checks
 
 
 def table_counts():
