@@ -105,11 +105,11 @@ tmp=$(mktemp -d /tmp/smoke-run.XXXXXX)
 chmod 0755 "$tmp"
 tree=$tmp/tree
 mkdir -p "$tree/fcgi-app"
-(cd "$SRC" && cp -a Makefile entrypoint.sh infra lighttpd migrations "$tree/") &&
-    cp -a "$SRC/fcgi-app/src" "$build_dir" "$tree/fcgi-app/" || {
+if ! (cd "$SRC" && cp -a Makefile entrypoint.sh infra lighttpd migrations "$tree/") ||
+    ! cp -a "$SRC/fcgi-app/src" "$build_dir" "$tree/fcgi-app/"; then
     fail setup "copying the tree to $tree failed"
     finish
-}
+fi
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -144,8 +144,11 @@ if has 'admin key' && has '.local/env'; then
 else
     fail admin_key_place_first_run "no line naming where the admin key is; output: $(shown)"
 fi
-[[ $(http_status "http://127.0.0.1:$port/v1/healthz") == 200 ]] && pass healthz ||
+if [[ $(http_status "http://127.0.0.1:$port/v1/healthz") == 200 ]]; then
+    pass healthz
+else
     fail healthz "GET /v1/healthz on $port did not answer 200"
+fi
 
 # ---- a second make run, no variables: the truth about the running stack
 if mk 60 run && has "http://127.0.0.1:$port" && ! has ':3000'; then
@@ -256,6 +259,32 @@ if [[ -z $left && $pg_up == no && ! -e $tree/.local/run.env ]]; then
     pass foreign_server_nothing_started
 else
     fail foreign_server_nothing_started "left running: ${left:-none}; postgres running: $pg_up; run.env: $(ls "$tree/.local/run.env" 2>&1)"
+fi
+
+# ---- the second line of defence: with the port check before the start taken out of the copy's
+# run.sh (as when the other server takes the port in between), the readiness probe must still
+# see that the answer is not our lighttpd's, and stop what this run started
+# shellcheck disable=SC2016 # the literal line of run.sh, $PORT included
+precheck='^if port_in_use "\$PORT"; then$'
+if grep -q "$precheck" "$tree/infra/scripts/run.sh"; then
+    sed -i "s/$precheck/if false; then/" "$tree/infra/scripts/run.sh"
+    if mk 120 run PORT="$foreign_port" PGPORT_LOCAL="$pgport"; then
+        fail readiness_checks_listener "make run exited 0 with another server on $foreign_port; output: $(shown)"
+    elif ! has "port $foreign_port was taken"; then
+        fail readiness_checks_listener "the failure does not say the port was taken; output: $(shown)"
+    else
+        sleep 0.5
+        left=$(tree_procs)
+        pg_up=no
+        [[ ! -f $tree/.local/pg/data/postmaster.pid ]] || pg_up=yes
+        if [[ -z $left && $pg_up == no && ! -e $tree/.local/run.env ]]; then
+            pass readiness_checks_listener
+        else
+            fail readiness_checks_listener "left running: ${left:-none}; postgres running: $pg_up"
+        fi
+    fi
+else
+    fail readiness_checks_listener "run.sh has no line matching $precheck to take out"
 fi
 
 # ---- the listener check itself (lib-env.sh): the foreign server's pid holds the port, we do not
