@@ -309,6 +309,26 @@ else
     fail readiness_checks_listener "run.sh has no line matching $precheck to take out"
 fi
 
+# ---- an admin key from make run's environment: named as such on every run, stored nowhere
+cp -a "$SRC/infra/scripts/run.sh" "$tree/infra/scripts/run.sh" # undo the change above
+env_key=smoke-env-admin-key-0123456789abcdef
+if mk 180 run PORT="$port" PGPORT_LOCAL="$pgport" ADMIN_API_KEY="$env_key" &&
+    has 'admin key: the ADMIN_API_KEY of the environment'; then
+    if mk 60 run && has 'admin key: the ADMIN_API_KEY of the environment'; then
+        pass admin_key_from_environment
+    else
+        fail admin_key_from_environment "the second run does not say the key came from the environment; output: $(shown)"
+    fi
+else
+    fail admin_key_from_environment "exit $mk_rc or no line naming the environment; output: $(shown)"
+fi
+if grep -rqF --exclude-dir=pg "$env_key" "$tree/.local" 2>/dev/null; then
+    fail admin_key_not_stored "the key from the environment was written under .local"
+else
+    pass admin_key_not_stored
+fi
+mk 90 stop || fail stop_after_env_key "exit $mk_rc; output: $(shown)"
+
 # ---- the listener check itself (lib-env.sh): the foreign server's pid holds the port, we do not
 # shellcheck source=infra/scripts/lib-env.sh
 if (. "$tree/infra/scripts/lib-env.sh" && listens_on "$foreign_pid" "$foreign_port" &&
