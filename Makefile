@@ -156,8 +156,10 @@ test-integration: $(BIN) $(SQLFN_DUMP)
 test-faults: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py faults.
 
+# The responder alone under cgi-fcgi, then make run/stop and the targets that find the running
+# stack in a scratch copy of the tree (tests/smoke/run-all.sh).
 test-smoke: $(BIN)
-	@BACKEND_BIN=$(abspath $(BIN)) tests/smoke/cgi-fcgi.sh
+	@BACKEND_BIN=$(abspath $(BIN)) SANITIZE="$(SANITIZE)" tests/smoke/run-all.sh
 
 # Debian's chromium on an allowed and a foreign site page against the real stack (npm ci first when
 # tests/browser/package-lock.json changed; screenshots under tests/browser/artifacts/).

@@ -3,8 +3,8 @@
 #
 # The database is DIRECT_DATABASE_URL when set (on Fly: the direct, non-pooled connection, e.g.
 # through `fly proxy`), else DATABASE_URL, else the project-local cluster of `make run` (.local/pg,
-# started if stopped). Values in .local/env count, as for the other targets; the URL is never
-# printed (it holds the password).
+# started if stopped, on the port of .local/run.env). Values in .local/env count, as for the
+# other targets; the URL is never printed (it holds the password).
 #
 #   dump     pg_dump in custom format (-Fc) without owners and privileges, so it restores into any
 #            database as any role. PATH defaults to .local/backups/<UTC timestamp>.dump (git-ignored).
@@ -28,6 +28,7 @@ usage() { die "usage: db-backup.sh dump [PATH] | restore PATH (make db-dump [DUM
 
 # Sets DB_URL and DB_WHICH (a printable name of where it came from, never the URL itself).
 resolve_target() {
+    load_run_env
     load_local_env
     if [[ -n ${DIRECT_DATABASE_URL:-} ]]; then
         DB_URL=$DIRECT_DATABASE_URL

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# pg-local.sh {init|start|stop|status} DATADIR [PORT]
+# pg-local.sh {init|start|stop|status|port} DATADIR [PORT]
 #
 # A project-local PostgreSQL 15 cluster for development and tests (`make run`, the integration
 # harness). LOCAL DEV/TEST ONLY: it trusts every local connection (--auth=trust), so anyone on this
 # machine can connect as any role without a password. Never point it at data you care about.
 #
 #   init    creates the cluster (skipped when DATADIR/PG_VERSION exists) and the database `backend`
-#   start   starts it (no-op when running), waits until it accepts connections, prints its URL
+#   start   starts it (no-op when running), waits until it accepts connections, prints its URL;
+#           fails at once when it already runs on another port than PORT
 #   stop    fast shutdown (no-op when stopped)
 #   status  exit 0 when running, 3 when stopped, 4 when there is no cluster (pg_ctl's codes)
+#   port    prints the port the running cluster listens on; exit 3 when it is not running
 #
 # It listens on 127.0.0.1:PORT (default 54329) and on a unix socket in DATADIR/../sock (mode 0755);
 # its server log is DATADIR/../postgres.log. `start` prints only the URL on stdout
@@ -25,7 +27,7 @@ die() {
 }
 say() { echo "pg-local: $*" >&2; }
 
-(($# >= 2)) || die "usage: pg-local.sh {init|start|stop|status} DATADIR [PORT]"
+(($# >= 2)) || die "usage: pg-local.sh {init|start|stop|status|port} DATADIR [PORT]"
 cmd=$1
 port=${3:-54329}
 [[ $port =~ ^[0-9]+$ ]] || die "PORT must be a number, got '$port'"
@@ -82,9 +84,24 @@ do_init() {
         die "could not create database backend ($out); remove $datadir and retry"
 }
 
+# The port of the running cluster: line 4 of postmaster.pid (the server writes it; root and the
+# cluster's owner may read it). Fails when it is not running.
+running_port() {
+    local p
+    is_running || return 1
+    p=$(sed -n 4p "$datadir/postmaster.pid" 2>/dev/null)
+    [[ $p =~ ^[0-9]+$ ]] || return 1
+    echo "$p"
+}
+
 do_start() {
+    local running
     [[ -f $datadir/PG_VERSION ]] || die "no cluster in $datadir (run: pg-local.sh init $datadir)"
     if is_running; then
+        # waiting for it on another port could only time out
+        if running=$(running_port) && [[ $running != "$port" ]]; then
+            die "the cluster in $datadir runs on port $running, not $port (PGPORT_LOCAL=$running, or make stop first)"
+        fi
         say "already running ($datadir)"
     else
         prepare_dirs
@@ -130,5 +147,6 @@ init) do_init ;;
 start) do_start ;;
 stop) do_stop ;;
 status) do_status ;;
-*) die "unknown command '$cmd' (init|start|stop|status)" ;;
+port) running_port || exit 3 ;;
+*) die "unknown command '$cmd' (init|start|stop|status|port)" ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # stop.sh - `make stop`: stops the lighttpd that run.sh started (SIGINT drains in-flight requests;
-# SIGTERM after 10 s), the scheduler, then the local Postgres cluster in .local/pg if it runs. Safe when nothing runs.
+# SIGTERM after 10 s), the scheduler, then the local Postgres cluster in .local/pg if it runs, and
+# forgets the running stack's settings (.local/run.env). Safe when nothing runs.
 set -euo pipefail
 # shellcheck source=infra/scripts/lib-env.sh
 . "$(dirname "$0")/lib-env.sh"
@@ -38,3 +39,4 @@ rm -f "$SCHEDULER_PID_FILE"
 if [[ -f $LOCAL_PG_DATA/PG_VERSION ]]; then
     "$SCRIPTS_DIR/pg-local.sh" stop "$LOCAL_PG_DATA"
 fi
+rm -f "$RUN_ENV"
