@@ -2,11 +2,13 @@
  * socket, never a blocking libpq call), so a stopped, hung or unreachable Postgres becomes a
  * 503 within the request budget and the responder reconnects by itself afterwards.
  *
- * The connection keeps no session state, so it works through a transaction pooler (PgBouncer on
- * Fly Managed Postgres), where consecutive transactions run on different server connections:
- * each statement goes in one pipeline with its settings (SQL_TX_SETTINGS, local to the implicit
- * transaction that ends at the pipeline's sync), in one round trip, and it is an unnamed
- * statement unless DATABASE_STATEMENTS=prepared. */
+ * DATABASE_STATEMENTS=unnamed (the default): the connection keeps no session state, so it works
+ * through a transaction pooler (PgBouncer on Fly Managed Postgres), where consecutive
+ * transactions run on different server connections: each statement is unnamed and goes in one
+ * pipeline after its settings (SQL_TX_SETTINGS, local to the implicit transaction that ends at
+ * the pipeline's sync), in one round trip.
+ * DATABASE_STATEMENTS=prepared: settings for the session and named statements prepared at
+ * connect, cheaper for Postgres, for a direct connection or a session-mode pooler only. */
 #include "store/db.h"
 
 #include <errno.h>
@@ -113,6 +115,38 @@ static int64_t deadline_for(int op_ms)
     return d < g_deadline_ms ? d : g_deadline_ms;
 }
 
+/* Collects the results of the query just sent; keeps the last one. NULL on timeout/loss. */
+static PGresult *wait_result(PGconn *c, int64_t deadline)
+{
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (wait_socket(c, POLLIN, deadline) != 1 || !PQconsumeInput(c)) {
+                PQclear(last);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            return last;
+        PQclear(last);
+        last = r;
+    }
+}
+
+/* Sends a flush-pending query in non-blocking mode and waits. NULL on timeout/loss. */
+static PGresult *finish_send(PGconn *c, int64_t deadline)
+{
+    for (;;) {
+        int f = PQflush(c);
+        if (f == 0)
+            break;
+        if (f < 0 || wait_socket(c, POLLOUT, deadline) != 1)
+            return NULL;
+    }
+    return wait_result(c, deadline);
+}
+
 /* Collects the results of a pipeline of two queries (the settings, the statement) and its sync.
  * Returns the statement's last result, or the settings' error when they failed (the statement is
  * then skipped by the server); NULL on timeout or loss. Leaves pipeline mode. */
@@ -168,12 +202,9 @@ static enum db_rc prepare_one(PGconn *c, int i, PGresult **failed)
 {
     const struct stmt_def *s = &SQL_STMTS[i];
     *failed = NULL;
-    /* parsed after the settings, in their transaction: table names resolve in DATABASE_SCHEMA */
-    if (!PQenterPipelineMode(c) ||
-        !PQsendQueryParams(c, SQL_TX_SETTINGS, 3, NULL, g_settings, NULL, NULL, 0) ||
-        !PQsendPrepare(c, s->name, sql_text((enum stmt_id)i), s->nparams, NULL) || !PQpipelineSync(c))
+    if (!PQsendPrepare(c, s->name, sql_text((enum stmt_id)i), s->nparams, NULL))
         return DB_UNAVAILABLE;
-    PGresult *r = finish_pipeline(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
+    PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
     if (result_ok(r)) {
         PQclear(r);
         g_prepared[i] = true;
@@ -188,14 +219,21 @@ static enum db_rc prepare_one(PGconn *c, int i, PGresult **failed)
     return DB_ERROR;
 }
 
-/* Nothing is set for the session (settings travel with each statement); with
- * DATABASE_STATEMENTS=prepared every statement is prepared now. False when the connection failed. */
+/* DATABASE_STATEMENTS=prepared: the session's settings, then every statement prepared (in the
+ * session's search_path). Unnamed: nothing, the settings travel with each statement. False when
+ * the connection failed. */
 static bool setup_session(PGconn *c)
 {
-    bool ok = true;
     for (int i = 0; i < STMT_COUNT; i++)
         g_prepared[i] = false;
-    for (int i = 0; ok && g_cfg->db_statements == DB_STATEMENTS_PREPARED && i < STMT_COUNT; i++) {
+    if (g_cfg->db_statements != DB_STATEMENTS_PREPARED)
+        return true;
+    if (!PQsendQueryParams(c, SQL_SESSION_SETUP, 3, NULL, g_settings, NULL, NULL, 0))
+        return false;
+    PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
+    bool ok = result_ok(r);
+    PQclear(r);
+    for (int i = 0; ok && i < STMT_COUNT; i++) {
         PGresult *failed = NULL;
         enum db_rc rc = prepare_one(c, i, &failed);
         PQclear(failed);
@@ -317,27 +355,32 @@ static bool is_unavailable_state(const char *st)
            strcmp(st, "57014") == 0 || strcmp(st, "25006") == 0 || strcmp(st, "26000") == 0;
 }
 
-/* Runs statement id once, after its settings, in one pipeline. *sent tells whether the statement
- * itself may have reached the server: false when the connection failed while preparing it or
- * libpq refused to queue it, so running it again cannot run it twice. */
+/* Runs statement id once: prepared, or unnamed after its settings in one pipeline. *sent tells
+ * whether the statement itself may have reached the server: false when the connection failed
+ * while preparing it or libpq refused to queue it, so running it again cannot run it twice. */
 static PGresult *run_once(enum stmt_id id, const char *const *values, bool *sent)
 {
     const struct stmt_def *s = &SQL_STMTS[id];
     bool prepared = g_cfg->db_statements == DB_STATEMENTS_PREPARED;
     *sent = false;
-    if (prepared && !g_prepared[id]) {
-        PGresult *failed = NULL;
-        enum db_rc rc = prepare_one(g_conn, (int)id, &failed);
-        if (rc != DB_OK)
-            return failed; /* NULL when the connection failed */
+    if (prepared) {
+        if (!g_prepared[id]) {
+            PGresult *failed = NULL;
+            enum db_rc rc = prepare_one(g_conn, (int)id, &failed);
+            if (rc != DB_OK)
+                return failed; /* NULL when the connection failed */
+        }
+        if (!PQsendQueryPrepared(g_conn, s->name, s->nparams, values, NULL, NULL, 0))
+            return NULL;
+        *sent = true;
+        return finish_send(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
     }
     if (!PQenterPipelineMode(g_conn))
         return NULL;
     if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, 3, NULL, g_settings, NULL, NULL, 0))
         return NULL;
-    bool queued = prepared ? PQsendQueryPrepared(g_conn, s->name, s->nparams, values, NULL, NULL, 0)
-                           : PQsendQueryParams(g_conn, sql_text(id), s->nparams, NULL, values, NULL, NULL, 0);
-    if (!queued || !PQpipelineSync(g_conn))
+    if (!PQsendQueryParams(g_conn, sql_text(id), s->nparams, NULL, values, NULL, NULL, 0) ||
+        !PQpipelineSync(g_conn))
         return NULL;
     *sent = true;
     return finish_pipeline(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
