@@ -49,9 +49,11 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
 static int check_schema(const struct config *cfg)
 {
     char err[JOB_ERR_LEN];
+    const char *url_name =
+        cfg->direct_database_url != cfg->database_url ? "DIRECT_DATABASE_URL" : "DATABASE_URL";
     PGconn *c = pgjob_connect(cfg, err, sizeof(err));
     if (!c) {
-        fprintf(stderr, "config error: DATABASE_URL: %s\n", err);
+        fprintf(stderr, "config error: %s: %s\n", url_name, err);
         return 1;
     }
     PGresult *r = NULL;
@@ -59,7 +61,7 @@ static int check_schema(const struct config *cfg)
     int rc = 1;
     if (pgjob_exec(c, SQL_MIGRATE_HAS_SCHEMA, 1, params, &r, "cannot inspect the database", err,
                    sizeof(err)) != 0)
-        fprintf(stderr, "config error: DATABASE_URL: %s\n", err);
+        fprintf(stderr, "config error: %s: %s\n", url_name, err);
     else if (PQntuples(r) == 0)
         fprintf(stderr,
                 "config error: DATABASE_SCHEMA: schema '%.*s' does not exist in the database "

@@ -49,8 +49,12 @@
 #define DB_BREAKER_MS 1000
 /* ...but only when the failed connect took at least this long (refusals are instant). */
 #define DB_BREAKER_SLOW_CONNECT_MS 200
-/* Recycle a connection after this long (Fly's proxy cuts long-lived connections). */
-#define DB_MAX_CONN_AGE_S 600
+/* A responder replaces its connection, between requests, once it is this old
+ * (DATABASE_MAX_LIFETIME_SECONDS; Fly's proxy cuts connections older than ~10 min when it
+ * restarts) or has been unused this long (DATABASE_MAX_IDLE_SECONDS). */
+#define DB_MAX_LIFETIME_S_DEFAULT 600
+#define DB_MAX_IDLE_S_DEFAULT 300
+#define DB_MAX_LIFETIME_S_MAX 86400
 #define DB_RETRY_AFTER_S 1
 /* Reads an idle connection's liveness check makes (each drains what the socket holds) before it
  * takes the connection as alive: a closing server sends one message, then the end of stream. */

@@ -363,6 +363,20 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
             PQconninfoFree(opts);
     }
 
+    /* Fly's name for the direct (not pooled) URL: migrations, rollups, retention and the
+     * scheduler's session advisory locks need a session of their own, which a transaction
+     * pooler does not give */
+    c->direct_database_url = env_str(&l, "DIRECT_DATABASE_URL");
+    if (!c->direct_database_url) {
+        c->direct_database_url = c->database_url;
+    } else {
+        PQconninfoOption *opts = PQconninfoParse(c->direct_database_url, NULL);
+        if (!opts)
+            fail(&l, "DIRECT_DATABASE_URL", "is not a valid connection string or URI");
+        else
+            PQconninfoFree(opts);
+    }
+
     c->ip_hash_pepper = env_str(&l, "IP_HASH_PEPPER");
     if (!c->ip_hash_pepper)
         fail(&l, "IP_HASH_PEPPER", "is required (at least %d characters)", CONFIG_PEPPER_MIN_LEN);
@@ -439,6 +453,17 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
         fail(&l, "DATABASE_SCHEMA", "must be a schema name of at most %d characters",
              CONFIG_DB_SCHEMA_MAX_LEN);
 
+    const char *st = env_str(&l, "DATABASE_STATEMENTS");
+    c->db_statements = DB_STATEMENTS_UNNAMED;
+    if (st && lower_eq(st, "prepared"))
+        c->db_statements = DB_STATEMENTS_PREPARED;
+    else if (st && !lower_eq(st, "unnamed"))
+        fail(&l, "DATABASE_STATEMENTS", "must be unnamed or prepared");
+    c->db_max_lifetime_s = (int)env_long(&l, "DATABASE_MAX_LIFETIME_SECONDS", DB_MAX_LIFETIME_S_DEFAULT, 1,
+                                         DB_MAX_LIFETIME_S_MAX);
+    c->db_max_idle_s =
+        (int)env_long(&l, "DATABASE_MAX_IDLE_SECONDS", DB_MAX_IDLE_S_DEFAULT, 1, DB_MAX_LIFETIME_S_MAX);
+
     c->run_dir = env_str(&l, "RUN_DIR");
     if (!c->run_dir)
         c->run_dir = "/tmp/backend-run";
@@ -483,6 +508,11 @@ void config_print(const struct config *c, int fd)
 {
     static const char *const lvl[] = {"debug", "info", "warn", "error"};
     dprintf(fd, "DATABASE_URL=<set, redacted>\n");
+    dprintf(fd, "DIRECT_DATABASE_URL=%s\n",
+            c->direct_database_url != c->database_url ? "<set, redacted>" : "<unset: DATABASE_URL>");
+    dprintf(fd, "DATABASE_STATEMENTS=%s\nDATABASE_MAX_LIFETIME_SECONDS=%d\nDATABASE_MAX_IDLE_SECONDS=%d\n",
+            c->db_statements == DB_STATEMENTS_PREPARED ? "prepared" : "unnamed", c->db_max_lifetime_s,
+            c->db_max_idle_s);
     dprintf(fd, "IP_HASH_PEPPER=<set, %zu characters, redacted>\n", c->ip_hash_pepper_len);
     dprintf(fd, "ADMIN_API_KEY=%s\n",
             c->admin_api_key ? "<set, redacted>" : "<unset: admin routes answer 503>");

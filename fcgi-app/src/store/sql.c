@@ -52,6 +52,15 @@ const char SQL_SESSION_SETUP[] = "SELECT set_config('TimeZone', 'UTC', false), "
                                  "set_config('statement_timeout', $2, false), "
                                  "set_config('idle_in_transaction_session_timeout', $3, false)";
 
+/* Every responder statement's settings, sent in the same pipeline just before it and local to
+ * the implicit transaction that ends at the pipeline's sync: a transaction pooler hands the next
+ * transaction to another server connection, so nothing may be set for the session.
+ * $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+const char SQL_TX_SETTINGS[] = "SELECT set_config('TimeZone', 'UTC', true), "
+                               "set_config('search_path', quote_ident($1), true), "
+                               "set_config('statement_timeout', $2, true), "
+                               "set_config('idle_in_transaction_session_timeout', $3, true)";
+
 /* $1 property: row counts of both tables, latest day and its generated_at, today (UTC) */
 const char SQL_ROLLUP_STATUS[] =
     "SELECT (SELECT count(*) FROM daily_metric_rollups WHERE property_id = $1), "
