@@ -63,12 +63,14 @@ struct config {
     const char *trusted_proxies; /* as given, for config_print; NULL when unset */
     struct trusted_net trusted[CONFIG_TRUSTED_PROXIES_MAX]; /* parsed TRUSTED_PROXIES */
     size_t trusted_count;
-    const char *client_ip_header;     /* the one header a trusted peer sets the client address with;
-                                         NULL: always the peer address (CLIENT_IP_HEADER empty) */
-    const char *app_home;             /* holds lighttpd/ and migrations/ */
-    const char *bind_address;         /* lighttpd's server.bind: an IPv4 or IPv6 address (BIND_ADDRESS) */
-    int metrics_port;                 /* the metrics listener's port (METRICS_PORT); 0: no listener */
-    const char *metrics_bind_address; /* its address (METRICS_BIND_ADDRESS), IPv4 or IPv6 */
+    const char *client_ip_header; /* the one header a trusted peer sets the client address with;
+                                     NULL: always the peer address (CLIENT_IP_HEADER empty) */
+    const char *app_home;         /* holds lighttpd/ and migrations/ */
+    const char *bind_address;     /* lighttpd's server.bind: an IPv4 or IPv6 address (BIND_ADDRESS) */
+
+    /* The metrics listener (METRICS_PORT, 0: none; METRICS_BIND_ADDRESS, IPv4 or IPv6). */
+    int metrics_port;
+    const char *metrics_bind_address;
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */
