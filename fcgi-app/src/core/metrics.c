@@ -134,7 +134,8 @@ void metrics_close(void)
     g_my_slot = -1;
 }
 
-/* Field 22 of /proc/<pid>/stat (clock ticks after boot the process started); 0 when unreadable. */
+/* Field 22 of /proc/<pid>/stat (clock ticks after boot the process started); 0 when unreadable or
+ * when the process is a zombie (dead, not yet reaped by lighttpd). */
 static uint64_t start_tick(pid_t pid)
 {
     char path[64], text[1024];
@@ -151,10 +152,11 @@ static uint64_t start_tick(pid_t pid)
     const char *p = strrchr(text, ')');
     if (!p)
         return 0;
-    p++;
-    for (int field = 2; field < 22 && p; field++) {
+    if (p[1] == ' ' && p[2] == 'Z')
+        return 0;
+    p++; /* the space before field 3 (the state); each step moves to the space before the next */
+    for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
-    }
     unsigned long long v = 0;
     if (!p || sscanf(p, " %llu", &v) != 1)
         return 0;
@@ -169,7 +171,8 @@ static bool slot_alive(struct metrics_responder *r)
     if (kill(pid, 0) != 0 && errno == ESRCH)
         return false;
     uint64_t want = atomic_load(&r->start_tick);
-    return want == 0 || start_tick(pid) == want;
+    uint64_t now = start_tick(pid);
+    return now != 0 && (want == 0 || now == want);
 }
 
 void metrics_responder_join(void)
