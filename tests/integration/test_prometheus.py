@@ -424,3 +424,79 @@ def database_errors_and_reconnects():
         fams = scrape(s)
         expect_eq(one(fams, "backend_db_connects_total", result="ok"), 4, "connects: 2 at start, 2 reconnects")
         expect_eq(one(fams, "backend_db_errors_total", kind="unavailable"), 0, "no 503 for a closed idle connection")
+
+
+def listening_ports(pid):
+    """TCP ports process pid listens on (its socket inodes matched in /proc/net/tcp and tcp6)."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@test(timeout=90)
+def listener_on_ipv6_and_off():
+    """METRICS_BIND_ADDRESS=::1 gives a bracketed IPv6 socket that answers; METRICS_PORT=0 opens no
+    second socket; either way the public port answers 404 for /metrics."""
+    url = harness.migrated_database()
+    with Stack(url, workers=1, env={"METRICS_BIND_ADDRESS": "::1"}) as s:
+        expect_eq(listening_ports(s.pid), {s.port, s.metrics_port}, "lighttpd's listening ports")
+        c = http.client.HTTPConnection("::1", s.metrics_port, timeout=10)
+        try:
+            c.request("GET", "/metrics")
+            r = c.getresponse()
+            fams = parse_exposition(r.read().decode())
+        finally:
+            c.close()
+        expect_eq(r.status, 200, "GET /metrics on [::1]")
+        expect_eq(one(fams, "backend_responders"), 1, "responders")
+        expect_error(s.request("GET", "/metrics"), 404, "not_found")
+    with Stack(url, workers=1, env={"METRICS_PORT": 0}) as s:
+        expect_eq(listening_ports(s.pid), {s.port}, "lighttpd's listening ports with METRICS_PORT=0")
+        expect_error(s.request("GET", "/metrics"), 404, "not_found")
+        expect_eq(s.request("HEAD", "/metrics").status, 404, "HEAD /metrics on the public port")
+
+
+@test
+def fly_toml_metrics_section_points_at_the_listener():
+    """fly.toml's [metrics] names the port and path of the metrics listener its [env] configures,
+    a port that is not the public service's; lighttpd-vars with that [env] listens on [::]:port
+    (Fly scrapes over its private IPv6 network)."""
+    import shutil
+    import tempfile
+    import tomllib
+    with open(os.path.join(harness.APP_HOME, "infra", "fly", "fly.toml"), "rb") as f:
+        fly = tomllib.load(f)
+    env, metrics = fly["env"], fly.get("metrics")
+    expect(metrics is not None, "fly.toml has no [metrics] section")
+    expect_eq(metrics.get("path"), "/metrics", "[metrics] path")
+    expect_eq(str(metrics.get("port")), env.get("METRICS_PORT"), "[metrics] port vs [env] METRICS_PORT")
+    public = {fly["http_service"]["internal_port"], int(env["PORT"])}
+    public |= {sv.get("internal_port") for sv in fly.get("services", [])}
+    expect(metrics["port"] not in public, "the metrics port %s is a public service port %r" % (metrics["port"], public))
+    run_dir = tempfile.mkdtemp(prefix="prom-fly-run-")
+    try:
+        os.chmod(run_dir, 0o700)
+        overrides = dict(env)
+        overrides["RUN_DIR"] = run_dir
+        r = harness.backend(["lighttpd-vars"], harness.service_env("postgresql://x@127.0.0.1/x", overrides))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    expect_eq(r.returncode, 0, "lighttpd-vars with fly.toml's env (stderr %r)" % r.stderr)
+    lines = r.stdout.splitlines()
+    expect('var.metrics_socket = "[::]:%d"' % metrics["port"] in lines, "metrics socket: %r" % lines)
+    expect(any(l.startswith("var.metrics_conf = ") and l.endswith('/lighttpd/metrics.conf"') for l in lines),
+           "metrics conf: %r" % lines)

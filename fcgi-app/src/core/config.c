@@ -357,8 +357,10 @@ static void load_metrics_listener(struct loader *l, struct config *c)
 {
     c->metrics_port = (int)env_long(l, "METRICS_PORT", METRICS_PORT_DEFAULT, 0, CONFIG_PORT_MAX);
     if (c->metrics_port != 0 && c->metrics_port == c->port)
-        fail(l, "METRICS_PORT", "must differ from PORT (%d): metrics are never served on the public port",
-             c->port);
+        fail(l, "METRICS_PORT",
+             "is %d like PORT: metrics are never served on the public port (set METRICS_PORT to another "
+             "port, or 0 for no metrics listener)",
+             c->metrics_port);
     c->metrics_bind_address = env_str(l, "METRICS_BIND_ADDRESS");
     if (!c->metrics_bind_address)
         c->metrics_bind_address = "127.0.0.1";
