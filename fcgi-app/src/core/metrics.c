@@ -338,7 +338,7 @@ void metrics_render(struct buf *out, const char *const *route_labels, size_t n,
                 uint64_t v = get(&t->requests[r][m][s]);
                 if (!v)
                     continue;
-                char status[8];
+                char status[16];
                 snprintf(status, sizeof(status), "%d", s + METRICS_STATUS_MIN);
                 const char *l[] = {"route", route_labels[r], "method", METHOD_NAMES[m], "status", status};
                 sample(out, "backend_http_requests_total", l, 3, v);
