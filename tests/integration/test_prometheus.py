@@ -500,3 +500,37 @@ def fly_toml_metrics_section_points_at_the_listener():
     expect('var.metrics_socket = "[::]:%d"' % metrics["port"] in lines, "metrics socket: %r" % lines)
     expect(any(l.startswith("var.metrics_conf = ") and l.endswith('/lighttpd/metrics.conf"') for l in lines),
            "metrics conf: %r" % lines)
+
+
+@test
+def exposition_reader_refuses_bad_text():
+    """The strict reader above is itself checked: each text here breaks one rule of the format (or
+    of a histogram), and each is refused; a good text is read."""
+    good = ('# HELP a_total A.\n# TYPE a_total counter\na_total{x="q\\"\\\\\\n"} 1\n'
+            '# HELP h H.\n# TYPE h histogram\nh_bucket{le="0.1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 0.5\nh_count 2\n')
+    fams = parse_exposition(good)
+    expect_eq(one(fams, "a_total", x='q"\\\n'), 1, "the escaped label value")
+    bad = {
+        "no final line feed": good.rstrip("\n"),
+        "TYPE twice": good.replace("# TYPE a_total counter\n", "# TYPE a_total counter\n# TYPE a_total counter\n"),
+        "TYPE after samples": good + "# TYPE a_total counter\n",
+        "family split": good + 'a_total{x="r"} 1\n',
+        "duplicate series": good.replace('h_sum', 'h_bucket{le="+Inf"} 2\nh_sum'),
+        "bad escape": good.replace('q\\"', 'q\\t'),
+        "unescaped quote": good.replace('q\\"', 'q"'),
+        "bad name": good.replace("a_total{", "a-total{"),
+        "not cumulative": good.replace('h_bucket{le="0.1"} 1', 'h_bucket{le="0.1"} 3'),
+        "no +Inf": good.replace('h_bucket{le="+Inf"} 2\n', ""),
+        "_count is not +Inf": good.replace("h_count 2", "h_count 3"),
+        "no _sum": good.replace("h_sum 0.5\n", ""),
+        "le not ascending": good.replace('le="0.1"', 'le="7"').replace('h_bucket{le="+Inf"} 2', 'h_bucket{le="5"} 2\nh_bucket{le="+Inf"} 2'),
+        "counter without _total": good.replace("a_total", "a"),
+        "a value that is no number": good.replace("h_sum 0.5", "h_sum 0,5"),
+        "a sample before HELP and TYPE": 'x 1\n' + good,
+    }
+    for what, text in bad.items():
+        try:
+            parse_exposition(text)
+        except Fail:
+            continue
+        raise Fail("the reader accepted a text with %s:\n%s" % (what, text))
