@@ -162,8 +162,8 @@ static const struct command COMMANDS[] = {
      CHECK_CONFIG_ARGS},
     {"lighttpd-vars", cmd_lighttpd_vars, "print the lighttpd settings derived from the environment",
      "usage: backend lighttpd-vars\n"
-     "Prints the lighttpd settings (port, BIND_ADDRESS, workers, trusted proxies, the metrics\n"
-     "listener of METRICS_PORT and METRICS_BIND_ADDRESS) that lighttpd/lighttpd.conf includes.\n",
+     "Prints the lighttpd settings (port, BIND_ADDRESS, workers, trusted proxies) that\n"
+     "lighttpd/lighttpd.conf includes.\n",
      NO_ARGS},
 };
 
