@@ -110,6 +110,7 @@ test_hash_LAYERS     := core
 test_clock_LAYERS    := core
 test_calendar_LAYERS := core
 test_log_LAYERS      := core
+test_metrics_LAYERS  := core
 test_enrich_LAYERS   := domain core
 test_event_LAYERS    := domain core
 test_lead_LAYERS     := domain core

@@ -723,7 +723,10 @@ class Stack:
         if len(self.run_dir) > 80:
             raise Fail("RUN_DIR too long: %s" % self.run_dir)
         self.port = free_port()
-        overrides = {"FCGI_WORKERS": workers}
+        # the metrics listener (METRICS_PORT) gets a free port too: two stacks, or another
+        # engineer's `make run`, must not meet on the default 9091
+        self.metrics_port = free_port()
+        overrides = {"FCGI_WORKERS": workers, "METRICS_PORT": self.metrics_port}
         overrides.update(env or {})
         self.env = service_env(database_url, overrides, run_dir=self.run_dir, port=self.port)
         self.workers = workers
@@ -744,6 +747,9 @@ class Stack:
                         raise
                     self.port = free_port()
                     self.env["PORT"] = str(self.port)
+                    if self.env.get("METRICS_PORT") == str(self.metrics_port):
+                        self.metrics_port = free_port()
+                        self.env["METRICS_PORT"] = str(self.metrics_port)
         except BaseException:
             self.cleanup()
             raise

@@ -528,6 +528,35 @@ static void test_bind_address(void)
     }
 }
 
+/* METRICS_PORT (default 9091, 0: no listener, never PORT) and METRICS_BIND_ADDRESS (an address,
+ * loopback by default). */
+static void test_metrics_listener(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"PORT", "3000"}), 0);
+    CHECK_INT(c.metrics_port, METRICS_PORT_DEFAULT);
+    CHECK_STR(c.metrics_bind_address, "127.0.0.1");
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"METRICS_PORT", "0"}, {"METRICS_BIND_ADDRESS", "::"}), 0);
+    CHECK_INT(c.metrics_port, 0);
+    CHECK_STR(c.metrics_bind_address, "::");
+    config_free(&c);
+    CHECK_INT(LOAD(NULL, {"PORT", "9100"}, {"METRICS_PORT", "9100"}), -1);
+    CHECK(err_starts_with("METRICS_PORT"));
+    CHECK_INT(LOAD(NULL, {"PORT", "9091"}), -1); /* the default metrics port is taken by PORT */
+    CHECK(err_starts_with("METRICS_PORT"));
+    static const char *const bad_port[] = {"-1", "65536", "x", "91 "};
+    for (size_t i = 0; i < ARRAY_LEN(bad_port); i++) {
+        CHECK_INT(load_one("METRICS_PORT", bad_port[i]), -1);
+        CHECK(err_starts_with("METRICS_PORT"));
+    }
+    static const char *const bad[] = {"localhost", "[::]", "0.0.0.0:9091", "fly-local-6pn"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("METRICS_BIND_ADDRESS", bad[i]), -1);
+        CHECK(err_starts_with("METRICS_BIND_ADDRESS"));
+    }
+}
+
 /* PATH_QUERY_ALLOWLIST: comma-separated query keys a stored path keeps; default none. */
 static void test_path_query_allowlist(void)
 {
@@ -915,6 +944,7 @@ int main(void)
     test_cors_list();
     test_cors_origin_shape();
     test_bind_address();
+    test_metrics_listener();
     test_path_query_allowlist();
     test_log_level();
     test_strings();

@@ -17,6 +17,7 @@
 #include "jobs/migrate.h"
 #include "jobs/rollups.h"
 #include "jobs/scheduler.h"
+#include "core/metrics.h"
 #include "store/pgjob.h"
 #include "store/sql.h"
 
@@ -42,6 +43,17 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
     (void)argc;
     (void)argv;
     return serve_main(cfg);
+}
+
+/* The scheduler counts its job outcomes in the responders' metrics table. Without it (RUN_DIR
+ * missing: the scheduler run by hand) the jobs still run; only their counts are not kept. */
+static int cmd_scheduler(const struct config *cfg, int argc, char **argv)
+{
+    if (argc == 1 && serve_metrics_open(cfg) != 0)
+        log_warn("scheduler: job outcomes are not counted in the metrics");
+    int rc = scheduler_main(cfg, argc, argv);
+    metrics_close();
+    return rc;
 }
 
 /* The configured schema must exist: serve never creates it (only migrate does), so a typo in
@@ -139,7 +151,7 @@ static const struct command COMMANDS[] = {
      "usage: backend retention purge\n"
      "Deletes raw events older than RETENTION_DAYS (the rollups keep their counts).\n",
      NULL},
-    {"scheduler", scheduler_main, "run rollups and the purge on their schedule",
+    {"scheduler", cmd_scheduler, "run rollups and the purge on their schedule",
      "usage: backend scheduler\n"
      "Runs the rollups every ROLLUP_INTERVAL_MINUTES and the retention purge daily, until\n"
      "SIGTERM or SIGINT. entrypoint.sh starts it beside lighttpd.\n",

@@ -39,6 +39,17 @@
 #define RATELIMIT_IPV6_PREFIX_MIN 32
 #define RATELIMIT_IPV6_PREFIX_MAX 128
 
+/* Metrics table (core/metrics.c): counters in RUN_DIR/metrics.shm, shared by every responder and
+ * the scheduler of a machine, served on the metrics listener (METRICS_PORT). Routes of both route
+ * tables plus "other" (checked when a responder starts); statuses are counted exactly from 100 to
+ * 599 (a 240 KB file; only the pages of the statuses seen are touched); responders counted live. */
+#define METRICS_ROUTE_SLOTS 12
+#define METRICS_STATUS_MIN 100
+#define METRICS_STATUS_MAX 599
+#define METRICS_RESPONDER_SLOTS 128 /* FCGI_WORKERS at most 64, and respawns reuse dead slots */
+/* METRICS_PORT: the second listener, never the public port; 0 turns it off. */
+#define METRICS_PORT_DEFAULT 9091
+
 /* Postgres: a request is answered within 2 s even when the database is gone. */
 #define DB_CONNECT_TIMEOUT_MS 1500
 #define DB_STATEMENT_TIMEOUT_MS 1500

@@ -343,6 +343,31 @@ static void load_client_ip_header(struct loader *l, struct config *c)
     c->client_ip_header = v;
 }
 
+/* An IPv4 or IPv6 address, as lighttpd's bind takes it: a host name or a typo stops start-up here
+ * with the variable's name rather than in lighttpd's. */
+static bool is_address(const char *v)
+{
+    unsigned char a[16];
+    return inet_pton(strchr(v, ':') ? AF_INET6 : AF_INET, v, a) == 1;
+}
+
+/* METRICS_PORT and METRICS_BIND_ADDRESS: the second listener, which serves only /metrics. Loopback
+ * by default (an operator's scraper on the machine); never the public port. */
+static void load_metrics_listener(struct loader *l, struct config *c)
+{
+    c->metrics_port = (int)env_long(l, "METRICS_PORT", METRICS_PORT_DEFAULT, 0, CONFIG_PORT_MAX);
+    if (c->metrics_port != 0 && c->metrics_port == c->port)
+        fail(l, "METRICS_PORT",
+             "is %d like PORT: metrics are never served on the public port (set METRICS_PORT to another "
+             "port, or 0 for no metrics listener)",
+             c->metrics_port);
+    c->metrics_bind_address = env_str(l, "METRICS_BIND_ADDRESS");
+    if (!c->metrics_bind_address)
+        c->metrics_bind_address = "127.0.0.1";
+    else if (!is_address(c->metrics_bind_address))
+        fail(l, "METRICS_BIND_ADDRESS", "must be an IPv4 or IPv6 address (127.0.0.1, ::)");
+}
+
 int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     struct loader l = {get, ctx, err, errlen, 0};
@@ -483,6 +508,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
         if (inet_pton(family, c->bind_address, a) != 1)
             fail(&l, "BIND_ADDRESS", "must be an IPv4 or IPv6 address (0.0.0.0, 127.0.0.1, ::)");
     }
+    load_metrics_listener(&l, c);
     c->app_home = env_str(&l, "APP_HOME");
     if (!c->app_home)
         c->app_home = ".";
@@ -538,6 +564,7 @@ void config_print(const struct config *c, int fd)
             c->retention_days, c->privacy_contact_email ? c->privacy_contact_email : "", lvl[c->log_level],
             c->database_schema);
     dprintf(fd, "BIND_ADDRESS=%s\n", c->bind_address);
+    dprintf(fd, "METRICS_PORT=%d\nMETRICS_BIND_ADDRESS=%s\n", c->metrics_port, c->metrics_bind_address);
     dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nCLIENT_IP_HEADER=%s\nAPP_HOME=%s\n", c->run_dir,
             c->trusted_proxies ? c->trusted_proxies : "", c->client_ip_header ? c->client_ip_header : "",
             c->app_home);

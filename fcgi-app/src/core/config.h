@@ -78,6 +78,10 @@ struct config {
                                      NULL: always the peer address (CLIENT_IP_HEADER empty) */
     const char *app_home;         /* holds lighttpd/ and migrations/ */
     const char *bind_address;     /* lighttpd's server.bind: an IPv4 or IPv6 address (BIND_ADDRESS) */
+
+    /* The metrics listener (METRICS_PORT, 0: none; METRICS_BIND_ADDRESS, IPv4 or IPv6). */
+    int metrics_port;
+    const char *metrics_bind_address;
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */

@@ -21,6 +21,7 @@
 #include "core/bounds.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/pgjob.h"
 
 static const struct config *g_cfg;
@@ -274,13 +275,16 @@ static enum db_rc connect_now(void)
                              g_cfg->database_url);
         log_repeat_msg(log_outage(), LOG_WARN, "%s", msg);
         PQfinish(c);
+        metrics_db_connect(false);
         return DB_UNAVAILABLE;
     }
     if (PQsetnonblocking(c, 1) != 0 || !setup_session(c)) {
         log_repeat_msg(log_outage(), LOG_WARN, "database session setup failed");
         PQfinish(c);
+        metrics_db_connect(false);
         return DB_UNAVAILABLE;
     }
+    metrics_db_connect(true);
     g_conn = c;
     g_connected_at_ms = g_last_used_ms = clock_mono_ms();
     unsigned left_out = log_repeat_take(log_outage());
@@ -386,7 +390,17 @@ static PGresult *run_once(enum stmt_id id, const char *const *values, bool *sent
     return finish_pipeline(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
 }
 
+static enum db_rc exec_with_retry(enum stmt_id id, const char *const *values, PGresult **out);
+
 enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
+{
+    enum db_rc rc = exec_with_retry(id, values, out);
+    if (rc != DB_OK)
+        metrics_db_error(rc == DB_ERROR ? MDB_STATEMENT : MDB_UNAVAILABLE);
+    return rc;
+}
+
+static enum db_rc exec_with_retry(enum stmt_id id, const char *const *values, PGresult **out)
 {
     *out = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {

@@ -43,6 +43,12 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
          "ORDER BY day DESC LIMIT 1) f ON true ORDER BY d",
          NULL, 3, true},
+    /* $1 property: days from its newest rolled-up day to today (UTC); NULL before the first rollup.
+     * Read at scrape time (GET /metrics), so a scheduler that stopped shows as a growing lag. */
+    [STMT_ROLLUP_LAG] = {"rollup_lag",
+                         "SELECT (now() AT TIME ZONE 'UTC')::date - max(day) FROM daily_metric_rollups "
+                         "WHERE property_id = $1",
+                         NULL, 1, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's

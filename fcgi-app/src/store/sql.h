@@ -14,6 +14,7 @@ enum stmt_id {
     STMT_UNSUBSCRIBE,
     STMT_DELETE,
     STMT_SUMMARY,
+    STMT_ROLLUP_LAG,
     STMT_COUNT
 };
 
