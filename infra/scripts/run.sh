@@ -37,8 +37,14 @@ log=$LOCAL_DIR/lighttpd.log
 [[ -f $conf ]] || die "missing $conf"
 lighttpd -tt -f "$conf" 3>/dev/null || die "lighttpd rejects $conf"
 
-# lighttpd writes its access log to fd 3. setsid: it outlives this script and the terminal's ^C.
-setsid lighttpd -D -f "$conf" </dev/null >>"$log" 2>&1 3>>"$LOCAL_DIR/access.log" &
+# Every log line is one JSON object: `backend log-filter` passes the lines that are (responders,
+# scheduler, access log) and wraps lighttpd's own text and anything else; it ends when its writers
+# have all gone (it ignores ^C and hang-ups). lighttpd writes its access log to fd 3, its strftime
+# time as local time (TZ=UTC: lighttpd.conf). setsid: lighttpd outlives this script and the
+# terminal's ^C.
+TZ=UTC setsid lighttpd -D -f "$conf" </dev/null \
+    2> >(exec "$BACKEND_BIN" log-filter lighttpd >>"$log" 2>&1) >&2 \
+    3> >(exec "$BACKEND_BIN" log-filter access >>"$LOCAL_DIR/access.log" 2>&1) &
 pid=$!
 echo "$pid" >"$LIGHTTPD_PID_FILE"
 
@@ -46,7 +52,8 @@ for ((i = 0; i < 50; i++)); do
     if curl -fsS -o /dev/null --max-time 1 "$url/v1/healthz" 2>/dev/null; then
         # the scheduler: rollups every ROLLUP_INTERVAL_MINUTES, retention purge daily
         if ! scheduler_pid >/dev/null; then
-            setsid "$BACKEND_BIN" scheduler </dev/null >>"$LOCAL_DIR/scheduler.log" 2>&1 &
+            setsid "$BACKEND_BIN" scheduler </dev/null \
+                > >(exec "$BACKEND_BIN" log-filter scheduler >>"$LOCAL_DIR/scheduler.log" 2>&1) 2>&1 &
             echo "$!" >"$SCHEDULER_PID_FILE"
         fi
         echo "backend running: $url (lighttpd pid $pid, $FCGI_WORKERS responders, scheduler)"
