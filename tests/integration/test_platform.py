@@ -369,7 +369,8 @@ def _adoption(fixture, db):
     env = service_env(pg().url(db))
     r = migrate(env)
     expect_eq(r.returncode, 0, "migrate exit code on %s (stdout %s; stderr %s)" % (fixture, r.stdout, r.stderr[-1500:]))
-    expect("adopt" in r.stdout.lower(), "migrate did not report adopting a Node database: %r" % r.stdout)
+    # migrate up reports each step once, as a log line on stderr
+    expect("adopt" in r.stderr.lower(), "migrate did not report adopting a Node database: %r" % r.stderr[-1500:])
 
     after_cols = _table_columns(db)
     for t in TABLES:

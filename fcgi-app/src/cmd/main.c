@@ -110,9 +110,13 @@ static int cmd_log_filter(int argc, char **argv)
     bool ok = n > 0 && n <= LOG_COMPONENT_MAX;
     for (size_t i = 0; ok && i < n; i++)
         ok = (component[i] >= 'a' && component[i] <= 'z') || component[i] == '-';
-    if (argc > 2 || !ok) {
-        fprintf(stderr, "backend log-filter: the component must be 1-%d of a-z and '-' (backend log-filter --help)\n",
-                LOG_COMPONENT_MAX);
+    if (argc > 2) {
+        fprintf(stderr, "backend log-filter: unknown argument '%s' (backend log-filter --help)\n", argv[2]);
+        return EXIT_USAGE;
+    }
+    if (!ok) {
+        fprintf(stderr, "backend log-filter: component '%s' must be 1-%d of a-z and '-' (backend log-filter --help)\n",
+                component, LOG_COMPONENT_MAX);
         return EXIT_USAGE;
     }
     signal(SIGINT, SIG_IGN);
