@@ -251,9 +251,9 @@ static void test_invalid_utf8(void)
     CHECK_STR(ESC("a\xff"
                   "b"),
               "a\\ufffdb");
-    CHECK_STR(ESC("\xc3"), "\\ufffd");                           /* truncated */
-    CHECK_STR(ESC("\xc0\xaf"), "\\ufffd\\ufffd");                 /* overlong */
-    CHECK_STR(ESC("\xed\xa0\x80"), "\\ufffd\\ufffd\\ufffd");       /* a surrogate */
+    CHECK_STR(ESC("\xc3"), "\\ufffd");                                  /* truncated */
+    CHECK_STR(ESC("\xc0\xaf"), "\\ufffd\\ufffd");                       /* overlong */
+    CHECK_STR(ESC("\xed\xa0\x80"), "\\ufffd\\ufffd\\ufffd");            /* a surrogate */
     CHECK_STR(ESC("\xf4\x90\x80\x80"), "\\ufffd\\ufffd\\ufffd\\ufffd"); /* beyond U+10FFFF */
     CHECK_STR(ESC("\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xa9"), "\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xa9");
     /* a cut never splits a sequence */
@@ -300,8 +300,12 @@ static void test_request_id(void)
 static void test_format_line(void)
 {
     char out[LOG_LINE_MAX];
-    struct log_line l = {.ts_ms = 1765065600123LL, .level = LOG_ERROR, .component = "lighttpd",
-                         .src = "server.c.12", .msg = "boom \"x\"", .msg_len = 8};
+    struct log_line l = {.ts_ms = 1765065600123LL,
+                         .level = LOG_ERROR,
+                         .component = "lighttpd",
+                         .src = "server.c.12",
+                         .msg = "boom \"x\"",
+                         .msg_len = 8};
     size_t n = log_format_line(out, sizeof(out), &l);
     CHECK_STR(out, "{\"ts\":\"2025-12-07T00:00:00.123Z\",\"level\":\"error\",\"component\":\"lighttpd\","
                    "\"src\":\"server.c.12\",\"msg\":\"boom \\\"x\\\"\"}\n");

@@ -115,8 +115,8 @@ static void test_run(void)
     static char longline[LOG_FILTER_LINE_MAX + 100];
     memset(longline, 'a', sizeof(longline) - 1);
     longline[sizeof(longline) - 1] = '\0';
-    const char *parts[] = {"{\"ts\":\"2026-01-02T03:04:05.678Z\",\"lev", "el\":\"info\",\"msg\":\"m\"}\nplain one\n\n",
-                           longline, "\nlast without newline"};
+    const char *parts[] = {"{\"ts\":\"2026-01-02T03:04:05.678Z\",\"lev",
+                           "el\":\"info\",\"msg\":\"m\"}\nplain one\n\n", longline, "\nlast without newline"};
     /* the writer is small enough for the pipe's buffer except the long line: write from a child */
     pid_t pid = fork();
     if (pid == 0) {

@@ -115,8 +115,10 @@ static int cmd_log_filter(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!ok) {
-        fprintf(stderr, "backend log-filter: component '%s' must be 1-%d of a-z and '-' (backend log-filter --help)\n",
-                component, LOG_COMPONENT_MAX);
+        fprintf(
+            stderr,
+            "backend log-filter: component '%s' must be 1-%d of a-z and '-' (backend log-filter --help)\n",
+            component, LOG_COMPONENT_MAX);
         return EXIT_USAGE;
     }
     signal(SIGINT, SIG_IGN);

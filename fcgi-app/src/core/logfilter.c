@@ -26,7 +26,7 @@ enum log_level logfilter_level(const char *msg, size_t n)
     /* lighttpd's lifecycle lines read like errors to the word list below ("stopped") or carry
      * its own "[note]" marker: they are information */
     static const char *const info[] = {"server started", "server stopped", "[note]", "graceful shutdown"};
-    static const char *const error[] = {"error", "fail",  "cannot", "can't", "unable",    "died",
+    static const char *const error[] = {"error",  "fail",  "cannot",  "can't", "unable",     "died",
                                         "denied", "fatal", "refused", "abort", "unexpected", "exited"};
     for (size_t i = 0; i < ARRAY_LEN(info); i++)
         if (has_word(msg, n, info[i]))
@@ -72,7 +72,8 @@ static size_t null_dashes(const char *p, size_t n, char *out, size_t cap)
                 in_str = false;
         } else if (c == '"') {
             in_str = true;
-        } else if (c == '-' && o > 0 && out[o - 1] == ':' && i + 1 < n && (p[i + 1] == ',' || p[i + 1] == '}')) {
+        } else if (c == '-' && o > 0 && out[o - 1] == ':' && i + 1 < n &&
+                   (p[i + 1] == ',' || p[i + 1] == '}')) {
             if (o + 4 > cap)
                 return 0;
             memcpy(out + o, "null", 4);

@@ -289,8 +289,8 @@ static int match_applied(struct mset *ms, const PGresult *applied, enum log_leve
         }
         f->row = i;
         if (strcmp(f->checksum, PQgetvalue(applied, i, COL_CHECKSUM)) != 0) {
-            say(changed_level, "%s/%s was changed after it was applied (recorded sha256 %s, file %s)", ms->dir,
-                f->name, PQgetvalue(applied, i, COL_CHECKSUM), f->checksum);
+            say(changed_level, "%s/%s was changed after it was applied (recorded sha256 %s, file %s)",
+                ms->dir, f->name, PQgetvalue(applied, i, COL_CHECKSUM), f->checksum);
             changed++;
         }
     }
