@@ -167,6 +167,7 @@ run_in_image IP_HASH_PEPPER=short
 check "a too-short IP_HASH_PEPPER stops the entrypoint naming it" refused_naming IP_HASH_PEPPER
 run_in_image
 check "entrypoint.sh migrate applies the migrations and exits 0" migrated
+printf '%s\n' "$out" >"$work/migrate.log"
 
 # job control on: a background job of a script would otherwise start with SIGINT ignored, which
 # no trap can undo (Fly starts the entrypoint with default signal handling)
@@ -238,6 +239,19 @@ done
 check "SIGINT: no process of the image is left" test "$left" = 0
 logs_ok() { grep -q '"component":"access"' "$work/entrypoint.log" && grep -q 'responder ready' "$work/entrypoint.log"; }
 check "logs reach stdout/stderr (access log and responder JSON lines)" logs_ok
+# every line of migrate and serve is one JSON object with ts (RFC 3339 UTC, ms) and a level
+json_lines() {
+    python3 - "$@" <<'PY'
+import json, re, sys
+ts = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+for path in sys.argv[1:]:
+    for line in open(path, encoding="utf-8"):
+        o = json.loads(line)
+        if not (isinstance(o, dict) and ts.fullmatch(str(o.get("ts"))) and o.get("level") in ("debug", "info", "warn", "error")):
+            sys.exit("%s: not a JSON log line: %r" % (path, line))
+PY
+}
+check "every line of entrypoint.sh migrate and serve is a JSON log line" json_lines "$work/migrate.log" "$work/entrypoint.log"
 
 if ((failed > 0)); then
     echo "---- entrypoint log"

@@ -607,6 +607,8 @@ def service_env(database_url, overrides=None, run_dir=None, port=None):
         "FCGI_WORKERS": "2",
         "RATE_LIMIT_MAX": "1000",
         "LOG_LEVEL": "info",
+        # lighttpd's access log writes its strftime time as local time, labelled Z (lighttpd.conf)
+        "TZ": "UTC",
     })
     if run_dir:
         env["RUN_DIR"] = run_dir

@@ -144,6 +144,10 @@ int serve_main(const struct config *cfg)
         req.read_body = read_fcgx;
         req.read_ctx = &r;
         http_parse_request(&req);
+        /* lighttpd's id for this request (lighttpd/request-id.lua): on every line logged while it
+         * is handled, as on its access log line */
+        struct str rid = http_param(&req, "REQUEST_ID");
+        log_set_request_id(rid.p, rid.n);
         db_begin_request(REQUEST_DB_BUDGET_MS);
 
         struct response resp;
@@ -154,9 +158,11 @@ int serve_main(const struct config *cfg)
             log_repeat_msg(log_outage(), LOG_WARN, "%.*s %.*s -> 503", (int)req.method_name.n,
                            req.method_name.p ? req.method_name.p : "",
                            (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p);
-        else if (resp.status >= 500)
-            log_warn("%.*s %.*s -> %d", (int)req.method_name.n, req.method_name.p ? req.method_name.p : "",
-                     (int)(req.path.n > 200 ? 200 : req.path.n), req.path.p, resp.status);
+        else
+            /* every answer at LOG_LEVEL=debug, a 5xx always; the path has no query string */
+            log_msg(resp.status >= 500 ? LOG_WARN : LOG_DEBUG, "%.*s %.*s -> %d", (int)req.method_name.n,
+                    req.method_name.p ? req.method_name.p : "", (int)(req.path.n > 200 ? 200 : req.path.n),
+                    req.path.p, resp.status);
 
         struct http_sink sink = {fcgx_write, fcgx_flush, r.out};
         (void)http_write_response(&req, &resp, &sink);
@@ -174,6 +180,7 @@ int serve_main(const struct config *cfg)
         FCGX_Finish_r(&r);
         r.detached = 0;
         arena_reset(&arena);
+        log_set_request_id(NULL, 0);
     }
     FCGX_Free(&r, 1);
     log_info("responder stopping");

@@ -131,6 +131,17 @@
 #define LOG_LINE_MAX 2048
 /* A log message is cut to half a line (the rest is the line's JSON around it). */
 #define LOG_MSG_MAX (LOG_LINE_MAX / 2)
+/* What a line needs besides its message (ts, level, component, pid, request_id, src, the JSON
+ * around them); the message gets the rest of LOG_LINE_MAX. */
+#define LOG_LINE_MIN 320
+/* A request id from lighttpd (lighttpd/request-id.lua makes 16 hex digits). */
+#define LOG_REQUEST_ID_MAX 32
+/* The "src" of a wrapped line (lighttpd's "(server.c.1513)"), cut at this length once escaped. */
+#define LOG_SRC_MAX 64
+/* backend log-filter: a longer input line is cut into pieces of this size, each its own line. */
+#define LOG_FILTER_LINE_MAX 8192
+/* backend log-filter: the component name given on its command line. */
+#define LOG_COMPONENT_MAX 24
 /* Lines an outage repeats on every request are written at most once per this many seconds per
  * process, with the count of those left out. */
 #define LOG_REPEAT_INTERVAL_S 10

@@ -70,7 +70,6 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
     }
     struct timespec t0 = clock_mono_now();
     int jrc = j->run(cfg, c);
-    fflush(stdout);
     double ms = clock_since_ms(&t0);
     if (jrc == 0)
         log_info("%s: finished in %.0f ms", j->name, ms);
@@ -113,6 +112,7 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
         {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run, MJ_ROLLUPS},
         {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge, MJ_RETENTION},
     };
+    rollups_report_to_log(true); /* the jobs' summaries are log lines like ours */
     log_info("scheduler started: rollups every %d min, retention purge daily", cfg->rollup_interval_minutes);
     PGconn *c = NULL;
     while (!g_stop) {
