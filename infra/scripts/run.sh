@@ -104,8 +104,11 @@ for ((i = 0; i < 50; i++)); do
         write_run_env "$admin_from"
         echo "backend running: $url (lighttpd pid $pid, $FCGI_WORKERS responders, scheduler)"
         admin_key_line "$admin_from"
-        [[ $METRICS_PORT == 0 ]] ||
-            echo "metrics: http://${METRICS_BIND_ADDRESS:-127.0.0.1}:$METRICS_PORT/metrics (Prometheus text)"
+        if [[ $METRICS_PORT != 0 ]]; then
+            mhost=${METRICS_BIND_ADDRESS:-127.0.0.1}
+            [[ $mhost != *:* ]] || mhost="[$mhost]"
+            echo "metrics: http://$mhost:$METRICS_PORT/metrics (Prometheus text)"
+        fi
         echo "logs: .local/lighttpd.log (lighttpd and responders), .local/access.log (requests)," \
             ".local/scheduler.log (jobs)"
         echo "stop with: make stop"
