@@ -331,10 +331,11 @@ enum db_rc db_ensure(void)
         /* recycled here, before anything of this request is sent, so no request fails for it */
         if (PQtransactionStatus(g_conn) != PQTRANS_IDLE)
             drop_connection("left inside a transaction");
-        else if (now - g_connected_at_ms >= (int64_t)g_cfg->db_max_lifetime_s * 1000)
-            recycle_connection("its maximum lifetime (DATABASE_MAX_LIFETIME_SECONDS)");
+        /* idle first: when both are due, the idle period is the reason worth reporting */
         else if (now - g_last_used_ms >= (int64_t)g_cfg->db_max_idle_s * 1000)
             recycle_connection("being idle for DATABASE_MAX_IDLE_SECONDS");
+        else if (now - g_connected_at_ms >= (int64_t)g_cfg->db_max_lifetime_s * 1000)
+            recycle_connection("its maximum lifetime (DATABASE_MAX_LIFETIME_SECONDS)");
         else
             return DB_OK;
     } else if (g_conn) {
