@@ -90,7 +90,9 @@ async function main() {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'browser-test-profile-'));
     let ctx;
     try {
-        ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+        // an ordinary browser's user agent: the service drops headless browsers as bots (issue 14)
+        ctx = await chromium.launchPersistentContext(profile,
+            { executablePath: CHROMIUM, headless: true, args: ARGS, userAgent: cfg.userAgent });
         const results = [];
         for (const s of cfg.sites)
             results.push(await site(ctx, cfg, s));
