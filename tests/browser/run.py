@@ -527,7 +527,7 @@ def main():
             sites.append({"name": name, "origin": origin, "tag": "br-%s-%s" % (name, run_id),
                           "email": "browser-%s-%s@example.com" % (name, run_id)})
         cfg = {"api": "http://127.0.0.1:%d" % stack.port, "artifacts": artifacts, "sites": sites,
-               "readyzTries": READYZ_LIMIT + 2, "userAgent": UA_BASE % 0}
+               "readyzTries": READYZ_LIMIT + 2}
         cfg_path, out_path = os.path.join(tmp, "config.json"), os.path.join(tmp, "results.json")
         with open(cfg_path, "w") as fh:
             json.dump(cfg, fh)
