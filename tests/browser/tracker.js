@@ -17,6 +17,7 @@ const ARGS = [
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const SETTLE_MS = 400; // beacons are queued by the browser: time to leave before the next step
+const UNLOAD_MS = 1500;
 // Playwright does not report the requests a document makes while it unloads (its beacons do
 // arrive: the database shows them), so a step that must see what pagehide sends fires the event
 // itself, as the browser would; the real unloads are checked in the database.
@@ -59,7 +60,8 @@ async function scenario(browser, cfg, s, steps) {
             out.sessionStorage = await page.evaluate(() => sessionStorage.length);
         }
         await page.goto('about:blank');
-        await settle();
+        // the unload beacons are the browser's to deliver: closing the context too soon cancels them
+        await page.waitForTimeout(UNLOAD_MS);
         out.cookies = await ctx.cookies();
     } catch (e) {
         out.errors.push('step failed: ' + (e && e.stack ? e.stack : e));
