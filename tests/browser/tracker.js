@@ -31,7 +31,7 @@ const RECORD_CSP = () => {
 };
 
 async function scenario(browser, cfg, s, steps) {
-    const opts = { userAgent: s.userAgent || undefined, viewport: { width: 1000, height: 700 } };
+    const opts = { viewport: { width: 1000, height: 700 } };
     if (s.gpc)
         opts.extraHTTPHeaders = { 'Sec-GPC': '1' };
     const ctx = await browser.newContext(opts);
@@ -178,19 +178,22 @@ const SCENARIOS = {
 async function main() {
     const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
     fs.mkdirSync(cfg.artifacts, { recursive: true });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-    try {
-        const results = [];
-        for (const s of cfg.scenarios) {
-            const r = await scenario(browser, cfg, s, (h) => SCENARIOS[s.name](Object.assign(h, {
+    const results = [];
+    for (const s of cfg.scenarios) {
+        // one browser per scenario, its user agent set on the command line: Playwright's per-context
+        // userAgent is not applied to the beacons a page sends while it unloads, which then go out
+        // with HeadlessChrome's own (and are dropped as a bot's)
+        const args = ARGS.concat(s.userAgent ? ['--user-agent=' + s.userAgent] : []);
+        const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+        try {
+            results.push(await scenario(browser, cfg, s, (h) => SCENARIOS[s.name](Object.assign(h, {
                 out: Object.assign(h.out, { email: s.email }),
-            })));
-            results.push(r);
+            }))));
+        } finally {
+            await browser.close();
         }
-        fs.writeFileSync(process.argv[3], JSON.stringify(results, null, 1));
-    } finally {
-        await browser.close();
     }
+    fs.writeFileSync(process.argv[3], JSON.stringify(results, null, 1));
 }
 
 main().catch((e) => {
