@@ -51,7 +51,7 @@ Q :=
 endif
 
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke \
-        db-dump db-restore \
+        db-dump db-restore tracker \
         test-browser bench bench-pooler test-asan test-valgrind check format clean image-test rollups-run rollups-backfill \
         rollups-status rollups-discrepancy retention-purge test-fly fly-vars fly-launch fly-pg-attach \
         fly-mpg-attach fly-secrets fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status \
@@ -161,6 +161,11 @@ test-faults: $(BIN)
 # stack in a scratch copy of the tree (tests/smoke/run-all.sh).
 test-smoke: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) SANITIZE="$(SANITIZE)" tests/smoke/run-all.sh
+
+# The site tracker: tracker/*.src.js minified (terser, pinned in tracker/package-lock.json) into
+# lighttpd/www/NAME.js and NAME.js.gz, which are tracked; serving needs no build.
+tracker:
+	@infra/scripts/build-tracker.sh
 
 # Debian's chromium on an allowed and a foreign site page against the real stack (npm ci first when
 # tests/browser/package-lock.json changed; screenshots under tests/browser/artifacts/).
