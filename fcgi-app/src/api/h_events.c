@@ -42,8 +42,8 @@ struct event_client event_client_of(const struct request *req)
 static void reply_accepted(struct ctx *c, bool pixel, const PGresult *res)
 {
     if (pixel) {
-        if (http_add_header(c->req, c->resp, "Cache-Control", STRLIT("no-store")) == 0)
-            (void)http_reply_bytes(c->resp, 200, "image/gif", (const char *)PIXEL_GIF, sizeof(PIXEL_GIF));
+        /* every answer carries Cache-Control: no-store already (http/response.c) */
+        (void)http_reply_bytes(c->resp, 200, "image/gif", (const char *)PIXEL_GIF, sizeof(PIXEL_GIF));
         return;
     }
     if (!res) {
