@@ -743,6 +743,10 @@ def retention_purge_cli():
 def scheduler_runs_each_job_once_across_two():
     db = DB("scheduler")
     db.q(visitor("v1", "2026-01-01") + event("old", "v1", "2020-01-01 00:00"))
+    # cookieless salts (migration 0007) of three past days: two schedulers make one salt for today
+    # and delete those older than 48 hours (the day before yesterday and earlier), keeping yesterday's
+    db.q("INSERT INTO daily_salts (day, salt) SELECT (now() AT TIME ZONE 'UTC')::date - k, "
+         "decode(repeat(to_hex(k), 64), 'hex') FROM generate_series(1, 3) k;")
     env = dict(db.env, ROLLUP_INTERVAL_MINUTES="60")
     tmp = tempfile.mkdtemp(prefix="itmet-sched-", dir="/tmp")
     procs, logs = [], []
@@ -755,8 +759,8 @@ def scheduler_runs_each_job_once_across_two():
                                           stdout=f, stderr=subprocess.STDOUT, start_new_session=True))
             f.close()
         t0 = time.monotonic()
-        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "2",
-                           5, 0.1, "both jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
+        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "3",
+                           5, 0.1, "the three jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
         took = time.monotonic() - t0
         time.sleep(1.0)  # both schedulers have made their first pass by now
         for k, p in enumerate(procs):
@@ -765,7 +769,14 @@ def scheduler_runs_each_job_once_across_two():
         jobs = db.rows("SELECT job, last_status, last_finished_at >= last_started_at AS ordered FROM job_runs "
                        "ORDER BY job")
         expect_eq(jobs, [{"job": "retention", "last_status": "ok", "ordered": True},
-                         {"job": "rollups", "last_status": "ok", "ordered": True}], "job_runs")
+                         {"job": "rollups", "last_status": "ok", "ordered": True},
+                         {"job": "salts", "last_status": "ok", "ordered": True}], "job_runs")
+        expect_eq(len(re.findall(r"salts: finished", text)), 1, "'salts: finished' lines across both logs:\n" + text)
+        expect_eq(db.val("SELECT string_agg(((now() AT TIME ZONE 'UTC')::date - day)::text, ',' ORDER BY day DESC) "
+                         "FROM daily_salts"), "0,1",
+                  "salts left (days before today): today's, made once, and yesterday's")
+        expect_eq(db.val("SELECT octet_length(salt) FROM daily_salts WHERE day = (now() AT TIME ZONE 'UTC')::date"),
+                  "32", "today's salt length")
         expect_eq(len(re.findall(r"rollups: finished", text)), 1, "'rollups: finished' lines across both logs:\n" + text)
         expect_eq(len(re.findall(r"retention: finished", text)), 1,
                   "'retention: finished' lines across both logs:\n" + text)
