@@ -90,7 +90,12 @@ async function main() {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'browser-test-profile-'));
     let ctx;
     try {
-        ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+        // an ordinary browser's user agent: HeadlessChrome's is dropped as a bot (BOT_POLICY=drop)
+        const userAgent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+            'Chrome/120.0.0.0 Safari/537.36';
+        ctx = await chromium.launchPersistentContext(profile, {
+            executablePath: CHROMIUM, headless: true, args: ARGS, userAgent,
+        });
         const results = [];
         for (const s of cfg.sites)
             results.push(await site(ctx, cfg, s));
