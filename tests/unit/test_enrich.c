@@ -456,7 +456,8 @@ static void test_bot_reason(void)
          "headless"},
         {"Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 PhantomJS/2.1.1 Safari/538.1", "headless"},
         {"Mozilla/5.0 SlimerJS/1.0", "headless"},
-        {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+         "Safari/537.36",
          NULL},
         {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148", NULL},
         {"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", NULL},
@@ -465,14 +466,12 @@ static void test_bot_reason(void)
         {"Go-http-client/1.1", NULL},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        const char *got =
-            enrich_bot_reason(cases[i].ua ? str_from_cstr(cases[i].ua) : (struct str){NULL, 0});
+        const char *got = enrich_bot_reason(cases[i].ua ? str_from_cstr(cases[i].ua) : (struct str){NULL, 0});
         CHECK_STR(got ? got : "(none)", cases[i].want ? cases[i].want : "(none)");
     }
     /* every reason is one of the fixed list the table allows */
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        const char *got =
-            enrich_bot_reason(cases[i].ua ? str_from_cstr(cases[i].ua) : (struct str){NULL, 0});
+        const char *got = enrich_bot_reason(cases[i].ua ? str_from_cstr(cases[i].ua) : (struct str){NULL, 0});
         bool listed = !got;
         for (int k = 0; k < N_BOT_REASONS && !listed; k++)
             listed = got == BOT_REASONS[k];

@@ -1215,7 +1215,8 @@ static void test_cookieless_id(void)
     CHECK_INT(id.n, COOKIELESS_ID_LEN);
     CHECK_STR(id.p, "ck:edaa405725272a5120e92a7424add0e6");
     /* the site host is the normalised Origin, else Host: the same site by Host gives the same id */
-    struct event_client by_host = {STRLIT("203.0.113.7"), STRLIT("UA/1"), {NULL, 0}, STRLIT("example.com:443")};
+    struct event_client by_host = {
+        STRLIT("203.0.113.7"), STRLIT("UA/1"), {NULL, 0}, STRLIT("example.com:443")};
     CHECK_INT(event_cookieless_id(&a, salt, &by_host, &id2), 0);
     CHECK_STR(id2.p, id.p);
     /* no user agent hashes as an empty one */

@@ -75,7 +75,8 @@ bool privacy_signal(const struct ctx *c)
     return c->cfg->honor_gpc && (header_is_1(c->req, "HTTP_SEC_GPC") || header_is_1(c->req, "HTTP_DNT"));
 }
 
-enum db_rc privacy_cookieless_id(struct ctx *c, int64_t now_ms, const struct event_client *cl, struct str *out)
+enum db_rc privacy_cookieless_id(struct ctx *c, int64_t now_ms, const struct event_client *cl,
+                                 struct str *out)
 {
     unsigned char salt[SALT_BYTES];
     enum db_rc rc = day_salt(now_ms, salt);

@@ -324,12 +324,12 @@ const char *const BOT_REASONS[N_BOT_REASONS] = {"empty_ua", "bot_ua", "headless"
 const char *enrich_bot_reason(struct str ua)
 {
     /* headless first: "HeadlessChrome" must not count as a plain bot */
-    static const char *const headless[] = {"headless", "phantomjs", "slimerjs", "puppeteer", "playwright",
-                                           "selenium", "webdriver"};
+    static const char *const headless[] = {"headless",   "phantomjs", "slimerjs", "puppeteer",
+                                           "playwright", "selenium",  "webdriver"};
     /* "bot" alone also catches Googlebot, bingbot, ...; the rest name crawlers without it */
-    static const char *const bots[] = {"bot",        "crawler", "crawl",  "spider",
-                                       "slurp",      "facebookexternalhit", "mediapartners",
-                                       "lighthouse", "pingdom", "preview", "archiver"};
+    static const char *const bots[] = {
+        "bot",           "crawler",    "crawl",   "spider",  "slurp",   "facebookexternalhit",
+        "mediapartners", "lighthouse", "pingdom", "preview", "archiver"};
     struct str u = ua.p ? ua : (struct str){"", 0};
     size_t lo = 0, hi = u.n;
     while (lo < hi && (u.p[lo] == ' ' || u.p[lo] == '\t'))

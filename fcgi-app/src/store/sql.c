@@ -54,11 +54,12 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
      * safe to repeat (the first salt of a day wins) */
     [STMT_DAILY_SALT] = {"daily_salt", SQL_DAILY_SALT, NULL, 2, true},
     /* $1 property, $2 reason: one more bot drop today (UTC) */
-    [STMT_BOT_DROP] = {"bot_drop",
-                       "INSERT INTO ingest_bot_drops (day, property_id, reason, dropped) "
-                       "VALUES ((now() AT TIME ZONE 'UTC')::date, $1, $2, 1) "
-                       "ON CONFLICT (day, property_id, reason) DO UPDATE SET dropped = ingest_bot_drops.dropped + 1",
-                       NULL, 2, false},
+    [STMT_BOT_DROP] =
+        {"bot_drop",
+         "INSERT INTO ingest_bot_drops (day, property_id, reason, dropped) "
+         "VALUES ((now() AT TIME ZONE 'UTC')::date, $1, $2, 1) "
+         "ON CONFLICT (day, property_id, reason) DO UPDATE SET dropped = ingest_bot_drops.dropped + 1",
+         NULL, 2, false},
 };
 
 const char SQL_DAILY_SALT[] = "SELECT encode(daily_salt($1::date, decode($2, 'hex')), 'hex')";
