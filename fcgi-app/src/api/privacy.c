@@ -34,14 +34,16 @@ static enum db_rc day_salt(int64_t now_ms, unsigned char out[SALT_BYTES])
         return DB_OK;
     }
     unsigned char cand[SALT_BYTES];
-    char cand_hex[2 * SALT_BYTES + 1], date[V_DATE_LEN];
+    char cand_hex[2 + 2 * SALT_BYTES + 1], date[V_DATE_LEN];
     randombytes_buf(cand, sizeof(cand));
-    sodium_bin2hex(cand_hex, sizeof(cand_hex), cand, sizeof(cand));
+    cand_hex[0] = '\\';
+    cand_hex[1] = 'x';
+    sodium_bin2hex(cand_hex + 2, sizeof(cand_hex) - 2, cand, sizeof(cand));
     sodium_memzero(cand, sizeof(cand));
     v_format_date(day, date);
-    const char *params[] = {date, cand_hex};
+    union daily_salt_args args = {.day = date, .candidate = cand_hex};
     PGresult *res = NULL;
-    enum db_rc rc = db_exec(STMT_DAILY_SALT, params, &res);
+    enum db_rc rc = db_exec(STMT_DAILY_SALT, args.v, &res);
     sodium_memzero(cand_hex, sizeof(cand_hex));
     if (rc == DB_OK) {
         const char *h = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "";

@@ -89,18 +89,22 @@ unlock:
 static int salts_run(const struct config *cfg, PGconn *c)
 {
     (void)cfg;
-    char err[JOB_ERR_LEN], today[V_DATE_LEN], cand_hex[2 * SALT_BYTES + 1];
+    char err[JOB_ERR_LEN], today[V_DATE_LEN], cand_hex[2 + 2 * SALT_BYTES + 1];
     unsigned char cand[SALT_BYTES];
     PGresult *r = NULL;
     v_format_date(clock_today(), today);
     randombytes_buf(cand, sizeof(cand));
-    sodium_bin2hex(cand_hex, sizeof(cand_hex), cand, sizeof(cand));
+    cand_hex[0] = '\\';
+    cand_hex[1] = 'x';
+    sodium_bin2hex(cand_hex + 2, sizeof(cand_hex) - 2, cand, sizeof(cand));
     sodium_memzero(cand, sizeof(cand));
-    const char *salt_params[] = {today, cand_hex};
-    int rc = pgjob_exec(c, SQL_DAILY_SALT, 2, salt_params, NULL, "daily salt", err, sizeof(err));
+    union daily_salt_args salt = {.day = today, .candidate = cand_hex};
+    int rc = pgjob_exec(c, sql_call_text(SQLFN_DAILY_SALT), DAILY_SALT_NPARAMS, salt.v, NULL, "daily salt", err,
+                        sizeof(err));
     sodium_memzero(cand_hex, sizeof(cand_hex));
-    const char *purge_params[] = {today};
-    if (rc == 0 && pgjob_exec(c, SQL_PURGE_SALTS, 1, purge_params, &r, "salt purge", err, sizeof(err)) != 0)
+    union purge_daily_salts_args purge = {.today = today};
+    if (rc == 0 && pgjob_exec(c, sql_call_text(SQLFN_PURGE_DAILY_SALTS), PURGE_DAILY_SALTS_NPARAMS, purge.v, &r,
+                              "salt purge", err, sizeof(err)) != 0)
         rc = -1;
     if (rc != 0) {
         log_warn("salts: %s", err);

@@ -52,7 +52,7 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          NULL, 4, true},
     /* the day's cookieless salt (migrations/0007): read, or made from the candidate when missing;
      * safe to repeat (the first salt of a day wins) */
-    [STMT_DAILY_SALT] = {"daily_salt", SQL_DAILY_SALT, NULL, 2, true},
+    [STMT_DAILY_SALT] = {"daily_salt", NULL, &SQLFNS[SQLFN_DAILY_SALT], DAILY_SALT_NPARAMS, true},
     /* $1 property, $2 reason: one more bot drop today (UTC) */
     [STMT_BOT_DROP] =
         {"bot_drop",
@@ -62,8 +62,6 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          NULL, 2, false},
 };
 
-const char SQL_DAILY_SALT[] = "SELECT encode(daily_salt($1::date, decode($2, 'hex')), 'hex')";
-const char SQL_PURGE_SALTS[] = "SELECT purge_daily_salts($1::date)";
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
  * ?schema= treats it; TimeZone UTC because timestamp(3) columns hold UTC wall time */

@@ -42,10 +42,6 @@ const char *sql_call_text(enum sqlfn_id id);
 extern const char SQL_SESSION_SETUP[];
 extern const char SQL_ROLLUP_STATUS[];
 extern const char SQL_DISCREPANCY[];
-/* $1 day (YYYY-MM-DD), $2 a candidate salt (hex): the day's salt as hex, made when missing. */
-extern const char SQL_DAILY_SALT[];
-/* $1 today (YYYY-MM-DD): deletes the salts of days before yesterday; returns how many. */
-extern const char SQL_PURGE_SALTS[];
 extern const char SQL_JOB_TRY_LOCK[];
 extern const char SQL_JOB_UNLOCK[];
 extern const char SQL_JOB_DUE[];
