@@ -99,12 +99,12 @@ static int salts_run(const struct config *cfg, PGconn *c)
     sodium_bin2hex(cand_hex + 2, sizeof(cand_hex) - 2, cand, sizeof(cand));
     sodium_memzero(cand, sizeof(cand));
     union daily_salt_args salt = {.day = today, .candidate = cand_hex};
-    int rc = pgjob_exec(c, sql_call_text(SQLFN_DAILY_SALT), DAILY_SALT_NPARAMS, salt.v, NULL, "daily salt", err,
-                        sizeof(err));
+    int rc = pgjob_exec(c, sql_call_text(SQLFN_DAILY_SALT), DAILY_SALT_NPARAMS, salt.v, NULL, "daily salt",
+                        err, sizeof(err));
     sodium_memzero(cand_hex, sizeof(cand_hex));
     union purge_daily_salts_args purge = {.today = today};
-    if (rc == 0 && pgjob_exec(c, sql_call_text(SQLFN_PURGE_DAILY_SALTS), PURGE_DAILY_SALTS_NPARAMS, purge.v, &r,
-                              "salt purge", err, sizeof(err)) != 0)
+    if (rc == 0 && pgjob_exec(c, sql_call_text(SQLFN_PURGE_DAILY_SALTS), PURGE_DAILY_SALTS_NPARAMS, purge.v,
+                              &r, "salt purge", err, sizeof(err)) != 0)
         rc = -1;
     if (rc != 0) {
         log_warn("salts: %s", err);

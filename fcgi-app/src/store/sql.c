@@ -62,7 +62,6 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          NULL, 2, false},
 };
 
-
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
  * ?schema= treats it; TimeZone UTC because timestamp(3) columns hold UTC wall time */
 const char SQL_SESSION_SETUP[] = "SELECT set_config('TimeZone', 'UTC', false), "
