@@ -52,7 +52,7 @@ endif
 
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke \
         db-dump db-restore \
-        test-browser bench test-asan test-valgrind check format clean image-test rollups-run rollups-backfill \
+        test-browser bench bench-pooler test-asan test-valgrind check format clean image-test rollups-run rollups-backfill \
         rollups-status rollups-discrepancy retention-purge test-fly fly-vars fly-launch fly-pg-attach \
         fly-mpg-attach fly-secrets fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status \
         fly-checks fuzz-replay fuzz
@@ -110,6 +110,7 @@ test_hash_LAYERS     := core
 test_clock_LAYERS    := core
 test_calendar_LAYERS := core
 test_log_LAYERS      := core
+test_metrics_LAYERS  := core
 test_enrich_LAYERS   := domain core
 test_event_LAYERS    := domain core
 test_lead_LAYERS     := domain core
@@ -208,6 +209,14 @@ bench:
 	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/bench/bench.py
+
+# The same through PgBouncer (transaction mode, as Fly Managed Postgres) and per DATABASE_STATEMENTS,
+# run one after the other and compared in one table.
+bench-pooler:
+	@infra/scripts/install-deps.sh
+	@$(MAKE) --no-print-directory build
+	@BENCH_VARIANTS=direct:prepared,direct:unnamed,pgbouncer:unnamed BACKEND_BIN=$(abspath $(BIN)) \
+	    python3 tests/bench/bench.py
 
 # Jobs against the local or configured database (ARGS passes flags, e.g. ARGS="--from=2026-01-01").
 rollups-run: build

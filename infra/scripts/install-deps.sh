@@ -9,6 +9,7 @@ packages=(
     build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjansson-dev libsodium-dev
     lighttpd lighttpd-modules-lua postgresql-15 postgresql-client-15 curl wrk python3
     python3-jsonschema # tests/integration/test_zz_openapi.py validates responses against the OpenAPI document
+    pgbouncer # tests/integration/test_pgbouncer.py and make bench: the pooler Fly Managed Postgres puts in front
     shellcheck cppcheck clang-format valgrind debootstrap clang libclang-rt-14-dev
     chromium # tests/browser (driven by playwright-core from npm; node 20 or later)
 )

@@ -14,7 +14,7 @@ SCHEDULER_PID_FILE=$LOCAL_DIR/scheduler.pid
 # The settings the running stack was started with (run.sh writes it once the stack answers,
 # stop.sh removes it), so the other targets find it without PORT=/PGPORT_LOCAL= on their line.
 RUN_ENV=$LOCAL_DIR/run.env
-RUN_ENV_KEYS=(PORT BIND_ADDRESS FCGI_WORKERS RUN_DIR PGPORT_LOCAL)
+RUN_ENV_KEYS=(PORT METRICS_PORT BIND_ADDRESS FCGI_WORKERS RUN_DIR PGPORT_LOCAL)
 PGPORT_LOCAL_DEFAULT=54329
 export APP_HOME
 PATH=$PATH:/usr/sbin:/sbin # lighttpd and runuser live there; a user's PATH may lack them

@@ -46,6 +46,7 @@ fi
 
 load_local_env
 export PORT=${PORT:-3000}
+export METRICS_PORT=${METRICS_PORT:-9091} # the metrics listener (0: none); loopback by default
 url=http://127.0.0.1:$PORT
 
 # Another server on the port would answer our health probe while lighttpd fails to bind: refuse
@@ -53,6 +54,10 @@ url=http://127.0.0.1:$PORT
 if port_in_use "$PORT"; then
     die "port $PORT is taken by $(port_listeners "$PORT" | describe_pids); nothing started" \
         "(make run PORT=<another port>)"
+fi
+if [[ $METRICS_PORT != 0 ]] && port_in_use "$METRICS_PORT"; then
+    die "metrics port $METRICS_PORT is taken by $(port_listeners "$METRICS_PORT" | describe_pids);" \
+        "nothing started (make run METRICS_PORT=<another port>, or METRICS_PORT=0 for none)"
 fi
 
 ensure_dev_secrets
@@ -75,8 +80,14 @@ log=$LOCAL_DIR/lighttpd.log
 [[ -f $conf ]] || die "missing $conf"
 lighttpd -tt -f "$conf" 3>/dev/null || die "lighttpd rejects $conf"
 
-# lighttpd writes its access log to fd 3. setsid: it outlives this script and the terminal's ^C.
-setsid lighttpd -D -f "$conf" </dev/null >>"$log" 2>&1 3>>"$LOCAL_DIR/access.log" &
+# Every log line is one JSON object: `backend log-filter` passes the lines that are (responders,
+# scheduler, access log) and wraps lighttpd's own text and anything else; it ends when its writers
+# have all gone (it ignores ^C and hang-ups). lighttpd writes its access log to fd 3, its strftime
+# time as local time (TZ=UTC: lighttpd.conf). setsid: lighttpd outlives this script and the
+# terminal's ^C.
+TZ=UTC setsid lighttpd -D -f "$conf" </dev/null \
+    2> >(exec "$BACKEND_BIN" log-filter lighttpd >>"$log" 2>&1) >&2 \
+    3> >(exec "$BACKEND_BIN" log-filter access >>"$LOCAL_DIR/access.log" 2>&1) &
 pid=$!
 echo "$pid" >"$LIGHTTPD_PID_FILE"
 
@@ -86,12 +97,18 @@ for ((i = 0; i < 50; i++)); do
     if listens_on "$pid" "$PORT" && curl -fsS -o /dev/null --max-time 1 "$url/v1/healthz" 2>/dev/null; then
         # the scheduler: rollups every ROLLUP_INTERVAL_MINUTES, retention purge daily
         if ! scheduler_pid >/dev/null; then
-            setsid "$BACKEND_BIN" scheduler </dev/null >>"$LOCAL_DIR/scheduler.log" 2>&1 &
+            setsid "$BACKEND_BIN" scheduler </dev/null \
+                > >(exec "$BACKEND_BIN" log-filter scheduler >>"$LOCAL_DIR/scheduler.log" 2>&1) 2>&1 &
             echo "$!" >"$SCHEDULER_PID_FILE"
         fi
         write_run_env "$admin_from"
         echo "backend running: $url (lighttpd pid $pid, $FCGI_WORKERS responders, scheduler)"
         admin_key_line "$admin_from"
+        if [[ $METRICS_PORT != 0 ]]; then
+            mhost=${METRICS_BIND_ADDRESS:-127.0.0.1}
+            [[ $mhost != *:* ]] || mhost="[$mhost]"
+            echo "metrics: http://$mhost:$METRICS_PORT/metrics (Prometheus text)"
+        fi
         echo "logs: .local/lighttpd.log (lighttpd and responders), .local/access.log (requests)," \
             ".local/scheduler.log (jobs)"
         echo "stop with: make stop"

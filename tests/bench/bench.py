@@ -10,7 +10,13 @@ ratio. Nothing here asserts a time: it measures and reports.
 
 Then, the same way, POST /v1/leads/capture with new leads (one round trip and one transaction each).
 
-Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_WORKERS (4).
+Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_WORKERS (4), and BENCH_VARIANTS
+(default "direct:unnamed"): a comma-separated list of DATABASE:STATEMENTS run one after the other,
+each on a fresh Postgres, then compared in one table. DATABASE is `direct` (the responders connect
+to Postgres) or `pgbouncer` (through Debian's pgbouncer in transaction mode with BENCH_WORKERS
+server connections, as Fly Managed Postgres; the scheduler on the direct URL); STATEMENTS is
+DATABASE_STATEMENTS (`unnamed` or `prepared`). `make bench-pooler` runs
+direct:prepared,direct:unnamed,pgbouncer:unnamed.
 """
 import os
 import re
@@ -157,6 +163,32 @@ def main():
         if not harness.shutil.which(tool, path=harness._SEARCH_PATH):
             print("bench: %s is not installed (make deps)" % tool)
             return 1
+    variants = [v.strip() for v in os.environ.get("BENCH_VARIANTS", "direct:unnamed").split(",") if v.strip()]
+    for v in variants:
+        db, _, stmts = v.partition(":")
+        if db not in ("direct", "pgbouncer") or stmts not in ("unnamed", "prepared"):
+            print("bench: BENCH_VARIANTS entry %r is not direct|pgbouncer:unnamed|prepared" % v)
+            return 2
+    rc, results = 0, []
+    for v in variants:
+        db, _, stmts = v.partition(":")
+        print("== %s, DATABASE_STATEMENTS=%s" % ("through PgBouncer (transaction mode)" if db == "pgbouncer"
+                                                else "direct to Postgres", stmts), flush=True)
+        r, figures = run_variant(db == "pgbouncer", stmts)
+        rc = rc or r
+        results.append((v, figures))
+    if len(results) > 1:
+        print("== compared (run one after the other on this machine)")
+        print("  %-20s %9s %14s %11s %14s %9s" % ("variant", "events/s", "p50 / p99", "captures/s", "p50 / p99",
+                                                  "errors"))
+        for v, f in results:
+            print("  %-20s %9.0f %14s %11.0f %14s %9d" % (v, f["events"], f["ev_lat"], f["captures"], f["cap_lat"],
+                                                          f["errors"]))
+    return rc
+
+
+def run_variant(via_pgbouncer, statements):
+    """One bench run on a fresh Postgres. Returns (exit code, figures for the comparison)."""
     tmp = tempfile.mkdtemp(prefix="bench-")
     lua = os.path.join(tmp, "events.lua")
     with open(lua, "w") as f:
@@ -172,13 +204,19 @@ def main():
 
     pg = harness.Postgres()
     pg.start()
+    bouncer = None
     try:
         env = harness.service_env(pg.url())
         r = harness.migrate(env)
         if r.returncode != 0:
             print("bench: migrate failed:\n" + r.stdout + r.stderr)
-            return 1
-        with harness.Stack(pg.url(), env={"RATE_LIMIT_EVENTS": 0, "RATE_LIMIT_CAPTURE": 0, "LOG_LEVEL": "warn",
+            return 1, None
+        url_db = pg.url()
+        if via_pgbouncer:
+            bouncer = harness.PgBouncer(pg, pool_size=WORKERS)
+            url_db = bouncer.url()
+        with harness.Stack(url_db, env={"RATE_LIMIT_EVENTS": 0, "RATE_LIMIT_CAPTURE": 0, "LOG_LEVEL": "warn",
+                                        "DIRECT_DATABASE_URL": pg.url(), "DATABASE_STATEMENTS": statements,
                                                 "TRUSTED_PROXIES": "127.0.0.1", "CLIENT_IP_HEADER": "Fly-Client-IP",
                                                 # the site's own page origin, as in production
                                                 # (ENFORCE_ORIGIN refuses writes from others)
@@ -197,13 +235,15 @@ def main():
             # warm up: connections, prepared statements, caches
             subprocess.run(["wrk", "-t1", "-c%d" % CONNECTIONS, "-d2s", "-s", lua, url],
                            capture_output=True, text=True, timeout=60)
-            pgs = postgres_pids(pg)
+            pgs = postgres_pids(pg) + (harness.proc_children(bouncer.proc.pid) + [bouncer.proc.pid]
+                                       if bouncer else [])
             before = {"lighttpd": cpu_ticks(st.pid), "responders": sum(cpu_ticks(p) for p in responders),
                       "postgres": sum(cpu_ticks(p) for p in pgs)}
             rows_before = int(pg.psql("SELECT count(*) FROM events").strip().splitlines()[-1])
             out = subprocess.run(["wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % SECONDS, "--latency", "-s", lua,
                                   url], capture_output=True, text=True, timeout=SECONDS + 60).stdout
-            pgs_after = postgres_pids(pg)
+            pgs_after = postgres_pids(pg) + (harness.proc_children(bouncer.proc.pid) + [bouncer.proc.pid]
+                                             if bouncer else [])
             after = {"lighttpd": cpu_ticks(st.pid), "responders": sum(cpu_ticks(p) for p in responders),
                      "postgres": sum(cpu_ticks(p) for p in pgs_after if p in pgs) +
                      sum(cpu_ticks(p) for p in pgs_after if p not in pgs)}
@@ -235,6 +275,8 @@ def main():
         if not m:
             print("bench: pgbench failed:\n" + pg_out.stdout + pg_out.stderr)
     finally:
+        if bouncer:
+            bouncer.cleanup()
         pg.cleanup()
         harness.shutil.rmtree(tmp, ignore_errors=True)
 
@@ -246,8 +288,8 @@ def main():
     print("  latency p50 / p99   %s / %s" % (w["p50"], w["p99"]))
     print("  requests            %d (non-2xx %d, socket errors %d); rows stored %d" %
           (w["requests"], w["non2xx"], w["socket_errors"], accepted))
-    print("  CPU us/request      lighttpd %.0f, responders %.0f, postgres %.0f" %
-          (us["lighttpd"], us["responders"], us["postgres"]))
+    print("  CPU us/request      lighttpd %.0f, responders %.0f, postgres%s %.0f" %
+          (us["lighttpd"], us["responders"], " + pgbouncer" if via_pgbouncer else "", us["postgres"]))
     print("  RSS idle (KiB)      lighttpd %d, responders %s" % (idle_rss["lighttpd"], idle_rss["responders"]))
     print("  RSS peak (KiB)      lighttpd %d, responders %s" % (peak_rss["lighttpd"], peak_rss["responders"]))
     print("  responders restarted during the run: %s" % ("no" if same_responders else "YES"))
@@ -273,7 +315,9 @@ def main():
     if tps > 0:
         print("ratio HTTP / database ceiling: %.0f%%" % (100.0 * w["rps"] / tps))
     errors = w["non2xx"] + w["socket_errors"] + c["non2xx"] + c["socket_errors"]
-    return 0 if errors == 0 and tps > 0 and w["requests"] > 0 else 1
+    figures = {"events": w["rps"], "ev_lat": "%s / %s" % (w["p50"], w["p99"]), "captures": c["rps"],
+               "cap_lat": "%s / %s" % (c["p50"], c["p99"]), "errors": errors}
+    return (0 if errors == 0 and tps > 0 and w["requests"] > 0 else 1), figures
 
 
 if __name__ == "__main__":

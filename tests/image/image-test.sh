@@ -144,13 +144,14 @@ check "the binary's libraries all resolve in the image" libs_resolve
 # ---- a real Postgres on the host (the chroot shares the network)
 pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 app_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 infra/scripts/pg-local.sh init "$pg_data" "$pg_port" >/dev/null 2>&1
 db_url=$(infra/scripts/pg-local.sh start "$pg_data" "$pg_port" 2>/dev/null)
 
 # the container's environment: the Dockerfile's ENV plus Fly secrets
 run_env=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 read -r -a env_words <<<"$env_line"
-run_env+=("${env_words[@]}" PORT="$app_port" DATABASE_URL="$db_url"
+run_env+=("${env_words[@]}" PORT="$app_port" METRICS_PORT="$metrics_port" DATABASE_URL="$db_url"
     IP_HASH_PEPPER=image-test-pepper-0123456789abcdef0123 ADMIN_API_KEY=image-test-admin-key-0123456)
 as_app=(chroot --userspec=app:app "$root")
 
@@ -166,6 +167,7 @@ run_in_image IP_HASH_PEPPER=short
 check "a too-short IP_HASH_PEPPER stops the entrypoint naming it" refused_naming IP_HASH_PEPPER
 run_in_image
 check "entrypoint.sh migrate applies the migrations and exits 0" migrated
+printf '%s\n' "$out" >"$work/migrate.log"
 
 # job control on: a background job of a script would otherwise start with SIGINT ignored, which
 # no trap can undo (Fly starts the entrypoint with default signal handling)
@@ -188,6 +190,14 @@ event_accepted() {
 check "GET /v1/healthz is 200" healthz_ok
 check "GET /v1/readyz is 200 with the schema version" readyz_ok
 check "POST /v1/events is 202" event_accepted
+# the metrics listener: the responders' counts in one table in RUN_DIR; never on the public port
+metrics_ok() {
+    local m
+    m=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") &&
+        grep -q '^backend_http_requests_total{route="/v1/events",method="POST",status="202"} 1$' <<<"$m" &&
+        grep -q '^backend_responders [1-9]' <<<"$m" && [[ $(status_of "$url/metrics") == 404 ]]
+}
+check "GET /metrics on METRICS_PORT counts the event; the public port answers 404" metrics_ok
 app_uid=$(chroot "$root" id -u app)
 procs_ok=1
 for p in /proc/[0-9]*; do
@@ -229,6 +239,19 @@ done
 check "SIGINT: no process of the image is left" test "$left" = 0
 logs_ok() { grep -q '"component":"access"' "$work/entrypoint.log" && grep -q 'responder ready' "$work/entrypoint.log"; }
 check "logs reach stdout/stderr (access log and responder JSON lines)" logs_ok
+# every line of migrate and serve is one JSON object with ts (RFC 3339 UTC, ms) and a level
+json_lines() {
+    python3 - "$@" <<'PY'
+import json, re, sys
+ts = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+for path in sys.argv[1:]:
+    for line in open(path, encoding="utf-8"):
+        o = json.loads(line)
+        if not (isinstance(o, dict) and ts.fullmatch(str(o.get("ts"))) and o.get("level") in ("debug", "info", "warn", "error")):
+            sys.exit("%s: not a JSON log line: %r" % (path, line))
+PY
+}
+check "every line of entrypoint.sh migrate and serve is a JSON log line" json_lines "$work/migrate.log" "$work/entrypoint.log"
 
 if ((failed > 0)); then
     echo "---- entrypoint log"

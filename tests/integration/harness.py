@@ -59,6 +59,7 @@ SERVICE_VARS = (
     "RATE_LIMIT_SUMMARY RATE_LIMIT_IPV6_PREFIX SESSION_INACTIVITY_MINUTES HEURISTIC_LINK_WINDOW_MINUTES ENABLE_HEURISTIC_LINKING "
     "ROLLUP_BATCH_DAYS ROLLUP_DEFAULT_PROPERTY_ID ROLLUP_INTERVAL_MINUTES RETENTION_DAYS "
     "PRIVACY_CONTACT_EMAIL LOG_LEVEL DATABASE_SCHEMA RUN_DIR TRUSTED_PROXIES CLIENT_IP_HEADER APP_HOME BIND_ADDRESS "
+    "DIRECT_DATABASE_URL DATABASE_STATEMENTS DATABASE_MAX_LIFETIME_SECONDS DATABASE_MAX_IDLE_SECONDS "
     "BACKEND_BIN PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSERVICE PGOPTIONS PATH_QUERY_ALLOWLIST "
     "HONOR_GLOBAL_PRIVACY_CONTROL BOT_POLICY").split()
 
@@ -440,6 +441,87 @@ class Postgres:
 
 
 # ---------------------------------------------------------------------------------------------
+# PgBouncer
+
+
+PGBOUNCER = shutil.which("pgbouncer", path=_SEARCH_PATH)
+
+
+class PgBouncer:
+    """Debian's pgbouncer in front of a Postgres of this harness, as Fly Managed Postgres puts one
+    in front of its cluster: transaction pooling (a client holds a server connection only for a
+    transaction, so named statements and session settings are not the client's), on 127.0.0.1:<free
+    port>, trust auth for the test cluster's `postgres` user, every database passed through.
+    pool_size server connections per database; more clients than that queue, as on Fly."""
+
+    def __init__(self, pg, pool_size=4, pool_mode="transaction"):
+        if not PGBOUNCER:
+            raise Fail("pgbouncer not found in PATH (%s): make deps installs it" % _SEARCH_PATH)
+        self.pg = pg
+        self.base = tempfile.mkdtemp(prefix="itpgb-", dir="/tmp")
+        os.chmod(self.base, 0o755)  # pgbouncer runs as postgres when we are root
+        self.port = free_port()
+        self.logfile = os.path.join(self.base, "pgbouncer.log")
+        self.proc = None
+        with open(os.path.join(self.base, "users.txt"), "w") as f:
+            f.write('"postgres" ""\n')
+        with open(os.path.join(self.base, "pgbouncer.ini"), "w") as f:
+            f.write("[databases]\n* = host=127.0.0.1 port=%d\n\n[pgbouncer]\n"
+                    "listen_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
+                    "auth_type = trust\nauth_file = %s/users.txt\n"
+                    "pool_mode = %s\ndefault_pool_size = %d\nmax_client_conn = 500\n"
+                    "logfile = %s\nlog_connections = 0\nlog_disconnections = 0\n"
+                    "admin_users = postgres\n" %
+                    (pg.port, self.port, self.base, pool_mode, pool_size, self.logfile))
+        open(self.logfile, "a").close()
+        if IS_ROOT:
+            import pwd
+            pw = pwd.getpwnam("postgres")
+            for name in os.listdir(self.base):
+                os.chown(os.path.join(self.base, name), pw.pw_uid, pw.pw_gid)
+        _register(self)
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __repr__(self):
+        return "PgBouncer(%s, port %d)" % (self.base, self.port)
+
+    def start(self):
+        cmd = [PGBOUNCER, os.path.join(self.base, "pgbouncer.ini")]
+        if IS_ROOT:  # pgbouncer refuses to run as root
+            cmd = [RUNUSER, "-u", "postgres", "--"] + cmd
+        self.proc = subprocess.Popen(cmd, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_until(lambda: self.proc.poll() is not None or port_open(self.port), 10, 0.05,
+                   "pgbouncer to listen on %d" % self.port)
+        if self.proc.poll() is not None:
+            raise Fail("pgbouncer exited with %s; log:\n%s" % (self.proc.returncode, tail(self.logfile)))
+
+    def url(self, db="backend"):
+        return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, db)
+
+    def log(self, n=40):
+        return tail(self.logfile, n)
+
+    def cleanup(self):
+        _unregister(self)
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: runuser and pgbouncer
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # the service
 
 
@@ -530,6 +612,8 @@ def service_env(database_url, overrides=None, run_dir=None, port=None):
         "FCGI_WORKERS": "2",
         "RATE_LIMIT_MAX": "1000",
         "LOG_LEVEL": "info",
+        # lighttpd's access log writes its strftime time as local time, labelled Z (lighttpd.conf)
+        "TZ": "UTC",
     })
     if run_dir:
         env["RUN_DIR"] = run_dir
@@ -646,7 +730,10 @@ class Stack:
         if len(self.run_dir) > 80:
             raise Fail("RUN_DIR too long: %s" % self.run_dir)
         self.port = free_port()
-        overrides = {"FCGI_WORKERS": workers}
+        # the metrics listener (METRICS_PORT) gets a free port too: two stacks, or another
+        # engineer's `make run`, must not meet on the default 9091
+        self.metrics_port = free_port()
+        overrides = {"FCGI_WORKERS": workers, "METRICS_PORT": self.metrics_port}
         overrides.update(env or {})
         self.env = service_env(database_url, overrides, run_dir=self.run_dir, port=self.port)
         self.workers = workers
@@ -667,6 +754,9 @@ class Stack:
                         raise
                     self.port = free_port()
                     self.env["PORT"] = str(self.port)
+                    if self.env.get("METRICS_PORT") == str(self.metrics_port):
+                        self.metrics_port = free_port()
+                        self.env["METRICS_PORT"] = str(self.metrics_port)
         except BaseException:
             self.cleanup()
             raise

@@ -12,7 +12,7 @@ import harness
 from harness import APP_HOME, expect, expect_eq, service_env, test
 
 # every command of cmd/main.c's table; the test below also checks `backend --help` lists no other
-COMMANDS = ("serve", "migrate", "rollups", "retention", "scheduler", "check-config", "lighttpd-vars")
+COMMANDS = ("serve", "migrate", "rollups", "retention", "scheduler", "check-config", "lighttpd-vars", "log-filter")
 NO_ENV = {}  # not even PATH: help and the version must not need one
 
 
@@ -82,6 +82,8 @@ def unknown_flags_and_arguments_name_themselves():
         (["scheduler", "now"], "now"),
         (["check-config", "--verbose"], "--verbose"),
         (["lighttpd-vars", "extra"], "extra"),
+        (["log-filter", "access", "extra"], "extra"),
+        (["log-filter", "Not_A_Name"], "Not_A_Name"),
     ]
     for args, named in cases:
         # no environment: the command line is judged before the configuration is read

@@ -743,13 +743,26 @@ def retention_purge_cli():
 
 @test(timeout=60)
 def scheduler_runs_each_job_once_across_two():
-    db = DB("scheduler")
+    two_schedulers(DB("scheduler"), {})
+
+
+@test(timeout=60)
+def scheduler_runs_each_job_once_across_two_through_pgbouncer():
+    """As on Fly Managed Postgres: DATABASE_URL is a transaction-mode PgBouncer (which would
+    hand a session advisory lock's unlock to another server connection) and the schedulers take
+    their locks on DIRECT_DATABASE_URL."""
+    db = DB("scheduler_pgb")
+    bouncer = harness.shared("pgbouncer", lambda: harness.PgBouncer(pg(), pool_size=2))
+    two_schedulers(db, {"DATABASE_URL": bouncer.url(db.name), "DIRECT_DATABASE_URL": db.url})
+
+
+def two_schedulers(db, overrides):
     db.q(visitor("v1", "2026-01-01") + event("old", "v1", "2020-01-01 00:00"))
     # cookieless salts (migration 0007) of three past days: two schedulers make one salt for today
     # and delete those older than 48 hours (the day before yesterday and earlier), keeping yesterday's
     db.q("INSERT INTO daily_salts (day, salt) SELECT (now() AT TIME ZONE 'UTC')::date - k, "
          "decode(repeat(to_hex(k), 64), 'hex') FROM generate_series(1, 3) k;")
-    env = dict(db.env, ROLLUP_INTERVAL_MINUTES="60")
+    env = dict(db.env, ROLLUP_INTERVAL_MINUTES="60", **overrides)
     tmp = tempfile.mkdtemp(prefix="itmet-sched-", dir="/tmp")
     procs, logs = [], []
     try:

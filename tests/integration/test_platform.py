@@ -3,6 +3,7 @@ healthz, readyz, 404/405, CORS, rate limits, database outages, migrate (and adop
 databases), configuration errors, lighttpd's request limits, shutdown and the access log.
 API.md sections 1-3 and 5."""
 
+import json
 import os
 import re
 import time
@@ -305,14 +306,26 @@ def migrate_twice_is_noop():
     env = service_env(fresh_db("twice"))
     first = migrate(env)
     expect_eq(first.returncode, 0, "first migrate exit code (stderr %s)" % first.stderr[-800:])
+    # each step once, as a JSON log line on stderr (issue 13: it was text on stdout and JSON on stderr)
+    expect_eq(first.stdout, "", "migrate up stdout")
+    msgs = []
+    for line in first.stderr.splitlines():
+        try:
+            o = json.loads(line)
+        except ValueError:
+            raise Fail("migrate wrote a line that is not JSON: %r" % line)
+        expect(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o.get("ts", "")) and o.get("level") in
+               ("debug", "info", "warn", "error") and o.get("component") == "migrate", "migrate log line: %r" % line)
+        msgs.append(o.get("msg", ""))
     for v in harness.migration_versions():
-        expect("applied %s" % v in first.stdout, "first run does not say it applied %s: %s" % (v, first.stdout))
+        expect_eq(sum(1 for m in msgs if m.startswith("applied %s " % v)), 1, "lines saying migrate applied %s: %r"
+                  % (v, msgs))
     rows = pg().psql("SELECT version, checksum, applied_at FROM schema_migrations ORDER BY 1", db="twice")
     second = migrate(env)
     expect_eq(second.returncode, 0, "second migrate exit code (stderr %s)" % second.stderr[-800:])
-    expect("up to date" in second.stdout, "second run does not say up to date: %r" % second.stdout)
-    expect("applied" not in second.stdout.replace("up to date", ""),
-           "second run applied something: %r" % second.stdout)
+    expect("up to date" in second.stderr, "second run does not say up to date: %r" % second.stderr)
+    expect("applied" not in second.stderr.replace("up to date", ""),
+           "second run applied something: %r" % second.stderr)
     expect_eq(pg().psql("SELECT version, checksum, applied_at FROM schema_migrations ORDER BY 1", db="twice"),
               rows, "schema_migrations after the second run")
 
@@ -369,7 +382,8 @@ def _adoption(fixture, db):
     env = service_env(pg().url(db))
     r = migrate(env)
     expect_eq(r.returncode, 0, "migrate exit code on %s (stdout %s; stderr %s)" % (fixture, r.stdout, r.stderr[-1500:]))
-    expect("adopt" in r.stdout.lower(), "migrate did not report adopting a Node database: %r" % r.stdout)
+    # migrate up reports each step once, as a log line on stderr
+    expect("adopt" in r.stderr.lower(), "migrate did not report adopting a Node database: %r" % r.stderr[-1500:])
 
     after_cols = _table_columns(db)
     for t in TABLES:
@@ -388,7 +402,7 @@ def _adoption(fixture, db):
 
     again = migrate(env)
     expect_eq(again.returncode, 0, "second migrate exit code (stderr %s)" % again.stderr[-800:])
-    expect("up to date" in again.stdout, "second migrate not up to date: %r" % again.stdout)
+    expect("up to date" in again.stderr, "second migrate not up to date: %r" % again.stderr)
     st = migrate(env, "status")
     expect_eq(st.returncode, 0, "migrate status exit code")
     expect(all(l.startswith("applied ") for l in st.stdout.splitlines() if l.strip()),

@@ -97,7 +97,7 @@ read -r BACKEND_VERSION BACKEND_REVISION <"$build_dir/.version" || {
 export BACKEND_VERSION BACKEND_REVISION
 
 # Nothing of the caller's environment decides where the stack runs or which database it uses.
-unset PORT PGPORT_LOCAL DATABASE_URL DIRECT_DATABASE_URL ADMIN_API_KEY IP_HASH_PEPPER RUN_DIR \
+unset PORT METRICS_PORT PGPORT_LOCAL DATABASE_URL DIRECT_DATABASE_URL ADMIN_API_KEY IP_HASH_PEPPER RUN_DIR \
     BIND_ADDRESS FCGI_WORKERS APP_HOME BACKEND_BIN MAKEFLAGS MFLAGS MAKELEVEL DATABASE_SCHEMA
 
 # As root the cluster runs as `postgres`, which must reach the scratch .local/pg (mktemp is 0700).
@@ -118,6 +118,9 @@ port=$(free_port)
 pgport=$(free_port)
 foreign_port=$(free_port)
 other_pgport=$(free_port)
+# the metrics listener too, so a stack already running on this machine does not hold 9091
+METRICS_PORT=$(free_port)
+export METRICS_PORT
 out=$tmp/out
 
 # mk SECONDS TARGET [VAR=VALUE ...]: make in the scratch tree; output in $out, exit status returned.

@@ -553,6 +553,35 @@ static void test_bind_address(void)
     }
 }
 
+/* METRICS_PORT (default 9091, 0: no listener, never PORT) and METRICS_BIND_ADDRESS (an address,
+ * loopback by default). */
+static void test_metrics_listener(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"PORT", "3000"}), 0);
+    CHECK_INT(c.metrics_port, METRICS_PORT_DEFAULT);
+    CHECK_STR(c.metrics_bind_address, "127.0.0.1");
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"METRICS_PORT", "0"}, {"METRICS_BIND_ADDRESS", "::"}), 0);
+    CHECK_INT(c.metrics_port, 0);
+    CHECK_STR(c.metrics_bind_address, "::");
+    config_free(&c);
+    CHECK_INT(LOAD(NULL, {"PORT", "9100"}, {"METRICS_PORT", "9100"}), -1);
+    CHECK(err_starts_with("METRICS_PORT"));
+    CHECK_INT(LOAD(NULL, {"PORT", "9091"}), -1); /* the default metrics port is taken by PORT */
+    CHECK(err_starts_with("METRICS_PORT"));
+    static const char *const bad_port[] = {"-1", "65536", "x", "91 "};
+    for (size_t i = 0; i < ARRAY_LEN(bad_port); i++) {
+        CHECK_INT(load_one("METRICS_PORT", bad_port[i]), -1);
+        CHECK(err_starts_with("METRICS_PORT"));
+    }
+    static const char *const bad[] = {"localhost", "[::]", "0.0.0.0:9091", "fly-local-6pn"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("METRICS_BIND_ADDRESS", bad[i]), -1);
+        CHECK(err_starts_with("METRICS_BIND_ADDRESS"));
+    }
+}
+
 /* PATH_QUERY_ALLOWLIST: comma-separated query keys a stored path keeps; default none. */
 static void test_path_query_allowlist(void)
 {
@@ -828,6 +857,48 @@ static void test_client_ip_header(void)
     CHECK(err_starts_with("CLIENT_IP_HEADER"));
 }
 
+/* The pooler settings: DIRECT_DATABASE_URL falls back to DATABASE_URL, the statement strategy
+ * and the connection lifetimes default to what is safe behind Fly's PgBouncer and proxy. */
+static void test_database_pooling(void)
+{
+    struct config c;
+    const char *url = "postgresql://app:hunter2@pooler.internal:5432/app";
+    const char *direct = "postgresql://app:hunter2@direct.internal:5432/app";
+    CHECK_INT(LOAD(&c, {"DATABASE_URL", url}), 0);
+    CHECK_STR(c.direct_database_url, url);
+    CHECK_INT(c.db_statements, DB_STATEMENTS_UNNAMED);
+    CHECK_INT(c.db_max_lifetime_s, 600);
+    CHECK_INT(c.db_max_idle_s, 300);
+    config_free(&c);
+
+    CHECK_INT(LOAD(&c, {"DATABASE_URL", url}, {"DIRECT_DATABASE_URL", direct},
+                   {"DATABASE_STATEMENTS", "Prepared"}, {"DATABASE_MAX_LIFETIME_SECONDS", "2"},
+                   {"DATABASE_MAX_IDLE_SECONDS", "1"}),
+              0);
+    CHECK_STR(c.direct_database_url, direct);
+    CHECK_STR(c.database_url, url);
+    CHECK_INT(c.db_statements, DB_STATEMENTS_PREPARED);
+    CHECK_INT(c.db_max_lifetime_s, 2);
+    CHECK_INT(c.db_max_idle_s, 1);
+    config_free(&c);
+    CHECK_INT(load_one("DATABASE_STATEMENTS", "unnamed"), 0);
+    CHECK_INT(load_one("DATABASE_STATEMENTS", ""), 0);
+
+    CHECK_INT(load_one("DATABASE_STATEMENTS", "named"), -1);
+    CHECK(err_starts_with("DATABASE_STATEMENTS"));
+    CHECK_INT(load_one("DIRECT_DATABASE_URL", "postgresql://app:hunter2%zz@db/app"), -1);
+    CHECK(err_starts_with("DIRECT_DATABASE_URL"));
+    CHECK(strstr(err, "hunter2") == NULL);
+    CHECK_INT(load_one("DATABASE_MAX_LIFETIME_SECONDS", "0"), -1);
+    CHECK(err_starts_with("DATABASE_MAX_LIFETIME_SECONDS"));
+    CHECK_INT(load_one("DATABASE_MAX_LIFETIME_SECONDS", "86401"), -1);
+    CHECK(err_starts_with("DATABASE_MAX_LIFETIME_SECONDS"));
+    CHECK_INT(load_one("DATABASE_MAX_IDLE_SECONDS", "0"), -1);
+    CHECK(err_starts_with("DATABASE_MAX_IDLE_SECONDS"));
+    CHECK_INT(load_one("DATABASE_MAX_IDLE_SECONDS", "5m"), -1);
+    CHECK(err_starts_with("DATABASE_MAX_IDLE_SECONDS"));
+}
+
 /* config_print: every value but the secrets. */
 static void test_print_redacts(void)
 {
@@ -860,6 +931,25 @@ static void test_print_redacts(void)
     CHECK(strstr(out, "LOG_LEVEL=info\n") != NULL);
     CHECK(strstr(out, "CLIENT_IP_HEADER=X-Forwarded-For\n") != NULL);
     CHECK(strstr(out, "PATH_QUERY_ALLOWLIST=page,lang\n") != NULL);
+    CHECK(strstr(out, "DIRECT_DATABASE_URL=<unset: DATABASE_URL>\n") != NULL);
+    CHECK(strstr(out, "DATABASE_STATEMENTS=unnamed\nDATABASE_MAX_LIFETIME_SECONDS=600\n"
+                      "DATABASE_MAX_IDLE_SECONDS=300\n") != NULL);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"DATABASE_URL", url}, {"DIRECT_DATABASE_URL", "postgresql://u:direct-secret@d/app"}),
+              0);
+    f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) {
+        config_free(&c);
+        return;
+    }
+    config_print(&c, fileno(f));
+    rewind(f);
+    n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    CHECK(strstr(out, "direct-secret") == NULL);
+    CHECK(strstr(out, "DIRECT_DATABASE_URL=<set, redacted>\n") != NULL);
     config_free(&c);
 }
 
@@ -880,11 +970,13 @@ int main(void)
     test_cors_list();
     test_cors_origin_shape();
     test_bind_address();
+    test_metrics_listener();
     test_path_query_allowlist();
     test_log_level();
     test_strings();
     test_trusted_proxies();
     test_client_ip_header();
+    test_database_pooling();
     test_print_redacts();
     return t_done("test_config");
 }

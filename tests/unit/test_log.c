@@ -244,9 +244,93 @@ static void test_repeat_lines(void)
     CHECK(log_outage() == log_outage());
 }
 
+/* Bytes that are not well-formed UTF-8 become U+FFFD, so every line stays valid JSON; valid
+ * sequences of every length pass through. */
+static void test_invalid_utf8(void)
+{
+    CHECK_STR(ESC("a\xff"
+                  "b"),
+              "a\\ufffdb");
+    CHECK_STR(ESC("\xc3"), "\\ufffd");                                  /* truncated */
+    CHECK_STR(ESC("\xc0\xaf"), "\\ufffd\\ufffd");                       /* overlong */
+    CHECK_STR(ESC("\xed\xa0\x80"), "\\ufffd\\ufffd\\ufffd");            /* a surrogate */
+    CHECK_STR(ESC("\xf4\x90\x80\x80"), "\\ufffd\\ufffd\\ufffd\\ufffd"); /* beyond U+10FFFF */
+    CHECK_STR(ESC("\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xa9"), "\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xa9");
+    /* a cut never splits a sequence */
+    char out[8];
+    CHECK_INT(log_json_escape(out, 4, "a\xe2\x82\xac", 4), 1);
+    CHECK_STR(out, "a");
+}
+
+static void emit_with_request_id(void)
+{
+    log_set_request_id("0a1b2c3d4e5f6789", 16);
+    log_warn("POST /v1/events -> 503");
+    log_set_request_id("<script>", 8); /* not an id of ours: left out */
+    log_info("second");
+    log_set_request_id(NULL, 0);
+    log_info("between requests");
+}
+
+/* The request id lighttpd made is on every line written while the request is handled. */
+static void test_request_id(void)
+{
+    char buf[LOG_LINE_MAX * 4];
+    capture(buf, sizeof(buf), emit_with_request_id);
+    const char *want[] = {"0a1b2c3d4e5f6789", NULL, NULL};
+    int lines = 0;
+    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        CHECK(o != NULL);
+        if (o && lines < 3) {
+            json_t *id = json_object_get(o, "request_id");
+            if (want[lines])
+                CHECK_STR(json_string_value(id), want[lines]);
+            else
+                CHECK(id == NULL);
+        }
+        json_decref(o);
+        lines++;
+    }
+    CHECK_INT(lines, 3);
+}
+
+/* log_format_line: the fields, the optional ones left out, and a line that always fits. */
+static void test_format_line(void)
+{
+    char out[LOG_LINE_MAX];
+    struct log_line l = {.ts_ms = 1765065600123LL,
+                         .level = LOG_ERROR,
+                         .component = "lighttpd",
+                         .src = "server.c.12",
+                         .msg = "boom \"x\"",
+                         .msg_len = 8};
+    size_t n = log_format_line(out, sizeof(out), &l);
+    CHECK_STR(out, "{\"ts\":\"2025-12-07T00:00:00.123Z\",\"level\":\"error\",\"component\":\"lighttpd\","
+                   "\"src\":\"server.c.12\",\"msg\":\"boom \\\"x\\\"\"}\n");
+    CHECK_INT(n, strlen(out));
+    static char big[LOG_LINE_MAX * 2];
+    memset(big, '"', sizeof(big));
+    l.msg = big;
+    l.msg_len = sizeof(big);
+    l.pid = 42;
+    l.request_id = "00ff";
+    n = log_format_line(out, sizeof(out), &l);
+    CHECK(n > LOG_LINE_MAX / 2 && n < sizeof(out) && out[n - 1] == '\n');
+    json_error_t err;
+    json_t *o = json_loadb(out, n, 0, &err);
+    CHECK(o != NULL && json_integer_value(json_object_get(o, "pid")) == 42);
+    json_decref(o);
+    CHECK_INT(log_format_line(out, LOG_LINE_MIN - 1, &l), 0);
+}
+
 int main(void)
 {
     test_escapes();
+    test_invalid_utf8();
+    test_request_id();
+    test_format_line();
     test_truncation();
     test_lines();
     test_repeat_admit();

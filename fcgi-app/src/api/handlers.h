@@ -27,6 +27,9 @@ void h_delete(struct ctx *c);
 /* h_metrics.c */
 void h_summary(struct ctx *c);
 
+/* h_prometheus.c: GET /metrics on the metrics listener (the Prometheus text exposition). */
+void h_prometheus(struct ctx *c);
+
 /* rejection.c: one ingest_rejections row for a refused /v1/events or /v1/leads/capture body. */
 void rejection_record(struct ctx *c, const char *reason);
 

@@ -7,9 +7,11 @@
 #include "api/handlers.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 void rejection_record(struct ctx *c, const char *reason)
 {
+    metrics_rejection(c->req->route_slot, metrics_reject_of(reason)); /* refused, stored or not */
     char id[UUID_STR_LEN + 1];
     uuid_v7(id);
     const char *property = c->body ? event_body_property(c->req->arena, c->body) : NULL;

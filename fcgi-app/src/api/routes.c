@@ -14,3 +14,9 @@ const struct route ROUTES[] = {
     {"/v1/metrics/summary", M_GET, h_summary, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 const size_t ROUTES_LEN = ARRAY_LEN(ROUTES);
+
+/* The metrics listener's (lighttpd/metrics.conf): the public port never reaches these. */
+const struct route INTERNAL_ROUTES[] = {
+    {"/metrics", M_GET, h_prometheus, RL_DEFAULT, 0, NULL},
+};
+const size_t INTERNAL_ROUTES_LEN = ARRAY_LEN(INTERNAL_ROUTES);

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <limits.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -53,6 +54,13 @@ int print_lighttpd_vars(const struct config *cfg)
     printf("var.run_dir = \"%s\"\n", cfg->run_dir);
     printf("var.workers = %d\n", cfg->fcgi_workers);
     printf("server.max-request-size = %ld\n", (cfg->max_body_bytes + 1023) / 1024 + LIGHTTPD_BODY_SLACK_KB);
+    /* The metrics listener: lighttpd.conf includes metrics.conf (a second socket that serves only
+     * /metrics) or, with METRICS_PORT=0, metrics-off.conf (nothing). An IPv6 address is bracketed. */
+    bool v6 = strchr(cfg->metrics_bind_address, ':') != NULL;
+    printf("var.metrics_socket = \"%s%s%s:%d\"\n", v6 ? "[" : "", cfg->metrics_bind_address, v6 ? "]" : "",
+           cfg->metrics_port);
+    printf("var.metrics_conf = \"%s/lighttpd/%s\"\n", home,
+           cfg->metrics_port ? "metrics.conf" : "metrics-off.conf");
     if (cfg->trusted_count > 0 && cfg->client_ip_header) {
         /* Only these peers may set the client address, and only through the one header the
          * deployment's proxy controls: a second header would pass through from the client

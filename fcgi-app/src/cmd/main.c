@@ -1,6 +1,7 @@
 /* main.c - one binary, several commands: a static command table (like the route table), the
  * environment loaded once into the config, then the command's function. Help, the version and
  * unknown flags are answered before the environment is read, so they work without one. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,12 @@
 #include "core/config.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/logfilter.h"
 #include "core/rundir.h"
 #include "jobs/migrate.h"
 #include "jobs/rollups.h"
 #include "jobs/scheduler.h"
+#include "core/metrics.h"
 #include "store/pgjob.h"
 #include "store/sql.h"
 
@@ -44,14 +47,27 @@ static int cmd_serve(const struct config *cfg, int argc, char **argv)
     return serve_main(cfg);
 }
 
+/* The scheduler counts its job outcomes in the responders' metrics table. Without it (RUN_DIR
+ * missing: the scheduler run by hand) the jobs still run; only their counts are not kept. */
+static int cmd_scheduler(const struct config *cfg, int argc, char **argv)
+{
+    if (argc == 1 && serve_metrics_open(cfg) != 0)
+        log_warn("scheduler: job outcomes are not counted in the metrics");
+    int rc = scheduler_main(cfg, argc, argv);
+    metrics_close();
+    return rc;
+}
+
 /* The configured schema must exist: serve never creates it (only migrate does), so a typo in
  * DATABASE_SCHEMA would otherwise show as "relation does not exist" on every request. */
 static int check_schema(const struct config *cfg)
 {
     char err[JOB_ERR_LEN];
+    const char *url_name =
+        cfg->direct_database_url != cfg->database_url ? "DIRECT_DATABASE_URL" : "DATABASE_URL";
     PGconn *c = pgjob_connect(cfg, err, sizeof(err));
     if (!c) {
-        fprintf(stderr, "config error: DATABASE_URL: %s\n", err);
+        fprintf(stderr, "config error: %s: %s\n", url_name, err);
         return 1;
     }
     PGresult *r = NULL;
@@ -59,7 +75,7 @@ static int check_schema(const struct config *cfg)
     int rc = 1;
     if (pgjob_exec(c, SQL_MIGRATE_HAS_SCHEMA, 1, params, &r, "cannot inspect the database", err,
                    sizeof(err)) != 0)
-        fprintf(stderr, "config error: DATABASE_URL: %s\n", err);
+        fprintf(stderr, "config error: %s: %s\n", url_name, err);
     else if (PQntuples(r) == 0)
         fprintf(stderr,
                 "config error: DATABASE_SCHEMA: schema '%.*s' does not exist in the database "
@@ -97,6 +113,35 @@ static int cmd_lighttpd_vars(const struct config *cfg, int argc, char **argv)
     return print_lighttpd_vars(cfg);
 }
 
+/* `backend log-filter [COMPONENT]`: needs no environment (it wraps the output of the processes
+ * that read it, before and whatever their configuration). It lives as long as its input: SIGINT,
+ * SIGTERM and SIGHUP (a ^C, a container stop, a closed terminal) are meant for the programs whose
+ * lines it carries, and it must pass on their last lines, so it ends at end of input only. */
+static int cmd_log_filter(int argc, char **argv)
+{
+    const char *component = argc > 1 ? argv[1] : "backend";
+    size_t n = strlen(component);
+    bool ok = n > 0 && n <= LOG_COMPONENT_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (component[i] >= 'a' && component[i] <= 'z') || component[i] == '-';
+    if (argc > 2) {
+        fprintf(stderr, "backend log-filter: unknown argument '%s' (backend log-filter --help)\n", argv[2]);
+        return EXIT_USAGE;
+    }
+    if (!ok) {
+        fprintf(
+            stderr,
+            "backend log-filter: component '%s' must be 1-%d of a-z and '-' (backend log-filter --help)\n",
+            component, LOG_COMPONENT_MAX);
+        return EXIT_USAGE;
+    }
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN); /* a reader that is gone: write fails and we end */
+    return logfilter_run(STDIN_FILENO, STDOUT_FILENO, component);
+}
+
 /* argc/argv start at the command's name, so a command sees its own arguments from argv[1]. */
 struct command {
     const char *name;
@@ -106,6 +151,8 @@ struct command {
     /* the arguments main checks itself before the environment is read (NULL-terminated; NULL:
      * the command parses its own and names a bad one) */
     const char *const *args;
+    /* set instead of run for a command that reads no environment */
+    int (*run_plain)(int argc, char **argv);
 };
 
 static const char *const NO_ARGS[] = {NULL};
@@ -116,13 +163,13 @@ static const struct command COMMANDS[] = {
      "usage: backend serve\n"
      "Runs one FastCGI responder on the socket lighttpd passes as fd 0. lighttpd spawns these\n"
      "(lighttpd/lighttpd.conf); start the service with entrypoint.sh or `make run`.\n",
-     NO_ARGS},
+     NO_ARGS, NULL},
     {"migrate", migrate_main, "apply pending migrations / list them",
      "usage: backend migrate [up|status]\n"
      "  up       apply the pending migrations of $APP_HOME/migrations (the default); creates\n"
      "           DATABASE_SCHEMA when it does not exist\n"
      "  status   list the migrations, applied and pending\n",
-     NULL},
+     NULL, NULL},
     {"rollups", rollups_main, "daily rollups: run | backfill | status | discrepancy",
      "usage: backend rollups run\n"
      "       backend rollups backfill [--from=YYYY-MM-DD] [--to=YYYY-MM-DD] [--property-id=ID]\n"
@@ -132,27 +179,35 @@ static const struct command COMMANDS[] = {
      "  backfill     recompute the days in the window\n"
      "  status       rows, latest day and its age for one property\n"
      "  discrepancy  compare rollups with the raw events; exit 2 when they differ\n",
-     NULL},
+     NULL, NULL},
     {"retention", retention_main, "purge: delete raw events older than RETENTION_DAYS",
      "usage: backend retention purge\n"
      "Deletes raw events older than RETENTION_DAYS (the rollups keep their counts).\n",
-     NULL},
-    {"scheduler", scheduler_main, "run rollups and the purge on their schedule",
+     NULL, NULL},
+    {"scheduler", cmd_scheduler, "run rollups and the purge on their schedule",
      "usage: backend scheduler\n"
      "Runs the rollups every ROLLUP_INTERVAL_MINUTES and the retention purge daily, until\n"
      "SIGTERM or SIGINT. entrypoint.sh starts it beside lighttpd.\n",
-     NO_ARGS},
+     NO_ARGS, NULL},
     {"check-config", cmd_check_config, "validate the environment and print it, secrets redacted",
      "usage: backend check-config [--offline]\n"
      "Reads the environment, refuses a bad value naming its variable, checks that DATABASE_SCHEMA\n"
      "exists in the database, and prints the effective settings with secrets redacted.\n"
      "  --offline   skip the database (the start-up scripts check before migrate runs)\n",
-     CHECK_CONFIG_ARGS},
+     CHECK_CONFIG_ARGS, NULL},
     {"lighttpd-vars", cmd_lighttpd_vars, "print the lighttpd settings derived from the environment",
      "usage: backend lighttpd-vars\n"
      "Prints the lighttpd settings (port, BIND_ADDRESS, workers, trusted proxies) that\n"
      "lighttpd/lighttpd.conf includes.\n",
-     NO_ARGS},
+     NO_ARGS, NULL},
+    {"log-filter", NULL, "turn other programs' text lines into JSON log lines (stdin to stdout)",
+     "usage: backend log-filter [COMPONENT]\n"
+     "Copies stdin to stdout line by line: a JSON log line (an object with \"ts\" and \"level\")\n"
+     "passes unchanged; any other line becomes one with ts, level (from its words), component\n"
+     "(COMPONENT, default backend; \"lighttpd\" for lighttpd's error log lines, whose source goes\n"
+     "in \"src\") and msg. Ends at end of input, not on SIGINT/SIGTERM/SIGHUP. run.sh and\n"
+     "entrypoint.sh put lighttpd, the responders and the scheduler behind it.\n",
+     NULL, cmd_log_filter},
 };
 
 static void usage(FILE *f)
@@ -228,6 +283,8 @@ int main(int argc, char **argv)
     int bad = check_args(cmd, argc - 1, argv + 1);
     if (bad)
         return bad;
+    if (cmd->run_plain)
+        return cmd->run_plain(argc - 1, argv + 1);
 
     static struct config cfg;
     char err[256];

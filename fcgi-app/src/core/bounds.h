@@ -39,6 +39,17 @@
 #define RATELIMIT_IPV6_PREFIX_MIN 32
 #define RATELIMIT_IPV6_PREFIX_MAX 128
 
+/* Metrics table (core/metrics.c): counters in RUN_DIR/metrics.shm, shared by every responder and
+ * the scheduler of a machine, served on the metrics listener (METRICS_PORT). Routes of both route
+ * tables plus "other" (checked when a responder starts); statuses are counted exactly from 100 to
+ * 599 (a 240 KB file; only the pages of the statuses seen are touched); responders counted live. */
+#define METRICS_ROUTE_SLOTS 12
+#define METRICS_STATUS_MIN 100
+#define METRICS_STATUS_MAX 599
+#define METRICS_RESPONDER_SLOTS 128 /* FCGI_WORKERS at most 64, and respawns reuse dead slots */
+/* METRICS_PORT: the second listener, never the public port; 0 turns it off. */
+#define METRICS_PORT_DEFAULT 9091
+
 /* Postgres: a request is answered within 2 s even when the database is gone. */
 #define DB_CONNECT_TIMEOUT_MS 1500
 #define DB_STATEMENT_TIMEOUT_MS 1500
@@ -49,8 +60,12 @@
 #define DB_BREAKER_MS 1000
 /* ...but only when the failed connect took at least this long (refusals are instant). */
 #define DB_BREAKER_SLOW_CONNECT_MS 200
-/* Recycle a connection after this long (Fly's proxy cuts long-lived connections). */
-#define DB_MAX_CONN_AGE_S 600
+/* A responder replaces its connection, between requests, once it is this old
+ * (DATABASE_MAX_LIFETIME_SECONDS; Fly's proxy cuts connections older than ~10 min when it
+ * restarts) or has been unused this long (DATABASE_MAX_IDLE_SECONDS). */
+#define DB_MAX_LIFETIME_S_DEFAULT 600
+#define DB_MAX_IDLE_S_DEFAULT 300
+#define DB_MAX_LIFETIME_S_MAX 86400
 #define DB_RETRY_AFTER_S 1
 /* Reads an idle connection's liveness check makes (each drains what the socket holds) before it
  * takes the connection as alive: a closing server sends one message, then the end of stream. */
@@ -116,6 +131,17 @@
 #define LOG_LINE_MAX 2048
 /* A log message is cut to half a line (the rest is the line's JSON around it). */
 #define LOG_MSG_MAX (LOG_LINE_MAX / 2)
+/* What a line needs besides its message (ts, level, component, pid, request_id, src, the JSON
+ * around them); the message gets the rest of LOG_LINE_MAX. */
+#define LOG_LINE_MIN 320
+/* A request id from lighttpd (lighttpd/request-id.lua makes 16 hex digits). */
+#define LOG_REQUEST_ID_MAX 32
+/* The "src" of a wrapped line (lighttpd's "(server.c.1513)"), cut at this length once escaped. */
+#define LOG_SRC_MAX 64
+/* backend log-filter: a longer input line is cut into pieces of this size, each its own line. */
+#define LOG_FILTER_LINE_MAX 8192
+/* backend log-filter: the component name given on its command line. */
+#define LOG_COMPONENT_MAX 24
 /* Lines an outage repeats on every request are written at most once per this many seconds per
  * process, with the count of those left out. */
 #define LOG_REPEAT_INTERVAL_S 10

@@ -343,6 +343,31 @@ static void load_client_ip_header(struct loader *l, struct config *c)
     c->client_ip_header = v;
 }
 
+/* An IPv4 or IPv6 address, as lighttpd's bind takes it: a host name or a typo stops start-up here
+ * with the variable's name rather than in lighttpd's. */
+static bool is_address(const char *v)
+{
+    unsigned char a[16];
+    return inet_pton(strchr(v, ':') ? AF_INET6 : AF_INET, v, a) == 1;
+}
+
+/* METRICS_PORT and METRICS_BIND_ADDRESS: the second listener, which serves only /metrics. Loopback
+ * by default (an operator's scraper on the machine); never the public port. */
+static void load_metrics_listener(struct loader *l, struct config *c)
+{
+    c->metrics_port = (int)env_long(l, "METRICS_PORT", METRICS_PORT_DEFAULT, 0, CONFIG_PORT_MAX);
+    if (c->metrics_port != 0 && c->metrics_port == c->port)
+        fail(l, "METRICS_PORT",
+             "is %d like PORT: metrics are never served on the public port (set METRICS_PORT to another "
+             "port, or 0 for no metrics listener)",
+             c->metrics_port);
+    c->metrics_bind_address = env_str(l, "METRICS_BIND_ADDRESS");
+    if (!c->metrics_bind_address)
+        c->metrics_bind_address = "127.0.0.1";
+    else if (!is_address(c->metrics_bind_address))
+        fail(l, "METRICS_BIND_ADDRESS", "must be an IPv4 or IPv6 address (127.0.0.1, ::)");
+}
+
 int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     struct loader l = {get, ctx, err, errlen, 0};
@@ -359,6 +384,20 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
         PQconninfoOption *opts = PQconninfoParse(c->database_url, NULL);
         if (!opts)
             fail(&l, "DATABASE_URL", "is not a valid connection string or URI");
+        else
+            PQconninfoFree(opts);
+    }
+
+    /* Fly's name for the direct (not pooled) URL: migrations, rollups, retention and the
+     * scheduler's session advisory locks need a session of their own, which a transaction
+     * pooler does not give */
+    c->direct_database_url = env_str(&l, "DIRECT_DATABASE_URL");
+    if (!c->direct_database_url) {
+        c->direct_database_url = c->database_url;
+    } else {
+        PQconninfoOption *opts = PQconninfoParse(c->direct_database_url, NULL);
+        if (!opts)
+            fail(&l, "DIRECT_DATABASE_URL", "is not a valid connection string or URI");
         else
             PQconninfoFree(opts);
     }
@@ -446,6 +485,17 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
         fail(&l, "DATABASE_SCHEMA", "must be a schema name of at most %d characters",
              CONFIG_DB_SCHEMA_MAX_LEN);
 
+    const char *st = env_str(&l, "DATABASE_STATEMENTS");
+    c->db_statements = DB_STATEMENTS_UNNAMED;
+    if (st && lower_eq(st, "prepared"))
+        c->db_statements = DB_STATEMENTS_PREPARED;
+    else if (st && !lower_eq(st, "unnamed"))
+        fail(&l, "DATABASE_STATEMENTS", "must be unnamed or prepared");
+    c->db_max_lifetime_s = (int)env_long(&l, "DATABASE_MAX_LIFETIME_SECONDS", DB_MAX_LIFETIME_S_DEFAULT, 1,
+                                         DB_MAX_LIFETIME_S_MAX);
+    c->db_max_idle_s =
+        (int)env_long(&l, "DATABASE_MAX_IDLE_SECONDS", DB_MAX_IDLE_S_DEFAULT, 1, DB_MAX_LIFETIME_S_MAX);
+
     c->run_dir = env_str(&l, "RUN_DIR");
     if (!c->run_dir)
         c->run_dir = "/tmp/backend-run";
@@ -465,6 +515,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
         if (inet_pton(family, c->bind_address, a) != 1)
             fail(&l, "BIND_ADDRESS", "must be an IPv4 or IPv6 address (0.0.0.0, 127.0.0.1, ::)");
     }
+    load_metrics_listener(&l, c);
     c->app_home = env_str(&l, "APP_HOME");
     if (!c->app_home)
         c->app_home = ".";
@@ -490,6 +541,11 @@ void config_print(const struct config *c, int fd)
 {
     static const char *const lvl[] = {"debug", "info", "warn", "error"};
     dprintf(fd, "DATABASE_URL=<set, redacted>\n");
+    dprintf(fd, "DIRECT_DATABASE_URL=%s\n",
+            c->direct_database_url != c->database_url ? "<set, redacted>" : "<unset: DATABASE_URL>");
+    dprintf(fd, "DATABASE_STATEMENTS=%s\nDATABASE_MAX_LIFETIME_SECONDS=%d\nDATABASE_MAX_IDLE_SECONDS=%d\n",
+            c->db_statements == DB_STATEMENTS_PREPARED ? "prepared" : "unnamed", c->db_max_lifetime_s,
+            c->db_max_idle_s);
     dprintf(fd, "IP_HASH_PEPPER=<set, %zu characters, redacted>\n", c->ip_hash_pepper_len);
     dprintf(fd, "ADMIN_API_KEY=%s\n",
             c->admin_api_key ? "<set, redacted>" : "<unset: admin routes answer 503>");
@@ -517,6 +573,7 @@ void config_print(const struct config *c, int fd)
             c->retention_days, c->privacy_contact_email ? c->privacy_contact_email : "", lvl[c->log_level],
             c->database_schema);
     dprintf(fd, "BIND_ADDRESS=%s\n", c->bind_address);
+    dprintf(fd, "METRICS_PORT=%d\nMETRICS_BIND_ADDRESS=%s\n", c->metrics_port, c->metrics_bind_address);
     dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nCLIENT_IP_HEADER=%s\nAPP_HOME=%s\n", c->run_dir,
             c->trusted_proxies ? c->trusted_proxies : "", c->client_ip_header ? c->client_ip_header : "",
             c->app_home);

@@ -24,9 +24,17 @@ struct trusted_net {
     int prefix;             /* 0-32 (AF_INET) or 0-128 (AF_INET6) */
 };
 
+/* How a responder sends its statements (DATABASE_STATEMENTS). */
+enum db_statements {
+    DB_STATEMENTS_UNNAMED = 0, /* parsed with each call: works through any pooler */
+    DB_STATEMENTS_PREPARED,    /* named, prepared at connect: a direct connection, a session pooler,
+                                  or a pooler that tracks protocol-level prepared statements */
+};
+
 struct config {
     /* Secrets: never printed. */
-    const char *database_url;
+    const char *database_url;        /* the responders' (on Fly MPG: the pooled URL) */
+    const char *direct_database_url; /* jobs, advisory locks: DIRECT_DATABASE_URL, else database_url */
     const char *ip_hash_pepper;
     size_t ip_hash_pepper_len;
     const char *admin_api_key; /* NULL when unset */
@@ -62,6 +70,9 @@ struct config {
     const char *privacy_contact_email; /* NULL when unset */
     enum log_level log_level;
     const char *database_schema;
+    enum db_statements db_statements;
+    int db_max_lifetime_s; /* a responder replaces a connection this old before its next request */
+    int db_max_idle_s;     /* ... and one unused for this long */
 
     /* Deployment (ours, not the Node service's). */
     const char *run_dir;         /* FastCGI socket and rate-limit table live here */
@@ -72,6 +83,10 @@ struct config {
                                      NULL: always the peer address (CLIENT_IP_HEADER empty) */
     const char *app_home;         /* holds lighttpd/ and migrations/ */
     const char *bind_address;     /* lighttpd's server.bind: an IPv4 or IPv6 address (BIND_ADDRESS) */
+
+    /* The metrics listener (METRICS_PORT, 0: none; METRICS_BIND_ADDRESS, IPv4 or IPv6). */
+    int metrics_port;
+    const char *metrics_bind_address;
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */

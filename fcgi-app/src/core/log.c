@@ -14,6 +14,8 @@
 
 static enum log_level g_level = LOG_INFO;
 static const char *g_component = "backend";
+/* The id lighttpd gave the request being handled (REQUEST_ID); empty between requests. */
+static char g_request_id[LOG_REQUEST_ID_MAX + 1];
 
 void log_set_level(enum log_level lvl)
 {
@@ -25,6 +27,37 @@ void log_set_component(const char *name)
     g_component = name;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0 when it is not one (a stray
+ * continuation byte, a truncated, overlong or surrogate sequence, or beyond U+10FFFF). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k;
+    unsigned lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* beyond U+10FFFF */
+    } else
+        return 0;
+    if (n < k || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return k;
+}
+
 size_t log_json_escape(char *out, size_t cap, const char *s, size_t n)
 {
     size_t o = 0;
@@ -32,16 +65,45 @@ size_t log_json_escape(char *out, size_t cap, const char *s, size_t n)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char esc[6];
-        size_t k = jsonout_escape_byte((unsigned char)s[i], JSONESC_DEL, esc);
-        if (k == 0)
-            esc[k++] = s[i];
+        const char *src = esc;
+        size_t k;
+        if ((unsigned char)s[i] >= 0x80) {
+            /* a log line must be valid JSON, so valid UTF-8: a bad byte becomes U+FFFD */
+            k = utf8_seq_len((const unsigned char *)s + i, n - i);
+            if (k > 0) {
+                src = s + i;
+                i += k - 1;
+            } else {
+                src = "\\ufffd";
+                k = 6;
+            }
+        } else {
+            k = jsonout_escape_byte((unsigned char)s[i], JSONESC_DEL, esc);
+            if (k == 0)
+                esc[k++] = s[i];
+        }
         if (o + k >= cap)
             break;
-        memcpy(out + o, esc, k);
+        memcpy(out + o, src, k);
         o += k;
     }
     out[o] = '\0';
     return o;
+}
+
+void log_set_request_id(const char *id, size_t n)
+{
+    g_request_id[0] = '\0';
+    if (!id || n == 0 || n >= sizeof(g_request_id))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        /* lighttpd makes hex digits; anything else is not ours and is left out */
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-'))
+            return;
+    }
+    memcpy(g_request_id, id, n);
+    g_request_id[n] = '\0';
 }
 
 static void write_line(enum log_level lvl, const char *msg, size_t mlen);
@@ -76,6 +138,13 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     vlog(lvl, 0, fmt, ap);
     va_end(ap);
+}
+
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+{
+    if (lvl < g_level)
+        return;
+    vlog(lvl, 0, fmt, ap);
 }
 
 struct log_repeat *log_outage(void)
@@ -119,26 +188,56 @@ void log_repeat_msg(struct log_repeat *r, enum log_level lvl, const char *fmt, .
     va_end(ap);
 }
 
-static void write_line(enum log_level lvl, const char *msg, size_t mlen)
+size_t log_format_line(char *out, size_t cap, const struct log_line *l)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
-
+    if (cap < LOG_LINE_MIN)
+        return 0;
     char esc[LOG_LINE_MAX];
-    log_json_escape(esc, sizeof(esc) - 128, msg, mlen);
+    /* room for the fields around the message, so a long message is cut, never the line's end */
+    size_t room = cap - 1 < sizeof(esc) ? cap - 1 : sizeof(esc);
+    room = room > LOG_LINE_MIN ? room - LOG_LINE_MIN + 1 : 1;
+    log_json_escape(esc, room, l->msg, l->msg_len);
+    char src[LOG_SRC_MAX + 1];
+    log_json_escape(src, sizeof(src), l->src ? l->src : "", l->src ? strlen(l->src) : 0);
 
-    int64_t now = clock_wall_ms();
-    time_t sec = (time_t)(now / 1000);
+    time_t sec = (time_t)(l->ts_ms / 1000);
     struct tm tm;
     gmtime_r(&sec, &tm);
-    char line[LOG_LINE_MAX + 256];
-    int n = snprintf(line, sizeof(line),
+    char pid[24] = "";
+    if (l->pid > 0)
+        (void)snprintf(pid, sizeof(pid), "\"pid\":%d,", l->pid);
+    int n = snprintf(out, cap,
                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"component\":\"%s\","
-                     "\"pid\":%d,\"msg\":\"%s\"}\n",
+                     "%s%s%s%s%s%s%s\"msg\":\"%s\"}\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(now % 1000), names[lvl], g_component, (int)getpid(), esc);
+                     (int)(l->ts_ms % 1000), names[l->level], l->component, pid,
+                     l->request_id ? "\"request_id\":\"" : "", l->request_id ? l->request_id : "",
+                     l->request_id ? "\"," : "", l->src ? "\"src\":\"" : "", l->src ? src : "",
+                     l->src ? "\"," : "", esc);
     if (n < 0)
-        return;
-    size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+        return 0;
+    if ((size_t)n >= cap) { /* cannot happen with the room kept above; end the line anyway */
+        out[cap - 2] = '\n';
+        out[cap - 1] = '\0';
+        return cap - 1;
+    }
+    return (size_t)n;
+}
+
+static void write_line(enum log_level lvl, const char *msg, size_t mlen)
+{
+    struct log_line l = {
+        .ts_ms = clock_wall_ms(),
+        .level = lvl,
+        .component = g_component,
+        .pid = (int)getpid(),
+        .request_id = g_request_id[0] ? g_request_id : NULL,
+        .msg = msg,
+        .msg_len = mlen,
+    };
+    char line[LOG_LINE_MAX];
+    size_t len = log_format_line(line, sizeof(line), &l);
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }

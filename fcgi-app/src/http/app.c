@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "core/metrics.h"
 #include "http/auth.h"
 #include "http/body.h"
 #include "http/cors.h"
@@ -28,13 +29,16 @@ void app_handle(const struct config *cfg, struct request *req, struct response *
     json_t *body = NULL;
     struct rl_decision rl = {true, 0, 0, 0};
 
-    if (req->method == M_OPTIONS && is_api_path(req->path)) {
+    req->route_slot = router_slot(req->path, req->metrics_listener);
+    if (req->method == M_OPTIONS && is_api_path(req->path) && !req->metrics_listener) {
         cors_preflight(cfg, req, resp);
         return; /* preflight headers are complete; not rate limited */
     }
 
+    /* the metrics listener's requests see only its own table, the public port's never see it */
     unsigned allowed = 0;
-    const struct route *route = router_find(req->path, req->method, &allowed);
+    const struct route *route = req->metrics_listener ? router_find_internal(req->path, req->method, &allowed)
+                                                      : router_find(req->path, req->method, &allowed);
     if (!route) {
         if (allowed) {
             char allow[64];
@@ -52,8 +56,11 @@ void app_handle(const struct config *cfg, struct request *req, struct response *
     if (!cors_write_allowed_or_reply(cfg, req, resp))
         goto out;
 
-    ratelimit_hit(route->rl, req->remote_addr, cfg->rate_limits[route->rl], now, &rl);
+    /* a scraper on the operator's network is not a client to throttle */
+    if (!req->metrics_listener)
+        ratelimit_hit(route->rl, req->remote_addr, cfg->rate_limits[route->rl], now, &rl);
     if (!rl.allowed) {
+        metrics_rate_limited(route->rl);
         http_error(resp, 429, "rate_limited");
         (void)http_add_headerf(req, resp, "Retry-After", "%ld", rl.reset_s);
         goto out;

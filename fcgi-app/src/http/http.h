@@ -34,6 +34,10 @@ struct request {
     struct str origin; /* .p == NULL when absent */
     struct str host;
     struct str user_agent; /* .p == NULL when absent */
+    /* Came through the metrics listener (lighttpd sets BACKEND_METRICS_LISTENER=1 only there; a
+     * client cannot: its headers arrive as HTTP_*). Such a request sees only the internal routes. */
+    bool metrics_listener;
+    int route_slot; /* the metrics route slot app_handle found for the path (router_slot) */
     http_body_reader read_body;
     void *read_ctx;
 };

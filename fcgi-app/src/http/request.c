@@ -70,6 +70,7 @@ void http_parse_request(struct request *req)
     req->remote_addr = http_param(req, "REMOTE_ADDR");
     if (!req->remote_addr.p)
         req->remote_addr = STRLIT("unknown");
+    req->metrics_listener = str_eq(http_param(req, "BACKEND_METRICS_LISTENER"), STRLIT("1"));
     req->origin = http_param(req, "HTTP_ORIGIN");
     req->host = http_param(req, "HTTP_HOST");
     req->user_agent = http_param(req, "HTTP_USER_AGENT");

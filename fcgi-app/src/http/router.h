@@ -39,9 +39,23 @@ struct route {
 extern const struct route ROUTES[];
 extern const size_t ROUTES_LEN;
 
+/* The routes of the metrics listener only (GET /metrics), also in api/routes.c: never served on
+ * the public port, not rate limited, not in the public API's OpenAPI document. */
+extern const struct route INTERNAL_ROUTES[];
+extern const size_t INTERNAL_ROUTES_LEN;
+
 /* Returns the route for (path, method), or NULL: then *allowed holds the methods the path
  * accepts (0 = unknown path → 404; else 405 with Allow). */
 const struct route *router_find(struct str path, enum http_method m, unsigned *allowed);
+/* The same in INTERNAL_ROUTES. */
+const struct route *router_find_internal(struct str path, enum http_method m, unsigned *allowed);
+
+/* Metrics route slots: ROUTES in order, then "other" (a path of neither table), then
+ * INTERNAL_ROUTES. The slot of path on the public or the metrics listener: */
+int router_slot(struct str path, bool internal);
+/* The label of every slot, in order, into labels (borrowed static strings). Returns the count, or
+ * -1 when more than cap (a route table outgrew METRICS_ROUTE_SLOTS). */
+int router_slot_labels(const char **labels, size_t cap);
 /* "GET, HEAD, POST"-style list for an Allow header into out. */
 void router_allow_header(unsigned methods, char *out, size_t cap);
 

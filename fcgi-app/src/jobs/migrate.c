@@ -4,6 +4,7 @@
 #include "jobs/migrate.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -28,6 +29,26 @@
 #define MIGRATION_PATH_MAX 1024
 
 enum { COL_VERSION = 0, COL_CHECKSUM, COL_APPLIED_AT };
+
+/* `migrate up` (the release command, entrypoint.sh, make run) reports each step once, as a log line
+ * (JSON on stderr); `migrate status` and a command line it refuses answer a person, in text. */
+static bool g_log;
+
+/* One step, warning or error: a log line, or text ("migrate: [warning: ]...", info on stdout). */
+ATTR_PRINTF(2, 3) static void say(enum log_level lvl, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (g_log) {
+        log_vmsg(lvl, fmt, ap);
+    } else {
+        FILE *f = lvl == LOG_INFO ? stdout : stderr;
+        fputs(lvl == LOG_WARN ? "migrate: warning: " : "migrate: ", f);
+        vfprintf(f, fmt, ap);
+        fputc('\n', f);
+    }
+    va_end(ap);
+}
 
 struct mfile {
     char name[MIGRATION_NAME_MAX + 1];    /* "0001_init.sql" */
@@ -162,9 +183,9 @@ out:
 }
 
 /* Lists <app_home>/migrations/NNNN_*.sql into ms (sorted), hashing each file when hash is set.
- * With warn set, other *.sql names there are reported on it (a misnamed file is otherwise silently
+ * With warn set, other *.sql names there are warned about (a misnamed file is otherwise silently
  * never applied). */
-static int mset_scan(const char *app_home, struct mset *ms, bool hash, FILE *warn, char *err, size_t errlen)
+static int mset_scan(const char *app_home, struct mset *ms, bool hash, bool warn, char *err, size_t errlen)
 {
     DIR *d = NULL;
     size_t cap = 0;
@@ -194,8 +215,7 @@ static int mset_scan(const char *app_home, struct mset *ms, bool hash, FILE *war
         size_t len = strlen(de->d_name);
         if (!name_ok(de->d_name)) {
             if (warn && len > 4 && strcmp(de->d_name + len - 4, ".sql") == 0)
-                fprintf(warn, "migrate: warning: ignoring %s/%s (names are NNNN_name.sql)\n", ms->dir,
-                        de->d_name);
+                say(LOG_WARN, "ignoring %s/%s (names are NNNN_name.sql)", ms->dir, de->d_name);
             continue;
         }
         if (len > MIGRATION_NAME_MAX) {
@@ -255,23 +275,22 @@ static int has_tables(PGconn *c, bool *has_sm, bool *has_prisma, char *err, size
     return 0;
 }
 
-/* Links each applied row to its file; rows without a file are reported on warn. Returns how many
- * applied files differ from their recorded checksum (each reported on out with label). */
-static int match_applied(struct mset *ms, const PGresult *applied, FILE *warn, FILE *out, const char *label)
+/* Links each applied row to its file; rows without a file are warned about. Returns how many
+ * applied files differ from their recorded checksum (each reported at changed_level). */
+static int match_applied(struct mset *ms, const PGresult *applied, enum log_level changed_level)
 {
     int changed = 0;
     for (int i = 0; i < PQntuples(applied); i++) {
         const char *v = PQgetvalue(applied, i, COL_VERSION);
         struct mfile *f = mset_find(ms, v);
         if (!f) {
-            fprintf(warn, "migrate: warning: %s is recorded as applied but %s/%s.sql is missing\n", v,
-                    ms->dir, v);
+            say(LOG_WARN, "%s is recorded as applied but %s/%s.sql is missing", v, ms->dir, v);
             continue;
         }
         f->row = i;
         if (strcmp(f->checksum, PQgetvalue(applied, i, COL_CHECKSUM)) != 0) {
-            fprintf(out, "migrate: %s%s/%s was changed after it was applied (recorded sha256 %s, file %s)\n",
-                    label, ms->dir, f->name, PQgetvalue(applied, i, COL_CHECKSUM), f->checksum);
+            say(changed_level, "%s/%s was changed after it was applied (recorded sha256 %s, file %s)",
+                ms->dir, f->name, PQgetvalue(applied, i, COL_CHECKSUM), f->checksum);
             changed++;
         }
     }
@@ -351,7 +370,7 @@ static int ensure_schema(PGconn *c, const char *schema, char *err, size_t errlen
         }
         if (pgjob_exec(c, sql, 0, NULL, NULL, "cannot create the schema", err, errlen) != 0)
             goto out;
-        printf("migrate: created schema %s\n", ident);
+        say(LOG_INFO, "created schema %s", ident);
     }
     rc = 0;
 out:
@@ -366,19 +385,18 @@ static void report_adoption(PGconn *c)
 {
     PGresult *r = NULL;
     char err[MIGRATE_ERR_LEN];
-    printf("migrate: adopting a database created by the Node service (_prisma_migrations present)\n");
-    log_info("adopting a Node/Prisma database");
+    say(LOG_INFO, "adopting a database created by the Node service (_prisma_migrations present)");
     if (pgjob_exec(c, SQL_MIGRATE_PRISMA, 0, NULL, &r, "cannot read _prisma_migrations", err, sizeof(err)) !=
         0) {
-        fprintf(stderr, "migrate: warning: %s\n", err);
+        say(LOG_WARN, "%s", err);
         return;
     }
     for (int i = 0; i < PQntuples(r); i++) {
         const char *name = PQgetvalue(r, i, 0);
         if (PQgetvalue(r, i, 1)[0] == 't')
-            printf("migrate: node migration %s was applied\n", name);
+            say(LOG_INFO, "node migration %s was applied", name);
         else if (PQgetvalue(r, i, 2)[0] != 't')
-            fprintf(stderr, "migrate: warning: node migration %s never finished\n", name);
+            say(LOG_WARN, "node migration %s never finished", name);
     }
     PQclear(r);
 }
@@ -389,7 +407,7 @@ static int lock_run(PGconn *c, const char *key, char *err, size_t errlen)
     if (pgjob_try_lock(c, key, &got, "cannot take the migration lock", err, errlen) != 0)
         return -1;
     if (!got) {
-        printf("migrate: another migrate is running; waiting for it\n");
+        say(LOG_INFO, "another migrate is running; waiting for it");
         fflush(stdout);
         /* Bounded by the job's statement_timeout. */
         if (pgjob_lock(c, key, "cannot take the migration lock", err, errlen) != 0)
@@ -421,15 +439,14 @@ static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
                    sizeof(err)) != 0)
         goto fail;
     /* Every applied file is checked before anything is applied. */
-    if (match_applied(ms, applied, stderr, stderr, "") > 0)
+    if (match_applied(ms, applied, LOG_ERROR) > 0)
         goto out;
 
     for (size_t i = 0; i < ms->n; i++)
         pending += ms->files[i].row < 0;
     if (pending == 0) {
         int last = PQntuples(applied) - 1;
-        printf("migrate: schema is up to date (%s)\n",
-               last >= 0 ? PQgetvalue(applied, last, COL_VERSION) : "");
+        say(LOG_INFO, "schema is up to date (%s)", last >= 0 ? PQgetvalue(applied, last, COL_VERSION) : "");
         rc = 0;
         goto out;
     }
@@ -439,26 +456,23 @@ static int cmd_up(const struct config *cfg, PGconn *c, struct mset *ms)
         if (f->row >= 0)
             continue;
         if (apply_one(c, ms, f, &took, err, sizeof(err)) != 0) {
-            fprintf(stderr, "migrate: %s failed: %s\n", f->version, err);
-            log_error("migration %s failed", f->version);
+            say(LOG_ERROR, "%s failed: %s", f->version, err);
             goto out;
         }
-        printf("migrate: applied %s (%ld ms)\n", f->version, took);
-        fflush(stdout);
-        log_info("applied migration %s in %ld ms", f->version, took);
+        say(LOG_INFO, "applied %s (%ld ms)", f->version, took);
         done++;
     }
-    printf("migrate: applied %zu migration%s; schema is at %s\n", done, done == 1 ? "" : "s",
-           ms->files[ms->n - 1].version);
+    say(LOG_INFO, "applied %zu migration%s; schema is at %s", done, done == 1 ? "" : "s",
+        ms->files[ms->n - 1].version);
     rc = 0;
     goto out;
 fail:
-    fprintf(stderr, "migrate: %s\n", err);
+    say(LOG_ERROR, "%s", err);
 out:
     PQclear(applied);
     if (locked && PQstatus(c) == CONNECTION_OK) {
         if (pgjob_unlock(c, key, "cannot release the lock", err, sizeof(err)) != 0)
-            fprintf(stderr, "migrate: warning: %s\n", err);
+            say(LOG_WARN, "%s", err);
     }
     return rc;
 }
@@ -472,14 +486,14 @@ static int cmd_status(PGconn *c, struct mset *ms)
     if (has_tables(c, &has_sm, &has_prisma, err, sizeof(err)) != 0 ||
         (has_sm && pgjob_exec(c, SQL_MIGRATE_APPLIED, 0, NULL, &applied, "cannot read schema_migrations", err,
                               sizeof(err)) != 0)) {
-        fprintf(stderr, "migrate: %s\n", err);
+        say(LOG_ERROR, "%s", err);
         return 1;
     }
     if (!has_sm && has_prisma)
         fprintf(stderr,
                 "migrate: note: created by the Node service and not adopted yet; `migrate` adopts it\n");
     if (has_sm)
-        (void)match_applied(ms, applied, stderr, stderr, "warning: ");
+        (void)match_applied(ms, applied, LOG_WARN);
     for (size_t i = 0; i < ms->n; i++) {
         const struct mfile *f = &ms->files[i];
         if (f->row >= 0)
@@ -519,21 +533,22 @@ int migrate_main(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "migrate: unexpected argument '%s' (usage: migrate [up|status])\n", bad);
         goto out;
     }
+    g_log = up;
     if (hash_init() != 0) {
-        fprintf(stderr, "migrate: libsodium failed to initialise\n");
+        say(LOG_ERROR, "libsodium failed to initialise");
         goto out;
     }
-    if (mset_scan(cfg->app_home, &ms, true, stderr, err, sizeof(err)) != 0) {
-        fprintf(stderr, "migrate: %s\n", err);
+    if (mset_scan(cfg->app_home, &ms, true, true, err, sizeof(err)) != 0) {
+        say(LOG_ERROR, "%s", err);
         goto out;
     }
     if (ms.n == 0) {
-        fprintf(stderr, "migrate: no migration files in %s\n", ms.dir);
+        say(LOG_ERROR, "no migration files in %s", ms.dir);
         goto out;
     }
     c = pgjob_connect(cfg, err, sizeof(err));
     if (!c) {
-        fprintf(stderr, "migrate: %s\n", err);
+        say(LOG_ERROR, "%s", err);
         goto out;
     }
     PQsetNoticeReceiver(c, on_notice, NULL);
@@ -554,7 +569,7 @@ int migrate_list_versions(const char *app_home, char ***out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    if (mset_scan(app_home, &ms, false, NULL, err, sizeof(err)) != 0) {
+    if (mset_scan(app_home, &ms, false, false, err, sizeof(err)) != 0) {
         log_error("%s", err);
         goto out;
     }

@@ -3,6 +3,7 @@
 #include "jobs/rollups.h"
 
 #include "core/clock.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,30 @@ struct window {
     int64_t from, to; /* days since 1970-01-01, inclusive */
     const char *property;
 };
+
+/* Where rollups_run and retention_purge report: text for a person at the command line (summary
+ * on stdout, errors on stderr), or log lines when the scheduler runs them. */
+static bool g_report_log;
+
+void rollups_report_to_log(bool on)
+{
+    g_report_log = on;
+}
+
+/* One summary (info) or error line of a job, where rollups_report_to_log says. */
+ATTR_PRINTF(2, 3) static void report(enum log_level lvl, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (g_report_log) {
+        log_vmsg(lvl, fmt, ap);
+    } else {
+        FILE *f = lvl >= LOG_WARN ? stderr : stdout;
+        vfprintf(f, fmt, ap);
+        fputc('\n', f);
+    }
+    va_end(ap);
+}
 
 int64_t rollups_today(void)
 {
@@ -95,14 +120,14 @@ static int rollup_window(const struct config *cfg, PGconn *c, const struct windo
             .property = w->property, .day = day, .all = is_default(cfg, w->property) ? "true" : "false"};
         if (pgjob_exec(c, sql_call_text(SQLFN_ROLLUP_DAY), ROLLUP_DAY_NPARAMS, args.v, NULL, "rollup failed",
                        err, sizeof(err)) != 0) {
-            fprintf(stderr, "rollups: %s: %s\n", day, err);
+            report(LOG_ERROR, "rollups: %s: %s", day, err);
             return -1;
         }
     }
     char from[V_DATE_LEN], to[V_DATE_LEN];
     v_format_date(w->from, from);
     v_format_date(w->to, to);
-    printf("Rollup run complete for %s: %s -> %s (%lld day(s)).\n", w->property, from, to,
+    report(LOG_INFO, "Rollup run complete for %s: %s -> %s (%lld day(s)).", w->property, from, to,
            (long long)(w->to - w->from + 1));
     return 0;
 }
@@ -235,11 +260,12 @@ int retention_purge(const struct config *cfg, PGconn *c)
     union retention_purge_args args = {.cutoff = cutoff};
     if (pgjob_exec(c, sql_call_text(SQLFN_RETENTION_PURGE), RETENTION_PURGE_NPARAMS, args.v, &r,
                    "retention purge failed", err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
+        report(LOG_ERROR, "%s", err);
         return -1;
     }
-    printf("Retention purge (events before %s, RETENTION_DAYS=%d): removed %s event(s), %s session(s), "
-           "%s visitor(s).\n",
+    report(LOG_INFO,
+           "Retention purge (events before %s, RETENTION_DAYS=%d): removed %s event(s), %s session(s), "
+           "%s visitor(s).",
            cutoff_iso, cfg->retention_days, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
     PQclear(r);
     return 0;

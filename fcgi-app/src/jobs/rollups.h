@@ -15,6 +15,10 @@ int retention_main(const struct config *cfg, int argc, char **argv);
 
 /* The work of `rollups run` and of `retention purge` on an open job connection (the scheduler
  * calls these). Return 0, or -1 after printing the reason. */
+/* rollups_run and retention_purge report as log lines (JSON on stderr, the scheduler) instead of
+ * text on stdout/stderr (the command line, the default). */
+void rollups_report_to_log(bool on);
+
 int rollups_run(const struct config *cfg, PGconn *c);
 int retention_purge(const struct config *cfg, PGconn *c);
 

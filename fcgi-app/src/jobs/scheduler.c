@@ -13,6 +13,7 @@
 
 #include "core/calendar.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/pgjob.h"
 #include "jobs/rollups.h"
 #include "store/sql.h"
@@ -30,6 +31,7 @@ struct job {
     const char *lock_key; /* pg advisory lock key (bigint as text) */
     long interval_s;
     int (*run)(const struct config *cfg, PGconn *c);
+    enum metrics_job metric;
 };
 
 /* Returns -1 when the connection failed (the caller reconnects), else 0. */
@@ -40,10 +42,12 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
     bool locked = false;
     if (pgjob_try_lock(c, j->lock_key, &locked, "lock", err, sizeof(err)) != 0) {
         log_warn("%s: %s", j->name, err);
+        metrics_job(j->metric, MO_ERROR);
         return -1;
     }
     if (!locked) {
         log_info("%s: skipped, another scheduler holds its lock", j->name);
+        metrics_job(j->metric, MO_SKIPPED);
         return 0;
     }
     int rc = 0;
@@ -52,6 +56,7 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
     const char *due_params[] = {j->name, interval, retry};
     if (pgjob_exec(c, SQL_JOB_DUE, 3, due_params, &r, "due", err, sizeof(err)) != 0) {
         log_warn("%s: %s", j->name, err);
+        metrics_job(j->metric, MO_ERROR);
         rc = -1;
         goto unlock;
     }
@@ -62,17 +67,18 @@ static int run_job(const struct config *cfg, PGconn *c, const struct job *j)
     const char *name[] = {j->name};
     if (pgjob_exec(c, SQL_JOB_START, 1, name, NULL, "stamp", err, sizeof(err)) != 0) {
         log_warn("%s: %s", j->name, err);
+        metrics_job(j->metric, MO_ERROR);
         rc = -1;
         goto unlock;
     }
     struct timespec t0 = clock_mono_now();
     int jrc = j->run(cfg, c);
-    fflush(stdout);
     double ms = clock_since_ms(&t0);
     if (jrc == 0)
         log_info("%s: finished in %.0f ms", j->name, ms);
     else
         log_error("%s: failed after %.0f ms", j->name, ms);
+    metrics_job(j->metric, jrc == 0 ? MO_OK : MO_FAILED);
     const char *fin[] = {j->name, jrc == 0 ? "ok" : "failed"};
     if (pgjob_exec(c, SQL_JOB_FINISH, 2, fin, NULL, "finish", err, sizeof(err)) != 0)
         rc = -1;
@@ -139,10 +145,11 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     const struct job jobs[] = {
-        {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run},
-        {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge},
-        {"salts", "7163019482257351204", SALT_JOB_INTERVAL_S, salts_run},
+        {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run, MJ_ROLLUPS},
+        {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge, MJ_RETENTION},
+        {"salts", "7163019482257351204", SALT_JOB_INTERVAL_S, salts_run, MJ_SALTS},
     };
+    rollups_report_to_log(true); /* the jobs' summaries are log lines like ours */
     log_info("scheduler started: rollups every %d min, retention purge daily, salts every %d min",
              cfg->rollup_interval_minutes, SALT_JOB_INTERVAL_S / 60);
     PGconn *c = NULL;

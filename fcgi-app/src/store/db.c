@@ -1,6 +1,14 @@
 /* db.c - one libpq connection per responder. Every wait is bounded by a deadline (poll on the
  * socket, never a blocking libpq call), so a stopped, hung or unreachable Postgres becomes a
- * 503 within the request budget and the responder reconnects by itself afterwards. */
+ * 503 within the request budget and the responder reconnects by itself afterwards.
+ *
+ * DATABASE_STATEMENTS=unnamed (the default): the connection keeps no session state, so it works
+ * through a transaction pooler (PgBouncer on Fly Managed Postgres), where consecutive
+ * transactions run on different server connections: each statement is unnamed and goes in one
+ * pipeline after its settings (SQL_TX_SETTINGS, local to the implicit transaction that ends at
+ * the pipeline's sync), in one round trip.
+ * DATABASE_STATEMENTS=prepared: settings for the session and named statements prepared at
+ * connect, cheaper for Postgres, for a direct connection or a session-mode pooler only. */
 #include "store/db.h"
 
 #include <errno.h>
@@ -13,20 +21,30 @@
 #include "core/bounds.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/pgjob.h"
 
 static const struct config *g_cfg;
 static PGconn *g_conn;
 static int64_t g_connected_at_ms;
+static int64_t g_last_used_ms;
 static int64_t g_breaker_until_ms;
 static int64_t g_deadline_ms;
 /* A statement whose table or function does not exist yet (migrations pending) is prepared
  * later, on first use, instead of failing the whole connection. */
 static bool g_prepared[STMT_COUNT];
+/* SQL_TX_SETTINGS' parameters: schema, statement_timeout, idle_in_transaction_session_timeout */
+static char g_stmt_to[16], g_idle_to[16];
+static const char *g_settings[3];
 
 void db_init(const struct config *cfg)
 {
     g_cfg = cfg;
+    snprintf(g_stmt_to, sizeof(g_stmt_to), "%d", DB_STATEMENT_TIMEOUT_MS);
+    snprintf(g_idle_to, sizeof(g_idle_to), "%d", DB_IDLE_IN_TX_TIMEOUT_MS);
+    g_settings[0] = cfg->database_schema;
+    g_settings[1] = g_stmt_to;
+    g_settings[2] = g_idle_to;
     g_deadline_ms = clock_mono_ms() + DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS;
 }
 
@@ -47,6 +65,14 @@ static void drop_connection(const char *why)
         log_warn("database connection dropped: %s", why);
         PQfinish(g_conn);
     }
+    g_conn = NULL;
+}
+
+/* A planned replacement between requests: nothing is lost, so it is not a warning. */
+static void recycle_connection(const char *why)
+{
+    log_info("database connection recycled after %s; reconnecting", why);
+    PQfinish(g_conn);
     g_conn = NULL;
 }
 
@@ -76,6 +102,18 @@ static int wait_socket(PGconn *c, short ev, int64_t deadline)
         if (errno != EINTR)
             return -1;
     }
+}
+
+static bool result_ok(const PGresult *r)
+{
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+static int64_t deadline_for(int op_ms)
+{
+    int64_t d = clock_mono_ms() + op_ms;
+    return d < g_deadline_ms ? d : g_deadline_ms;
 }
 
 /* Collects the results of the query just sent; keeps the last one. NULL on timeout/loss. */
@@ -110,16 +148,53 @@ static PGresult *finish_send(PGconn *c, int64_t deadline)
     return wait_result(c, deadline);
 }
 
-static bool result_ok(const PGresult *r)
+/* Collects the results of a pipeline of two queries (the settings, the statement) and its sync.
+ * Returns the statement's last result, or the settings' error when they failed (the statement is
+ * then skipped by the server); NULL on timeout or loss. Leaves pipeline mode. */
+static PGresult *finish_pipeline(PGconn *c, int64_t deadline)
 {
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-static int64_t deadline_for(int op_ms)
-{
-    int64_t d = clock_mono_ms() + op_ms;
-    return d < g_deadline_ms ? d : g_deadline_ms;
+    for (;;) {
+        int f = PQflush(c);
+        if (f == 0)
+            break;
+        if (f < 0 || wait_socket(c, POLLOUT, deadline) != 1)
+            return NULL;
+    }
+    PGresult *out = NULL;
+    int ended = 0; /* queries whose results are all read; a NULL from PQgetResult ends one */
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (wait_socket(c, POLLIN, deadline) != 1 || !PQconsumeInput(c)) {
+                PQclear(out);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) != CONNECTION_OK || ++ended > 2)
+                break; /* lost: no sync will come */
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (st == PGRES_PIPELINE_ABORTED || (ended == 0 && st == PGRES_TUPLES_OK)) {
+            PQclear(r); /* skipped after an error, or the settings' row */
+            continue;
+        }
+        PQclear(out);
+        out = r;
+    }
+    if (PQstatus(c) != CONNECTION_OK || !PQexitPipelineMode(c)) {
+        /* the caller sees a lost connection: an error result on a bad connection, or NULL */
+        if (PQstatus(c) == CONNECTION_OK) {
+            PQclear(out);
+            out = NULL;
+        }
+    }
+    return out;
 }
 
 /* Prepares statement i. Returns DB_OK, DB_ERROR with *failed set (caller PQclear()s) when the
@@ -145,19 +220,21 @@ static enum db_rc prepare_one(PGconn *c, int i, PGresult **failed)
     return DB_ERROR;
 }
 
+/* DATABASE_STATEMENTS=prepared: the session's settings, then every statement prepared (in the
+ * session's search_path). Unnamed: nothing, the settings travel with each statement. False when
+ * the connection failed. */
 static bool setup_session(PGconn *c)
 {
-    char stmt_to[16], idle_to[16];
-    snprintf(stmt_to, sizeof(stmt_to), "%d", DB_STATEMENT_TIMEOUT_MS);
-    snprintf(idle_to, sizeof(idle_to), "%d", DB_IDLE_IN_TX_TIMEOUT_MS);
-    const char *vals[] = {g_cfg->database_schema, stmt_to, idle_to};
-    if (!PQsendQueryParams(c, SQL_SESSION_SETUP, 3, NULL, vals, NULL, NULL, 0))
+    for (int i = 0; i < STMT_COUNT; i++)
+        g_prepared[i] = false;
+    if (g_cfg->db_statements != DB_STATEMENTS_PREPARED)
+        return true;
+    if (!PQsendQueryParams(c, SQL_SESSION_SETUP, 3, NULL, g_settings, NULL, NULL, 0))
         return false;
     PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
     bool ok = result_ok(r);
     PQclear(r);
     for (int i = 0; ok && i < STMT_COUNT; i++) {
-        g_prepared[i] = false;
         PGresult *failed = NULL;
         enum db_rc rc = prepare_one(c, i, &failed);
         PQclear(failed);
@@ -198,15 +275,18 @@ static enum db_rc connect_now(void)
                              g_cfg->database_url);
         log_repeat_msg(log_outage(), LOG_WARN, "%s", msg);
         PQfinish(c);
+        metrics_db_connect(false);
         return DB_UNAVAILABLE;
     }
     if (PQsetnonblocking(c, 1) != 0 || !setup_session(c)) {
         log_repeat_msg(log_outage(), LOG_WARN, "database session setup failed");
         PQfinish(c);
+        metrics_db_connect(false);
         return DB_UNAVAILABLE;
     }
+    metrics_db_connect(true);
     g_conn = c;
-    g_connected_at_ms = clock_mono_ms();
+    g_connected_at_ms = g_last_used_ms = clock_mono_ms();
     unsigned left_out = log_repeat_take(log_outage());
     if (left_out > 0)
         log_info("database connected; %u lines about the outage were not logged", left_out);
@@ -248,11 +328,16 @@ enum db_rc db_ensure(void)
                         "nothing was sent on it, reconnecting");
     }
     if (g_conn && PQstatus(g_conn) == CONNECTION_OK) {
-        if (now - g_connected_at_ms < (int64_t)DB_MAX_CONN_AGE_S * 1000 &&
-            PQtransactionStatus(g_conn) == PQTRANS_IDLE)
+        /* recycled here, before anything of this request is sent, so no request fails for it */
+        if (PQtransactionStatus(g_conn) != PQTRANS_IDLE)
+            drop_connection("left inside a transaction");
+        /* idle first: when both are due, the idle period is the reason worth reporting */
+        else if (now - g_last_used_ms >= (int64_t)g_cfg->db_max_idle_s * 1000)
+            recycle_connection("being idle for DATABASE_MAX_IDLE_SECONDS");
+        else if (now - g_connected_at_ms >= (int64_t)g_cfg->db_max_lifetime_s * 1000)
+            recycle_connection("its maximum lifetime (DATABASE_MAX_LIFETIME_SECONDS)");
+        else
             return DB_OK;
-        drop_connection(PQtransactionStatus(g_conn) == PQTRANS_IDLE ? "recycled after max age"
-                                                                    : "left inside a transaction");
     } else if (g_conn) {
         drop_connection("connection is bad");
     }
@@ -275,26 +360,48 @@ static bool is_unavailable_state(const char *st)
            strcmp(st, "57014") == 0 || strcmp(st, "25006") == 0 || strcmp(st, "26000") == 0;
 }
 
-/* Runs statement id once. *sent tells whether the statement itself may have reached the server:
- * false when the connection failed while preparing it or libpq refused to queue it, so running it
- * again cannot run it twice. */
+/* Runs statement id once: prepared, or unnamed after its settings in one pipeline. *sent tells
+ * whether the statement itself may have reached the server: false when the connection failed
+ * while preparing it or libpq refused to queue it, so running it again cannot run it twice. */
 static PGresult *run_once(enum stmt_id id, const char *const *values, bool *sent)
 {
     const struct stmt_def *s = &SQL_STMTS[id];
+    bool prepared = g_cfg->db_statements == DB_STATEMENTS_PREPARED;
     *sent = false;
-    if (!g_prepared[id]) {
-        PGresult *failed = NULL;
-        enum db_rc rc = prepare_one(g_conn, (int)id, &failed);
-        if (rc != DB_OK)
-            return failed; /* NULL when the connection failed */
+    if (prepared) {
+        if (!g_prepared[id]) {
+            PGresult *failed = NULL;
+            enum db_rc rc = prepare_one(g_conn, (int)id, &failed);
+            if (rc != DB_OK)
+                return failed; /* NULL when the connection failed */
+        }
+        if (!PQsendQueryPrepared(g_conn, s->name, s->nparams, values, NULL, NULL, 0))
+            return NULL;
+        *sent = true;
+        return finish_send(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
     }
-    if (!PQsendQueryPrepared(g_conn, s->name, s->nparams, values, NULL, NULL, 0))
+    if (!PQenterPipelineMode(g_conn))
+        return NULL;
+    if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, 3, NULL, g_settings, NULL, NULL, 0))
+        return NULL;
+    if (!PQsendQueryParams(g_conn, sql_text(id), s->nparams, NULL, values, NULL, NULL, 0) ||
+        !PQpipelineSync(g_conn))
         return NULL;
     *sent = true;
-    return finish_send(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
+    return finish_pipeline(g_conn, deadline_for(DB_STATEMENT_TIMEOUT_MS + 300));
 }
 
+static enum db_rc exec_with_retry(enum stmt_id id, const char *const *values, PGresult **out);
+
 enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
+{
+    enum db_rc rc = exec_with_retry(id, values, out);
+    if (rc != DB_OK)
+        metrics_db_error(rc == DB_ERROR ? MDB_STATEMENT : MDB_UNAVAILABLE);
+    return rc;
+}
+
+static enum db_rc exec_with_retry(enum stmt_id id, const char *const *values, PGresult **out)
 {
     *out = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -303,6 +410,7 @@ enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out)
             return rc;
         bool sent = false;
         PGresult *r = run_once(id, values, &sent);
+        g_last_used_ms = clock_mono_ms();
         if (result_ok(r)) {
             *out = r;
             return DB_OK;

@@ -49,10 +49,10 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
     char timeout_s[16], stmt_ms[24];
     /* dbname comes first so that the values after it override the same keys in the URL. */
     const char *const keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", NULL};
-    const char *const vals[] = {cfg->database_url, timeout_s, "backend-job", "UTF8", NULL};
+    const char *const vals[] = {cfg->direct_database_url, timeout_s, "backend-job", "UTF8", NULL};
     const char *const params[] = {cfg->database_schema, stmt_ms, "0"};
 
-    /* config_load() has already checked that DATABASE_URL parses */
+    /* config_load() has already checked that the URL parses */
     if (errlen)
         err[0] = '\0';
     (void)snprintf(timeout_s, sizeof(timeout_s), "%d", JOB_CONNECT_TIMEOUT_S);
@@ -63,15 +63,18 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
         goto out;
     }
     if (PQstatus(c) != CONNECTION_OK) {
-        pgjob_describe_error(err, errlen, "cannot connect to the database", PQerrorMessage(c),
-                             cfg->database_url);
+        pgjob_describe_error(err, errlen,
+                             cfg->direct_database_url != cfg->database_url
+                                 ? "cannot connect to the database (DIRECT_DATABASE_URL)"
+                                 : "cannot connect to the database",
+                             PQerrorMessage(c), cfg->direct_database_url);
         goto fail;
     }
 
     r = PQexecParams(c, SQL_SESSION_SETUP, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pgjob_describe_error(err, errlen, "cannot set up the database session", PQerrorMessage(c),
-                             cfg->database_url);
+                             cfg->direct_database_url);
         goto fail;
     }
     goto out;

@@ -9,10 +9,11 @@
 
 #include "core/config.h"
 
-/* Connects to cfg->database_url (JOB_CONNECT_TIMEOUT_S) and sets, for the whole session,
- * TimeZone=UTC, search_path=cfg->database_schema and statement_timeout=JOB_STATEMENT_TIMEOUT_MS.
- * Returns a connection the caller closes with PQfinish(), or NULL with a one-line reason in err
- * that never contains the URL or the password. */
+/* Connects to cfg->direct_database_url (DIRECT_DATABASE_URL, else DATABASE_URL: a session of its
+ * own, never a transaction pooler's, for the advisory locks and long statements; JOB_CONNECT_TIMEOUT_S) and
+ * sets, for the whole session, TimeZone=UTC, search_path=cfg->database_schema and
+ * statement_timeout=JOB_STATEMENT_TIMEOUT_MS. Returns a connection the caller closes with PQfinish(), or NULL
+ * with a one-line reason in err that never contains the URL or the password. */
 PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen);
 
 /* The server's one-line reason for a failed result (primary message), else libpq's, into buf. */

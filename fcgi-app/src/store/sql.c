@@ -60,6 +60,12 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "VALUES ((now() AT TIME ZONE 'UTC')::date, $1, $2, 1) "
          "ON CONFLICT (day, property_id, reason) DO UPDATE SET dropped = ingest_bot_drops.dropped + 1",
          NULL, 2, false},
+    /* $1 property: days from its newest rolled-up day to today (UTC); NULL before the first rollup.
+     * Read at scrape time (GET /metrics), so a scheduler that stopped shows as a growing lag. */
+    [STMT_ROLLUP_LAG] = {"rollup_lag",
+                         "SELECT (now() AT TIME ZONE 'UTC')::date - max(day) FROM daily_metric_rollups "
+                         "WHERE property_id = $1",
+                         NULL, 1, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
@@ -68,6 +74,15 @@ const char SQL_SESSION_SETUP[] = "SELECT set_config('TimeZone', 'UTC', false), "
                                  "set_config('search_path', quote_ident($1), false), "
                                  "set_config('statement_timeout', $2, false), "
                                  "set_config('idle_in_transaction_session_timeout', $3, false)";
+
+/* Every responder statement's settings, sent in the same pipeline just before it and local to
+ * the implicit transaction that ends at the pipeline's sync: a transaction pooler hands the next
+ * transaction to another server connection, so nothing may be set for the session.
+ * $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+const char SQL_TX_SETTINGS[] = "SELECT set_config('TimeZone', 'UTC', true), "
+                               "set_config('search_path', quote_ident($1), true), "
+                               "set_config('statement_timeout', $2, true), "
+                               "set_config('idle_in_transaction_session_timeout', $3, true)";
 
 /* $1 property: row counts of both tables, latest day and its generated_at, today (UTC) */
 const char SQL_ROLLUP_STATUS[] =

@@ -1,4 +1,4 @@
-/* sql.h - every statement the responders run, prepared on each (re)connect. */
+/* sql.h - every statement the responders and the jobs run. */
 #ifndef SQL_H
 #define SQL_H
 
@@ -14,6 +14,7 @@ enum stmt_id {
     STMT_UNSUBSCRIBE,
     STMT_DELETE,
     STMT_SUMMARY,
+    STMT_ROLLUP_LAG,
     STMT_DAILY_SALT,
     STMT_BOT_DROP,
     STMT_COUNT
@@ -38,8 +39,10 @@ const char *sql_call_text(enum sqlfn_id id);
 
 /* Statements of the jobs (rollups, retention, scheduler); run with PQexecParams on a job
  * connection. Parameters are described beside each in sql.c. */
-/* Every connection, responder or job: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+/* A job connection's session: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
 extern const char SQL_SESSION_SETUP[];
+/* A responder's settings, per transaction (same parameters). */
+extern const char SQL_TX_SETTINGS[];
 extern const char SQL_ROLLUP_STATUS[];
 extern const char SQL_DISCREPANCY[];
 extern const char SQL_JOB_TRY_LOCK[];
