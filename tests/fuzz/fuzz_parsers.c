@@ -8,7 +8,7 @@
  *   d  v_parse_date        accepted: v_format_date gives back exactly the input
  *   t  v_trim/v_codepoints on valid UTF-8 only: a valid, idempotent, inner slice whose ends are
  *                          no white space; v_codepoints agrees with a decoding count
- *   h  enrich_normalize_host, enrich_referrer_host, enrich_device_type, the host lists
+ *   h  enrich_normalize_host, enrich_referrer_host, enrich_device_type, enrich_bot_reason, the host lists
  *   s  enrich_traffic_source  input "source\nmedium\nreferrer\nsite host", one of the labels
  *   e  lead_email_valid    against the same rule as a POSIX regular expression
  *   r  lead_redirect_location  input "path\norigin": a same-site target
@@ -202,6 +202,13 @@ static void t_host(const uint8_t *p, size_t n)
     const char *dev = enrich_device_type(raw);
     FZ_CHECK(strcmp(dev, "desktop") == 0 || strcmp(dev, "mobile") == 0 || strcmp(dev, "tablet") == 0 ||
              strcmp(dev, "bot") == 0);
+    /* a bot reason is one of the fixed list ingest_bot_drops allows; a blank agent always has one */
+    const char *why = enrich_bot_reason(raw);
+    bool listed = !why;
+    for (int k = 0; k < N_BOT_REASONS && !listed; k++)
+        listed = why == BOT_REASONS[k];
+    FZ_CHECK(listed);
+    FZ_CHECK(raw.n > 0 || why != NULL);
     arena_free(&a);
 }
 

@@ -46,6 +46,10 @@ RUNUSER = shutil.which("runuser", path=_SEARCH_PATH)
 PEPPER = "itest-pepper-SECRET-7f3a9c1e5b2d4f6a8c0e"
 ADMIN_KEY = "itest-admin-SECRET-4b6d8f0a2c"
 ALLOWED_ORIGIN = "https://allowed.example"
+# What Stack.request sends as User-Agent unless a test names its own (None: send none). Events
+# without one, or from a bot, crawler or headless browser, are dropped (BOT_POLICY=drop, issue 14),
+# so ordinary traffic in these tests comes from an ordinary browser.
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 OTHER_ALLOWED_ORIGIN = "https://www.also-allowed.example"
 
 # Variables the service reads; they are never inherited from the caller's environment.
@@ -56,7 +60,8 @@ SERVICE_VARS = (
     "ROLLUP_BATCH_DAYS ROLLUP_DEFAULT_PROPERTY_ID ROLLUP_INTERVAL_MINUTES RETENTION_DAYS "
     "PRIVACY_CONTACT_EMAIL LOG_LEVEL DATABASE_SCHEMA RUN_DIR TRUSTED_PROXIES CLIENT_IP_HEADER APP_HOME BIND_ADDRESS "
     "DIRECT_DATABASE_URL DATABASE_STATEMENTS DATABASE_MAX_LIFETIME_SECONDS DATABASE_MAX_IDLE_SECONDS "
-    "BACKEND_BIN PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSERVICE PGOPTIONS PATH_QUERY_ALLOWLIST").split()
+    "BACKEND_BIN PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSERVICE PGOPTIONS PATH_QUERY_ALLOWLIST "
+    "HONOR_GLOBAL_PRIVACY_CONTROL BOT_POLICY").split()
 
 
 class Fail(AssertionError):
@@ -892,6 +897,13 @@ class Stack:
         """One request on a fresh connection. Returns a Response (status, headers (case-insensitive),
         body bytes, json (parsed or None), elapsed seconds)."""
         headers = dict(headers or {})
+        ua = [k for k in headers if k.lower() == "user-agent"]
+        if not ua:
+            headers["User-Agent"] = BROWSER_UA
+        else:
+            for k in ua:
+                if headers[k] is None:
+                    del headers[k]
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             headers.setdefault("Content-Type", "application/json")

@@ -52,6 +52,13 @@ def many_origins_stack():
         "RATE_LIMIT_EVENTS": 0, "ENFORCE_ORIGIN": "false"}))
 
 
+def label_stack():
+    """BOT_POLICY=label: the old behaviour, where events without a User-Agent or from a bot are stored
+    (labelled device_type bot) rather than dropped (test_privacy.py checks the drop)."""
+    return harness.shared("events-label-stack", lambda: Stack(db_url(), workers=1, env={
+        "RATE_LIMIT_EVENTS": 0, "BOT_POLICY": "label"}))
+
+
 def sql(q):
     return pg().psql(q, db=DB)
 
@@ -143,7 +150,8 @@ def post(b, headers=None, stack=None, content_type="application/json", timeout=1
     if content_type is not None:
         h["Content-Type"] = content_type
     h.update(headers or {})
-    h = {k: v for k, v in h.items() if v is not None}
+    # None is left out; the harness reads User-Agent: None as "send none" (else a browser's)
+    h = {k: v for k, v in h.items() if v is not None or k.lower() == "user-agent"}
     if isinstance(b, (dict, list)):
         data = json.dumps(b, ensure_ascii=False).encode("utf-8")
     elif isinstance(b, str):
@@ -281,8 +289,8 @@ def property_id_sources():
 def property_id_unknown_without_origin_or_host():
     s = main_stack()
     data = json.dumps(body(path="/no-host")).encode()
-    req = (b"POST /v1/events HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-           % len(data)) + data
+    req = (b"POST /v1/events HTTP/1.0\r\nContent-Type: application/json\r\nUser-Agent: %s\r\n"
+           b"Content-Length: %d\r\n\r\n" % (harness.BROWSER_UA.encode(), len(data))) + data
     status, hdrs, resp, raw, _ = s.raw(req)
     expect_eq(status, 202, "HTTP/1.0 POST without Host: status (raw %r)" % raw[:400])
     j = json.loads(resp.decode())
@@ -348,7 +356,7 @@ def device_type_rules():
         (UA_MOBILE, "unknown", "unknown"),
     ]
     for ua, given, want in cases:
-        j = ingest(body(traffic={"deviceType": given} if given else {}), {"User-Agent": ua})
+        j = ingest(body(traffic={"deviceType": given} if given else {}), {"User-Agent": ua}, stack=label_stack())
         expect_eq(event_row(j["eventId"])["device_type"], want, "device_type for UA %r, deviceType %r" % (ua, given))
 
 
@@ -431,7 +439,7 @@ def hashes_and_no_raw_ip_or_user_agent_stored():
     ua = "itest-UA-Probe/7.3 (Windows NT 10.0; Secret-Marker-q9z)"
     a = anon("hash")
     j1 = ingest(body(a, props={"k": "v"}, traffic={"countryCode": "se"}), {"User-Agent": ua})
-    j2 = ingest(body(a, path="/two"))  # no User-Agent
+    j2 = ingest(body(a, path="/two"), {"User-Agent": None}, stack=label_stack())  # no User-Agent (stored: label)
     e1, e2 = event_row(j1["eventId"]), event_row(j2["eventId"])
     for e in (e1, e2):
         for col in ("ip_hash", "ua_hash"):
@@ -483,7 +491,7 @@ def visitor_first_and_last_values():
     expect_eq((dbts(v["first_seen_at"]), dbts(v["last_seen_at"])), (t1, t2), "first/last seen after the 2nd event")
     expect_eq((v["first_ua_hash"], v["last_ua_hash"]), (hmac_hex(ua1), hmac_hex(ua2)),
               "ua hashes after a second event with another UA (first kept, last updated)")
-    j3 = ingest(body(a, path="/3", timestamp=iso(t3)))
+    j3 = ingest(body(a, path="/3", timestamp=iso(t3)), {"User-Agent": None}, stack=label_stack())
     v = visitor_row(j1["visitorId"])
     expect_eq((v["first_ua_hash"], v["last_ua_hash"]), (hmac_hex(ua1), hmac_hex("unknown")),
               "ua hashes after an event without a User-Agent")
@@ -728,8 +736,8 @@ def dedupe_concurrent_identical_requests():
 
 @test
 def validation_required_fields_and_all_issues():
-    expect_issues(post({}), ["anonId", "eventType", "path"])
-    expect_issues(post({"eventType": "x", "path": "/"}), ["anonId"])
+    # anonId may be left out (or null) since issue 14: the visitor is then cookieless (test_privacy.py)
+    expect_issues(post({}), ["eventType", "path"])
     expect_issues(post({"anonId": "abcdefgh", "path": "/"}), ["eventType"])
     expect_issues(post({"anonId": "abcdefgh", "eventType": "x"}), ["path"])
     # every issue of a body, not only the first
@@ -737,7 +745,7 @@ def validation_required_fields_and_all_issues():
     expect_issues(r, ["anonId", "eventType", "path", "traffic.countryCode"])
     r = post({"anonId": None, "eventType": None, "path": None, "referrer": None, "utm": None, "traffic": None,
               "props": None, "honeypot": None})
-    expect_issues(r, ["anonId", "eventType", "path", "referrer", "utm", "traffic", "props", "honeypot"])
+    expect_issues(r, ["eventType", "path", "referrer", "utm", "traffic", "props", "honeypot"])
     r = post(body(utm={"source": "", "medium": " ", "campaign": 1, "term": "x" * 256, "content": None},
                   traffic={"propertyId": "", "deviceType": "phone", "countryCode": "1A", "isEntrance": "true",
                            "isExit": 1, "isConversion": None, "engagedTimeMs": -1, "scrollDepthPercent": 101,
@@ -978,7 +986,8 @@ def chunked_request_body_accepted():
     s = main_stack()
     data = json.dumps(body(path="/chunked")).encode()
     req = (("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain;charset=UTF-8\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % HOST).encode()
+            "User-Agent: %s\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" %
+            (HOST, harness.BROWSER_UA)).encode()
            + b"%x\r\n" % 10 + data[:10] + b"\r\n" + b"%x\r\n" % (len(data) - 10) + data[10:] + b"\r\n0\r\n\r\n")
     status, hdrs, resp, raw, _ = s.raw(req)
     expect_eq(status, 202, "chunked POST: status (raw %r)" % raw[:400])

@@ -774,8 +774,8 @@ def graceful_stop_under_load():
         for i in range(3):  # in flight at the signal: headers and half of the body sent
             b = event_body("grace-slow")
             body = json.dumps(b).encode()
-            head = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                    "Connection: close\r\nContent-Length: %d\r\n\r\n" % (HOST, len(body))).encode()
+            head = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nUser-Agent: %s\r\n"
+                    "Connection: close\r\nContent-Length: %d\r\n\r\n" % (HOST, harness.BROWSER_UA, len(body))).encode()
             c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
             c.sendall(head + body[:len(body) // 2])
             pending.append((c, body[len(body) // 2:], b["anonId"]))
@@ -922,8 +922,8 @@ def slow_client_does_not_hold_responder():
             # two clients send headers and half of a body, one sends half of its headers
             for i in range(3):
                 body = json.dumps(event_body("slow%d" % i)).encode()
-                head = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                        "Connection: close\r\nContent-Length: %d\r\n\r\n" % (HOST, len(body))).encode()
+                head = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nUser-Agent: %s\r\n"
+                        "Connection: close\r\nContent-Length: %d\r\n\r\n" % (HOST, harness.BROWSER_UA, len(body))).encode()
                 c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
                 data = head + body
                 cut = len(head) + len(body) // 2 if i < 2 else len(head) // 2
@@ -970,8 +970,8 @@ def client_disconnects_mid_request():
             try:
                 for i in range(k, 100, 10):
                     body = json.dumps(event_body("cut")).encode()
-                    req = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                           "Content-Length: %d\r\n\r\n" % (HOST, len(body))).encode() + body
+                    req = ("POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nUser-Agent: %s\r\n"
+                           "Content-Length: %d\r\n\r\n" % (HOST, harness.BROWSER_UA, len(body))).encode() + body
                     c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
                     try:
                         if i % 2:  # half of them reset the connection instead of a FIN

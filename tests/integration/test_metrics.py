@@ -28,6 +28,8 @@ from harness import (ADMIN_KEY, BACKEND_BIN, Fail, Stack, backend, expect, expec
 
 JSON_CT = "application/json; charset=utf-8"
 SUMMARY = "/v1/metrics/summary"
+# ingest.botsDropped when no bot was dropped (issue 14; test_privacy.py counts real drops)
+NO_BOTS = {"botsDropped": {"empty_ua": 0, "bot_ua": 0, "headless": 0}}
 AUTH = {"x-admin-key": ADMIN_KEY}
 SOURCES = ["direct", "organic_search", "paid_search", "social", "email", "referral", "campaign", "internal",
            "unknown"]
@@ -756,6 +758,10 @@ def scheduler_runs_each_job_once_across_two_through_pgbouncer():
 
 def two_schedulers(db, overrides):
     db.q(visitor("v1", "2026-01-01") + event("old", "v1", "2020-01-01 00:00"))
+    # cookieless salts (migration 0007) of three past days: two schedulers make one salt for today
+    # and delete those older than 48 hours (the day before yesterday and earlier), keeping yesterday's
+    db.q("INSERT INTO daily_salts (day, salt) SELECT (now() AT TIME ZONE 'UTC')::date - k, "
+         "decode(repeat(to_hex(k), 64), 'hex') FROM generate_series(1, 3) k;")
     env = dict(db.env, ROLLUP_INTERVAL_MINUTES="60", **overrides)
     tmp = tempfile.mkdtemp(prefix="itmet-sched-", dir="/tmp")
     procs, logs = [], []
@@ -768,8 +774,8 @@ def two_schedulers(db, overrides):
                                           stdout=f, stderr=subprocess.STDOUT, start_new_session=True))
             f.close()
         t0 = time.monotonic()
-        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "2",
-                           5, 0.1, "both jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
+        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "3",
+                           5, 0.1, "the three jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
         took = time.monotonic() - t0
         time.sleep(1.0)  # both schedulers have made their first pass by now
         for k, p in enumerate(procs):
@@ -778,7 +784,14 @@ def two_schedulers(db, overrides):
         jobs = db.rows("SELECT job, last_status, last_finished_at >= last_started_at AS ordered FROM job_runs "
                        "ORDER BY job")
         expect_eq(jobs, [{"job": "retention", "last_status": "ok", "ordered": True},
-                         {"job": "rollups", "last_status": "ok", "ordered": True}], "job_runs")
+                         {"job": "rollups", "last_status": "ok", "ordered": True},
+                         {"job": "salts", "last_status": "ok", "ordered": True}], "job_runs")
+        expect_eq(len(re.findall(r"salts: finished", text)), 1, "'salts: finished' lines across both logs:\n" + text)
+        expect_eq(db.val("SELECT string_agg(((now() AT TIME ZONE 'UTC')::date - day)::text, ',' ORDER BY day DESC) "
+                         "FROM daily_salts"), "0,1",
+                  "salts left (days before today): today's, made once, and yesterday's")
+        expect_eq(db.val("SELECT octet_length(salt) FROM daily_salts WHERE day = (now() AT TIME ZONE 'UTC')::date"),
+                  "32", "today's salt length")
         expect_eq(len(re.findall(r"rollups: finished", text)), 1, "'rollups: finished' lines across both logs:\n" + text)
         expect_eq(len(re.findall(r"retention: finished", text)), 1,
                   "'retention: finished' lines across both logs:\n" + text)
@@ -948,7 +961,7 @@ def summary_values_and_deltas():
                "referral": 0, "campaign": 0, "internal": 0, "unknown": 5 / 40}
     expect(all(close(mix[k], v) for k, v in exp_mix.items()), "trafficSourceMix %r, expected %r" % (dict(mix), exp_mix))
     ing = j["ingest"]
-    expect_eq(list(ing.keys()), ["successPct", "p95TtfbMs", "totalEventsAccepted", "totalEventsRejected"],
+    expect_eq(list(ing.keys()), ["successPct", "p95TtfbMs", "totalEventsAccepted", "totalEventsRejected", "botsDropped"],
               "ingest keys", r)
     # p95: (200 * 40 + 403 * 20) / 60 = 267.67 -> 268; 03-13 (p95 999, accepted 0) carries no weight
     expect(close(ing["successPct"], 60 / 75), "successPct %r, expected 60/75" % ing["successPct"], r)
@@ -973,14 +986,14 @@ def summary_values_and_deltas():
                        "leadCaptureRate": (0.1, None), "formCompletionRate": (0.5, None),
                        "landingPageConversionRate": (0.2, None), "avgTimeToFirstCaptureHrs": (0, None)})
     expect_eq(r3.json["ingest"], {"successPct": 1, "p95TtfbMs": None, "totalEventsAccepted": 10,
-                                  "totalEventsRejected": 0}, "ingest of the comparison window (no p95)", r3)
+                                  "totalEventsRejected": 0, **NO_BOTS}, "ingest of the comparison window (no p95)", r3)
 
     # another property: only its own rows, its own freshness
     r4 = ok_summary(s, "from=2026-03-10&to=2026-03-10&propertyId=site-x")
     check_metrics(r4, {"uniqueVisitors": (1000, None), "totalPageViews": (1000, None), "returningVisitorsPct": (1, None),
                        "avgTimeToFirstCaptureHrs": (1 / 3600000, None)})
     expect_eq(r4.json["ingest"], {"successPct": 0.5, "p95TtfbMs": 1, "totalEventsAccepted": 1000,
-                                  "totalEventsRejected": 1000}, "site-x ingest", r4)
+                                  "totalEventsRejected": 1000, **NO_BOTS}, "site-x ingest", r4)
     expect_eq(r4.json["freshness"]["generatedAt"], "2026-03-11T08:00:00.000Z", "site-x generatedAt", r4)
     r5 = ok_summary(s, {"from": "2026-03-10", "to": "2026-03-10", "propertyId": "  site-x  "})
     expect_eq(r5.json["metrics"]["uniqueVisitors"]["value"], 1000, "propertyId is trimmed", r5)
@@ -992,7 +1005,7 @@ def summary_values_and_deltas():
                        "landingPageConversionRate": (0, None), "avgTimeToFirstCaptureHrs": (0, None)})
     expect_eq(dict(r6.json["metrics"]["trafficSourceMix"]), {k: 0 for k in SOURCES}, "mix with no sources", r6)
     expect_eq(r6.json["ingest"], {"successPct": 0, "p95TtfbMs": None, "totalEventsAccepted": 0,
-                                  "totalEventsRejected": 0}, "ingest with zero accepted (p95 50 has no weight)", r6)
+                                  "totalEventsRejected": 0, **NO_BOTS}, "ingest with zero accepted (p95 50 has no weight)", r6)
 
 
 @test(timeout=60)
@@ -1004,7 +1017,7 @@ def summary_empty_window_and_property_without_rows():
     check_metrics(r, {k: (0, None) for k in METRIC_KEYS})
     expect_eq(dict(j["metrics"]["trafficSourceMix"]), {k: 0 for k in SOURCES}, "mix", r)
     expect_eq(mix_keys_in_body(r), SOURCES, "mix key order of an empty window", r)
-    expect_eq(j["ingest"], {"successPct": 0, "p95TtfbMs": None, "totalEventsAccepted": 0, "totalEventsRejected": 0},
+    expect_eq(j["ingest"], {"successPct": 0, "p95TtfbMs": None, "totalEventsAccepted": 0, "totalEventsRejected": 0, **NO_BOTS},
               "ingest", r)
     expect_eq(j["trend"], [{"day": "2025-01-0%d" % k, "uniqueVisitors": 0, "pageViews": 0, "newLeads": 0}
                            for k in (1, 2, 3)], "trend of zeros", r)

@@ -361,6 +361,31 @@ static void test_rate_limits(void)
     CHECK(err_starts_with("RATE_LIMIT_IPV6_PREFIX"));
 }
 
+/* Issue 14: GPC/DNT honoured and bots dropped by default; each setting restores the old behaviour. */
+static void test_privacy_settings(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"IP_HASH_PEPPER", PEPPER}), 0);
+    CHECK(c.honor_gpc);
+    CHECK(c.drop_bots);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"HONOR_GLOBAL_PRIVACY_CONTROL", "off"}, {"BOT_POLICY", "LABEL"}), 0);
+    CHECK(!c.honor_gpc);
+    CHECK(!c.drop_bots);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"BOT_POLICY", "drop"}), 0);
+    CHECK(c.drop_bots);
+    config_free(&c);
+    /* (an empty value counts as unset, as for every variable) */
+    static const char *const bad[] = {"ignore", "labels", " drop", "1"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("BOT_POLICY", bad[i]), -1);
+        CHECK(err_starts_with("BOT_POLICY"));
+    }
+    CHECK_INT(load_one("HONOR_GLOBAL_PRIVACY_CONTROL", "maybe"), -1);
+    CHECK(err_starts_with("HONOR_GLOBAL_PRIVACY_CONTROL"));
+}
+
 static void test_booleans(void)
 {
     static const char *const yes[] = {"1", "true", "TRUE", "True", "yes", "YES", "Yes", "on", "ON", "oN"};
@@ -941,6 +966,7 @@ int main(void)
     test_int_ranges();
     test_rate_limits();
     test_booleans();
+    test_privacy_settings();
     test_cors_list();
     test_cors_origin_shape();
     test_bind_address();

@@ -433,6 +433,52 @@ static void test_strip(void)
     CHECK_STR(strip_ref("zed@example.com"), "zed@example.com"); /* nothing URL-like to cut */
 }
 
+/* Bots, crawlers, headless browsers and empty user agents are dropped at ingest (issue 14); browsers
+ * and HTTP libraries are not. */
+static void test_bot_reason(void)
+{
+    static const struct {
+        const char *ua; /* NULL: absent */
+        const char *want;
+    } cases[] = {
+        {NULL, "empty_ua"},
+        {"", "empty_ua"},
+        {" \t ", "empty_ua"},
+        {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "bot_ua"},
+        {"Mozilla/5.0 (compatible; bingbot/2.0)", "bot_ua"},
+        {"Mozilla/5.0 (compatible; YandexSpider)", "bot_ua"},
+        {"Mozilla/5.0 (compatible; Yahoo! Slurp)", "bot_ua"},
+        {"facebookexternalhit/1.1", "bot_ua"},
+        {"Mozilla/5.0 (compatible; SemrushCRAWLER)", "bot_ua"},
+        {"Chrome-Lighthouse", "bot_ua"},
+        {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 "
+         "Safari/537.36",
+         "headless"},
+        {"Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 PhantomJS/2.1.1 Safari/538.1", "headless"},
+        {"Mozilla/5.0 SlimerJS/1.0", "headless"},
+        {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+         "Safari/537.36",
+         NULL},
+        {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148", NULL},
+        {"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", NULL},
+        {"curl/8.5.0", NULL},
+        {"python-requests/2.31.0", NULL},
+        {"Go-http-client/1.1", NULL},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const char *got = enrich_bot_reason(cases[i].ua ? str_from_cstr(cases[i].ua) : (struct str){NULL, 0});
+        CHECK_STR(got ? got : "(none)", cases[i].want ? cases[i].want : "(none)");
+    }
+    /* every reason is one of the fixed list the table allows */
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const char *got = enrich_bot_reason(cases[i].ua ? str_from_cstr(cases[i].ua) : (struct str){NULL, 0});
+        bool listed = !got;
+        for (int k = 0; k < N_BOT_REASONS && !listed; k++)
+            listed = got == BOT_REASONS[k];
+        CHECK(listed);
+    }
+}
+
 int main(void)
 {
     arena_init(&arena, ARENA_MAX_BYTES);
@@ -442,6 +488,7 @@ int main(void)
     test_social();
     test_traffic_source();
     test_device_type();
+    test_bot_reason();
     test_strip();
     arena_free(&arena);
     return t_done("test_enrich");

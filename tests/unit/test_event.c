@@ -364,7 +364,8 @@ struct string_rule {
 static void test_string_limits(void)
 {
     static const struct string_rule rules[] = {
-        {"anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, true},
+        /* optional since issue 14: absent means a cookieless visitor */
+        {"anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, false},
         {"eventType", 1, EVENT_TYPE_MAX, true},
         {"path", 1, EVENT_PATH_MAX, true},
         {"referrer", 1, EVENT_REFERRER_MAX, false},
@@ -413,7 +414,8 @@ static void test_string_limits(void)
         free(s);
         /* wrong types, U+0000 */
         CHECK_STR(paths_of(with(f, json_integer(12345678))), f);
-        CHECK_STR(paths_of(with(f, json_null())), f);
+        /* null is absent for anonId alone (a wrong value for every other field) */
+        CHECK_STR(paths_of(with(f, json_null())), strcmp(f, "anonId") == 0 ? "" : f);
         CHECK_STR(paths_of(with(f, json_true())), f);
         CHECK_STR(paths_of(with(f, json_array())), f);
         CHECK_STR(paths_of(with(f, json_pack("{s:s}", "a", "abcdefghij"))), f);
@@ -663,8 +665,8 @@ static void test_unknown_keys_and_all_issues(void)
                             "\"webVitals\":{\"fidMs\":\"x\",\"lcpMs\":1}},\"props\":{},\"propertyId\":7}")),
               "");
 
-    /* an empty body: the three required fields */
-    CHECK_STR(paths_of(json_object()), "anonId,eventType,path");
+    /* an empty body: the two required fields (anonId is optional since issue 14) */
+    CHECK_STR(paths_of(json_object()), "eventType,path");
 
     /* every problem, each at its path */
     json_t *body = load("{\"anonId\":\"short\",\"eventType\":\"\",\"path\":5,\"timestamp\":\"yesterday\","
@@ -1194,6 +1196,92 @@ static void test_params_strip(void)
     cfg.path_query_keys[0] = NULL;
 }
 
+/* The cookieless visitor id (issue 14): "ck:" + BLAKE2b-128 keyed with the day's salt over the
+ * length-prefixed site host, client address and user agent. The expected values were computed
+ * independently with Python's hashlib.blake2b(key=salt, digest_size=16). */
+static void test_cookieless_id(void)
+{
+    struct arena a;
+    arena_init(&a, ARENA_MAX_BYTES);
+    unsigned char salt[SALT_BYTES], other[SALT_BYTES];
+    for (int i = 0; i < SALT_BYTES; i++) {
+        salt[i] = (unsigned char)i;
+        other[i] = (unsigned char)(i + 1);
+    }
+    struct event_client cl = {STRLIT("203.0.113.7"), STRLIT("UA/1"), STRLIT("https://www.Example.com"),
+                              STRLIT("api.example.net")};
+    struct str id = {NULL, 0}, id2 = {NULL, 0};
+    CHECK_INT(event_cookieless_id(&a, salt, &cl, &id), 0);
+    CHECK_INT(id.n, COOKIELESS_ID_LEN);
+    CHECK_STR(id.p, "ck:edaa405725272a5120e92a7424add0e6");
+    /* the site host is the normalised Origin, else Host: the same site by Host gives the same id */
+    struct event_client by_host = {
+        STRLIT("203.0.113.7"), STRLIT("UA/1"), {NULL, 0}, STRLIT("example.com:443")};
+    CHECK_INT(event_cookieless_id(&a, salt, &by_host, &id2), 0);
+    CHECK_STR(id2.p, id.p);
+    /* no user agent hashes as an empty one */
+    struct event_client no_ua = {STRLIT("203.0.113.7"), {NULL, 0}, STRLIT("https://example.com"), {NULL, 0}};
+    CHECK_INT(event_cookieless_id(&a, salt, &no_ua, &id2), 0);
+    CHECK_STR(id2.p, "ck:3538f0b91764db4c106a210213510872");
+    /* another day's salt, address, agent or site: another id */
+    CHECK_INT(event_cookieless_id(&a, other, &cl, &id2), 0);
+    CHECK(strcmp(id2.p, id.p) != 0);
+    struct event_client v[] = {
+        {STRLIT("203.0.113.8"), STRLIT("UA/1"), STRLIT("https://example.com"), {NULL, 0}},
+        {STRLIT("203.0.113.7"), STRLIT("UA/2"), STRLIT("https://example.com"), {NULL, 0}},
+        {STRLIT("203.0.113.7"), STRLIT("UA/1"), STRLIT("https://example.org"), {NULL, 0}},
+        /* the fields are length-prefixed: moving bytes between them changes the id */
+        {STRLIT("203.0.113.7U"), STRLIT("A/1"), STRLIT("https://example.com"), {NULL, 0}},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+        CHECK_INT(event_cookieless_id(&a, salt, &v[i], &id2), 0);
+        CHECK(strcmp(id2.p, id.p) != 0);
+    }
+    /* it fits anonId's limits */
+    CHECK(id.n >= EVENT_ANON_ID_MIN && id.n <= EVENT_ANON_ID_MAX);
+    arena_free(&a);
+
+    /* a full arena: -1, *out untouched */
+    struct arena tiny;
+    arena_init(&tiny, 0);
+    struct str untouched = STRLIT("x");
+    CHECK_INT(event_cookieless_id(&tiny, salt, &cl, &untouched), -1);
+    CHECK_STR(untouched.p, "x");
+    arena_free(&tiny);
+}
+
+/* anonId since issue 14: absent or null is no issue (cookieless); "" and short ids stay 400s. */
+static void test_anon_id_optional(void)
+{
+    static const struct {
+        const char *json;
+        int issues;
+        const char *want; /* NULL: absent */
+    } cases[] = {
+        {"{}", 0, NULL},
+        {"{\"anonId\": null}", 0, NULL},
+        {"{\"anonId\": \"\"}", 1, NULL},
+        {"{\"anonId\": \"short\"}", 1, NULL},
+        {"{\"anonId\": 12345678}", 1, NULL},
+        {"{\"anonId\": \"  visitor-1  \"}", 0, "visitor-1"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        json_t *b = json_loads(cases[i].json, 0, NULL);
+        struct issues is;
+        issues_init(&is);
+        struct str out;
+        (void)event_parse_anon_id(b, &is, &out);
+        CHECK_INT(is.n, cases[i].issues);
+        if (cases[i].want) {
+            CHECK(out.p && out.n == strlen(cases[i].want) && memcmp(out.p, cases[i].want, out.n) == 0);
+        } else {
+            CHECK(out.p == NULL);
+        }
+        issues_free(&is);
+        json_decref(b);
+    }
+}
+
 /* The client's eventId: a UUID or a 400 on eventId; it alone (with the anonId) is the dedupe key, so
  * a retry in another bucket, session or with another body finds the first event (issue 11, item 10). */
 static void test_client_event_id(void)
@@ -1397,5 +1485,7 @@ int main(void)
     test_client_event_id();
     test_time_token();
     test_params_ids_and_arena();
+    test_cookieless_id();
+    test_anon_id_optional();
     return t_done("test_event");
 }

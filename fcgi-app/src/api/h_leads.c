@@ -76,8 +76,7 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
 {
     memset(in, 0, sizeof(*in));
     (void)email_field(is, body, &in->email);
-    (void)v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_REQUIRED,
-                   &in->anon_id);
+    (void)event_parse_anon_id(body, is, &in->anon_id);
     if (v_string(is, body, "formName", "formName", 1, LEAD_FORM_NAME_MAX, V_OPTIONAL, &in->form_name) != V_OK)
         in->form_name = STRLIT("lead_capture");
     (void)event_parse_path(body, is, V_OPTIONAL, &in->path);
@@ -173,6 +172,17 @@ void h_capture(struct ctx *c)
                             json_stringn(in.source_channel.p, in.source_channel.n));
 
     struct event_client client = event_client_of(c->req);
+    /* Sec-GPC / DNT: cookieless whatever anonId says, and no heuristic links from this request */
+    bool privacy = privacy_signal(c);
+    if (!ev.anon_id.p || privacy) {
+        enum db_rc rc = privacy_cookieless_id(c, now, &client, &ev.anon_id);
+        if (rc == DB_UNAVAILABLE) {
+            http_db_unavailable(c->req, c->resp);
+            goto out;
+        }
+        if (rc != DB_OK)
+            goto out;
+    }
     struct str domain;
     struct str email = lead_email_normalize(c->req->arena, in.email, &domain);
     char *ids = arena_alloc(c->req->arena, 2 * (UUID_STR_LEN + 1));
@@ -199,7 +209,7 @@ void h_capture(struct ctx *c)
     row.payload = payload;
     row.lead_id = ids;
     row.submission_id = ids + UUID_STR_LEN + 1;
-    row.heuristic = c->cfg->enable_heuristic_linking ? "true" : "false";
+    row.heuristic = c->cfg->enable_heuristic_linking && !privacy ? "true" : "false";
     row.heuristic_window_minutes = param(c, str_from_cstr(window));
     row.heuristic_max = links_max;
 

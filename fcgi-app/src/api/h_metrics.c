@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "store/db.h"
 #include "api/handlers.h"
+#include "domain/enrich.h"
 #include "domain/validate.h"
 
 static const char *const SOURCES[] = {"direct",   "organic_search", "paid_search", "social", "email",
@@ -22,6 +23,7 @@ struct sums {
     double ttfc_sum, ttfc_count, accepted, rejected;
     double sources[N_SOURCES], sources_total;
     double p95_weighted, p95_weight;
+    double bots[N_BOT_REASONS];
 };
 
 struct summary_query {
@@ -63,7 +65,8 @@ static void add_sources(struct sums *s, const char *text)
 
 /* Columns of STMT_SUMMARY: 0 day, 1 unique, 2 returning, 3 page views, 4 entrances, 5 conversions,
  * 6 form starts, 7 form submits, 8 new leads, 9 ttfc sum, 10 ttfc count, 11 sources, 12 accepted,
- * 13 rejected, 14 p95, 15 freshness day, 16 freshness generated_at */
+ * 13 rejected, 14 p95, 15 freshness day, 16 freshness generated_at, 17..19 bots dropped (BOT_REASONS
+ * order) */
 static void add_row(struct sums *s, const PGresult *r, int i)
 {
     s->unique += num(r, i, 1);
@@ -80,6 +83,8 @@ static void add_row(struct sums *s, const PGresult *r, int i)
     double accepted = num(r, i, 12);
     s->accepted += accepted;
     s->rejected += num(r, i, 13);
+    for (int k = 0; k < N_BOT_REASONS; k++)
+        s->bots[k] += PQgetisnull(r, i, 17 + k) ? 0 : num(r, i, 17 + k);
     if (!PQgetisnull(r, i, 14) && accepted > 0) {
         s->p95_weighted += num(r, i, 14) * accepted;
         s->p95_weight += accepted;
@@ -178,10 +183,13 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
 
     json_t *p95 = cur.p95_weight > 0 ? json_integer((json_int_t)llround(cur.p95_weighted / cur.p95_weight))
                                      : json_null();
-    json_t *ingest = json_pack("{s:o, s:o, s:I, s:I}", "successPct",
+    json_t *bots = json_object();
+    for (int k = 0; k < N_BOT_REASONS; k++)
+        json_object_set_new(bots, BOT_REASONS[k], json_integer((json_int_t)cur.bots[k]));
+    json_t *ingest = json_pack("{s:o, s:o, s:I, s:I, s:o}", "successPct",
                                json_real(ratio(cur.accepted, cur.accepted + cur.rejected)), "p95TtfbMs", p95,
                                "totalEventsAccepted", (json_int_t)cur.accepted, "totalEventsRejected",
-                               (json_int_t)cur.rejected);
+                               (json_int_t)cur.rejected, "botsDropped", bots);
 
     json_t *freshness;
     if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 15)) {
@@ -216,7 +224,9 @@ void h_summary(struct ctx *c)
     int64_t n = sq.to - sq.from + 1;
     v_format_date(sq.compare ? sq.from - n : sq.from, start);
     v_format_date(sq.to, end);
-    const char *params[] = {sq.property, start, end};
+    /* the default property aggregates every property's bot drops, as its rollups do */
+    const char *all = strcmp(sq.property, c->cfg->rollup_default_property_id) == 0 ? "true" : "false";
+    const char *params[] = {sq.property, start, end, all};
     enum db_rc rc = db_exec(STMT_SUMMARY, params, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);

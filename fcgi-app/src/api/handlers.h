@@ -4,6 +4,7 @@
 
 #include "domain/event.h"
 #include "http/router.h"
+#include "store/db.h"
 
 /* h_ready.c */
 void h_readyz(struct ctx *c);
@@ -13,6 +14,8 @@ void ready_free(void);
 
 /* h_events.c */
 void h_events(struct ctx *c);
+/* GET /v1/p.gif: the no-JavaScript pixel, an event from the query string, a 1x1 GIF answer. */
+void h_pixel(struct ctx *c);
 /* Where HTTP meets the event path: the sender as the request describes it (borrowed from req). */
 struct event_client event_client_of(const struct request *req);
 
@@ -29,5 +32,15 @@ void h_prometheus(struct ctx *c);
 
 /* rejection.c: one ingest_rejections row for a refused /v1/events or /v1/leads/capture body. */
 void rejection_record(struct ctx *c, const char *reason);
+
+/* privacy.c: cookieless ids, Sec-GPC / DNT, bots (issue 14). */
+/* True when the request carries Sec-GPC: 1 or DNT: 1 and HONOR_GLOBAL_PRIVACY_CONTROL is on. */
+bool privacy_signal(const struct ctx *c);
+/* The cookieless visitor id of the sender under the salt of now_ms's UTC day (cached per responder
+ * for the day, else read or made in Postgres). *out is arena-owned. DB_UNAVAILABLE: answer 503. */
+enum db_rc privacy_cookieless_id(struct ctx *c, int64_t now_ms, const struct event_client *cl,
+                                 struct str *out);
+/* With BOT_POLICY=drop: the reason the sender is a bot (and the drop counted), else NULL. */
+const char *privacy_bot_drop(struct ctx *c, const struct event_client *cl, const struct event_in *ev);
 
 #endif

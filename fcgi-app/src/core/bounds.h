@@ -161,4 +161,17 @@
 /* The call text of one SQL function (store/sql.c renders it from core/sqlfn.h once): capture_lead's
  * 37 parameters take about 700 bytes. */
 #define SQL_CALL_TEXT_MAX 2048
+
+/* Cookieless visitors (issue 14): the daily salt (random bytes, migrations/0007), the keyed hash
+ * of (site host, client IP, user agent) under it, and the stored anon_id: "ck:" + hex of the hash
+ * (35 characters, inside anonId's 8..128, and a prefix no client id of ours uses). */
+#define SALT_BYTES 32
+#define COOKIELESS_HASH_BYTES 16
+#define COOKIELESS_ID_PREFIX "ck:"
+#define COOKIELESS_ID_LEN (sizeof(COOKIELESS_ID_PREFIX) - 1 + 2 * COOKIELESS_HASH_BYTES)
+/* How often the scheduler makes sure today's salt exists and deletes old ones (seconds). */
+#define SALT_JOB_INTERVAL_S 600
+/* The no-JavaScript pixel's query string (GET /v1/p.gif): it carries what a page-view body would,
+ * so it is held to the same bound as a body. */
+#define PIXEL_QUERY_MAX BODY_BYTES_MAX
 #endif

@@ -443,6 +443,13 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->heuristic_link_window_minutes =
         (int)env_long(&l, "HEURISTIC_LINK_WINDOW_MINUTES", 15, 1, CONFIG_WINDOW_MINUTES_MAX);
     c->enable_heuristic_linking = env_bool(&l, "ENABLE_HEURISTIC_LINKING", true);
+    c->honor_gpc = env_bool(&l, "HONOR_GLOBAL_PRIVACY_CONTROL", true);
+    const char *bots = env_str(&l, "BOT_POLICY");
+    c->drop_bots = true;
+    if (bots && lower_eq(bots, "label"))
+        c->drop_bots = false;
+    else if (bots && !lower_eq(bots, "drop"))
+        fail(&l, "BOT_POLICY", "must be drop or label");
     c->rollup_batch_days = (int)env_long(&l, "ROLLUP_BATCH_DAYS", 7, 1, CONFIG_ROLLUP_BATCH_DAYS_MAX);
 
     c->rollup_default_property_id = env_str(&l, "ROLLUP_DEFAULT_PROPERTY_ID");
@@ -558,6 +565,8 @@ void config_print(const struct config *c, int fd)
             "SESSION_INACTIVITY_MINUTES=%d\nHEURISTIC_LINK_WINDOW_MINUTES=%d\nENABLE_HEURISTIC_LINKING=%s\n",
             c->session_inactivity_minutes, c->heuristic_link_window_minutes,
             c->enable_heuristic_linking ? "true" : "false");
+    dprintf(fd, "HONOR_GLOBAL_PRIVACY_CONTROL=%s\nBOT_POLICY=%s\n", c->honor_gpc ? "true" : "false",
+            c->drop_bots ? "drop" : "label");
     dprintf(fd, "ROLLUP_BATCH_DAYS=%d\nROLLUP_DEFAULT_PROPERTY_ID=%s\nROLLUP_INTERVAL_MINUTES=%d\n",
             c->rollup_batch_days, c->rollup_default_property_id, c->rollup_interval_minutes);
     dprintf(fd, "RETENTION_DAYS=%d\nPRIVACY_CONTACT_EMAIL=%s\nLOG_LEVEL=%s\nDATABASE_SCHEMA=%s\n",

@@ -58,6 +58,11 @@ struct config {
     int session_inactivity_minutes;
     int heuristic_link_window_minutes;
     bool enable_heuristic_linking;
+    /* Sec-GPC: 1 or DNT: 1 makes an event or capture cookieless (HONOR_GLOBAL_PRIVACY_CONTROL) */
+    bool honor_gpc;
+    /* Bots, headless browsers and empty user agents: dropped and counted (true), or stored labelled
+     * device_type bot as before (BOT_POLICY=label) */
+    bool drop_bots;
     int rollup_batch_days;
     const char *rollup_default_property_id;
     int rollup_interval_minutes;

@@ -71,6 +71,13 @@
     X(all, "boolean", false)
 #define SQLFN_RETENTION_PURGE(X) X(cutoff, "timestamp(3)", false)
 
+/* daily_salt(), purge_daily_salts() - migrations/0007_cookieless.sql: a day's cookieless salt
+ * (the candidate, 32 random bytes, as bytea hex input "\\x..."), and the purge of old salts */
+#define SQLFN_DAILY_SALT(X)                                                                                  \
+    X(day, "date", false)                                                                                    \
+    X(candidate, "bytea", false)
+#define SQLFN_PURGE_DAILY_SALTS(X) X(today, "date", false)
+
 /* Every function: F(id, sql name, list, result columns the call selects). */
 #define SQLFN_ALL(F)                                                                                         \
     F(INGEST_EVENT, "ingest_event", SQLFN_INGEST_EVENT, "event_id, visitor_id, session_id, deduplicated")    \
@@ -80,7 +87,9 @@
     F(DELETE_LEAD, "delete_lead", SQLFN_DELETE_LEAD, "lead_found")                                           \
     F(ROLLUP_DAY, "rollup_day", SQLFN_ROLLUP_DAY, "*")                                                       \
     F(RETENTION_PURGE, "retention_purge", SQLFN_RETENTION_PURGE,                                             \
-      "events_deleted, sessions_deleted, visitors_deleted")
+      "events_deleted, sessions_deleted, visitors_deleted")                                                  \
+    F(DAILY_SALT, "daily_salt", SQLFN_DAILY_SALT, "encode(daily_salt, 'hex')")                               \
+    F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")
 
 /* ---- derived ---- */
 #define SQLFN_X_MEMBER(name, type, nullable) const char *name;
@@ -142,6 +151,19 @@ union retention_purge_args {
     const char *v[RETENTION_PURGE_NPARAMS];
 };
 
+union daily_salt_args {
+    struct {
+        SQLFN_DAILY_SALT(SQLFN_X_MEMBER)
+    };
+    const char *v[DAILY_SALT_NPARAMS];
+};
+union purge_daily_salts_args {
+    struct {
+        SQLFN_PURGE_DAILY_SALTS(SQLFN_X_MEMBER)
+    };
+    const char *v[PURGE_DAILY_SALTS_NPARAMS];
+};
+
 /* The named members and .v[] must be the same slots: same count, no padding. */
 #define SQLFN_SAME_SLOTS(u, n)                                                                               \
     _Static_assert(sizeof(union u) == (n) * sizeof(const char *), #u ": members and values differ")
@@ -151,6 +173,8 @@ SQLFN_SAME_SLOTS(unsubscribe_lead_args, UNSUBSCRIBE_LEAD_NPARAMS);
 SQLFN_SAME_SLOTS(delete_lead_args, DELETE_LEAD_NPARAMS);
 SQLFN_SAME_SLOTS(rollup_day_args, ROLLUP_DAY_NPARAMS);
 SQLFN_SAME_SLOTS(retention_purge_args, RETENTION_PURGE_NPARAMS);
+SQLFN_SAME_SLOTS(daily_salt_args, DAILY_SALT_NPARAMS);
+SQLFN_SAME_SLOTS(purge_daily_salts_args, PURGE_DAILY_SALTS_NPARAMS);
 _Static_assert(CAPTURE_LEAD_NPARAMS == CAPTURE_LEAD_OWN_NPARAMS + INGEST_EVENT_NPARAMS,
                "capture_lead = its own parameters + ingest_event's");
 

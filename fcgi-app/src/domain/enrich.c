@@ -307,3 +307,45 @@ const char *enrich_device_type(struct str ua)
     }
     return "desktop";
 }
+
+/* Case-insensitive: does u contain word (ASCII)? */
+static bool contains_nocase(struct str u, const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = 0; i + n <= u.n; i++) {
+        if (str_eq_nocase((struct str){u.p + i, n}, (struct str){word, n}))
+            return true;
+    }
+    return false;
+}
+
+const char *const BOT_REASONS[N_BOT_REASONS] = {"empty_ua", "bot_ua", "headless"};
+
+const char *enrich_bot_reason(struct str ua)
+{
+    /* headless first: "HeadlessChrome" must not count as a plain bot */
+    static const char *const headless[] = {"headless",   "phantomjs", "slimerjs", "puppeteer",
+                                           "playwright", "selenium",  "webdriver"};
+    /* "bot" alone also catches Googlebot, bingbot, ...; the rest name crawlers without it */
+    static const char *const bots[] = {
+        "bot",           "crawler",    "crawl",   "spider",  "slurp",   "facebookexternalhit",
+        "mediapartners", "lighthouse", "pingdom", "preview", "archiver"};
+    struct str u = ua.p ? ua : (struct str){"", 0};
+    size_t lo = 0, hi = u.n;
+    while (lo < hi && (u.p[lo] == ' ' || u.p[lo] == '\t'))
+        lo++;
+    while (hi > lo && (u.p[hi - 1] == ' ' || u.p[hi - 1] == '\t'))
+        hi--;
+    if (hi == lo)
+        return BOT_REASONS[0];
+    u = (struct str){u.p + lo, hi - lo};
+    for (size_t i = 0; i < ARRAY_LEN(headless); i++) {
+        if (contains_nocase(u, headless[i]))
+            return BOT_REASONS[2];
+    }
+    for (size_t i = 0; i < ARRAY_LEN(bots); i++) {
+        if (contains_nocase(u, bots[i]))
+            return BOT_REASONS[1];
+    }
+    return NULL;
+}

@@ -41,4 +41,14 @@ int enrich_strip_referrer(struct arena *a, struct str ref, struct str *out, bool
 /* desktop | mobile | tablet | bot from a user agent (absent = "unknown" text). Static string. */
 const char *enrich_device_type(struct str user_agent);
 
+/* Why a user agent is not a visitor's browser, or NULL when it may be one: "empty_ua" (absent or
+ * blank), "headless" (a headless or scripted browser: HeadlessChrome, PhantomJS, ...), "bot_ua"
+ * (a bot, crawler, spider or link previewer). HTTP libraries (curl, python-requests, ...) are not
+ * refused: server-side senders are legitimate callers of this API. Static strings. */
+const char *enrich_bot_reason(struct str user_agent);
+/* Every reason enrich_bot_reason gives, in the order the summary and the discrepancy list them
+ * (ingest_bot_drops.reason allows exactly these, migrations/0007). */
+#define N_BOT_REASONS 3
+extern const char *const BOT_REASONS[N_BOT_REASONS];
+
 #endif

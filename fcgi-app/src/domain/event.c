@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "domain/enrich.h"
 #include "core/hash.h"
 #include "core/jsonout.h"
@@ -188,12 +190,21 @@ static void check_props_metrics(struct issues *is, const struct event_in *ev)
     }
 }
 
+enum v_result event_parse_anon_id(json_t *body, struct issues *is, struct str *out)
+{
+    *out = (struct str){NULL, 0};
+    /* null is "not sent" here (a tracker without consent may send the key empty-handed); every
+     * other field keeps null as a wrong value */
+    if (json_is_null(json_object_get(body, "anonId")))
+        return V_ABSENT;
+    return v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_OPTIONAL, out);
+}
+
 void event_parse(json_t *body, int64_t now_ms, struct issues *is, struct event_in *ev)
 {
     memset(ev, 0, sizeof(*ev));
     ev->is_entrance = ev->is_exit = ev->is_conversion = TRI_ABSENT;
-    (void)v_string(is, body, "anonId", "anonId", EVENT_ANON_ID_MIN, EVENT_ANON_ID_MAX, V_REQUIRED,
-                   &ev->anon_id);
+    (void)event_parse_anon_id(body, is, &ev->anon_id);
     (void)v_string(is, body, "eventType", "eventType", 1, EVENT_TYPE_MAX, V_REQUIRED, &ev->event_type);
     (void)event_parse_path(body, is, V_REQUIRED, &ev->path);
     ev->has_timestamp = v_timestamp(is, body, "timestamp", "timestamp", now_ms, EVENT_MAX_FUTURE_MS,
@@ -244,6 +255,54 @@ static struct str site_host(struct arena *a, const struct event_client *cl)
     return h;
 }
 
+const char *event_property(struct arena *a, const struct event_client *cl, const struct event_in *ev)
+{
+    if (ev->property_id.p)
+        return arena_strndup(a, ev->property_id.p, ev->property_id.n);
+    struct str host = site_host(a, cl);
+    return host.p && v_codepoints(host) <= EVENT_PROPERTY_ID_MAX ? host.p : "unknown";
+}
+
+/* One field of the cookieless hash: its length (8 bytes, little-endian) then its bytes, so that no
+ * two different (host, address, agent) triples render the same message. */
+static void hash_field(crypto_generichash_state *st, struct str s)
+{
+    unsigned char len[8];
+    uint64_t n = s.p ? (uint64_t)s.n : 0;
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(n >> (8 * i));
+    crypto_generichash_update(st, len, sizeof(len));
+    if (n)
+        crypto_generichash_update(st, (const unsigned char *)s.p, s.n);
+}
+
+int event_cookieless_id(struct arena *a, const unsigned char salt[SALT_BYTES], const struct event_client *cl,
+                        struct str *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char h[COOKIELESS_HASH_BYTES];
+    crypto_generichash_state st;
+    char *id = arena_alloc(a, COOKIELESS_ID_LEN + 1);
+    if (!id)
+        return -1;
+    struct str host = site_host(a, cl);
+    crypto_generichash_init(&st, salt, SALT_BYTES, sizeof(h));
+    hash_field(&st, host);
+    hash_field(&st, cl->remote_addr);
+    hash_field(&st, cl->user_agent);
+    crypto_generichash_final(&st, h, sizeof(h));
+    size_t pn = sizeof(COOKIELESS_ID_PREFIX) - 1;
+    memcpy(id, COOKIELESS_ID_PREFIX, pn);
+    for (size_t i = 0; i < sizeof(h); i++) {
+        id[pn + 2 * i] = hex[h[i] >> 4];
+        id[pn + 2 * i + 1] = hex[h[i] & 15];
+    }
+    id[COOKIELESS_ID_LEN] = '\0';
+    sodium_memzero(&st, sizeof(st));
+    *out = (struct str){id, COOKIELESS_ID_LEN};
+    return 0;
+}
+
 /* What a dedupe rendering holds for a path or referrer that is stored stripped: the stored value,
  * plus, when something was removed, "#" and an HMAC (with the pepper) of the value as sent. So two
  * views of one path with different queries in one bucket stay two events, an exact retry still
@@ -289,9 +348,7 @@ int event_params(struct arena *a, const struct config *cfg, const struct event_c
     v_format_pg_timestamp(at, iso);
 
     struct str host = site_host(a, cl);
-    const char *property = ev->property_id.p ? arena_strndup(a, ev->property_id.p, ev->property_id.n)
-                           : host.p && v_codepoints(host) <= EVENT_PROPERTY_ID_MAX ? host.p
-                                                                                   : "unknown";
+    const char *property = event_property(a, cl, ev);
     /* the traffic source reads the referrer as sent; only the stored copies are stripped */
     struct traffic_input ti = {ev->utm[0], ev->utm[1], ev->referrer, host};
     const char *source = enrich_traffic_source(a, &ti);

@@ -90,4 +90,20 @@ struct event_client {
 int event_params(struct arena *a, const struct config *cfg, const struct event_client *cl,
                  const struct event_in *ev, int64_t now_ms, union ingest_event_args *out) ATTR_WUR;
 
+/* The anonId of API.md §3: a string of 8..EVENT_ANON_ID_MAX code points, trimmed; absent (or
+ * JSON null) is allowed since issue 14 (the visitor is then cookieless, *out .p NULL). */
+enum v_result event_parse_anon_id(json_t *body, struct issues *is, struct str *out);
+
+/* The cookieless visitor id: "ck:" + hex of a keyed BLAKE2b (libsodium crypto_generichash, key =
+ * the day's salt) over the site host (as for property_id), the client address and the user agent
+ * ("" when absent), each length-prefixed. Same day, host, address and browser: same id; another
+ * day's salt: an unrelated id. *out is arena-owned, COOKIELESS_ID_LEN bytes. Returns -1 when the
+ * arena is full. */
+int event_cookieless_id(struct arena *a, const unsigned char salt[SALT_BYTES], const struct event_client *cl,
+                        struct str *out) ATTR_WUR;
+
+/* The property an event is stored under (traffic.propertyId, else the site host, else "unknown"):
+ * arena-owned or static, NULL when the arena is full. */
+const char *event_property(struct arena *a, const struct event_client *cl, const struct event_in *ev);
+
 #endif

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "store/pgjob.h"
 #include "store/sql.h"
+#include "domain/enrich.h"
 #include "domain/validate.h"
 
 struct window {
@@ -185,6 +186,18 @@ static int cmd_discrepancy(const struct config *cfg, PGconn *c, int argc, char *
                 mismatches++;
             }
         }
+    }
+    /* bots dropped at ingest (BOT_POLICY=drop) explain traffic that is in neither count */
+    for (int i = 0; i < PQntuples(r); i++) {
+        long long total = 0;
+        for (int k = 0; k < N_BOT_REASONS; k++)
+            total += strtoll(PQgetvalue(r, i, 7 + k), NULL, 10);
+        if (total == 0)
+            continue;
+        printf("  %s botsDropped", PQgetvalue(r, i, 0));
+        for (int k = 0; k < N_BOT_REASONS; k++)
+            printf(" %s=%s", BOT_REASONS[k], PQgetvalue(r, i, 7 + k));
+        printf(" (answered 202, not stored; not a mismatch)\n");
     }
     printf("Discrepancy check for %s: %s -> %s: %d mismatch(es).\n", w.property, from, to, mismatches);
     PQclear(r);

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "core/calendar.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/pgjob.h"
@@ -85,6 +88,39 @@ unlock:
     return PQstatus(c) == CONNECTION_OK ? rc : -1;
 }
 
+/* The cookieless salts (migrations/0007): today's (UTC) made when missing, so the day's first
+ * event finds it (responders also make it on demand), and those of days before yesterday deleted:
+ * a salt lives 48 hours from the start of its day. Both are race-safe with other schedulers and
+ * responders (the first salt of a day wins). Returns 0 or -1. */
+static int salts_run(const struct config *cfg, PGconn *c)
+{
+    (void)cfg;
+    char err[JOB_ERR_LEN], today[V_DATE_LEN], cand_hex[2 + 2 * SALT_BYTES + 1];
+    unsigned char cand[SALT_BYTES];
+    PGresult *r = NULL;
+    v_format_date(clock_today(), today);
+    randombytes_buf(cand, sizeof(cand));
+    cand_hex[0] = '\\';
+    cand_hex[1] = 'x';
+    sodium_bin2hex(cand_hex + 2, sizeof(cand_hex) - 2, cand, sizeof(cand));
+    sodium_memzero(cand, sizeof(cand));
+    union daily_salt_args salt = {.day = today, .candidate = cand_hex};
+    int rc = pgjob_exec(c, sql_call_text(SQLFN_DAILY_SALT), DAILY_SALT_NPARAMS, salt.v, NULL, "daily salt",
+                        err, sizeof(err));
+    sodium_memzero(cand_hex, sizeof(cand_hex));
+    union purge_daily_salts_args purge = {.today = today};
+    if (rc == 0 && pgjob_exec(c, sql_call_text(SQLFN_PURGE_DAILY_SALTS), PURGE_DAILY_SALTS_NPARAMS, purge.v,
+                              &r, "salt purge", err, sizeof(err)) != 0)
+        rc = -1;
+    if (rc != 0) {
+        log_warn("salts: %s", err);
+        return -1;
+    }
+    log_info("salts: today's (%s) in place, %s older salt(s) deleted", today, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 /* Sleeps up to s seconds, waking early on a stop signal. */
 static void nap(int s)
 {
@@ -111,9 +147,11 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
     const struct job jobs[] = {
         {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run, MJ_ROLLUPS},
         {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge, MJ_RETENTION},
+        {"salts", "7163019482257351204", SALT_JOB_INTERVAL_S, salts_run, MJ_SALTS},
     };
     rollups_report_to_log(true); /* the jobs' summaries are log lines like ours */
-    log_info("scheduler started: rollups every %d min, retention purge daily", cfg->rollup_interval_minutes);
+    log_info("scheduler started: rollups every %d min, retention purge daily, salts every %d min",
+             cfg->rollup_interval_minutes, SALT_JOB_INTERVAL_S / 60);
     PGconn *c = NULL;
     while (!g_stop) {
         if (!c) {

@@ -36,13 +36,30 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "COALESCE(m.new_leads, 0), COALESCE(m.time_to_first_capture_sum_ms, 0), "
          "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
          "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
-         "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+         "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+         "b.empty_ua, b.bot_ua, b.headless "
          "FROM (SELECT generate_series($2::date, $3::date, interval '1 day')::date AS d) days "
          "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
          "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
          "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
-         "ORDER BY day DESC LIMIT 1) f ON true ORDER BY d",
-         NULL, 3, true},
+         "ORDER BY day DESC LIMIT 1) f ON true "
+         /* bot drops (migrations/0007) of the day: $4 true when $1 is the property of all */
+         "LEFT JOIN (SELECT day, sum(dropped) FILTER (WHERE reason = 'empty_ua') AS empty_ua, "
+         "sum(dropped) FILTER (WHERE reason = 'bot_ua') AS bot_ua, "
+         "sum(dropped) FILTER (WHERE reason = 'headless') AS headless FROM ingest_bot_drops "
+         "WHERE day BETWEEN $2::date AND $3::date AND ($4::boolean OR property_id = $1) GROUP BY day) b "
+         "ON b.day = d::date ORDER BY d",
+         NULL, 4, true},
+    /* the day's cookieless salt (migrations/0007): read, or made from the candidate when missing;
+     * safe to repeat (the first salt of a day wins) */
+    [STMT_DAILY_SALT] = {"daily_salt", NULL, &SQLFNS[SQLFN_DAILY_SALT], DAILY_SALT_NPARAMS, true},
+    /* $1 property, $2 reason: one more bot drop today (UTC) */
+    [STMT_BOT_DROP] =
+        {"bot_drop",
+         "INSERT INTO ingest_bot_drops (day, property_id, reason, dropped) "
+         "VALUES ((now() AT TIME ZONE 'UTC')::date, $1, $2, 1) "
+         "ON CONFLICT (day, property_id, reason) DO UPDATE SET dropped = ingest_bot_drops.dropped + 1",
+         NULL, 2, false},
     /* $1 property: days from its newest rolled-up day to today (UTC); NULL before the first rollup.
      * Read at scrape time (GET /metrics), so a scheduler that stopped shows as a growing lag. */
     [STMT_ROLLUP_LAG] = {"rollup_lag",
@@ -89,7 +106,14 @@ const char SQL_DISCREPANCY[] =
     "COALESCE(i.events_rejected, 0), "
     "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "
     "  AND e.event_type = 'page_view' AND ($2 OR e.property_id = $1)), "
-    "COALESCE(m.total_page_views, 0) "
+    "COALESCE(m.total_page_views, 0), "
+    /* bot drops (migrations/0007): counted, never stored, so no raw rows to compare */
+    "(SELECT COALESCE(sum(dropped), 0) FROM ingest_bot_drops b WHERE b.day = d AND b.reason = 'empty_ua' "
+    "  AND ($2 OR b.property_id = $1)), "
+    "(SELECT COALESCE(sum(dropped), 0) FROM ingest_bot_drops b WHERE b.day = d AND b.reason = 'bot_ua' "
+    "  AND ($2 OR b.property_id = $1)), "
+    "(SELECT COALESCE(sum(dropped), 0) FROM ingest_bot_drops b WHERE b.day = d AND b.reason = 'headless' "
+    "  AND ($2 OR b.property_id = $1)) "
     "FROM (SELECT generate_series($3::date, $4::date, interval '1 day')::date AS d) days "
     "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
     "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date ORDER BY 1";

@@ -15,6 +15,8 @@ enum stmt_id {
     STMT_DELETE,
     STMT_SUMMARY,
     STMT_ROLLUP_LAG,
+    STMT_DAILY_SALT,
+    STMT_BOT_DROP,
     STMT_COUNT
 };
 
