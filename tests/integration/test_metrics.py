@@ -299,6 +299,12 @@ D1_DEFAULT_METRICS = {
     "total_conversions": 4,
     "form_starts": 3,
     "form_submits": 2,
+    # the rates' sessions (migrations/0008): s-v1 s-v3 s-v4 started a form, s-v3 s-v4 submitted;
+    # s-v1 s-v2 s-v3 s-v4 s-v6 s-v8 entered, s-v3 s-v4 s-v6 s-v8 converted
+    "form_start_sessions": 3,
+    "form_completed_sessions": 2,
+    "entrance_sessions": 6,
+    "converted_entrance_sessions": 4,
     "new_leads": 4,              # l1 l2 l3 l5
     "time_to_first_capture_sum_ms": L1_TTFC + L2_TTFC + 0,
     "time_to_first_capture_count": 3,
@@ -1155,7 +1161,8 @@ def summary_reads_only_rollups():
         check_metrics(r1, {
             "uniqueVisitors": (8, None), "totalPageViews": (19, None),
             "returningVisitorsPct": (4 / 8, None), "leadCaptureRate": (6 / 8, None),
-            "formCompletionRate": (2 / 3, None), "landingPageConversionRate": (5 / 17, None),
+            # sessions (migrations/0008): D 4 of 6 entering sessions converted, D-1 s-v7 1 of 1, D+1 0 of 1
+            "formCompletionRate": (2 / 3, None), "landingPageConversionRate": (5 / 8, None),
             "avgTimeToFirstCaptureHrs": (((L1_TTFC + L2_TTFC) + (4 * DAY_MS + DAY_MS - 1)) / 4 / 3600000, None)})
         expect_eq(j["ingest"]["totalEventsAccepted"], 26, "accepted events", r1)
         expect_eq(j["ingest"]["totalEventsRejected"], 4, "rejected events (r1 r2 r3 on D, r7 on D+1)", r1)
@@ -1323,3 +1330,79 @@ def summary_refuses_dates_before_1970():
         expect_eq(r.json["compareTo"], {"from": "1969-12-01", "to": "1969-12-31"}, "comparison window", r)
         r = s.request("GET", "/v1/metrics/summary?from=9999-12-01&to=9999-12-31", headers=h)
         expect_eq(r.status, 200, "the last representable month", r)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15 item 6: the rates are shares (0-1) by construction
+
+@test(timeout=90)
+def summary_rates_are_shares():
+    """formCompletionRate = sessions with a form_start that also submitted / sessions with a
+    form_start; landingPageConversionRate = sessions that entered and converted / sessions that
+    entered (docs/API.md). The events came back as 2 and as more than 1 when counted per event."""
+    db = DB("rates")
+    D, E, F = "2026-04-01", "2026-04-02", "2026-04-03"
+    sql = [visitor(v, "2026-03-01 00:00") for v in ("v1", "v2", "v3", "v4", "v5")]
+    sql += [session("s" + v[1:], v, D + " 00:00") for v in ("v1", "v2", "v3", "v4", "v5")]
+    ev = [
+        # s1: entered, started a form, submitted it twice (two captures: two form_submit events)
+        ("a1", "v1", D, "09:00", "page_view", True, False, "s1"),
+        ("a2", "v1", D, "09:01", "form_start", False, False, "s1"),
+        ("a3", "v1", D, "09:02", "form_submit", False, True, "s1"),
+        ("a4", "v1", D, "09:03", "form_submit", False, True, "s1"),
+        # s2: entered, started, never submitted
+        ("b1", "v2", D, "10:00", "page_view", True, False, "s2"),
+        ("b2", "v2", D, "10:01", "form_start", False, False, "s2"),
+        # s3: captures without any form_start (the server-side form_submit of /v1/leads/capture), no entrance
+        ("c1", "v3", D, "11:00", "form_submit", False, True, "s3"),
+        ("c2", "v3", D, "11:05", "form_submit", False, True, "s3"),
+        ("c3", "v3", D, "11:06", "form_submit", False, True, "s3"),
+        # s4: one entrance, three conversions
+        ("d1", "v4", D, "12:00", "page_view", True, True, "s4"),
+        ("d2", "v4", D, "12:01", "click", False, True, "s4"),
+        ("d3", "v4", D, "12:02", "click", False, True, "s4"),
+        # E: captures only, no form_start and no entrance at all (zero denominators)
+        ("e1", "v5", E, "09:00", "form_submit", False, True, "s5"),
+        ("e2", "v5", E, "09:01", "form_submit", False, True, "s5"),
+        # F: an event without a session: its visitor stands for the session
+        ("f1", "v5", F, "09:00", "page_view", True, False, None),
+        ("f2", "v5", F, "09:01", "form_start", False, False, None),
+        ("f3", "v5", F, "09:02", "form_submit", False, True, None),
+    ]
+    for eid, vid, day, hm, etype, ent, conv, sid in ev:
+        sql.append(event(eid, vid, "%s %s" % (day, hm), etype, ent=ent, conv=conv, sid=sid))
+    db.q("\n".join(sql))
+    db.backfill(D, F)
+    # rollups discrepancy compares raw and rollup events: still in agreement
+    r = db.run("rollups", "discrepancy", "--from=" + D, "--to=" + F)
+    expect_eq(r.returncode, 0, "rollups discrepancy exit (stdout %r)" % r.stdout)
+    with Stack(db.url, workers=1, env={"RATE_LIMIT_SUMMARY": 0}) as s:
+        # per event these were 5/2 = 2.5 and 8/3: 1 of the 2 sessions that started submitted,
+        # 2 of the 3 that entered converted
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, D)),
+                      {"formCompletionRate": (1 / 2, None), "landingPageConversionRate": (2 / 3, None)})
+        m, _ = rollup_rows(db, "default", d(D))
+        check_row(m, {"form_starts": 2, "form_submits": 5, "total_entrances": 3, "total_conversions": 8,
+                      "form_start_sessions": 2, "form_completed_sessions": 1, "entrance_sessions": 3,
+                      "converted_entrance_sessions": 2}, "rate columns of %s" % D)
+        check_row(rollup_rows(db, "default", d(E))[0], {"form_start_sessions": 0, "form_completed_sessions": 0,
+                                                         "entrance_sessions": 0, "converted_entrance_sessions": 0},
+                  "rate columns of %s (captures only)" % E)
+        check_row(rollup_rows(db, "default", d(F))[0], {"form_start_sessions": 1, "form_completed_sessions": 1,
+                                                         "entrance_sessions": 1, "converted_entrance_sessions": 1},
+                  "rate columns of %s (no session id)" % F)
+        # zero denominators (no form_start, no entrance, conversions anyway): 0, as every ratio of the summary
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (E, E)),
+                      {"formCompletionRate": (0, None), "landingPageConversionRate": (0, None)})
+        # sums over days: (1 + 0 + 1) / (2 + 0 + 1), (2 + 0 + 1) / (3 + 0 + 1); never above 1
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, F)),
+                      {"formCompletionRate": (2 / 3, None), "landingPageConversionRate": (3 / 4, None)})
+        # a row rolled up before migration 0008 (NULL rate columns): the bound min(numerator, denominator)
+        db.q("UPDATE daily_metric_rollups SET form_start_sessions = NULL, form_completed_sessions = NULL, "
+             "entrance_sessions = NULL, converted_entrance_sessions = NULL WHERE day = %s" % lit(D))
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, D)),
+                      {"formCompletionRate": (1, None), "landingPageConversionRate": (1, None)})
+        # recomputing the day (rollups backfill, or the scheduler's next run) restores the shares
+        db.backfill(D)
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, D)),
+                      {"formCompletionRate": (1 / 2, None), "landingPageConversionRate": (2 / 3, None)})

@@ -63,8 +63,9 @@ static void add_sources(struct sums *s, const char *text)
     json_decref(o);
 }
 
-/* Columns of STMT_SUMMARY: 0 day, 1 unique, 2 returning, 3 page views, 4 entrances, 5 conversions,
- * 6 form starts, 7 form submits, 8 new leads, 9 ttfc sum, 10 ttfc count, 11 sources, 12 accepted,
+/* Columns of STMT_SUMMARY: 0 day, 1 unique, 2 returning, 3 page views, 4 sessions that entered,
+ * 5 of those the converted, 6 sessions with a form start, 7 of those the submitted (so 5 <= 4 and
+ * 7 <= 6 on every row, and the rates are shares), 8 new leads, 9 ttfc sum, 10 ttfc count, 11 sources, 12 accepted,
  * 13 rejected, 14 p95, 15 freshness day, 16 freshness generated_at, 17..19 bots dropped (BOT_REASONS
  * order) */
 static void add_row(struct sums *s, const PGresult *r, int i)

@@ -31,8 +31,13 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     [STMT_SUMMARY] =
         {"summary",
          "SELECT d::date::text, COALESCE(m.unique_visitors, 0), COALESCE(m.returning_visitors, 0), "
-         "COALESCE(m.total_page_views, 0), COALESCE(m.total_entrances, 0), "
-         "COALESCE(m.total_conversions, 0), COALESCE(m.form_starts, 0), COALESCE(m.form_submits, 0), "
+         "COALESCE(m.total_page_views, 0), "
+         /* the rates' shares (migrations/0008); a row rolled up before 0008 has NULLs there until
+          * recomputed, read as the bound min(numerator, denominator) of its event counts */
+         "COALESCE(m.entrance_sessions, m.total_entrances, 0), "
+         "COALESCE(m.converted_entrance_sessions, LEAST(m.total_conversions, m.total_entrances), 0), "
+         "COALESCE(m.form_start_sessions, m.form_starts, 0), "
+         "COALESCE(m.form_completed_sessions, LEAST(m.form_submits, m.form_starts), 0), "
          "COALESCE(m.new_leads, 0), COALESCE(m.time_to_first_capture_sum_ms, 0), "
          "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
          "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
