@@ -780,8 +780,8 @@ def two_schedulers(db, overrides):
                                           stdout=f, stderr=subprocess.STDOUT, start_new_session=True))
             f.close()
         t0 = time.monotonic()
-        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "3",
-                           5, 0.1, "the three jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
+        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "4",
+                           5, 0.1, "the four jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
         took = time.monotonic() - t0
         time.sleep(1.0)  # both schedulers have made their first pass by now
         for k, p in enumerate(procs):
@@ -789,7 +789,8 @@ def two_schedulers(db, overrides):
         text = "".join(open(p, encoding="utf-8", errors="replace").read() for p in logs)
         jobs = db.rows("SELECT job, last_status, last_finished_at >= last_started_at AS ordered FROM job_runs "
                        "ORDER BY job")
-        expect_eq(jobs, [{"job": "retention", "last_status": "ok", "ordered": True},
+        expect_eq(jobs, [{"job": "refresh", "last_status": "ok", "ordered": True},
+                         {"job": "retention", "last_status": "ok", "ordered": True},
                          {"job": "rollups", "last_status": "ok", "ordered": True},
                          {"job": "salts", "last_status": "ok", "ordered": True}], "job_runs")
         expect_eq(len(re.findall(r"salts: finished", text)), 1, "'salts: finished' lines across both logs:\n" + text)
@@ -805,6 +806,7 @@ def two_schedulers(db, overrides):
         expect(re.search(r"retention: finished in \d+ ms", text), "no duration logged for retention:\n" + text)
         expect_eq(text.count("scheduler started"), 2, "'scheduler started' lines (both connected and ran):\n" + text)
         expect_eq(text.count("Rollup run complete for default"), 1, "rollup run output lines")
+        expect_eq(len(re.findall(r"refresh: finished", text)), 1, "'refresh: finished' lines across both logs:\n" + text)
         expect_eq(db.val("SELECT count(*) FROM daily_metric_rollups WHERE property_id = 'default'"), "7",
                   "rows written by the scheduled rollup (ROLLUP_BATCH_DAYS 7)")
         expect_eq(db.val("SELECT count(*) FROM events"), "0", "the scheduled purge removed the 2020 event")
@@ -946,6 +948,8 @@ def summary_values_and_deltas():
     expect_eq((fr.get("rolledUpThrough"), fr.get("generatedAt")), ("2026-03-20", "2026-03-21T00:05:00.123Z"),
               "freshness: the property's latest row", r)
     expect(fr.get("lagDays") in (lag("2026-03-20"), lag("2026-03-20") + 1), "lagDays %r" % fr.get("lagDays"), r)
+    # 03-11 has no rows, 03-13 only an ingest row: not rolled up, so their zeros in trend are no data
+    expect_eq(fr.get("missingDays"), ["2026-03-11", "2026-03-13"], "freshness.missingDays", r)
     # current: unique 15, returning 5, page views 40, entrances 10, conversions 3, starts 5, submits 3,
     # new leads 3, ttfc 10 800 000 ms / 3; baseline: 10, 2, 20, 5, 1, 4, 2, 1, 0 / 0
     check_metrics(r, {
@@ -1029,7 +1033,8 @@ def summary_empty_window_and_property_without_rows():
                            for k in (1, 2, 3)], "trend of zeros", r)
     expect_eq(j["freshness"]["rolledUpThrough"], "2026-03-20", "freshness does not depend on the window", r)
     r = ok_summary(s, {"from": "2026-03-10", "to": "2026-03-10", "propertyId": "p" * 128})
-    expect_eq(r.json["freshness"], {"rolledUpThrough": None, "generatedAt": None, "lagDays": None},
+    expect_eq(r.json["freshness"], {"rolledUpThrough": None, "generatedAt": None, "lagDays": None,
+                                    "missingDays": ["2026-03-10"]},
               "freshness of a property without rows", r)
     check_metrics(r, {k: (0, None) for k in METRIC_KEYS})
 
@@ -1406,3 +1411,72 @@ def summary_rates_are_shares():
         db.backfill(D)
         check_metrics(ok_summary(s, "from=%s&to=%s" % (D, D)),
                       {"formCompletionRate": (1 / 2, None), "landingPageConversionRate": (2 / 3, None)})
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15 item 7: today's numbers are refreshed, and a day without a rollup is marked
+
+@test(timeout=150)
+def scheduler_refreshes_today():
+    """The fault: the rollup of today ran before the day's events, and the summary said
+    rolledUpThrough today, lagDays 0, with zeros. The refresh job (every ROLLUP_REFRESH_MINUTES)
+    recomputes today, and yesterday while its rollup is not final (computed before its end)."""
+    db = DB("refresh")
+    now = db.val("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')")
+    td = now[:10]
+    yd = str(d(td) - datetime.timedelta(days=1))
+    # yesterday: one event, and a rollup row computed at noon, before the event (not final)
+    db.q(visitor("v0", yd + " 00:00") + event("y1", "v0", yd + " 13:00", prop="site-a") +
+         mrow("default", yd, generated="%s 12:00:00.000" % yd))
+    # ROLLUP_BATCH_DAYS 1: the hourly batch job covers today only, so yesterday is the refresh's
+    env = dict(db.env, ROLLUP_INTERVAL_MINUTES="60", ROLLUP_REFRESH_MINUTES="1", ROLLUP_BATCH_DAYS="1")
+    tmp = tempfile.mkdtemp(prefix="itmet-refresh-", dir="/tmp")
+    log = os.path.join(tmp, "scheduler.log")
+    with open(log, "wb") as f:
+        p = subprocess.Popen([BACKEND_BIN, "scheduler"], env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=f,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with Stack(db.url, workers=1, env={"RATE_LIMIT_SUMMARY": 0}) as s:
+            harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL "
+                                              "AND job IN ('rollups', 'refresh')") == "2", 10, 0.1,
+                               "rollups and refresh to finish (job_runs: %s; log: %s)" %
+                               (db.q("SELECT * FROM job_runs"), harness.tail(log, 8)))
+            m, _ = rollup_rows(db, "default", d(yd))
+            check_row(m, {"unique_visitors": 1, "total_page_views": 1}, "yesterday recomputed by the refresh")
+            text = open(log, encoding="utf-8", errors="replace").read()
+            expect("Rollup refresh complete for default: %s (2 day(s))." % yd in text,
+                   "refresh of yesterday and today in the log:\n" + text)
+
+            # the day's events arrive after its rollup: fresh by the freshness block, zeros by the counts
+            db.q(visitor("v1", td + " 00:00") + "".join(
+                event("t%d" % k, "v1", now, prop="site-a", ent=(k == 0)) for k in range(3)))
+            q = "from=%s&to=%s" % (yd, td)
+            r = ok_summary(s, q)
+            expect_eq((r.json["freshness"]["rolledUpThrough"], r.json["freshness"]["lagDays"],
+                       r.json["freshness"]["missingDays"]), (td, 0, []), "freshness before the refresh", r)
+            expect_eq(r.json["trend"][-1]["pageViews"], 0, "today's page views before the refresh", r)
+            before = r.json["freshness"]["generatedAt"]
+
+            # the refresh is due again (as ROLLUP_REFRESH_MINUTES later): the next tick recomputes today
+            db.q("UPDATE job_runs SET last_started_at = last_started_at - interval '1 hour' WHERE job = 'refresh'")
+            harness.wait_until(lambda: ok_summary(s, q).json["trend"][-1]["pageViews"] == 3, 45, 0.5,
+                               "today's page views in the summary after a refresh (log: %s)" % harness.tail(log, 8))
+            r = ok_summary(s, q)
+            expect(r.json["freshness"]["generatedAt"] > before, "generatedAt %r moves on from %r" %
+                   (r.json["freshness"]["generatedAt"], before), r)
+            expect_eq(r.json["metrics"]["totalPageViews"]["value"], 4, "page views of yesterday and today", r)
+            text = open(log, encoding="utf-8", errors="replace").read()
+            # yesterday is final once computed after its end: the second refresh does today only
+            expect("Rollup refresh complete for default: %s (1 day(s))." % td in text,
+                   "second refresh of today only:\n" + text)
+            # a day of the window not rolled up is listed, not just shown as zeros
+            r = ok_summary(s, "from=%s&to=%s" % (str(d(yd) - datetime.timedelta(days=1)), td))
+            expect_eq(r.json["freshness"]["missingDays"], [str(d(yd) - datetime.timedelta(days=1))],
+                      "missingDays of a window reaching before the first rollup", r)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)

@@ -42,7 +42,9 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
          "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
          "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-         "b.empty_ua, b.bot_ua, b.headless "
+         "b.empty_ua, b.bot_ua, b.headless, "
+         /* whether the day has been rolled up at all (a day without a row is not a day of zeros) */
+         "m.id IS NOT NULL "
          "FROM (SELECT generate_series($2::date, $3::date, interval '1 day')::date AS d) days "
          "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
          "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
