@@ -299,6 +299,12 @@ D1_DEFAULT_METRICS = {
     "total_conversions": 4,
     "form_starts": 3,
     "form_submits": 2,
+    # the rates' sessions (migrations/0008): s-v1 s-v3 s-v4 started a form, s-v3 s-v4 submitted;
+    # s-v1 s-v2 s-v3 s-v4 s-v6 s-v8 entered, s-v3 s-v4 s-v6 s-v8 converted
+    "form_start_sessions": 3,
+    "form_completed_sessions": 2,
+    "entrance_sessions": 6,
+    "converted_entrance_sessions": 4,
     "new_leads": 4,              # l1 l2 l3 l5
     "time_to_first_capture_sum_ms": L1_TTFC + L2_TTFC + 0,
     "time_to_first_capture_count": 3,
@@ -774,8 +780,8 @@ def two_schedulers(db, overrides):
                                           stdout=f, stderr=subprocess.STDOUT, start_new_session=True))
             f.close()
         t0 = time.monotonic()
-        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "3",
-                           5, 0.1, "the three jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
+        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "4",
+                           5, 0.1, "the four jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
         took = time.monotonic() - t0
         time.sleep(1.0)  # both schedulers have made their first pass by now
         for k, p in enumerate(procs):
@@ -783,7 +789,8 @@ def two_schedulers(db, overrides):
         text = "".join(open(p, encoding="utf-8", errors="replace").read() for p in logs)
         jobs = db.rows("SELECT job, last_status, last_finished_at >= last_started_at AS ordered FROM job_runs "
                        "ORDER BY job")
-        expect_eq(jobs, [{"job": "retention", "last_status": "ok", "ordered": True},
+        expect_eq(jobs, [{"job": "refresh", "last_status": "ok", "ordered": True},
+                         {"job": "retention", "last_status": "ok", "ordered": True},
                          {"job": "rollups", "last_status": "ok", "ordered": True},
                          {"job": "salts", "last_status": "ok", "ordered": True}], "job_runs")
         expect_eq(len(re.findall(r"salts: finished", text)), 1, "'salts: finished' lines across both logs:\n" + text)
@@ -799,6 +806,7 @@ def two_schedulers(db, overrides):
         expect(re.search(r"retention: finished in \d+ ms", text), "no duration logged for retention:\n" + text)
         expect_eq(text.count("scheduler started"), 2, "'scheduler started' lines (both connected and ran):\n" + text)
         expect_eq(text.count("Rollup run complete for default"), 1, "rollup run output lines")
+        expect_eq(len(re.findall(r"refresh: finished", text)), 1, "'refresh: finished' lines across both logs:\n" + text)
         expect_eq(db.val("SELECT count(*) FROM daily_metric_rollups WHERE property_id = 'default'"), "7",
                   "rows written by the scheduled rollup (ROLLUP_BATCH_DAYS 7)")
         expect_eq(db.val("SELECT count(*) FROM events"), "0", "the scheduled purge removed the 2020 event")
@@ -940,6 +948,8 @@ def summary_values_and_deltas():
     expect_eq((fr.get("rolledUpThrough"), fr.get("generatedAt")), ("2026-03-20", "2026-03-21T00:05:00.123Z"),
               "freshness: the property's latest row", r)
     expect(fr.get("lagDays") in (lag("2026-03-20"), lag("2026-03-20") + 1), "lagDays %r" % fr.get("lagDays"), r)
+    # 03-11 has no rows, 03-13 only an ingest row: not rolled up, so their zeros in trend are no data
+    expect_eq(fr.get("missingDays"), ["2026-03-11", "2026-03-13"], "freshness.missingDays", r)
     # current: unique 15, returning 5, page views 40, entrances 10, conversions 3, starts 5, submits 3,
     # new leads 3, ttfc 10 800 000 ms / 3; baseline: 10, 2, 20, 5, 1, 4, 2, 1, 0 / 0
     check_metrics(r, {
@@ -1023,7 +1033,8 @@ def summary_empty_window_and_property_without_rows():
                            for k in (1, 2, 3)], "trend of zeros", r)
     expect_eq(j["freshness"]["rolledUpThrough"], "2026-03-20", "freshness does not depend on the window", r)
     r = ok_summary(s, {"from": "2026-03-10", "to": "2026-03-10", "propertyId": "p" * 128})
-    expect_eq(r.json["freshness"], {"rolledUpThrough": None, "generatedAt": None, "lagDays": None},
+    expect_eq(r.json["freshness"], {"rolledUpThrough": None, "generatedAt": None, "lagDays": None,
+                                    "missingDays": ["2026-03-10"]},
               "freshness of a property without rows", r)
     check_metrics(r, {k: (0, None) for k in METRIC_KEYS})
 
@@ -1155,7 +1166,8 @@ def summary_reads_only_rollups():
         check_metrics(r1, {
             "uniqueVisitors": (8, None), "totalPageViews": (19, None),
             "returningVisitorsPct": (4 / 8, None), "leadCaptureRate": (6 / 8, None),
-            "formCompletionRate": (2 / 3, None), "landingPageConversionRate": (5 / 17, None),
+            # sessions (migrations/0008): D 4 of 6 entering sessions converted, D-1 s-v7 1 of 1, D+1 0 of 1
+            "formCompletionRate": (2 / 3, None), "landingPageConversionRate": (5 / 8, None),
             "avgTimeToFirstCaptureHrs": (((L1_TTFC + L2_TTFC) + (4 * DAY_MS + DAY_MS - 1)) / 4 / 3600000, None)})
         expect_eq(j["ingest"]["totalEventsAccepted"], 26, "accepted events", r1)
         expect_eq(j["ingest"]["totalEventsRejected"], 4, "rejected events (r1 r2 r3 on D, r7 on D+1)", r1)
@@ -1323,3 +1335,148 @@ def summary_refuses_dates_before_1970():
         expect_eq(r.json["compareTo"], {"from": "1969-12-01", "to": "1969-12-31"}, "comparison window", r)
         r = s.request("GET", "/v1/metrics/summary?from=9999-12-01&to=9999-12-31", headers=h)
         expect_eq(r.status, 200, "the last representable month", r)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15 item 6: the rates are shares (0-1) by construction
+
+@test(timeout=90)
+def summary_rates_are_shares():
+    """formCompletionRate = sessions with a form_start that also submitted / sessions with a
+    form_start; landingPageConversionRate = sessions that entered and converted / sessions that
+    entered (docs/API.md). The events came back as 2 and as more than 1 when counted per event."""
+    db = DB("rates")
+    D, E, F = "2026-04-01", "2026-04-02", "2026-04-03"
+    sql = [visitor(v, "2026-03-01 00:00") for v in ("v1", "v2", "v3", "v4", "v5")]
+    sql += [session("s" + v[1:], v, D + " 00:00") for v in ("v1", "v2", "v3", "v4", "v5")]
+    ev = [
+        # s1: entered, started a form, submitted it twice (two captures: two form_submit events)
+        ("a1", "v1", D, "09:00", "page_view", True, False, "s1"),
+        ("a2", "v1", D, "09:01", "form_start", False, False, "s1"),
+        ("a3", "v1", D, "09:02", "form_submit", False, True, "s1"),
+        ("a4", "v1", D, "09:03", "form_submit", False, True, "s1"),
+        # s2: entered, started, never submitted
+        ("b1", "v2", D, "10:00", "page_view", True, False, "s2"),
+        ("b2", "v2", D, "10:01", "form_start", False, False, "s2"),
+        # s3: captures without any form_start (the server-side form_submit of /v1/leads/capture), no entrance
+        ("c1", "v3", D, "11:00", "form_submit", False, True, "s3"),
+        ("c2", "v3", D, "11:05", "form_submit", False, True, "s3"),
+        ("c3", "v3", D, "11:06", "form_submit", False, True, "s3"),
+        # s4: one entrance, three conversions
+        ("d1", "v4", D, "12:00", "page_view", True, True, "s4"),
+        ("d2", "v4", D, "12:01", "click", False, True, "s4"),
+        ("d3", "v4", D, "12:02", "click", False, True, "s4"),
+        # E: captures only, no form_start and no entrance at all (zero denominators)
+        ("e1", "v5", E, "09:00", "form_submit", False, True, "s5"),
+        ("e2", "v5", E, "09:01", "form_submit", False, True, "s5"),
+        # F: an event without a session: its visitor stands for the session
+        ("f1", "v5", F, "09:00", "page_view", True, False, None),
+        ("f2", "v5", F, "09:01", "form_start", False, False, None),
+        ("f3", "v5", F, "09:02", "form_submit", False, True, None),
+    ]
+    for eid, vid, day, hm, etype, ent, conv, sid in ev:
+        sql.append(event(eid, vid, "%s %s" % (day, hm), etype, ent=ent, conv=conv, sid=sid))
+    db.q("\n".join(sql))
+    db.backfill(D, F)
+    # rollups discrepancy compares raw and rollup events: still in agreement
+    r = db.run("rollups", "discrepancy", "--from=" + D, "--to=" + F)
+    expect_eq(r.returncode, 0, "rollups discrepancy exit (stdout %r)" % r.stdout)
+    with Stack(db.url, workers=1, env={"RATE_LIMIT_SUMMARY": 0}) as s:
+        # per event these were 5/2 = 2.5 and 8/3: 1 of the 2 sessions that started submitted,
+        # 2 of the 3 that entered converted
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, D)),
+                      {"formCompletionRate": (1 / 2, None), "landingPageConversionRate": (2 / 3, None)})
+        m, _ = rollup_rows(db, "default", d(D))
+        check_row(m, {"form_starts": 2, "form_submits": 5, "total_entrances": 3, "total_conversions": 8,
+                      "form_start_sessions": 2, "form_completed_sessions": 1, "entrance_sessions": 3,
+                      "converted_entrance_sessions": 2}, "rate columns of %s" % D)
+        check_row(rollup_rows(db, "default", d(E))[0], {"form_start_sessions": 0, "form_completed_sessions": 0,
+                                                         "entrance_sessions": 0, "converted_entrance_sessions": 0},
+                  "rate columns of %s (captures only)" % E)
+        check_row(rollup_rows(db, "default", d(F))[0], {"form_start_sessions": 1, "form_completed_sessions": 1,
+                                                         "entrance_sessions": 1, "converted_entrance_sessions": 1},
+                  "rate columns of %s (no session id)" % F)
+        # zero denominators (no form_start, no entrance, conversions anyway): 0, as every ratio of the summary
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (E, E)),
+                      {"formCompletionRate": (0, None), "landingPageConversionRate": (0, None)})
+        # sums over days: (1 + 0 + 1) / (2 + 0 + 1), (2 + 0 + 1) / (3 + 0 + 1); never above 1
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, F)),
+                      {"formCompletionRate": (2 / 3, None), "landingPageConversionRate": (3 / 4, None)})
+        # a row rolled up before migration 0008 (NULL rate columns): the bound min(numerator, denominator)
+        db.q("UPDATE daily_metric_rollups SET form_start_sessions = NULL, form_completed_sessions = NULL, "
+             "entrance_sessions = NULL, converted_entrance_sessions = NULL WHERE day = %s" % lit(D))
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, D)),
+                      {"formCompletionRate": (1, None), "landingPageConversionRate": (1, None)})
+        # recomputing the day (rollups backfill, or the scheduler's next run) restores the shares
+        db.backfill(D)
+        check_metrics(ok_summary(s, "from=%s&to=%s" % (D, D)),
+                      {"formCompletionRate": (1 / 2, None), "landingPageConversionRate": (2 / 3, None)})
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15 item 7: today's numbers are refreshed, and a day without a rollup is marked
+
+@test(timeout=150)
+def scheduler_refreshes_today():
+    """The fault: the rollup of today ran before the day's events, and the summary said
+    rolledUpThrough today, lagDays 0, with zeros. The refresh job (every ROLLUP_REFRESH_MINUTES)
+    recomputes today, and yesterday while its rollup is not final (computed before its end)."""
+    db = DB("refresh")
+    now = db.val("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')")
+    td = now[:10]
+    yd = str(d(td) - datetime.timedelta(days=1))
+    # yesterday: one event, and a rollup row computed at noon, before the event (not final)
+    db.q(visitor("v0", yd + " 00:00") + event("y1", "v0", yd + " 13:00", prop="site-a") +
+         mrow("default", yd, generated="%s 12:00:00.000" % yd))
+    # ROLLUP_BATCH_DAYS 1: the hourly batch job covers today only, so yesterday is the refresh's
+    env = dict(db.env, ROLLUP_INTERVAL_MINUTES="60", ROLLUP_REFRESH_MINUTES="1", ROLLUP_BATCH_DAYS="1")
+    tmp = tempfile.mkdtemp(prefix="itmet-refresh-", dir="/tmp")
+    log = os.path.join(tmp, "scheduler.log")
+    with open(log, "wb") as f:
+        p = subprocess.Popen([BACKEND_BIN, "scheduler"], env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=f,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with Stack(db.url, workers=1, env={"RATE_LIMIT_SUMMARY": 0}) as s:
+            harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL "
+                                              "AND job IN ('rollups', 'refresh')") == "2", 10, 0.1,
+                               "rollups and refresh to finish (job_runs: %s; log: %s)" %
+                               (db.q("SELECT * FROM job_runs"), harness.tail(log, 8)))
+            m, _ = rollup_rows(db, "default", d(yd))
+            check_row(m, {"unique_visitors": 1, "total_page_views": 1}, "yesterday recomputed by the refresh")
+            text = open(log, encoding="utf-8", errors="replace").read()
+            expect("Rollup refresh complete for default: %s (2 day(s))." % yd in text,
+                   "refresh of yesterday and today in the log:\n" + text)
+
+            # the day's events arrive after its rollup: fresh by the freshness block, zeros by the counts
+            db.q(visitor("v1", td + " 00:00") + "".join(
+                event("t%d" % k, "v1", now, prop="site-a", ent=(k == 0)) for k in range(3)))
+            q = "from=%s&to=%s" % (yd, td)
+            r = ok_summary(s, q)
+            expect_eq((r.json["freshness"]["rolledUpThrough"], r.json["freshness"]["lagDays"],
+                       r.json["freshness"]["missingDays"]), (td, 0, []), "freshness before the refresh", r)
+            expect_eq(r.json["trend"][-1]["pageViews"], 0, "today's page views before the refresh", r)
+            before = r.json["freshness"]["generatedAt"]
+
+            # the refresh is due again (as ROLLUP_REFRESH_MINUTES later): the next tick recomputes today
+            db.q("UPDATE job_runs SET last_started_at = last_started_at - interval '1 hour' WHERE job = 'refresh'")
+            harness.wait_until(lambda: ok_summary(s, q).json["trend"][-1]["pageViews"] == 3, 45, 0.5,
+                               "today's page views in the summary after a refresh (log: %s)" % harness.tail(log, 8))
+            r = ok_summary(s, q)
+            expect(r.json["freshness"]["generatedAt"] > before, "generatedAt %r moves on from %r" %
+                   (r.json["freshness"]["generatedAt"], before), r)
+            expect_eq(r.json["metrics"]["totalPageViews"]["value"], 4, "page views of yesterday and today", r)
+            text = open(log, encoding="utf-8", errors="replace").read()
+            # yesterday is final once computed after its end: the second refresh does today only
+            expect("Rollup refresh complete for default: %s (1 day(s))." % td in text,
+                   "second refresh of today only:\n" + text)
+            # a day of the window not rolled up is listed, not just shown as zeros
+            r = ok_summary(s, "from=%s&to=%s" % (str(d(yd) - datetime.timedelta(days=1)), td))
+            expect_eq(r.json["freshness"]["missingDays"], [str(d(yd) - datetime.timedelta(days=1))],
+                      "missingDays of a window reaching before the first rollup", r)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)

@@ -312,7 +312,7 @@ def scrape_counts_exactly_the_traffic_sent():
         expect_eq(one(fams, "backend_db_errors_total", kind="unavailable"), 0, "db errors (unavailable)")
         expect_eq(one(fams, "backend_db_errors_total", kind="statement"), 0, "db errors (statement)")
         expect_eq(one(fams, "backend_responders"), WORKERS, "responders")
-        for job in ("rollups", "retention", "salts"):
+        for job in ("rollups", "retention", "salts", "refresh"):
             for outcome in ("ok", "failed", "error", "skipped"):
                 expect_eq(one(fams, "backend_scheduler_jobs_total", job=job, outcome=outcome), 0,
                           "%s %s with no scheduler" % (job, outcome))
@@ -367,18 +367,21 @@ def scheduler_outcomes_and_rollup_lag():
         try:
             lock.send("SELECT pg_advisory_lock(%s); SELECT 'locked';" % ROLLUPS_LOCK)
             expect(lock.wait_for("locked"), "psql took the rollups lock (%s)" % lock.stderr())
-            # the salts job (issue 14) runs after retention: wait for it too, so the counts are final
-            out = run_scheduler(lambda f: jobs(f).get(("retention", "ok")) == 1 and jobs(f).get(("salts", "ok")) == 1)
+            # the salts job (issue 14) and the refresh job (issue 15) run after retention: wait for
+            # them too, so the counts are final
+            out = run_scheduler(lambda f: jobs(f).get(("retention", "ok")) == 1 and jobs(f).get(("salts", "ok")) == 1
+                                and jobs(f).get(("refresh", "ok")) == 1)
         finally:
             lock.close()
-        expect_eq(jobs(scrape(s)), {("rollups", "skipped"): 1, ("retention", "ok"): 1, ("salts", "ok"): 1},
+        expect_eq(jobs(scrape(s)), {("rollups", "skipped"): 1, ("retention", "ok"): 1, ("salts", "ok"): 1,
+                                    ("refresh", "ok"): 1},
                   "outcomes with the rollups lock held elsewhere (scheduler log: %s)" % out[-600:])
 
         out = run_scheduler(lambda f: jobs(f).get(("rollups", "ok")) == 1)
         fams = scrape(s)
         expect_eq(jobs(fams), {("rollups", "skipped"): 1, ("rollups", "ok"): 1, ("retention", "ok"): 1,
-                               ("salts", "ok"): 1},
-                  "outcomes after a second scheduler (retention and salts not due again) (log: %s)" % out[-600:])
+                               ("salts", "ok"): 1, ("refresh", "ok"): 1},
+                  "outcomes after a second scheduler (retention, salts, refresh not due again) (log: %s)" % out[-600:])
         expect_eq(one(fams, "backend_rollup_lag_days"), 0, "lag after a rollups run")
         expect_eq(fams["backend_rollup_lag_days"]["type"], "gauge", "lag family type")
 

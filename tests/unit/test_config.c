@@ -122,6 +122,7 @@ static void test_defaults(void)
     CHECK_INT(c.rollup_batch_days, 7);
     CHECK_STR(c.rollup_default_property_id, "default");
     CHECK_INT(c.rollup_interval_minutes, 60);
+    CHECK_INT(c.rollup_refresh_minutes, 5);
     CHECK_INT(c.retention_days, 90);
     CHECK(c.privacy_contact_email == NULL);
     CHECK_INT(c.log_level, LOG_INFO);
@@ -288,6 +289,7 @@ static void test_int_ranges(void)
         {"HEURISTIC_LINK_WINDOW_MINUTES", 1, 1440},
         {"ROLLUP_BATCH_DAYS", 1, 365},
         {"ROLLUP_INTERVAL_MINUTES", 1, 10080},
+        {"ROLLUP_REFRESH_MINUTES", 1, 1440},
         {"RETENTION_DAYS", 1, 36500},
     };
     for (size_t i = 0; i < ARRAY_LEN(ranges); i++) {
@@ -314,7 +316,8 @@ static void test_int_ranges(void)
     CHECK_INT(LOAD(&c, {"PORT", "8080"}, {"FCGI_WORKERS", num(CONFIG_FCGI_WORKERS_MAX)},
                    {"MAX_BODY_BYTES", num(BODY_BYTES_MIN)}, {"SESSION_INACTIVITY_MINUTES", "45"},
                    {"HEURISTIC_LINK_WINDOW_MINUTES", "5"}, {"ROLLUP_BATCH_DAYS", "365"},
-                   {"ROLLUP_INTERVAL_MINUTES", "15"}, {"RETENTION_DAYS", "30"}),
+                   {"ROLLUP_INTERVAL_MINUTES", "15"}, {"RETENTION_DAYS", "30"},
+                   {"ROLLUP_REFRESH_MINUTES", "2"}),
               0);
     CHECK_INT(c.port, 8080);
     CHECK_INT(c.fcgi_workers, CONFIG_FCGI_WORKERS_MAX);
@@ -323,6 +326,7 @@ static void test_int_ranges(void)
     CHECK_INT(c.heuristic_link_window_minutes, 5);
     CHECK_INT(c.rollup_batch_days, 365);
     CHECK_INT(c.rollup_interval_minutes, 15);
+    CHECK_INT(c.rollup_refresh_minutes, 2);
     CHECK_INT(c.retention_days, 30);
     config_free(&c);
 

@@ -63,10 +63,12 @@ static void add_sources(struct sums *s, const char *text)
     json_decref(o);
 }
 
-/* Columns of STMT_SUMMARY: 0 day, 1 unique, 2 returning, 3 page views, 4 entrances, 5 conversions,
- * 6 form starts, 7 form submits, 8 new leads, 9 ttfc sum, 10 ttfc count, 11 sources, 12 accepted,
- * 13 rejected, 14 p95, 15 freshness day, 16 freshness generated_at, 17..19 bots dropped (BOT_REASONS
- * order) */
+/* Columns of STMT_SUMMARY: 0 day, 1 unique, 2 returning, 3 page views, 4 sessions that entered,
+ * 5 of those the converted, 6 sessions with a form start, 7 of those the submitted (so 5 <= 4 and
+ * 7 <= 6 on every row, and the rates are shares), 8 new leads, 9 ttfc sum, 10 ttfc count, 11 sources, 12
+ * accepted, 13 rejected, 14 p95, 15 freshness day, 16 freshness generated_at, 17..19 bots dropped
+ * (BOT_REASONS order), 20 the day has a metric rollup row ("t"/"f") */
+#define COL_ROLLED_UP 20
 static void add_row(struct sums *s, const PGresult *r, int i)
 {
     s->unique += num(r, i, 1);
@@ -152,9 +154,12 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
     memset(&cur, 0, sizeof(cur));
     memset(&base, 0, sizeof(base));
     json_t *trend = json_array();
+    json_t *missing = json_array(); /* days of the window without a rollup: shown as zeros in trend */
     for (int i = 0; i < PQntuples(r); i++) {
         bool in_current = start + i >= sq->from;
         add_row(in_current ? &cur : &base, r, i);
+        if (in_current && strcmp(PQgetvalue(r, i, COL_ROLLED_UP), "t") != 0)
+            json_array_append_new(missing, json_string(PQgetvalue(r, i, 0)));
         if (in_current)
             json_array_append_new(trend,
                                   json_pack("{s:s, s:I, s:I, s:I}", "day", PQgetvalue(r, i, 0),
@@ -195,10 +200,12 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
     if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 15)) {
         int64_t latest = 0;
         (void)v_parse_date(str_from_cstr(PQgetvalue(r, 0, 15)), &latest);
-        freshness = json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
-                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)(clock_today() - latest));
+        freshness = json_pack("{s:s, s:s, s:I, s:o}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
+                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)(clock_today() - latest),
+                              "missingDays", missing);
     } else {
-        freshness = json_pack("{s:n, s:n, s:n}", "rolledUpThrough", "generatedAt", "lagDays");
+        freshness = json_pack("{s:n, s:n, s:n, s:o}", "rolledUpThrough", "generatedAt", "lagDays",
+                              "missingDays", missing);
     }
     return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1, "window", window_json(sq->from, sq->to),
                      "compareTo", c ? window_json(sq->from - n, sq->from - 1) : json_null(), "freshness",

@@ -186,7 +186,8 @@ static const struct command COMMANDS[] = {
      NULL, NULL},
     {"scheduler", cmd_scheduler, "run rollups and the purge on their schedule",
      "usage: backend scheduler\n"
-     "Runs the rollups every ROLLUP_INTERVAL_MINUTES and the retention purge daily, until\n"
+     "Runs the rollups every ROLLUP_INTERVAL_MINUTES, today's (and yesterday's until final)\n"
+     "every ROLLUP_REFRESH_MINUTES, the cookieless salts and the retention purge daily, until\n"
      "SIGTERM or SIGINT. entrypoint.sh starts it beside lighttpd.\n",
      NO_ARGS, NULL},
     {"check-config", cmd_check_config, "validate the environment and print it, secrets redacted",

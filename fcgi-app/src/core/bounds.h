@@ -121,6 +121,9 @@
 #define CONFIG_WINDOW_MINUTES_MAX 1440
 #define CONFIG_ROLLUP_BATCH_DAYS_MAX 365
 #define CONFIG_ROLLUP_INTERVAL_MINUTES_MAX 10080 /* a week */
+/* ROLLUP_REFRESH_MINUTES: today's numbers at most a day old even at the slowest setting */
+#define CONFIG_ROLLUP_REFRESH_MINUTES_MAX 1440
+#define CONFIG_ROLLUP_REFRESH_MINUTES_DEFAULT 5
 #define CONFIG_RETENTION_DAYS_MAX 36500
 /* DATABASE_SCHEMA: Postgres truncates identifiers beyond NAMEDATALEN - 1 bytes. */
 #define CONFIG_DB_SCHEMA_MAX_LEN 63

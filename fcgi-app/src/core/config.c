@@ -460,6 +460,9 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
 
     c->rollup_interval_minutes =
         (int)env_long(&l, "ROLLUP_INTERVAL_MINUTES", 60, 1, CONFIG_ROLLUP_INTERVAL_MINUTES_MAX);
+    c->rollup_refresh_minutes =
+        (int)env_long(&l, "ROLLUP_REFRESH_MINUTES", CONFIG_ROLLUP_REFRESH_MINUTES_DEFAULT, 1,
+                      CONFIG_ROLLUP_REFRESH_MINUTES_MAX);
     c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, CONFIG_RETENTION_DAYS_MAX);
     c->privacy_contact_email = env_str(&l, "PRIVACY_CONTACT_EMAIL");
 
@@ -569,6 +572,7 @@ void config_print(const struct config *c, int fd)
             c->drop_bots ? "drop" : "label");
     dprintf(fd, "ROLLUP_BATCH_DAYS=%d\nROLLUP_DEFAULT_PROPERTY_ID=%s\nROLLUP_INTERVAL_MINUTES=%d\n",
             c->rollup_batch_days, c->rollup_default_property_id, c->rollup_interval_minutes);
+    dprintf(fd, "ROLLUP_REFRESH_MINUTES=%d\n", c->rollup_refresh_minutes);
     dprintf(fd, "RETENTION_DAYS=%d\nPRIVACY_CONTACT_EMAIL=%s\nLOG_LEVEL=%s\nDATABASE_SCHEMA=%s\n",
             c->retention_days, c->privacy_contact_email ? c->privacy_contact_email : "", lvl[c->log_level],
             c->database_schema);

@@ -66,6 +66,8 @@ struct config {
     int rollup_batch_days;
     const char *rollup_default_property_id;
     int rollup_interval_minutes;
+    /* the refresh job: today's and (until final) yesterday's rollups every this many minutes */
+    int rollup_refresh_minutes;
     int retention_days;
     const char *privacy_contact_email; /* NULL when unset */
     enum log_level log_level;

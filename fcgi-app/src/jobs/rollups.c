@@ -110,8 +110,8 @@ static bool is_default(const struct config *cfg, const char *property)
     return strcmp(property, cfg->rollup_default_property_id) == 0;
 }
 
-/* Recomputes every day of w, one transaction per day. */
-static int rollup_window(const struct config *cfg, PGconn *c, const struct window *w)
+/* Recomputes every day of w, one transaction per day, without the summary line. */
+static int rollup_days(const struct config *cfg, PGconn *c, const struct window *w)
 {
     for (int64_t d = w->from; d <= w->to; d++) {
         char day[V_DATE_LEN], err[JOB_ERR_LEN];
@@ -124,6 +124,14 @@ static int rollup_window(const struct config *cfg, PGconn *c, const struct windo
             return -1;
         }
     }
+    return 0;
+}
+
+/* Recomputes every day of w, one transaction per day. */
+static int rollup_window(const struct config *cfg, PGconn *c, const struct window *w)
+{
+    if (rollup_days(cfg, c, w) != 0)
+        return -1;
     char from[V_DATE_LEN], to[V_DATE_LEN];
     v_format_date(w->from, from);
     v_format_date(w->to, to);
@@ -137,6 +145,39 @@ int rollups_run(const struct config *cfg, PGconn *c)
     struct window w = {rollups_today() - (cfg->rollup_batch_days - 1), rollups_today(),
                        cfg->rollup_default_property_id};
     return rollup_window(cfg, c, &w);
+}
+
+/* $1 property, $2 day: true while the day's rollup is not final, i.e. missing or computed before
+ * the day had ended (events of the day may have come after it); once recomputed after its end it is
+ * left to the batch job (ROLLUP_INTERVAL_MINUTES) like every older day. */
+static const char SQL_DAY_OPEN[] =
+    "SELECT NOT EXISTS (SELECT 1 FROM daily_metric_rollups WHERE property_id = $1 "
+    "AND day = $2::date AND generated_at >= ($2::date + 1)::timestamp)";
+
+int rollups_refresh(const struct config *cfg, PGconn *c)
+{
+    char err[JOB_ERR_LEN], day[V_DATE_LEN];
+    PGresult *r = NULL;
+    int64_t today = rollups_today();
+    struct window w = {today, today, cfg->rollup_default_property_id};
+    v_format_date(today - 1, day);
+    const char *params[] = {w.property, day};
+    if (pgjob_exec(c, SQL_DAY_OPEN, 2, params, &r, "refresh", err, sizeof(err)) != 0) {
+        report(LOG_ERROR, "rollups: %s", err);
+        return -1;
+    }
+    if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+        w.from = today - 1;
+    PQclear(r);
+    for (int64_t d = w.from; d <= w.to; d++) {
+        struct window one = {d, d, w.property};
+        if (rollup_days(cfg, c, &one) != 0)
+            return -1;
+    }
+    v_format_date(w.from, day);
+    report(LOG_INFO, "Rollup refresh complete for %s: %s (%lld day(s)).", w.property, day,
+           (long long)(w.to - w.from + 1));
+    return 0;
 }
 
 static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv)

@@ -20,6 +20,9 @@ int retention_main(const struct config *cfg, int argc, char **argv);
 void rollups_report_to_log(bool on);
 
 int rollups_run(const struct config *cfg, PGconn *c);
+/* The refresh job: today's rollup, and yesterday's while it is not final (missing, or computed
+ * before the day ended), so the summary's today is at most ROLLUP_REFRESH_MINUTES old. */
+int rollups_refresh(const struct config *cfg, PGconn *c);
 int retention_purge(const struct config *cfg, PGconn *c);
 
 /* Today's UTC date as days since 1970-01-01. */

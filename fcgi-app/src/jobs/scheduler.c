@@ -148,10 +148,13 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
         {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run, MJ_ROLLUPS},
         {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge, MJ_RETENTION},
         {"salts", "7163019482257351204", SALT_JOB_INTERVAL_S, salts_run, MJ_SALTS},
+        {"refresh", "7163019482257351205", (long)cfg->rollup_refresh_minutes * 60, rollups_refresh,
+         MJ_REFRESH},
     };
     rollups_report_to_log(true); /* the jobs' summaries are log lines like ours */
-    log_info("scheduler started: rollups every %d min, retention purge daily, salts every %d min",
-             cfg->rollup_interval_minutes, SALT_JOB_INTERVAL_S / 60);
+    log_info("scheduler started: rollups every %d min, retention purge daily, salts every %d min, "
+             "today's rollups refreshed every %d min",
+             cfg->rollup_interval_minutes, SALT_JOB_INTERVAL_S / 60, cfg->rollup_refresh_minutes);
     PGconn *c = NULL;
     while (!g_stop) {
         if (!c) {

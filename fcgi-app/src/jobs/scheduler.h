@@ -1,4 +1,5 @@
-/* scheduler.h - the `scheduler` command: rollups every ROLLUP_INTERVAL_MINUTES and the retention
+/* scheduler.h - the `scheduler` command: rollups every ROLLUP_INTERVAL_MINUTES, today's refreshed
+ * every ROLLUP_REFRESH_MINUTES, and the retention
  * purge once a day, each under an advisory lock so several machines never run a job twice. */
 #ifndef SCHEDULER_H
 #define SCHEDULER_H

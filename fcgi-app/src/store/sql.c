@@ -31,13 +31,20 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     [STMT_SUMMARY] =
         {"summary",
          "SELECT d::date::text, COALESCE(m.unique_visitors, 0), COALESCE(m.returning_visitors, 0), "
-         "COALESCE(m.total_page_views, 0), COALESCE(m.total_entrances, 0), "
-         "COALESCE(m.total_conversions, 0), COALESCE(m.form_starts, 0), COALESCE(m.form_submits, 0), "
+         "COALESCE(m.total_page_views, 0), "
+         /* the rates' shares (migrations/0008); a row rolled up before 0008 has NULLs there until
+          * recomputed, read as the bound min(numerator, denominator) of its event counts */
+         "COALESCE(m.entrance_sessions, m.total_entrances, 0), "
+         "COALESCE(m.converted_entrance_sessions, LEAST(m.total_conversions, m.total_entrances), 0), "
+         "COALESCE(m.form_start_sessions, m.form_starts, 0), "
+         "COALESCE(m.form_completed_sessions, LEAST(m.form_submits, m.form_starts), 0), "
          "COALESCE(m.new_leads, 0), COALESCE(m.time_to_first_capture_sum_ms, 0), "
          "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
          "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
          "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-         "b.empty_ua, b.bot_ua, b.headless "
+         "b.empty_ua, b.bot_ua, b.headless, "
+         /* whether the day has been rolled up at all (a day without a row is not a day of zeros) */
+         "m.id IS NOT NULL "
          "FROM (SELECT generate_series($2::date, $3::date, interval '1 day')::date AS d) days "
          "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
          "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
