@@ -10,10 +10,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/rundir.h"
 
 /* Atomics shared between processes must not fall back to a hidden lock (it would be per process). */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
@@ -85,45 +86,29 @@ uint64_t metrics_fingerprint(const char *const *labels, size_t n)
     return h;
 }
 
-int metrics_open(const char *path, uint64_t fingerprint)
+/* another layout or other route labels (a new binary in an old RUN_DIR): counts under the old
+ * meaning would be misattributed, so start again (Prometheus reads a counter reset) */
+static int prepare_table(void *table, bool fresh, void *ctx)
 {
-    int rc = -1;
-    /* O_NOFOLLOW: a symbolic link planted at path is refused (ELOOP), never written through */
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    /* the first opener sizes and initialises the table while holding the file lock */
-    if (flock(fd, LOCK_EX) != 0)
-        goto out;
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        goto out_unlock;
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-        errno = EPERM; /* a table someone else made (or not a file) is not ours to trust */
-        goto out_unlock;
-    }
-    bool fresh = (size_t)st.st_size != sizeof(struct metrics_table);
-    if (fresh && ftruncate(fd, (off_t)sizeof(struct metrics_table)) != 0)
-        goto out_unlock;
-    void *m = mmap(NULL, sizeof(struct metrics_table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED)
-        goto out_unlock;
-    struct metrics_table *t = m;
-    /* another layout or other route labels (a new binary in an old RUN_DIR): counts under the old
-     * meaning would be misattributed, so start again (Prometheus reads a counter reset) */
+    struct metrics_table *t = table;
+    uint64_t fingerprint = *(const uint64_t *)ctx;
     if (fresh || t->magic != METRICS_MAGIC || t->size != sizeof(*t) || t->fingerprint != fingerprint) {
         memset(t, 0, sizeof(*t));
         t->size = sizeof(*t);
         t->fingerprint = fingerprint;
         __atomic_store_n(&t->magic, METRICS_MAGIC, __ATOMIC_RELEASE);
     }
+    return 0;
+}
+
+int metrics_open(const char *path, uint64_t fingerprint)
+{
+    struct metrics_table *t =
+        rundir_map_table(path, sizeof(struct metrics_table), prepare_table, &fingerprint);
+    if (!t)
+        return -1;
     g_t = t;
-    rc = 0;
-out_unlock:
-    (void)flock(fd, LOCK_UN);
-out:
-    close(fd);
-    return rc;
+    return 0;
 }
 
 void metrics_close(void)

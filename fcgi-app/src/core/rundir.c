@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,4 +46,41 @@ int rundir_check(const char *dir, bool missing_ok, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+void *rundir_map_table(const char *path, size_t size, rundir_table_prepare prepare, void *ctx)
+{
+    void *out = NULL;
+    /* O_NOFOLLOW: a symbolic link planted at path is refused (ELOOP), never written through */
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    /* the first opener sizes and initialises the table while holding the file lock */
+    if (flock(fd, LOCK_EX) != 0)
+        goto out;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        goto out_unlock;
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        errno = EPERM; /* a table someone else made (or not a file) is not ours to trust */
+        goto out_unlock;
+    }
+    bool fresh = (size_t)st.st_size != size;
+    if (fresh && ftruncate(fd, (off_t)size) != 0)
+        goto out_unlock;
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        goto out_unlock;
+    if (prepare(m, fresh, ctx) != 0) {
+        int e = errno;
+        munmap(m, size);
+        errno = e;
+        goto out_unlock;
+    }
+    out = m;
+out_unlock:
+    (void)flock(fd, LOCK_UN);
+out:
+    close(fd);
+    return out;
 }

@@ -12,4 +12,15 @@
  * a directory that does not exist yet passes (it is created later, mode 0700). */
 int rundir_check(const char *dir, bool missing_ok, char *err, size_t errlen) ATTR_WUR;
 
+/* Makes the table of a RUN_DIR file valid: called with the file lock held, so the first opener
+ * initialises it while the others wait. fresh: the file was just created or had another size, so
+ * its bytes mean nothing yet. Returns 0, or -1 with errno set. */
+typedef int (*rundir_table_prepare)(void *table, bool fresh, void *ctx);
+
+/* Maps path (created 0600, never through a symbolic link, refused with EPERM unless it is a
+ * regular file of the effective uid) as a shared table of size bytes, sized and handed to prepare
+ * under an exclusive file lock. Returns the mapping (the caller munmap()s it, size bytes), or NULL
+ * with errno set. */
+void *rundir_map_table(const char *path, size_t size, rundir_table_prepare prepare, void *ctx) ATTR_WUR;
+
 #endif

@@ -9,12 +9,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/rundir.h"
 #include "http/ratelimit_table.h"
 
 static struct rl_table *g_table;
@@ -44,50 +44,33 @@ static int init_table(struct rl_table *t)
     return 0;
 }
 
+/* a table of another layout (or none yet) is made anew: a new mutex and a new random key */
+static int prepare_table(void *table, bool fresh, void *ctx)
+{
+    (void)ctx;
+    struct rl_table *t = table;
+    if (!fresh && t->magic == RL_MAGIC && t->nslots == RATELIMIT_SLOTS)
+        return 0;
+    memset(t, 0, sizeof(*t));
+    if (init_table(t) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
 int ratelimit_open(const char *path)
 {
-    int rc = -1;
     if (sodium_init() < 0) {
         errno = EINVAL;
         return -1;
     }
-    /* O_NOFOLLOW: a symbolic link planted at path is refused (ELOOP), never written through */
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
+    struct rl_table *t = rundir_map_table(path, sizeof(struct rl_table), prepare_table, NULL);
+    if (!t)
         return -1;
-    /* the first opener sizes and initialises the table while holding the file lock */
-    if (flock(fd, LOCK_EX) != 0)
-        goto out;
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        goto out_unlock;
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-        errno = EPERM; /* a table someone else made (or not a file) is not ours to trust */
-        goto out_unlock;
-    }
-    bool fresh = (size_t)st.st_size != sizeof(struct rl_table);
-    if (fresh && ftruncate(fd, (off_t)sizeof(struct rl_table)) != 0)
-        goto out_unlock;
-    void *m = mmap(NULL, sizeof(struct rl_table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED)
-        goto out_unlock;
-    struct rl_table *t = m;
-    if (fresh || t->magic != RL_MAGIC || t->nslots != RATELIMIT_SLOTS) {
-        memset(t, 0, sizeof(*t));
-        if (init_table(t) != 0) {
-            munmap(m, sizeof(struct rl_table));
-            errno = EINVAL;
-            goto out_unlock;
-        }
-    }
     memcpy(g_key, t->key, sizeof(g_key));
     g_table = t;
-    rc = 0;
-out_unlock:
-    (void)flock(fd, LOCK_UN);
-out:
-    close(fd);
-    return rc;
+    return 0;
 }
 
 void ratelimit_close(void)
