@@ -135,17 +135,22 @@ static PGresult *wait_result(PGconn *c, int64_t deadline)
     }
 }
 
-/* Sends a flush-pending query in non-blocking mode and waits. NULL on timeout/loss. */
-static PGresult *finish_send(PGconn *c, int64_t deadline)
+/* Sends what libpq has queued in non-blocking mode. false on timeout/loss. */
+static bool flush_all(PGconn *c, int64_t deadline)
 {
     for (;;) {
         int f = PQflush(c);
         if (f == 0)
-            break;
+            return true;
         if (f < 0 || wait_socket(c, POLLOUT, deadline) != 1)
-            return NULL;
+            return false;
     }
-    return wait_result(c, deadline);
+}
+
+/* Sends a flush-pending query in non-blocking mode and waits. NULL on timeout/loss. */
+static PGresult *finish_send(PGconn *c, int64_t deadline)
+{
+    return flush_all(c, deadline) ? wait_result(c, deadline) : NULL;
 }
 
 /* Collects the results of a pipeline of two queries (the settings, the statement) and its sync.
@@ -153,13 +158,8 @@ static PGresult *finish_send(PGconn *c, int64_t deadline)
  * then skipped by the server); NULL on timeout or loss. Leaves pipeline mode. */
 static PGresult *finish_pipeline(PGconn *c, int64_t deadline)
 {
-    for (;;) {
-        int f = PQflush(c);
-        if (f == 0)
-            break;
-        if (f < 0 || wait_socket(c, POLLOUT, deadline) != 1)
-            return NULL;
-    }
+    if (!flush_all(c, deadline))
+        return NULL;
     PGresult *out = NULL;
     int ended = 0; /* queries whose results are all read; a NULL from PQgetResult ends one */
     for (;;) {

@@ -76,20 +76,21 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
- * ?schema= treats it; TimeZone UTC because timestamp(3) columns hold UTC wall time */
-const char SQL_SESSION_SETUP[] = "SELECT set_config('TimeZone', 'UTC', false), "
-                                 "set_config('search_path', quote_ident($1), false), "
-                                 "set_config('statement_timeout', $2, false), "
-                                 "set_config('idle_in_transaction_session_timeout', $3, false)";
+ * ?schema= treats it; TimeZone UTC because timestamp(3) columns hold UTC wall time.
+ * The settings every statement relies on; IS_LOCAL "false": for the session, "true": for the
+ * current transaction only. $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+#define SQL_SETTINGS(IS_LOCAL)                                                                               \
+    "SELECT set_config('TimeZone', 'UTC', " IS_LOCAL "), "                                                   \
+    "set_config('search_path', quote_ident($1), " IS_LOCAL "), "                                             \
+    "set_config('statement_timeout', $2, " IS_LOCAL "), "                                                    \
+    "set_config('idle_in_transaction_session_timeout', $3, " IS_LOCAL ")"
+
+const char SQL_SESSION_SETUP[] = SQL_SETTINGS("false");
 
 /* Every responder statement's settings, sent in the same pipeline just before it and local to
  * the implicit transaction that ends at the pipeline's sync: a transaction pooler hands the next
- * transaction to another server connection, so nothing may be set for the session.
- * $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
-const char SQL_TX_SETTINGS[] = "SELECT set_config('TimeZone', 'UTC', true), "
-                               "set_config('search_path', quote_ident($1), true), "
-                               "set_config('statement_timeout', $2, true), "
-                               "set_config('idle_in_transaction_session_timeout', $3, true)";
+ * transaction to another server connection, so nothing may be set for the session. */
+const char SQL_TX_SETTINGS[] = SQL_SETTINGS("true");
 
 /* $1 property: row counts of both tables, latest day and its generated_at, today (UTC) */
 const char SQL_ROLLUP_STATUS[] =
