@@ -13,24 +13,10 @@ set -uo pipefail
 APP_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 BACKEND_BIN=${BACKEND_BIN:-$APP_HOME/fcgi-app/build/backend}
 ORIGIN=https://allowed.example
-passed=0
-failed=0
+# shellcheck source=tests/smoke/lib-report.sh
+. "$APP_HOME/tests/smoke/lib-report.sh"
 tmp=
 pidfile=
-
-pass() {
-    passed=$((passed + 1))
-    echo "PASS $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL $1: $2"
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    ((failed == 0)) || exit 1
-    exit 0
-}
 
 # 0 when pid exists and is not a zombie.
 alive() {

@@ -16,25 +16,11 @@ set -uo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 BACKEND_BIN=${BACKEND_BIN:-$SRC/fcgi-app/build/backend}
-passed=0
-failed=0
+# shellcheck source=tests/smoke/lib-report.sh
+. "$SRC/tests/smoke/lib-report.sh"
 tmp=
 tree=
 foreign_pid=
-
-pass() {
-    passed=$((passed + 1))
-    echo "PASS $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL $1: $2"
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    ((failed == 0)) || exit 1
-    exit 0
-}
 
 # Pids of the processes whose command line names the scratch tree (lighttpd, responders, the
 # scheduler, the postmaster; Postgres' own children are stopped with their postmaster).
