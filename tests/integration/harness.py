@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -630,6 +631,24 @@ def service_env(database_url, overrides=None, run_dir=None, port=None):
 def backend(args, env, timeout=60):
     """Runs the backend binary with args; returns CompletedProcess (text)."""
     return run([BACKEND_BIN] + list(args), env=env, timeout=timeout, cwd="/")
+
+
+def lighttpd_vars(overrides):
+    """`backend lighttpd-vars` with overrides over a throwaway database URL and a private RUN_DIR
+    (it must exist, be ours and 0700: lighttpd-vars checks it). Returns CompletedProcess."""
+    run_dir = tempfile.mkdtemp(prefix="lighttpd-vars-run-")
+    try:
+        os.chmod(run_dir, 0o700)
+        env = dict(overrides, RUN_DIR=run_dir)
+        return backend(["lighttpd-vars"], service_env("postgresql://x@127.0.0.1/x", env))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def fly_toml():
+    """infra/fly/fly.toml, parsed."""
+    with open(os.path.join(APP_HOME, "infra", "fly", "fly.toml"), "rb") as f:
+        return tomllib.load(f)
 
 
 def migrate(env, *args, timeout=90):

@@ -480,11 +480,7 @@ def fly_toml_metrics_section_points_at_the_listener():
     """fly.toml's [metrics] names the port and path of the metrics listener its [env] configures,
     a port that is not the public service's; lighttpd-vars with that [env] listens on [::]:port
     (Fly scrapes over its private IPv6 network)."""
-    import shutil
-    import tempfile
-    import tomllib
-    with open(os.path.join(harness.APP_HOME, "infra", "fly", "fly.toml"), "rb") as f:
-        fly = tomllib.load(f)
+    fly = harness.fly_toml()
     env, metrics = fly["env"], fly.get("metrics")
     expect(metrics is not None, "fly.toml has no [metrics] section")
     expect_eq(metrics.get("path"), "/metrics", "[metrics] path")
@@ -492,14 +488,7 @@ def fly_toml_metrics_section_points_at_the_listener():
     public = {fly["http_service"]["internal_port"], int(env["PORT"])}
     public |= {sv.get("internal_port") for sv in fly.get("services", [])}
     expect(metrics["port"] not in public, "the metrics port %s is a public service port %r" % (metrics["port"], public))
-    run_dir = tempfile.mkdtemp(prefix="prom-fly-run-")
-    try:
-        os.chmod(run_dir, 0o700)
-        overrides = dict(env)
-        overrides["RUN_DIR"] = run_dir
-        r = harness.backend(["lighttpd-vars"], harness.service_env("postgresql://x@127.0.0.1/x", overrides))
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    r = harness.lighttpd_vars(env)
     expect_eq(r.returncode, 0, "lighttpd-vars with fly.toml's env (stderr %r)" % r.stderr)
     lines = r.stdout.splitlines()
     expect('var.metrics_socket = "[::]:%d"' % metrics["port"] in lines, "metrics socket: %r" % lines)
