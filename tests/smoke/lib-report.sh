@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # lib-report.sh - sourced by the smoke tests: PASS/FAIL lines and the closing "N passed, N failed".
 # finish exits 1 when anything failed. The sourcing script defines what finish cleans up (an EXIT
 # trap), since finish exits.
