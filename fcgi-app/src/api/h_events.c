@@ -83,16 +83,9 @@ static void ingest(struct ctx *c, json_t *body, bool pixel, struct issues *is)
         reply_accepted(c, pixel, NULL);
         goto out;
     }
-    if (!ev.anon_id.p || privacy_signal(c)) {
-        /* cookieless: no id of the client's (or it is ignored: GPC / DNT); the day's salted hash */
-        enum db_rc rc = privacy_cookieless_id(c, now, &cl, &ev.anon_id);
-        if (rc == DB_UNAVAILABLE) {
-            http_db_unavailable(c->req, c->resp);
-            goto out;
-        }
-        if (rc != DB_OK)
-            goto out;
-    }
+    /* cookieless: no id of the client's (or it is ignored: GPC / DNT); the day's salted hash */
+    if (!privacy_visitor_or_reply(c, now, &cl, privacy_signal(c), &ev.anon_id))
+        goto out;
     if (event_params(c->req->arena, c->cfg, &cl, &ev, now, &row) != 0)
         goto out;
     enum db_rc rc = db_exec(STMT_INGEST_EVENT, row.v, &res);

@@ -174,15 +174,8 @@ void h_capture(struct ctx *c)
     struct event_client client = event_client_of(c->req);
     /* Sec-GPC / DNT: cookieless whatever anonId says, and no heuristic links from this request */
     bool privacy = privacy_signal(c);
-    if (!ev.anon_id.p || privacy) {
-        enum db_rc rc = privacy_cookieless_id(c, now, &client, &ev.anon_id);
-        if (rc == DB_UNAVAILABLE) {
-            http_db_unavailable(c->req, c->resp);
-            goto out;
-        }
-        if (rc != DB_OK)
-            goto out;
-    }
+    if (!privacy_visitor_or_reply(c, now, &client, privacy, &ev.anon_id))
+        goto out;
     struct str domain;
     struct str email = lead_email_normalize(c->req->arena, in.email, &domain);
     char *ids = arena_alloc(c->req->arena, 2 * (UUID_STR_LEN + 1));

@@ -36,10 +36,11 @@ void rejection_record(struct ctx *c, const char *reason);
 /* privacy.c: cookieless ids, Sec-GPC / DNT, bots (issue 14). */
 /* True when the request carries Sec-GPC: 1 or DNT: 1 and HONOR_GLOBAL_PRIVACY_CONTROL is on. */
 bool privacy_signal(const struct ctx *c);
-/* The cookieless visitor id of the sender under the salt of now_ms's UTC day (cached per responder
- * for the day, else read or made in Postgres). *out is arena-owned. DB_UNAVAILABLE: answer 503. */
-enum db_rc privacy_cookieless_id(struct ctx *c, int64_t now_ms, const struct event_client *cl,
-                                 struct str *out);
+/* The visitor id to store: *anon_id as sent, unless it is absent or cookieless is true; then the
+ * sender's cookieless id under the salt of now_ms's UTC day (cached per responder for the day, else
+ * read or made in Postgres), arena-owned. false: the reply (503 or 500) is written. */
+bool privacy_visitor_or_reply(struct ctx *c, int64_t now_ms, const struct event_client *cl, bool cookieless,
+                              struct str *anon_id);
 /* With BOT_POLICY=drop: the reason the sender is a bot (and the drop counted), else NULL. */
 const char *privacy_bot_drop(struct ctx *c, const struct event_client *cl, const struct event_in *ev);
 

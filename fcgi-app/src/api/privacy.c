@@ -77,16 +77,22 @@ bool privacy_signal(const struct ctx *c)
     return c->cfg->honor_gpc && (header_is_1(c->req, "HTTP_SEC_GPC") || header_is_1(c->req, "HTTP_DNT"));
 }
 
-enum db_rc privacy_cookieless_id(struct ctx *c, int64_t now_ms, const struct event_client *cl,
-                                 struct str *out)
+bool privacy_visitor_or_reply(struct ctx *c, int64_t now_ms, const struct event_client *cl, bool cookieless,
+                              struct str *anon_id)
 {
+    if (anon_id->p && !cookieless)
+        return true;
     unsigned char salt[SALT_BYTES];
     enum db_rc rc = day_salt(now_ms, salt);
-    if (rc != DB_OK)
-        return rc;
-    int r = event_cookieless_id(c->req->arena, salt, cl, out);
+    if (rc == DB_UNAVAILABLE) {
+        http_db_unavailable(c->req, c->resp);
+        return false;
+    }
+    int r = rc == DB_OK ? event_cookieless_id(c->req->arena, salt, cl, anon_id) : -1;
     sodium_memzero(salt, sizeof(salt));
-    return r == 0 ? DB_OK : DB_ERROR;
+    if (r != 0)
+        http_error(c->resp, 500, "internal_error");
+    return r == 0;
 }
 
 const char *privacy_bot_drop(struct ctx *c, const struct event_client *cl, const struct event_in *ev)
