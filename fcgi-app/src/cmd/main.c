@@ -11,6 +11,7 @@
 
 #include "cmd/lighttpd_vars.h"
 #include "cmd/serve.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -294,6 +295,7 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     log_set_component(name);
+    clock_set_site_zone(cfg.site_time_zone);
     if (hash_init() != 0) {
         fprintf(stderr, "backend: libsodium failed to initialise\n");
         return 1;

@@ -121,6 +121,12 @@
 #define CONFIG_WINDOW_MINUTES_MAX 1440
 #define CONFIG_ROLLUP_BATCH_DAYS_MAX 365
 #define CONFIG_ROLLUP_INTERVAL_MINUTES_MAX 10080 /* a week */
+/* SITE_TIME_ZONE: an IANA name (the longest in tzdata is about 30 characters) */
+#define CONFIG_TIME_ZONE_MAX 64
+/* where the system's tzdata lives when TZDIR is unset (glibc's and Debian Postgres' default) */
+#define CONFIG_TZDIR_DEFAULT "/usr/share/zoneinfo"
+/* TZDIR "/" SITE_TIME_ZONE and its NUL */
+#define CONFIG_TZ_PATH_MAX (CONFIG_MAX_VALUE_LEN + 1 + CONFIG_TIME_ZONE_MAX + 1)
 #define CONFIG_RETENTION_DAYS_MAX 36500
 /* DATABASE_SCHEMA: Postgres truncates identifiers beyond NAMEDATALEN - 1 bytes. */
 #define CONFIG_DB_SCHEMA_MAX_LEN 63

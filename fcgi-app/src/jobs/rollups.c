@@ -46,7 +46,7 @@ ATTR_PRINTF(2, 3) static void report(enum log_level lvl, const char *fmt, ...)
 
 int64_t rollups_today(void)
 {
-    return clock_today();
+    return clock_site_today();
 }
 
 /* Parses --from=D --to=D --property-id=P (also "--flag value"); with dates false only
@@ -116,8 +116,10 @@ static int rollup_window(const struct config *cfg, PGconn *c, const struct windo
     for (int64_t d = w->from; d <= w->to; d++) {
         char day[V_DATE_LEN], err[JOB_ERR_LEN];
         v_format_date(d, day);
-        union rollup_day_args args = {
-            .property = w->property, .day = day, .all = is_default(cfg, w->property) ? "true" : "false"};
+        union rollup_day_args args = {.property = w->property,
+                                      .day = day,
+                                      .all = is_default(cfg, w->property) ? "true" : "false",
+                                      .tz = cfg->site_time_zone};
         if (pgjob_exec(c, sql_call_text(SQLFN_ROLLUP_DAY), ROLLUP_DAY_NPARAMS, args.v, NULL, "rollup failed",
                        err, sizeof(err)) != 0) {
             report(LOG_ERROR, "rollups: %s: %s", day, err);
@@ -146,8 +148,8 @@ static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv
     PGresult *r = NULL;
     if (parse_window(cfg, "status", argc, argv, false, &w) != 0)
         return 1;
-    const char *params[] = {w.property};
-    if (pgjob_exec(c, SQL_ROLLUP_STATUS, 1, params, &r, "rollups status failed", err, sizeof(err)) != 0) {
+    const char *params[] = {w.property, cfg->site_time_zone};
+    if (pgjob_exec(c, SQL_ROLLUP_STATUS, 2, params, &r, "rollups status failed", err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -171,8 +173,9 @@ static int cmd_discrepancy(const struct config *cfg, PGconn *c, int argc, char *
         return 1;
     v_format_date(w.from, from);
     v_format_date(w.to, to);
-    const char *params[] = {w.property, is_default(cfg, w.property) ? "true" : "false", from, to};
-    if (pgjob_exec(c, SQL_DISCREPANCY, 4, params, &r, "rollups discrepancy failed", err, sizeof(err)) != 0) {
+    const char *params[] = {w.property, is_default(cfg, w.property) ? "true" : "false", from, to,
+                            cfg->site_time_zone};
+    if (pgjob_exec(c, SQL_DISCREPANCY, 5, params, &r, "rollups discrepancy failed", err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

@@ -22,7 +22,7 @@ void rollups_report_to_log(bool on);
 int rollups_run(const struct config *cfg, PGconn *c);
 int retention_purge(const struct config *cfg, PGconn *c);
 
-/* Today's UTC date as days since 1970-01-01. */
+/* Today's date in SITE_TIME_ZONE as days since 1970-01-01. */
 int64_t rollups_today(void);
 
 #endif

@@ -1,0 +1,149 @@
+-- 0009_site_zone_breakdowns: issue 15 item 3 (item 1, the breakdowns, follows in this file). Rollup days are calendar days of the site's time zone
+-- (SITE_TIME_ZONE, an IANA name; UTC by default, which computes exactly what 0004 did): rollup_day()
+-- takes the zone and turns its day into the UTC wall-time range the timestamp(3) columns are
+-- compared with. The body is 0004's with only v_from/v_to changed. The signature changes, so the
+-- three-argument function is dropped (the backend of this release calls the new one only).
+--
+-- The cookieless daily salts (0007) stay per UTC day: they are a privacy boundary, not a reporting
+-- one, and a salt's 48-hour life is counted from a UTC midnight.
+
+DROP FUNCTION IF EXISTS rollup_day(text, date, boolean);
+
+CREATE FUNCTION rollup_day(p_property text, p_day date, p_all boolean, p_tz text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamp(3) := now() AT TIME ZONE 'UTC';
+    -- the site's day p_day as UTC wall times (what timestamp(3) columns hold): 23 or 25 hours long
+    -- across a daylight-saving change
+    v_from timestamp(3) := (p_day::timestamp AT TIME ZONE p_tz) AT TIME ZONE 'UTC';
+    v_to timestamp(3) := ((p_day + 1)::timestamp AT TIME ZONE p_tz) AT TIME ZONE 'UTC';
+    m record;
+    v_sources jsonb;
+    v_paths jsonb;
+    v_new_leads integer;
+    v_ttfc_sum bigint;
+    v_ttfc_count integer;
+    v_events_rejected integer;
+    v_leads_accepted integer;
+    v_leads_rejected integer;
+    v_p95 integer;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS rollup_e (visitor_id text, event_type text, path text, props jsonb,
+        traffic_source text, is_entrance boolean, is_exit boolean, is_conversion boolean) ON COMMIT DROP;
+    TRUNCATE rollup_e;
+    INSERT INTO rollup_e
+    SELECT e.visitor_id, e.event_type, e.path, e.props, e.traffic_source::text, e.is_entrance, e.is_exit,
+           e.is_conversion
+      FROM events e
+     WHERE e."timestamp" >= v_from AND e."timestamp" < v_to
+       AND (p_all OR e.property_id = p_property);
+
+    SELECT count(DISTINCT e.visitor_id) AS unique_visitors,
+           count(DISTINCT e.visitor_id) FILTER (WHERE v.first_seen_at < v_from) AS returning_visitors,
+           count(*) FILTER (WHERE e.event_type = 'page_view') AS page_views,
+           count(*) FILTER (WHERE e.is_entrance) AS entrances,
+           count(*) FILTER (WHERE e.is_exit) AS exits,
+           count(*) FILTER (WHERE e.is_conversion) AS conversions,
+           count(*) FILTER (WHERE e.event_type = 'form_start') AS form_starts,
+           count(*) FILTER (WHERE e.event_type = 'form_submit') AS form_submits,
+           count(*) AS accepted
+      INTO m
+      FROM rollup_e e JOIN visitors v ON v.id = e.visitor_id;
+
+    SELECT COALESCE(jsonb_object_agg(traffic_source, n), '{}'::jsonb) INTO v_sources
+      FROM (SELECT traffic_source, count(*) AS n FROM rollup_e GROUP BY traffic_source) s;
+
+    SELECT jsonb_agg(jsonb_build_object('path', path, 'entrances', entrances, 'conversions', conversions,
+                                        'conversionRate', conversions::float8 / entrances)
+                     ORDER BY entrances DESC, conversions DESC, path ASC)
+      INTO v_paths
+      FROM (SELECT path, count(*) AS entrances, count(*) FILTER (WHERE is_conversion) AS conversions
+              FROM rollup_e WHERE is_entrance
+             GROUP BY path
+             ORDER BY entrances DESC, conversions DESC, path ASC
+             LIMIT 10) p;
+
+    -- new leads of the day; for a property, only those whose linked visitor had an event of it at
+    -- or before the capture
+    WITH nl AS (
+        SELECT l.id, l.first_captured_at
+          FROM leads l
+         WHERE l.first_captured_at >= v_from AND l.first_captured_at < v_to
+           AND (p_all OR EXISTS (
+                 SELECT 1 FROM lead_identities li JOIN events e ON e.visitor_id = li.visitor_id
+                  WHERE li.lead_id = l.id AND e.property_id = p_property
+                    AND e."timestamp" <= l.first_captured_at))
+    ), firsts AS (
+        SELECT nl.id, nl.first_captured_at, min(v.first_seen_at) AS first_seen
+          FROM nl JOIN lead_identities li ON li.lead_id = nl.id JOIN visitors v ON v.id = li.visitor_id
+         GROUP BY nl.id, nl.first_captured_at
+    )
+    SELECT (SELECT count(*) FROM nl),
+           COALESCE(sum(GREATEST(0, floor(extract(epoch FROM (first_captured_at - first_seen)) * 1000)))::bigint, 0),
+           count(*)
+      INTO v_new_leads, v_ttfc_sum, v_ttfc_count
+      FROM firsts;
+
+    SELECT count(*) FILTER (WHERE endpoint = '/v1/events'),
+           count(*) FILTER (WHERE endpoint = '/v1/leads/capture')
+      INTO v_events_rejected, v_leads_rejected
+      FROM ingest_rejections r
+     WHERE r.occurred_at >= v_from AND r.occurred_at < v_to
+       AND (p_all OR r.property_id = p_property);
+
+    SELECT count(*) INTO v_leads_accepted
+      FROM form_submissions f
+     WHERE f.submitted_at >= v_from AND f.submitted_at < v_to AND f.validation_status = 'accepted'
+       AND (p_all OR EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = f.visitor_id
+                                AND e.property_id = p_property AND e."timestamp" <= f.submitted_at));
+
+    -- p95 over integer ttfbMs values only (props may carry any value): anything else, and integers
+    -- beyond the p95_ttfb_ms column's range, is skipped, never an error
+    SELECT round((percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms))::numeric)::integer
+      INTO v_p95
+      FROM (SELECT (props->>'ttfbMs')::numeric AS ms
+              FROM rollup_e
+             WHERE jsonb_typeof(props->'ttfbMs') = 'number' AND (props->>'ttfbMs') ~ '^-?[0-9]{1,10}$') t
+     WHERE t.ms BETWEEN -2147483648 AND 2147483647;
+
+    INSERT INTO daily_metric_rollups AS r (id, property_id, day, unique_visitors, returning_visitors,
+        total_page_views, total_entrances, total_exits, total_conversions, form_starts, form_submits, new_leads,
+        time_to_first_capture_sum_ms, time_to_first_capture_count, traffic_source_breakdown, top_landing_paths,
+        generated_at, created_at, updated_at)
+    VALUES (gen_random_uuid()::text, p_property, p_day, m.unique_visitors, m.returning_visitors, m.page_views,
+            m.entrances, m.exits, m.conversions, m.form_starts, m.form_submits, v_new_leads, v_ttfc_sum,
+            v_ttfc_count, v_sources, COALESCE(v_paths, '[]'::jsonb), v_now, v_now, v_now)
+    ON CONFLICT (property_id, day) DO UPDATE SET
+        unique_visitors = EXCLUDED.unique_visitors, returning_visitors = EXCLUDED.returning_visitors,
+        total_page_views = EXCLUDED.total_page_views, total_entrances = EXCLUDED.total_entrances,
+        total_exits = EXCLUDED.total_exits, total_conversions = EXCLUDED.total_conversions,
+        form_starts = EXCLUDED.form_starts, form_submits = EXCLUDED.form_submits, new_leads = EXCLUDED.new_leads,
+        time_to_first_capture_sum_ms = EXCLUDED.time_to_first_capture_sum_ms,
+        time_to_first_capture_count = EXCLUDED.time_to_first_capture_count,
+        traffic_source_breakdown = EXCLUDED.traffic_source_breakdown,
+        top_landing_paths = EXCLUDED.top_landing_paths, generated_at = EXCLUDED.generated_at,
+        updated_at = EXCLUDED.updated_at;
+
+    INSERT INTO daily_ingest_rollups AS r (id, property_id, day, events_accepted, events_rejected,
+        leads_accepted, leads_rejected, p95_ttfb_ms, error_breakdown, generated_at, created_at, updated_at)
+    VALUES (gen_random_uuid()::text, p_property, p_day, m.accepted, v_events_rejected, v_leads_accepted,
+            v_leads_rejected, v_p95,
+            jsonb_build_object('eventsRejected', v_events_rejected, 'leadsRejected', v_leads_rejected),
+            v_now, v_now, v_now)
+    ON CONFLICT (property_id, day) DO UPDATE SET
+        events_accepted = EXCLUDED.events_accepted, events_rejected = EXCLUDED.events_rejected,
+        leads_accepted = EXCLUDED.leads_accepted, leads_rejected = EXCLUDED.leads_rejected,
+        p95_ttfb_ms = EXCLUDED.p95_ttfb_ms, error_breakdown = EXCLUDED.error_breakdown,
+        generated_at = EXCLUDED.generated_at, updated_at = EXCLUDED.updated_at;
+END
+$$;
+
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION rollup_day(text, date, boolean, text) SET search_path = %I, pg_catalog, pg_temp',
+                   current_schema());
+END
+$$;
