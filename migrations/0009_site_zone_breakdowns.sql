@@ -1,13 +1,115 @@
--- 0009_site_zone_breakdowns: issue 15 item 3 (item 1, the breakdowns, follows in this file). Rollup days are calendar days of the site's time zone
--- (SITE_TIME_ZONE, an IANA name; UTC by default, which computes exactly what 0004 did): rollup_day()
--- takes the zone and turns its day into the UTC wall-time range the timestamp(3) columns are
--- compared with. The body is 0004's with only v_from/v_to changed. The signature changes, so the
+-- 0009_site_zone_breakdowns: issue 15 items 3 and 1.
+--
+-- Item 3. Rollup days are calendar days of the site's time zone (SITE_TIME_ZONE, an IANA name; UTC by
+-- default, which computes exactly what 0004 did): rollup_day() takes the zone and turns its day into
+-- the UTC wall-time range the timestamp(3) columns are compared with. The body is 0004's with only
+-- v_from/v_to changed and one PERFORM added (the breakdowns below). The signature changes, so the
 -- three-argument function is dropped (the backend of this release calls the new one only).
+--
+-- Item 1. daily_breakdown_rollups: per (property, site day, dimension, value) the visitors, page
+-- views, entrances and conversions, written by rollup_day() itself, so in the same transaction as
+-- the day's totals whoever calls it. At most rollup_breakdown_cap() values per day and dimension are
+-- kept (the most visitors first); the rest are one row '(other)'.
 --
 -- The cookieless daily salts (0007) stay per UTC day: they are a privacy boundary, not a reporting
 -- one, and a salt's 48-hour life is counted from a UTC midnight.
 
 DROP FUNCTION IF EXISTS rollup_day(text, date, boolean);
+
+-- ------------------------------------------------------------------------------------- breakdowns
+
+CREATE TABLE IF NOT EXISTS daily_breakdown_rollups (
+    property_id VARCHAR(128) NOT NULL,
+    day DATE NOT NULL,
+    dimension TEXT NOT NULL CHECK (dimension IN ('page', 'landing_page', 'source', 'referrer_host',
+        'utm_source', 'utm_medium', 'utm_campaign', 'device', 'country')),
+    value TEXT NOT NULL,
+    visitors INTEGER NOT NULL,
+    page_views INTEGER NOT NULL,
+    entrances INTEGER NOT NULL,
+    conversions INTEGER NOT NULL,
+    generated_at TIMESTAMP(3) NOT NULL
+);
+-- a path may be 2600 bytes, beyond what a btree entry holds: uniqueness is kept on its hash
+CREATE UNIQUE INDEX IF NOT EXISTS daily_breakdown_rollups_key
+    ON daily_breakdown_rollups (property_id, day, dimension, md5(value));
+-- the read side: one property, one dimension, a range of days
+CREATE INDEX IF NOT EXISTS daily_breakdown_rollups_read
+    ON daily_breakdown_rollups (property_id, dimension, day);
+
+-- Values kept per (property, day, dimension); mirrors BREAKDOWN_VALUES_PER_DAY_MAX in
+-- fcgi-app/src/core/bounds.h (the integration test breakdowns.cap_mirrors_bounds_h compares them).
+CREATE OR REPLACE FUNCTION rollup_breakdown_cap()
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT 1000 $$;
+
+-- One (property, site day): every dimension, replacing the day's rows. Values are the event's path
+-- (page), the entrance event's path (landing_page: entrance events only), traffic_source, the host
+-- of the session's referrer, the session's utm_source/medium/campaign, device_type and
+-- country_code; a missing or empty one is '(none)'. Per value: distinct visitors, page_view events,
+-- entrance events, conversion events. Past p_cap values (ranked by visitors, page views, entrances,
+-- then value), the rest are summed into '(other)', its visitors counted distinct over those rows
+-- (an event's value that is literally '(other)' is counted there too, so the key stays unique).
+CREATE OR REPLACE FUNCTION rollup_breakdowns_day(p_property text, p_day date, p_all boolean, p_tz text,
+                                                 p_cap integer)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamp(3) := now() AT TIME ZONE 'UTC';
+    v_from timestamp(3) := (p_day::timestamp AT TIME ZONE p_tz) AT TIME ZONE 'UTC';
+    v_to timestamp(3) := ((p_day + 1)::timestamp AT TIME ZONE p_tz) AT TIME ZONE 'UTC';
+BEGIN
+    DELETE FROM daily_breakdown_rollups WHERE property_id = p_property AND day = p_day;
+    WITH kv AS (
+        SELECT d.dimension, COALESCE(NULLIF(d.value, ''), '(none)') AS value, e.visitor_id,
+               e.event_type = 'page_view' AS pv, e.is_entrance, e.is_conversion
+          FROM events e
+          LEFT JOIN sessions s ON s.id = e.session_id
+         CROSS JOIN LATERAL (VALUES
+               ('page', e.path),
+               ('landing_page', CASE WHEN e.is_entrance THEN COALESCE(e.path, '') END),
+               ('source', e.traffic_source::text),
+               ('referrer_host', lower(substring(s.referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)'))),
+               ('utm_source', s.utm_source::text),
+               ('utm_medium', s.utm_medium::text),
+               ('utm_campaign', s.utm_campaign::text),
+               ('device', e.device_type::text),
+               ('country', e.country_code::text)) AS d(dimension, value)
+         WHERE e."timestamp" >= v_from AND e."timestamp" < v_to
+           AND (p_all OR e.property_id = p_property)
+           AND (d.dimension <> 'landing_page' OR e.is_entrance)
+    ), pvv AS (
+        -- one row per (dimension, value, visitor): visitors then count rows, a hash aggregate
+        -- rather than a sort per value for count(DISTINCT)
+        SELECT dimension, value, visitor_id, count(*) FILTER (WHERE pv) AS page_views,
+               count(*) FILTER (WHERE is_entrance) AS entrances, count(*) FILTER (WHERE is_conversion) AS conversions
+          FROM kv
+         GROUP BY dimension, value, visitor_id
+    ), per AS (
+        SELECT dimension, value, count(*) AS visitors, sum(page_views) AS page_views, sum(entrances) AS entrances,
+               sum(conversions) AS conversions,
+               row_number() OVER (PARTITION BY dimension
+                                  ORDER BY count(*) DESC, sum(page_views) DESC, sum(entrances) DESC, value) AS rank
+          FROM pvv
+         WHERE value <> '(other)'
+         GROUP BY dimension, value
+    )
+    INSERT INTO daily_breakdown_rollups (property_id, day, dimension, value, visitors, page_views, entrances,
+                                         conversions, generated_at)
+    SELECT p_property, p_day, dimension, value, visitors, page_views, entrances, conversions, v_now
+      FROM per WHERE rank <= p_cap
+    UNION ALL
+    SELECT p_property, p_day, x.dimension, '(other)', count(DISTINCT x.visitor_id), sum(x.page_views),
+           sum(x.entrances), sum(x.conversions), v_now
+      FROM pvv x LEFT JOIN per p ON p.dimension = x.dimension AND p.value = x.value
+     WHERE p.rank IS NULL OR p.rank > p_cap
+     GROUP BY x.dimension;
+END
+$$;
+
+-- ------------------------------------------------------------------------------------ rollup_day
 
 CREATE FUNCTION rollup_day(p_property text, p_day date, p_all boolean, p_tz text)
 RETURNS void
@@ -138,6 +240,9 @@ BEGIN
         leads_accepted = EXCLUDED.leads_accepted, leads_rejected = EXCLUDED.leads_rejected,
         p95_ttfb_ms = EXCLUDED.p95_ttfb_ms, error_breakdown = EXCLUDED.error_breakdown,
         generated_at = EXCLUDED.generated_at, updated_at = EXCLUDED.updated_at;
+
+    -- the day's breakdowns, in this same transaction (0009)
+    PERFORM rollup_breakdowns_day(p_property, p_day, p_all, p_tz, rollup_breakdown_cap());
 END
 $$;
 
@@ -145,5 +250,12 @@ DO $$
 BEGIN
     EXECUTE format('ALTER FUNCTION rollup_day(text, date, boolean, text) SET search_path = %I, pg_catalog, pg_temp',
                    current_schema());
+    EXECUTE format('ALTER FUNCTION rollup_breakdowns_day(text, date, boolean, text, integer) '
+                   'SET search_path = %I, pg_catalog, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION rollup_breakdown_cap() SET search_path = %I, pg_catalog, pg_temp',
+                   current_schema());
+    -- a day of events is nine (dimension, value, visitor) rows each: sorted in memory, not on disk
+    -- (a 100 000-event day spills ~27 MB at the default 4 MB); for the call only
+    ALTER FUNCTION rollup_breakdowns_day(text, date, boolean, text, integer) SET work_mem = '64MB';
 END
 $$;

@@ -94,6 +94,9 @@
 
 /* Summary and rollup windows, in days. */
 #define SUMMARY_MAX_DAYS 366
+/* Values kept per (property, day, dimension) in daily_breakdown_rollups, the rest summed as
+ * '(other)': mirrored by rollup_breakdown_cap() in migrations/0009 (test_breakdowns compares them) */
+#define BREAKDOWN_VALUES_PER_DAY_MAX 1000
 #define ROLLUPS_MAX_DAYS 3660
 
 /* A responder's database work for one request ends within this (2 s, less lighttpd's own hop). */
