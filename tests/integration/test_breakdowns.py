@@ -186,3 +186,25 @@ def cap_mirrors_bounds_h():
     expect(m, "BREAKDOWN_VALUES_PER_DAY_MAX is not defined in bounds.h")
     db = DB("breakdown_bounds")
     expect_eq(db.val("SELECT rollup_breakdown_cap()"), m.group(1), "SQL rollup_breakdown_cap() vs bounds.h")
+
+
+@test(timeout=60)
+def breakdowns_and_totals_commit_together():
+    """A day's breakdowns are written in the transaction of its totals: when writing them fails,
+    the totals of that day are not written either (and the day is reported failed)."""
+    db = DB("breakdown_tx")
+    db.q(visitor("v1", "2026-01-01 00:00") +
+         event("e1", "v1", "2026-02-03 10:00", path="/a", ent=True) +
+         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+         "BEGIN RAISE EXCEPTION 'breakdown write refused by the test'; END $$;"
+         "CREATE TRIGGER refuse BEFORE INSERT ON daily_breakdown_rollups FOR EACH ROW EXECUTE FUNCTION refuse();")
+    r = db.run("rollups", "backfill", "--from=2026-02-03", "--to=2026-02-03")
+    expect_eq(r.returncode, 1, "backfill exit code when the breakdowns cannot be written (stderr %r)" % r.stderr)
+    expect("refused by the test" in r.stderr, "the reason is reported: %r" % r.stderr)
+    expect_eq(db.val("SELECT count(*) FROM daily_metric_rollups") + "/" + db.val("SELECT count(*) FROM daily_ingest_rollups"),
+              "0/0", "totals written without their breakdowns")
+    db.q("DROP TRIGGER refuse ON daily_breakdown_rollups;")
+    db.backfill("2026-02-03")
+    expect_eq(db.val("SELECT total_page_views FROM daily_metric_rollups WHERE property_id = 'default'"), "1",
+              "totals once the breakdowns can be written")
+    expect_eq(stored(db, "default", "2026-02-03")[("page", "/a")], (1, 1, 1, 0), "the breakdown row")
