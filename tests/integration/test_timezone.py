@@ -4,8 +4,12 @@ the summary's windows are calendar days of the site's zone, also across daylight
 zoneinfo, independently of Postgres; each test has its own database (test_metrics.DB)."""
 
 import datetime
+import os
+import shutil
+import tempfile
 import zoneinfo
 
+import harness
 from harness import ADMIN_KEY, Stack, backend, expect, expect_eq, service_env, test
 from test_metrics import DB, event, lit, rejection, visitor
 
@@ -136,3 +140,26 @@ def bad_zone_stops_start():
     r = backend(["check-config", "--offline"], dict(env, SITE_TIME_ZONE="America/Toronto"))
     expect_eq(r.returncode, 0, "check-config with America/Toronto (stderr %r)" % r.stderr)
     expect("SITE_TIME_ZONE=America/Toronto\n" in r.stdout, "check-config prints the zone: %r" % r.stdout)
+
+
+@test(timeout=60)
+def check_config_asks_the_database_about_the_zone():
+    """A zone this machine's tzdata has but the database's does not (a TZDIR with an extra zone
+    file here) passes --offline and is refused by the online check, naming SITE_TIME_ZONE."""
+    url = harness.migrated_database()
+    tzdir = tempfile.mkdtemp(prefix="itst-tz-", dir="/tmp")
+    try:
+        os.makedirs(os.path.join(tzdir, "America"))
+        shutil.copy("/usr/share/zoneinfo/America/Toronto", os.path.join(tzdir, "America", "Toronto"))
+        shutil.copy("/usr/share/zoneinfo/America/Toronto", os.path.join(tzdir, "America", "Not_A_Pg_Zone"))
+        env = dict(service_env(url), TZDIR=tzdir)
+        r = backend(["check-config"], dict(env, SITE_TIME_ZONE="America/Toronto"))
+        expect_eq(r.returncode, 0, "online check-config with America/Toronto (stderr %r)" % r.stderr)
+        r = backend(["check-config", "--offline"], dict(env, SITE_TIME_ZONE="America/Not_A_Pg_Zone"))
+        expect_eq(r.returncode, 0, "offline check-config with a zone only this machine has (stderr %r)" % r.stderr)
+        r = backend(["check-config"], dict(env, SITE_TIME_ZONE="America/Not_A_Pg_Zone"))
+        expect_eq(r.returncode, 1, "online check-config with a zone the database lacks (stdout %r)" % r.stdout)
+        expect_eq(r.stderr, "config error: SITE_TIME_ZONE: the database does not know the time zone "
+                  "'America/Not_A_Pg_Zone'\n", "its one line")
+    finally:
+        shutil.rmtree(tzdir, ignore_errors=True)

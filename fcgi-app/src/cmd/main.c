@@ -85,6 +85,20 @@ static int check_schema(const struct config *cfg)
     else
         rc = 0;
     PQclear(r);
+    r = NULL;
+    /* config_load checked the zone against this machine's tzdata; the rollups also need the
+     * database's, which is its own when Postgres was not built with the system's */
+    const char *const tz[] = {cfg->site_time_zone};
+    if (rc == 0 &&
+        pgjob_exec(c, SQL_HAS_TIME_ZONE, 1, tz, &r, "cannot inspect the database", err, sizeof(err)) != 0) {
+        fprintf(stderr, "config error: %s: %s\n", url_name, err);
+        rc = 1;
+    } else if (rc == 0 && PQntuples(r) == 0) {
+        fprintf(stderr, "config error: SITE_TIME_ZONE: the database does not know the time zone '%.*s'\n",
+                CONFIG_TIME_ZONE_MAX, cfg->site_time_zone);
+        rc = 1;
+    }
+    PQclear(r);
     PQfinish(c);
     return rc;
 }
@@ -193,7 +207,8 @@ static const struct command COMMANDS[] = {
     {"check-config", cmd_check_config, "validate the environment and print it, secrets redacted",
      "usage: backend check-config [--offline]\n"
      "Reads the environment, refuses a bad value naming its variable, checks that DATABASE_SCHEMA\n"
-     "exists in the database, and prints the effective settings with secrets redacted.\n"
+     "exists in the database and that the database knows SITE_TIME_ZONE, and prints the effective\n"
+     "settings with secrets redacted.\n"
      "  --offline   skip the database (the start-up scripts check before migrate runs)\n",
      CHECK_CONFIG_ARGS, NULL},
     {"lighttpd-vars", cmd_lighttpd_vars, "print the lighttpd settings derived from the environment",

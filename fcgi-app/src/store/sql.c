@@ -166,6 +166,8 @@ const char SQL_MIGRATE_RECORD[] =
 const char SQL_MIGRATE_LOCK_TIMEOUT[] = "SET LOCAL lock_timeout = '10s'";
 /* $1 schema name */
 const char SQL_MIGRATE_HAS_SCHEMA[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
+/* $1 SITE_TIME_ZONE: a row when the database's own tzdata knows the zone (check-config) */
+const char SQL_HAS_TIME_ZONE[] = "SELECT 1 FROM pg_timezone_names WHERE name = $1";
 /* the Node service's migrations: name, applied, rolled back */
 const char SQL_MIGRATE_PRISMA[] =
     "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS NOT NULL "
