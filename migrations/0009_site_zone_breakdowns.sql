@@ -133,6 +133,10 @@ DECLARE
     v_leads_rejected integer;
     v_p95 integer;
 BEGIN
+    -- a NULL zone would make every range NULL and roll the day up as zeros, silently
+    IF p_tz IS NULL THEN
+        RAISE EXCEPTION 'rollup_day: p_tz (SITE_TIME_ZONE) is required';
+    END IF;
     CREATE TEMP TABLE IF NOT EXISTS rollup_e (visitor_id text, event_type text, path text, props jsonb,
         traffic_source text, is_entrance boolean, is_exit boolean, is_conversion boolean) ON COMMIT DROP;
     TRUNCATE rollup_e;

@@ -163,3 +163,16 @@ def check_config_asks_the_database_about_the_zone():
                   "'America/Not_A_Pg_Zone'\n", "its one line")
     finally:
         shutil.rmtree(tzdir, ignore_errors=True)
+
+
+@test(timeout=60)
+def rollup_day_refuses_a_null_zone():
+    """A caller that forgets the zone gets an error, not a day of zeros."""
+    db = DB("tz_null")
+    db.q(visitor("v1", "2026-01-01 00:00") + event("e1", "v1", "2026-03-08 12:00"))
+    try:
+        db.q("SELECT rollup_day('default', '2026-03-08', true, NULL)")
+        raise AssertionError("rollup_day with a NULL zone did not fail")
+    except harness.Fail as e:
+        expect("p_tz (SITE_TIME_ZONE) is required" in str(e), "the reason: %s" % e)
+    expect_eq(db.val("SELECT count(*) FROM daily_metric_rollups"), "0", "rows written with a NULL zone")
