@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/common.h"
 #include "t.h"
 
 static void test_wall(void)
@@ -27,9 +28,29 @@ static void test_mono(void)
     CHECK(m0 >= (int64_t)start.tv_sec * 1000);
 }
 
+/* The site's today is the day of the zone's wall clock: +14 h in Kiritimati, -11 h in Pago Pago
+ * (neither has daylight saving), the UTC day in UTC. */
+static void test_site_today(void)
+{
+    static const struct {
+        const char *zone;
+        int64_t offset_s;
+    } zones[] = {{"Pacific/Kiritimati", 14 * 3600}, {"Pacific/Pago_Pago", -11 * 3600}, {"UTC", 0}};
+    for (size_t i = 0; i < ARRAY_LEN(zones); i++) {
+        clock_set_site_zone(zones[i].zone);
+        time_t before = time(NULL);
+        int64_t today = clock_site_today();
+        time_t after = time(NULL);
+        int64_t lo = ((int64_t)before + zones[i].offset_s) / 86400;
+        int64_t hi = ((int64_t)after + zones[i].offset_s) / 86400;
+        CHECK(today == lo || today == hi);
+    }
+}
+
 int main(void)
 {
     test_wall();
+    test_site_today();
     test_mono();
     return t_done("test_clock");
 }

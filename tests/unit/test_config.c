@@ -390,6 +390,35 @@ static void test_privacy_settings(void)
     CHECK(err_starts_with("HONOR_GLOBAL_PRIVACY_CONTROL"));
 }
 
+static void test_site_time_zone(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"UNRELATED", "x"}), 0);
+    CHECK_STR(c.site_time_zone, "UTC");
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"SITE_TIME_ZONE", "America/Toronto"}), 0);
+    CHECK_STR(c.site_time_zone, "America/Toronto");
+    config_free(&c);
+    /* not names, a directory of tzdata, names no tzdata has, paths out of it */
+    static const char *const bad[] = {
+        "Mars/Olympus_Mons", "America",       "America/", "/etc/passwd",   "../../etc/passwd",
+        "America//Toronto",  "Europe/Paris ", "UTC;x",    "posixrules/..", "EST5EDT,M3.2.0,M11.1.0"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("SITE_TIME_ZONE", bad[i]), -1);
+        CHECK(err_starts_with("SITE_TIME_ZONE"));
+    }
+    CHECK_INT(load_one("SITE_TIME_ZONE", repeat('A', CONFIG_TIME_ZONE_MAX + 1)), -1);
+    CHECK(err_starts_with("SITE_TIME_ZONE"));
+    /* TZDIR says where tzdata is, as it does for glibc: a zone is looked up there */
+    CHECK_INT(LOAD(NULL, {"SITE_TIME_ZONE", "America/Toronto"}, {"TZDIR", "/nonexistent"}), -1);
+    CHECK(err_starts_with("SITE_TIME_ZONE"));
+    const char *why = NULL;
+    CHECK_INT(config_check_time_zone("Europe/Paris", CONFIG_TZDIR_DEFAULT, &why), 0);
+    CHECK_INT(config_check_time_zone("Etc/GMT+5", CONFIG_TZDIR_DEFAULT, &why), 0);
+    CHECK_INT(config_check_time_zone("zone.tab", CONFIG_TZDIR_DEFAULT, &why), -1);
+    CHECK(why != NULL);
+}
+
 static void test_booleans(void)
 {
     static const char *const yes[] = {"1", "true", "TRUE", "True", "yes", "YES", "Yes", "on", "ON", "oN"};
@@ -971,6 +1000,7 @@ int main(void)
     test_rate_limits();
     test_booleans();
     test_privacy_settings();
+    test_site_time_zone();
     test_cors_list();
     test_cors_origin_shape();
     test_bind_address();

@@ -201,7 +201,7 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
         int64_t latest = 0;
         (void)v_parse_date(str_from_cstr(PQgetvalue(r, 0, 15)), &latest);
         freshness = json_pack("{s:s, s:s, s:I, s:o}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
-                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)(clock_today() - latest),
+                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)(clock_site_today() - latest),
                               "missingDays", missing);
     } else {
         freshness = json_pack("{s:n, s:n, s:n, s:o}", "rolledUpThrough", "generatedAt", "lagDays",

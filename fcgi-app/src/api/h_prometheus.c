@@ -10,7 +10,7 @@ void h_prometheus(struct ctx *c)
 {
     struct metrics_gauges g = {false, 0};
     PGresult *res = NULL;
-    const char *params[] = {c->cfg->rollup_default_property_id};
+    const char *params[] = {c->cfg->rollup_default_property_id, c->cfg->site_time_zone};
     /* a database that is down only leaves the lag out: the counters are what an outage needs */
     if (db_exec(STMT_ROLLUP_LAG, params, &res) == DB_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
         g.rollup_lag_known = true;

@@ -103,7 +103,7 @@ const char *privacy_bot_drop(struct ctx *c, const struct event_client *cl, const
     if (!reason)
         return NULL;
     const char *property = event_property(c->req->arena, cl, ev);
-    const char *params[] = {property, reason};
+    const char *params[] = {property, reason, c->cfg->site_time_zone};
     PGresult *res = NULL;
     /* the count is a statistic: failing to bump it never turns the drop into an error */
     if (!property || db_exec(STMT_BOT_DROP, params, &res) != DB_OK)

@@ -11,6 +11,7 @@
 
 #include "cmd/lighttpd_vars.h"
 #include "cmd/serve.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -83,6 +84,20 @@ static int check_schema(const struct config *cfg)
                 CONFIG_ECHO_MAX_LEN, cfg->database_schema);
     else
         rc = 0;
+    PQclear(r);
+    r = NULL;
+    /* config_load checked the zone against this machine's tzdata; the rollups also need the
+     * database's, which is its own when Postgres was not built with the system's */
+    const char *const tz[] = {cfg->site_time_zone};
+    if (rc == 0 &&
+        pgjob_exec(c, SQL_HAS_TIME_ZONE, 1, tz, &r, "cannot inspect the database", err, sizeof(err)) != 0) {
+        fprintf(stderr, "config error: %s: %s\n", url_name, err);
+        rc = 1;
+    } else if (rc == 0 && PQntuples(r) == 0) {
+        fprintf(stderr, "config error: SITE_TIME_ZONE: the database does not know the time zone '%.*s'\n",
+                CONFIG_TIME_ZONE_MAX, cfg->site_time_zone);
+        rc = 1;
+    }
     PQclear(r);
     PQfinish(c);
     return rc;
@@ -193,7 +208,8 @@ static const struct command COMMANDS[] = {
     {"check-config", cmd_check_config, "validate the environment and print it, secrets redacted",
      "usage: backend check-config [--offline]\n"
      "Reads the environment, refuses a bad value naming its variable, checks that DATABASE_SCHEMA\n"
-     "exists in the database, and prints the effective settings with secrets redacted.\n"
+     "exists in the database and that the database knows SITE_TIME_ZONE, and prints the effective\n"
+     "settings with secrets redacted.\n"
      "  --offline   skip the database (the start-up scripts check before migrate runs)\n",
      CHECK_CONFIG_ARGS, NULL},
     {"lighttpd-vars", cmd_lighttpd_vars, "print the lighttpd settings derived from the environment",
@@ -295,6 +311,7 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     log_set_component(name);
+    clock_set_site_zone(cfg.site_time_zone);
     if (hash_init() != 0) {
         fprintf(stderr, "backend: libsodium failed to initialise\n");
         return 1;

@@ -94,6 +94,9 @@
 
 /* Summary and rollup windows, in days. */
 #define SUMMARY_MAX_DAYS 366
+/* Values kept per (property, day, dimension) in daily_breakdown_rollups, the rest summed as
+ * '(other)': mirrored by rollup_breakdown_cap() in migrations/0009 (test_breakdowns compares them) */
+#define BREAKDOWN_VALUES_PER_DAY_MAX 1000
 #define ROLLUPS_MAX_DAYS 3660
 
 /* A responder's database work for one request ends within this (2 s, less lighttpd's own hop). */
@@ -124,6 +127,12 @@
 /* ROLLUP_REFRESH_MINUTES: today's numbers at most a day old even at the slowest setting */
 #define CONFIG_ROLLUP_REFRESH_MINUTES_MAX 1440
 #define CONFIG_ROLLUP_REFRESH_MINUTES_DEFAULT 5
+/* SITE_TIME_ZONE: an IANA name (the longest in tzdata is about 30 characters) */
+#define CONFIG_TIME_ZONE_MAX 64
+/* where the system's tzdata lives when TZDIR is unset (glibc's and Debian Postgres' default) */
+#define CONFIG_TZDIR_DEFAULT "/usr/share/zoneinfo"
+/* TZDIR "/" SITE_TIME_ZONE and its NUL */
+#define CONFIG_TZ_PATH_MAX (CONFIG_MAX_VALUE_LEN + 1 + CONFIG_TIME_ZONE_MAX + 1)
 #define CONFIG_RETENTION_DAYS_MAX 36500
 /* DATABASE_SCHEMA: Postgres truncates identifiers beyond NAMEDATALEN - 1 bytes. */
 #define CONFIG_DB_SCHEMA_MAX_LEN 63

@@ -1,7 +1,10 @@
 /* clock.c - wall and monotonic time. */
 #include "core/clock.h"
 
+#include <stdlib.h>
 #include <sys/time.h>
+
+#include "core/calendar.h"
 
 #define MS_PER_DAY 86400000LL
 
@@ -15,6 +18,21 @@ int64_t clock_wall_ms(void)
 int64_t clock_today(void)
 {
     return clock_wall_ms() / MS_PER_DAY;
+}
+
+void clock_set_site_zone(const char *zone)
+{
+    (void)setenv("TZ", zone, 1);
+    tzset();
+}
+
+int64_t clock_site_today(void)
+{
+    time_t t = (time_t)(clock_wall_ms() / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm))
+        return clock_today();
+    return v_days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
 }
 
 struct timespec clock_mono_now(void)

@@ -105,6 +105,36 @@ static bool env_bool(struct loader *l, const char *name, bool def)
     return b;
 }
 
+int config_check_time_zone(const char *name, const char *tzdir, const char **why)
+{
+    size_t n = strlen(name);
+    *why = "must be an IANA time zone name such as UTC or America/Toronto";
+    if (n == 0 || n > CONFIG_TIME_ZONE_MAX || name[0] == '/' || name[n - 1] == '/' || strstr(name, "//") ||
+        strstr(name, ".."))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                  ch == '_' || ch == '+' || ch == '-' || ch == '/';
+        if (!ok)
+            return -1;
+    }
+    /* glibc (TZ=...) and Postgres (built --with-system-tzdata on Debian) both read these files, and
+     * glibc silently falls back to UTC for a name it cannot find: so a name is good only when its
+     * file is there and is a compiled zone (TZif), not a directory such as "America" */
+    char path[CONFIG_TZ_PATH_MAX];
+    int w = snprintf(path, sizeof(path), "%s/%s", tzdir, name);
+    *why = "is not a time zone of the system's tzdata (TZDIR, default " CONFIG_TZDIR_DEFAULT ")";
+    if (w < 0 || (size_t)w >= sizeof(path))
+        return -1;
+    FILE *f = fopen(path, "rb");
+    char magic[4] = {0};
+    size_t got = f ? fread(magic, 1, sizeof(magic), f) : 0;
+    if (f)
+        fclose(f);
+    return got == sizeof(magic) && memcmp(magic, "TZif", 4) == 0 ? 0 : -1;
+}
+
 /* The lists below are comma-separated with entries trimmed and empties dropped: the next entry
  * at *p into *out, *p moved past it. Returns false at the end of the list. */
 static bool next_entry(const char **p, struct str *out)
@@ -463,6 +493,12 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     c->rollup_refresh_minutes =
         (int)env_long(&l, "ROLLUP_REFRESH_MINUTES", CONFIG_ROLLUP_REFRESH_MINUTES_DEFAULT, 1,
                       CONFIG_ROLLUP_REFRESH_MINUTES_MAX);
+    c->site_time_zone = env_str(&l, "SITE_TIME_ZONE");
+    if (!c->site_time_zone)
+        c->site_time_zone = "UTC";
+    const char *tzdir = env_str(&l, "TZDIR"), *why = NULL;
+    if (config_check_time_zone(c->site_time_zone, tzdir ? tzdir : CONFIG_TZDIR_DEFAULT, &why) != 0)
+        fail(&l, "SITE_TIME_ZONE", "%s, got %.*s", why, CONFIG_TIME_ZONE_MAX, c->site_time_zone);
     c->retention_days = (int)env_long(&l, "RETENTION_DAYS", 90, 1, CONFIG_RETENTION_DAYS_MAX);
     c->privacy_contact_email = env_str(&l, "PRIVACY_CONTACT_EMAIL");
 
@@ -573,6 +609,7 @@ void config_print(const struct config *c, int fd)
     dprintf(fd, "ROLLUP_BATCH_DAYS=%d\nROLLUP_DEFAULT_PROPERTY_ID=%s\nROLLUP_INTERVAL_MINUTES=%d\n",
             c->rollup_batch_days, c->rollup_default_property_id, c->rollup_interval_minutes);
     dprintf(fd, "ROLLUP_REFRESH_MINUTES=%d\n", c->rollup_refresh_minutes);
+    dprintf(fd, "SITE_TIME_ZONE=%s\n", c->site_time_zone);
     dprintf(fd, "RETENTION_DAYS=%d\nPRIVACY_CONTACT_EMAIL=%s\nLOG_LEVEL=%s\nDATABASE_SCHEMA=%s\n",
             c->retention_days, c->privacy_contact_email ? c->privacy_contact_email : "", lvl[c->log_level],
             c->database_schema);

@@ -68,6 +68,9 @@ struct config {
     int rollup_interval_minutes;
     /* the refresh job: today's and (until final) yesterday's rollups every this many minutes */
     int rollup_refresh_minutes;
+    /* The site's time zone (SITE_TIME_ZONE, an IANA name found in the system's tzdata; default UTC):
+     * rollup days, "today" and every read window are days in this zone. */
+    const char *site_time_zone;
     int retention_days;
     const char *privacy_contact_email; /* NULL when unset */
     enum log_level log_level;
@@ -111,6 +114,11 @@ int config_parse_trusted_net(struct str s, struct trusted_net *out, const char *
 /* Writes the entry as lighttpd's extforward.forwarder reads it ("10.0.0.0/8", "fd00::/8", a bare
  * address for /32 or /128) into buf. Returns 0, or -1 when buf is too small. */
 int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap) ATTR_WUR;
+
+/* 0 when name is an IANA zone name (letters, digits, _ + - and / between non-empty parts, no
+ * "..") whose file in tzdir is a TZif file; else -1 with the reason (a static string) in *why.
+ * Exposed for tests. */
+int config_check_time_zone(const char *name, const char *tzdir, const char **why) ATTR_WUR;
 
 /* Prints the effective configuration with secrets redacted. */
 void config_print(const struct config *cfg, int fd);

@@ -64,11 +64,13 @@
     X(ip_hash, "text", false)
 #define SQLFN_DELETE_LEAD(X) X(email_normalized, "text", false)
 
-/* rollup_day(), retention_purge() - migrations/0004_rollups.sql (the jobs) */
+/* rollup_day(), retention_purge() - migrations/0004_rollups.sql (the jobs); rollup_day's tz, the
+ * IANA zone whose calendar day p_day is, from 0009_site_zone_breakdowns.sql */
 #define SQLFN_ROLLUP_DAY(X)                                                                                  \
     X(property, "text", false)                                                                               \
     X(day, "date", false)                                                                                    \
-    X(all, "boolean", false)
+    X(all, "boolean", false)                                                                                 \
+    X(tz, "text", false)
 #define SQLFN_RETENTION_PURGE(X) X(cutoff, "timestamp(3)", false)
 
 /* daily_salt(), purge_daily_salts() - migrations/0007_cookieless.sql: a day's cookieless salt

@@ -46,7 +46,7 @@ ATTR_PRINTF(2, 3) static void report(enum log_level lvl, const char *fmt, ...)
 
 int64_t rollups_today(void)
 {
-    return clock_today();
+    return clock_site_today();
 }
 
 /* Parses --from=D --to=D --property-id=P (also "--flag value"); with dates false only
@@ -116,8 +116,10 @@ static int rollup_days(const struct config *cfg, PGconn *c, const struct window 
     for (int64_t d = w->from; d <= w->to; d++) {
         char day[V_DATE_LEN], err[JOB_ERR_LEN];
         v_format_date(d, day);
-        union rollup_day_args args = {
-            .property = w->property, .day = day, .all = is_default(cfg, w->property) ? "true" : "false"};
+        union rollup_day_args args = {.property = w->property,
+                                      .day = day,
+                                      .all = is_default(cfg, w->property) ? "true" : "false",
+                                      .tz = cfg->site_time_zone};
         if (pgjob_exec(c, sql_call_text(SQLFN_ROLLUP_DAY), ROLLUP_DAY_NPARAMS, args.v, NULL, "rollup failed",
                        err, sizeof(err)) != 0) {
             report(LOG_ERROR, "rollups: %s: %s", day, err);
@@ -147,12 +149,14 @@ int rollups_run(const struct config *cfg, PGconn *c)
     return rollup_window(cfg, c, &w);
 }
 
-/* $1 property, $2 day: true while the day's rollup is not final, i.e. missing or computed before
- * the day had ended (events of the day may have come after it); once recomputed after its end it is
- * left to the batch job (ROLLUP_INTERVAL_MINUTES) like every older day. */
+/* $1 property, $2 site day, $3 site zone: true while the day's rollup is not final, i.e. missing or
+ * computed before the day had ended in the site's zone (events of the day may have come after it);
+ * once recomputed after its end it is left to the batch job (ROLLUP_INTERVAL_MINUTES) like every
+ * older day. generated_at is UTC wall time, as the day's end is turned into. */
 static const char SQL_DAY_OPEN[] =
     "SELECT NOT EXISTS (SELECT 1 FROM daily_metric_rollups WHERE property_id = $1 "
-    "AND day = $2::date AND generated_at >= ($2::date + 1)::timestamp)";
+    "AND day = $2::date AND generated_at >= "
+    "((($2::date + 1)::timestamp AT TIME ZONE $3::text) AT TIME ZONE 'UTC'))";
 
 int rollups_refresh(const struct config *cfg, PGconn *c)
 {
@@ -161,8 +165,8 @@ int rollups_refresh(const struct config *cfg, PGconn *c)
     int64_t today = rollups_today();
     struct window w = {today, today, cfg->rollup_default_property_id};
     v_format_date(today - 1, day);
-    const char *params[] = {w.property, day};
-    if (pgjob_exec(c, SQL_DAY_OPEN, 2, params, &r, "refresh", err, sizeof(err)) != 0) {
+    const char *params[] = {w.property, day, cfg->site_time_zone};
+    if (pgjob_exec(c, SQL_DAY_OPEN, 3, params, &r, "refresh", err, sizeof(err)) != 0) {
         report(LOG_ERROR, "rollups: %s", err);
         return -1;
     }
@@ -187,8 +191,8 @@ static int cmd_status(const struct config *cfg, PGconn *c, int argc, char **argv
     PGresult *r = NULL;
     if (parse_window(cfg, "status", argc, argv, false, &w) != 0)
         return 1;
-    const char *params[] = {w.property};
-    if (pgjob_exec(c, SQL_ROLLUP_STATUS, 1, params, &r, "rollups status failed", err, sizeof(err)) != 0) {
+    const char *params[] = {w.property, cfg->site_time_zone};
+    if (pgjob_exec(c, SQL_ROLLUP_STATUS, 2, params, &r, "rollups status failed", err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -212,8 +216,9 @@ static int cmd_discrepancy(const struct config *cfg, PGconn *c, int argc, char *
         return 1;
     v_format_date(w.from, from);
     v_format_date(w.to, to);
-    const char *params[] = {w.property, is_default(cfg, w.property) ? "true" : "false", from, to};
-    if (pgjob_exec(c, SQL_DISCREPANCY, 4, params, &r, "rollups discrepancy failed", err, sizeof(err)) != 0) {
+    const char *params[] = {w.property, is_default(cfg, w.property) ? "true" : "false", from, to,
+                            cfg->site_time_zone};
+    if (pgjob_exec(c, SQL_DISCREPANCY, 5, params, &r, "rollups discrepancy failed", err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

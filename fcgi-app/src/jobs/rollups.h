@@ -25,7 +25,7 @@ int rollups_run(const struct config *cfg, PGconn *c);
 int rollups_refresh(const struct config *cfg, PGconn *c);
 int retention_purge(const struct config *cfg, PGconn *c);
 
-/* Today's UTC date as days since 1970-01-01. */
+/* Today's date in SITE_TIME_ZONE as days since 1970-01-01. */
 int64_t rollups_today(void);
 
 #endif

@@ -60,19 +60,21 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     /* the day's cookieless salt (migrations/0007): read, or made from the candidate when missing;
      * safe to repeat (the first salt of a day wins) */
     [STMT_DAILY_SALT] = {"daily_salt", NULL, &SQLFNS[SQLFN_DAILY_SALT], DAILY_SALT_NPARAMS, true},
-    /* $1 property, $2 reason: one more bot drop today (UTC) */
+    /* $1 property, $2 reason, $3 SITE_TIME_ZONE: one more bot drop today (the site's day, the one
+     * the summary shows it under) */
     [STMT_BOT_DROP] =
         {"bot_drop",
          "INSERT INTO ingest_bot_drops (day, property_id, reason, dropped) "
-         "VALUES ((now() AT TIME ZONE 'UTC')::date, $1, $2, 1) "
+         "VALUES ((now() AT TIME ZONE $3)::date, $1, $2, 1) "
          "ON CONFLICT (day, property_id, reason) DO UPDATE SET dropped = ingest_bot_drops.dropped + 1",
-         NULL, 2, false},
-    /* $1 property: days from its newest rolled-up day to today (UTC); NULL before the first rollup.
+         NULL, 3, false},
+    /* $1 property, $2 SITE_TIME_ZONE: days from its newest rolled-up day to today (the site's);
+     * NULL before the first rollup.
      * Read at scrape time (GET /metrics), so a scheduler that stopped shows as a growing lag. */
     [STMT_ROLLUP_LAG] = {"rollup_lag",
-                         "SELECT (now() AT TIME ZONE 'UTC')::date - max(day) FROM daily_metric_rollups "
+                         "SELECT (now() AT TIME ZONE $2)::date - max(day) FROM daily_metric_rollups "
                          "WHERE property_id = $1",
-                         NULL, 1, true},
+                         NULL, 2, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
@@ -92,27 +94,28 @@ const char SQL_SESSION_SETUP[] = SQL_SETTINGS("false");
  * transaction to another server connection, so nothing may be set for the session. */
 const char SQL_TX_SETTINGS[] = SQL_SETTINGS("true");
 
-/* $1 property: row counts of both tables, latest day and its generated_at, today (UTC) */
+/* $1 property, $2 SITE_TIME_ZONE: row counts of both tables, latest day and its generated_at, and
+ * the days from it to today (the site's) */
 const char SQL_ROLLUP_STATUS[] =
     "SELECT (SELECT count(*) FROM daily_metric_rollups WHERE property_id = $1), "
     "(SELECT count(*) FROM daily_ingest_rollups WHERE property_id = $1), m.day, "
     "to_char(m.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-    "((now() AT TIME ZONE 'UTC')::date - m.day) "
+    "((now() AT TIME ZONE $2)::date - m.day) "
     "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT day, generated_at FROM daily_metric_rollups "
     "WHERE property_id = $1 ORDER BY day DESC LIMIT 1) m ON true";
 
-/* $1 property, $2 aggregate every property, $3 from, $4 to: per day raw vs rollup counts of
- * events accepted, events rejected and page views, under the rollup's own property rule */
+/* $1 property, $2 aggregate every property, $3 from, $4 to, $5 SITE_TIME_ZONE: per day raw vs
+ * rollup counts of events accepted, events rejected and page views, under the rollup's own property
+ * rule and day (s..e: the site's day d as UTC wall times, as timestamp(3) columns hold) */
 const char SQL_DISCREPANCY[] =
-    "SELECT d::date, "
-    "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "
+    "SELECT d, "
+    "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= s AND e.\"timestamp\" < e_ "
     "  AND ($2 OR e.property_id = $1)), "
     "COALESCE(i.events_accepted, 0), "
-    "(SELECT count(*) FROM ingest_rejections r WHERE r.occurred_at >= d AND r.occurred_at < d + interval '1 "
-    "day' "
+    "(SELECT count(*) FROM ingest_rejections r WHERE r.occurred_at >= s AND r.occurred_at < e_ "
     "  AND r.endpoint = '/v1/events' AND ($2 OR r.property_id = $1)), "
     "COALESCE(i.events_rejected, 0), "
-    "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= d AND e.\"timestamp\" < d + interval '1 day' "
+    "(SELECT count(*) FROM events e WHERE e.\"timestamp\" >= s AND e.\"timestamp\" < e_ "
     "  AND e.event_type = 'page_view' AND ($2 OR e.property_id = $1)), "
     "COALESCE(m.total_page_views, 0), "
     /* bot drops (migrations/0007): counted, never stored, so no raw rows to compare */
@@ -122,9 +125,11 @@ const char SQL_DISCREPANCY[] =
     "  AND ($2 OR b.property_id = $1)), "
     "(SELECT COALESCE(sum(dropped), 0) FROM ingest_bot_drops b WHERE b.day = d AND b.reason = 'headless' "
     "  AND ($2 OR b.property_id = $1)) "
-    "FROM (SELECT generate_series($3::date, $4::date, interval '1 day')::date AS d) days "
-    "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
-    "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date ORDER BY 1";
+    "FROM (SELECT d, (d::timestamp AT TIME ZONE $5) AT TIME ZONE 'UTC' AS s, "
+    "((d + 1)::timestamp AT TIME ZONE $5) AT TIME ZONE 'UTC' AS e_ "
+    "FROM (SELECT generate_series($3::date, $4::date, interval '1 day')::date AS d) g) days "
+    "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d "
+    "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d ORDER BY 1";
 
 /* $1 lock key: a session-level advisory lock, so two machines never run one job at once */
 const char SQL_JOB_TRY_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
@@ -169,6 +174,8 @@ const char SQL_MIGRATE_RECORD[] =
 const char SQL_MIGRATE_LOCK_TIMEOUT[] = "SET LOCAL lock_timeout = '10s'";
 /* $1 schema name */
 const char SQL_MIGRATE_HAS_SCHEMA[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
+/* $1 SITE_TIME_ZONE: a row when the database's own tzdata knows the zone (check-config) */
+const char SQL_HAS_TIME_ZONE[] = "SELECT 1 FROM pg_timezone_names WHERE name = $1";
 /* the Node service's migrations: name, applied, rolled back */
 const char SQL_MIGRATE_PRISMA[] =
     "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS NOT NULL "

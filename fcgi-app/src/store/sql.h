@@ -64,6 +64,7 @@ extern const char SQL_MIGRATE_APPLIED[];
 extern const char SQL_MIGRATE_RECORD[];
 extern const char SQL_MIGRATE_LOCK_TIMEOUT[];
 extern const char SQL_MIGRATE_HAS_SCHEMA[];
+extern const char SQL_HAS_TIME_ZONE[];
 extern const char SQL_MIGRATE_PRISMA[];
 /* A printf format of one %s, the schema name already quoted with PQescapeIdentifier. */
 #define SQL_MIGRATE_CREATE_SCHEMA_FMT "CREATE SCHEMA IF NOT EXISTS %s"
