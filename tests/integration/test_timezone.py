@@ -6,12 +6,14 @@ zoneinfo, independently of Postgres; each test has its own database (test_metric
 import datetime
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import zoneinfo
 
 import harness
 from harness import ADMIN_KEY, Stack, backend, expect, expect_eq, service_env, test
-from test_metrics import DB, event, lit, rejection, visitor
+from test_metrics import DB, check_row, event, lit, mrow, rejection, rollup_rows, visitor
 
 TORONTO = zoneinfo.ZoneInfo("America/Toronto")
 UTC = datetime.timezone.utc
@@ -176,3 +178,42 @@ def rollup_day_refuses_a_null_zone():
     except harness.Fail as e:
         expect("p_tz (SITE_TIME_ZONE) is required" in str(e), "the reason: %s" % e)
     expect_eq(db.val("SELECT count(*) FROM daily_metric_rollups"), "0", "rows written with a NULL zone")
+
+
+@test(timeout=90)
+def refresh_keeps_yesterday_open_until_the_sites_midnight():
+    """The refresh job recomputes yesterday while its rollup was computed before yesterday ended in
+    the site's zone. Etc/GMT+12 (UTC-12): yesterday ends at 12:00 UTC of the site's today, so a row
+    computed at 11:00 UTC is not final (a UTC day end would have called it final at 00:00)."""
+    zone = zoneinfo.ZoneInfo("Etc/GMT+12")
+    db = DB("tz_refresh")
+    td = datetime.datetime.now(zone).date()
+    yd = td - datetime.timedelta(days=1)
+    yd_end = datetime.datetime.combine(td, datetime.time(0), zone)
+    # an event at the site's yesterday noon; yesterday's row (zeros) computed an hour before its end
+    db.q(visitor("v0", "2026-01-01 00:00") +
+         event("y1", "v0", pg_ts(yd_end - datetime.timedelta(hours=12)), prop="site-a") +
+         mrow("default", str(yd), generated=pg_ts(yd_end - datetime.timedelta(hours=1))))
+    env = dict(db.env, SITE_TIME_ZONE="Etc/GMT+12", ROLLUP_INTERVAL_MINUTES="60", ROLLUP_REFRESH_MINUTES="1",
+               ROLLUP_BATCH_DAYS="1")
+    tmp = tempfile.mkdtemp(prefix="ittz-refresh-", dir="/tmp")
+    log = os.path.join(tmp, "scheduler.log")
+    with open(log, "wb") as f:
+        p = subprocess.Popen([harness.BACKEND_BIN, "scheduler"], env=env, cwd="/", stdin=subprocess.DEVNULL,
+                             stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL "
+                                          "AND job IN ('rollups', 'refresh')") == "2", 15, 0.1,
+                           "rollups and refresh to finish (log: %s)" % harness.tail(log, 8))
+        m, _ = rollup_rows(db, "default", yd)
+        check_row(m, {"unique_visitors": 1, "total_page_views": 1}, "the site's yesterday recomputed by the refresh")
+        text = open(log, encoding="utf-8", errors="replace").read()
+        expect("Rollup refresh complete for default: %s (2 day(s))." % yd in text,
+               "refresh of the site's yesterday and today in the log:\n" + text)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
