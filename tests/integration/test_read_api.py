@@ -467,13 +467,13 @@ def realtime_counts_raw_events():
 
 
 def realtime_sql():
-    """STMT_REALTIME's text as store/sql.c writes it (its string literals joined, the bounds of
-    STR_OF(...) filled in from bounds.h), so the plan checked is the statement the service runs."""
+    """STMT_REALTIME's text as store/sql.c writes it (its string literals joined), so the plan
+    checked is the statement the service runs."""
     with open(SQL_C) as f:
         src = f.read()
-    m = re.search(r"\[STMT_REALTIME\] =\s*\{\"realtime\",(.*?)NULL, 2, true\}", src, re.S)
+    m = re.search(r"\[STMT_REALTIME\] =\s*\{\"realtime\",(.*?)NULL, 4, true\}", src, re.S)
     expect(m, "STMT_REALTIME in sql.c")
-    block = re.sub(r"STR_OF\((\w+)\)", lambda x: '"%d"' % bound(x.group(1)), m.group(1))
+    block = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
     return "".join(p.replace('\\"', '"') for p in re.findall(r'"((?:[^"\\]|\\.)*)"', block))
 
 
@@ -487,12 +487,13 @@ def realtime_reads_an_index_range_never_a_scan():
          "CASE WHEN i % 2 = 0 THEN 'site-a' ELSE 'site-b' END FROM generate_series(1, 200000) i; ANALYZE events;",
          timeout=300)
     text = realtime_sql()
-    expect("interval '5 minutes'" in text and "interval '30 minutes'" in text, "the statement's windows: %s" % text)
-    script = ["PREPARE rt(text, boolean) AS %s;" % text]
+    expect(text.startswith("SELECT ") and "FROM events WHERE" in text, "the statement's text: %s" % text)
+    short, long_ = bound("REALTIME_SHORT_MINUTES"), bound("REALTIME_LONG_MINUTES")
+    script = ["PREPARE rt(text, boolean, integer, integer) AS %s;" % text]
     for mode in ("force_custom_plan", "force_generic_plan"):
         script.append("SET plan_cache_mode = %s;" % mode)
-        script.append("EXPLAIN EXECUTE rt('default', true);")
-        script.append("EXPLAIN EXECUTE rt('site-a', false);")
+        script.append("EXPLAIN EXECUTE rt('default', true, %d, %d);" % (short, long_))
+        script.append("EXPLAIN EXECUTE rt('site-a', false, %d, %d);" % (short, long_))
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write("\n".join(script) + "\n")
     try:

@@ -158,7 +158,8 @@ void h_realtime(struct ctx *c)
         http_invalid(c->resp, &is);
         goto out;
     }
-    const char *params[] = {w.property, w.all ? "true" : "false"};
+    const char *params[] = {w.property, w.all ? "true" : "false", STR_OF(REALTIME_SHORT_MINUTES),
+                            STR_OF(REALTIME_LONG_MINUTES)};
     enum db_rc rc = db_exec(STMT_REALTIME, params, &res);
     if (rc != DB_OK || PQntuples(res) != 1) {
         window_db_failed(c, rc);

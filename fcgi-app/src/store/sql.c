@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "core/bounds.h"
-#include "core/common.h"
 
 const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     /* $1: text[] of migration versions on disk. Newest applied, and how many of ours are applied. */
@@ -104,35 +103,23 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "ORDER BY vis DESC, pv DESC, value COLLATE \"C\" LIMIT $5::integer OFFSET $6::integer) p ON true "
          "ORDER BY p.vis DESC, p.pv DESC, p.value COLLATE \"C\"",
          NULL, 6, true},
-    /* $1 property, $2 every property (the default one, as its rollups): distinct visitors and page
-     * views of the raw events of the last REALTIME_SHORT_MINUTES and REALTIME_LONG_MINUTES, and now.
-     * One range of the timestamp index (events_timestamp_idx or events_property_id_timestamp_idx):
-     * never a scan of the table (test_read_api checks the plan). */
+    /* $1 property, $2 every property (the default one, as its rollups), $3 and $4 the short and the
+     * long window in minutes (REALTIME_SHORT_MINUTES, REALTIME_LONG_MINUTES): now, and the distinct
+     * visitors and page views of the raw events of each window. One range of a timestamp index
+     * (events_timestamp_idx or events_property_id_timestamp_idx), never a scan of the table
+     * (test_read_api checks the plan). */
     [STMT_REALTIME] =
         {"realtime",
+         /* now() is the transaction's start: one instant for every expression */
          "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
          "count(DISTINCT visitor_id) FILTER (WHERE \"timestamp\" >= (now() AT TIME ZONE 'UTC') - "
-         "interval '" STR_OF(
-             REALTIME_SHORT_MINUTES) " minutes'), "
-                                     "count(*) FILTER (WHERE event_type = 'page_view' AND \"timestamp\" >= "
-                                     "(now() AT TIME ZONE 'UTC') - "
-                                     "interval '" STR_OF(
-                                         REALTIME_SHORT_MINUTES) " minutes'), "
-                                                                 "count(DISTINCT visitor_id), count(*) "
-                                                                 "FILTER (WHERE event_type = 'page_view') "
-                                                                 "FROM events "
-                                                                 "WHERE \"timestamp\" >= (now() AT TIME ZONE "
-                                                                 "'UTC') - interval '" STR_OF(
-                                                                     REALTIME_LONG_MINUTES) " minutes' "
-                                                                                            "AND "
-                                                                                            "\"timestamp\" "
-                                                                                            "<= now() AT "
-                                                                                            "TIME ZONE 'UTC' "
-                                                                                            "AND "
-                                                                                            "($2::boolean OR "
-                                                                                            "property_id = "
-                                                                                            "$1)",
-         NULL, 2, true},
+         "make_interval(mins => $3::integer)), "
+         "count(*) FILTER (WHERE event_type = 'page_view' AND \"timestamp\" >= "
+         "(now() AT TIME ZONE 'UTC') - make_interval(mins => $3::integer)), "
+         "count(DISTINCT visitor_id), count(*) FILTER (WHERE event_type = 'page_view') FROM events "
+         "WHERE \"timestamp\" >= (now() AT TIME ZONE 'UTC') - make_interval(mins => $4::integer) "
+         "AND \"timestamp\" <= now() AT TIME ZONE 'UTC' AND ($2::boolean OR property_id = $1)",
+         NULL, 4, true},
     /* $1 property, $2 first day, $3 last day: the CSV export's daily rows (streamed, one per day,
      * zeros where no rollup): day, visitors, page views, entrances, conversions, new leads, events
      * accepted, events rejected, rolled up (a metric rollup row exists) */
