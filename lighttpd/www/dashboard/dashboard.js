@@ -21,7 +21,8 @@
     const $ = (id) => document.getElementById(id);
     const state = {
         key: null, site: null, property: null, from: null, to: null, preset: 30, compare: false,
-        interval: 'day', dimension: 'page', offset: 0, realtimeTimer: null, loadSeq: 0,
+        interval: 'day', dimension: 'page', offset: 0, realtimeTimer: null, loadSeq: 0, loadsDone: 0,
+        chartData: null,
     };
 
     // ---- formatting (the browser tests format the API's numbers the same way and compare)
@@ -222,8 +223,11 @@
             else
                 banner('');
         } finally {
-            if (seq === state.loadSeq)
+            if (seq === state.loadSeq) {
                 $('main').removeAttribute('aria-busy');
+                // how many loads have finished: what the browser tests wait for
+                $('main').dataset.loads = String(++state.loadsDone);
+            }
         }
     }
 
@@ -327,6 +331,7 @@
             return;
         drawChart(c.buckets, p ? p.buckets : null, c.freshness);
         fillChartTable(c.buckets);
+        $('chart').dataset.interval = state.interval;
     }
 
     const SVG = 'http://www.w3.org/2000/svg';
@@ -339,18 +344,22 @@
         return e;
     }
 
-    // A "nice" axis maximum (1, 2, 2.5 or 5 times a power of ten) at or above max.
-    function niceMax(max) {
-        if (max <= 0)
-            return 4;
-        const p = Math.pow(10, Math.floor(Math.log10(max)));
-        for (const k of [1, 2, 2.5, 5, 10])
-            if (k * p >= max)
-                return Math.max(4, k * p);
+    // The y axis: four equal whole-number steps of 1, 2 or 5 times a power of ten, up to or above
+    // max, so every grid line is a count that can really happen.
+    const Y_STEPS = 4;
+    function yStep(max) {
+        const raw = max / Y_STEPS;
+        if (raw <= 1)
+            return 1;
+        const p = Math.pow(10, Math.floor(Math.log10(raw)));
+        for (const k of [1, 2, 5])
+            if (k * p >= raw)
+                return k * p;
         return 10 * p;
     }
 
     function drawChart(buckets, prev, freshness) {
+        state.chartData = [buckets, prev, freshness];
         const box = $('chart');
         box.textContent = '';
         const legend = $('legend');
@@ -362,11 +371,14 @@
             box.appendChild(p);
             return;
         }
-        const W = 720, H = 260, L = 48, R = 12, T = 14, B = 34;
+        // drawn at the box's own width (redrawn on resize), so the labels keep their size on a phone
+        const W = Math.max(280, Math.round(box.clientWidth || 720)), H = W < 560 ? 220 : 260;
+        const L = 44, R = 14, T = 14, B = 34;
         const series = [['visitors', 'Visitors'], ['pageViews', 'Page views']];
         const all = buckets.concat(prev || []);
-        const max = niceMax(Math.max(0, ...all.filter((b) => b.complete)
+        const step = yStep(Math.max(0, ...all.filter((b) => b.complete)
             .flatMap((b) => series.map(([k]) => b[k]))));
+        const max = step * Y_STEPS;
         const n = Math.max(buckets.length, prev ? prev.length : 0);
         const x = (i) => L + (n <= 1 ? (W - L - R) / 2 : i * (W - L - R) / (n - 1));
         const y = (v) => T + (H - T - B) * (1 - v / max);
@@ -374,8 +386,8 @@
         svg.appendChild(el('title', { id: 'chart-svg-title' }, 'Visitors and page views per ' + state.interval +
             ', ' + state.from + ' to ' + state.to + (prev ? ', with the previous period dashed' : '')));
         // grid and y labels
-        for (let k = 0; k <= 4; k++) {
-            const v = max * k / 4;
+        for (let k = 0; k <= Y_STEPS; k++) {
+            const v = step * k;
             svg.appendChild(el('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
             svg.appendChild(el('text', { class: 'axis', x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmtInt(v)));
         }
@@ -524,6 +536,7 @@
             ? label + ': no values in this range' + (b.totals.visitors === 0 ? ' (or rollups have not run yet)' : '')
             : label + ': ' + (offset + 1) + '–' + (offset + b.values.length) + ' of ' + fmtInt(b.valuesTotal) +
               ' values, ordered by visitors';
+        $('bd-caption').dataset.dimension = dim;
         $('bd-prev').disabled = offset === 0;
         $('bd-next').disabled = offset + b.values.length >= b.valuesTotal;
     }
@@ -606,6 +619,11 @@
             state.property = $('property').value;
             state.offset = 0;
             loadAll();
+        });
+        let resizing = null;
+        window.addEventListener('resize', () => {
+            clearTimeout(resizing);
+            resizing = setTimeout(() => state.chartData && drawChart(...state.chartData), 150);
         });
         $('bd-prev').addEventListener('click', () => page(-1));
         $('bd-next').addEventListener('click', () => page(1));
