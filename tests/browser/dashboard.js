@@ -85,6 +85,8 @@ async function main() {
         await ctx.addInitScript(RECORD_CSP);
         ctx.on('request', (r) => out.requests.push(r.url()));
         const page = await ctx.newPage();
+        // the page's timers run on a clock the test can move (the 30 s realtime refresh)
+        await page.clock.install();
         page.on('console', (m) => m.type() === 'error' && out.errors.push({ step, text: m.text() }));
         page.on('pageerror', (e) => out.errors.push({ step, text: 'pageerror: ' + e.message }));
         const shot = (name, full = true) =>
@@ -200,8 +202,17 @@ async function main() {
             await dl.saveAs(file);
             out.csv = { name: dl.suggestedFilename(), file };
 
+            // realtime refreshes itself: 30 s later (on the page's clock) it asks again
             step = 'realtime';
+            const realtimeCalls = () => out.requests.filter((u) => u.includes('/v1/metrics/realtime')).length;
+            const before = realtimeCalls();
+            const refreshed = page.waitForResponse((r) => r.url().includes('/v1/metrics/realtime'),
+                { timeout: 5000 }).catch(() => null); // no refresh: the check on the counts says so
+            await page.clock.fastForward(30000);
+            await refreshed;
+            await page.waitForTimeout(200);
             await record('realtime');
+            out.steps.realtime.calls = [before, realtimeCalls()];
 
             step = 'phone';
             await page.setViewportSize(PHONE);

@@ -311,6 +311,10 @@ def verify_full(checks, api, res, cfg, site):
     d = datetime.date.fromisoformat(today)
     days_back = lambda n: str(d - datetime.timedelta(days=n))  # noqa: E731
 
+    want = ["login", "reload", "property", "preset-7", "custom", "compare", "week", "breakdown-click",
+            "breakdown-key", "realtime", "phone", "unavailable", "logout"]
+    checks.check("dashboard full: every step ran", all(k in steps for k in want),
+                 "missing steps %r; errors %r" % ([k for k in want if k not in steps], res["errors"]))
     lg = steps.get("login")
     if not lg:
         checks.check("dashboard full: login", False, "no snapshot; errors %r" % res["errors"])
@@ -336,6 +340,9 @@ def verify_full(checks, api, res, cfg, site):
         rt = api.get("/v1/metrics/realtime", propertyId=st["state"]["property"]).json
         same(checks, "dashboard: realtime == realtime API (%s)" % st["state"]["property"], st["realtime"],
              expect_realtime(rt))
+        c = st.get("calls") or [0, 0]
+        checks.check("dashboard: realtime asks again by itself after 30 s", c[1] == c[0] + 1,
+                     "realtime requests before and after 30 s: %r" % c)
 
     rl = steps.get("reload") or {}
     checks.check("dashboard: a reload keeps the session (no second login)",
@@ -406,9 +413,10 @@ def verify_full(checks, api, res, cfg, site):
                                                                 if os.path.exists(f)) and all(map(os.path.exists, shots)),
                  "overflow %r px; screenshots %r" % (ph and ph["overflow"], shots))
     un = steps.get("unavailable") or {}
-    checks.check("dashboard: a 503 shows a clear banner, the page stays",
-                 "unavailable" in (un.get("banner") or "") and "503" in (un.get("banner") or "")
-                 and un.get("mainShown") is True, "banner %r" % un.get("banner"))
+    checks.check("dashboard: a 503 shows a clear banner with its Retry-After, the page stays",
+                 "service is unavailable" in (un.get("banner") or "") and "503" in (un.get("banner") or "")
+                 and "Try again in 2 s" in (un.get("banner") or "") and un.get("mainShown") is True,
+                 "banner %r" % un.get("banner"))
     lo = steps.get("logout") or {}
     checks.check("dashboard: sign out forgets the key", lo.get("loginShown") is True and lo.get("stored") == 0,
                  "page %r" % {k: lo.get(k) for k in ("loginShown", "stored")})
