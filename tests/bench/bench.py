@@ -10,6 +10,12 @@ ratio. Nothing here asserts a time: it measures and reports.
 
 Then, the same way, POST /v1/leads/capture with new leads (one round trip and one transaction each).
 
+Then the read APIs (issue 15): 366 days of rollups are seeded (metric and ingest rows, and breakdown
+rows with realistic value counts per day and dimension), and each read endpoint is driven by wrk for
+BENCH_READ_SECONDS (2) at BENCH_READ_CONNECTIONS (8): summary over 366 days, timeseries by day, week
+and month, a breakdown page, realtime (over the raw events the ingest run left) and export.csv daily
+and by page; requests/s, p50/p99 and responder CPU microseconds per request each.
+
 Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_WORKERS (4), and BENCH_VARIANTS
 (default "direct:unnamed"): a comma-separated list of DATABASE:STATEMENTS run one after the other,
 each on a fresh Postgres, then compared in one table. DATABASE is `direct` (the responders connect
@@ -18,6 +24,7 @@ server connections, as Fly Managed Postgres; the scheduler on the direct URL); S
 DATABASE_STATEMENTS (`unnamed` or `prepared`). `make bench-pooler` runs
 direct:prepared,direct:unnamed,pgbouncer:unnamed.
 """
+import datetime
 import os
 import re
 import subprocess
@@ -32,6 +39,12 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+READ_SECONDS = int(os.environ.get("BENCH_READ_SECONDS", "2"))
+READ_CONNECTIONS = int(os.environ.get("BENCH_READ_CONNECTIONS", "8"))
+# Values per day and dimension of the seeded breakdown rows (a small marketing site: a few hundred
+# pages, a few dozen referrers and countries, a handful of sources, devices and campaigns).
+READ_VALUES = {"page": 300, "landing_page": 80, "source": 9, "referrer_host": 40, "utm_source": 12,
+               "utm_medium": 6, "utm_campaign": 20, "device": 3, "country": 40}
 
 # Distinct events: a pool of visitors (so sessions continue and rotate), a counter in props (so
 # no two bodies share a dedupe key), paths, referrers, UTM on some, web vitals on some; each visitor
@@ -158,6 +171,62 @@ def parse_wrk(out):
     return res
 
 
+def read_api_bench(pg, url, responders):
+    """Seeds 366 days of rollups ending today (rows the scheduler already wrote are kept) and drives
+    each read endpoint with wrk. Returns {"breakdown_rows": n, "rows": [(name, wrk figures, responder
+    CPU us per request)]}."""
+    dims = " UNION ALL ".join("SELECT %s AS dim, %d AS n" % (harness.sql_lit(k), v) for k, v in READ_VALUES.items())
+    pg.psql(
+        "WITH days AS (SELECT d::date AS day, row_number() OVER (ORDER BY d) AS k FROM generate_series("
+        "(now() AT TIME ZONE 'UTC')::date - 365, (now() AT TIME ZONE 'UTC')::date, interval '1 day') d) "
+        "INSERT INTO daily_metric_rollups (id, property_id, day, unique_visitors, returning_visitors, total_page_views, "
+        "total_entrances, total_exits, total_conversions, form_starts, form_submits, new_leads, "
+        "time_to_first_capture_sum_ms, time_to_first_capture_count, traffic_source_breakdown, top_landing_paths, "
+        "generated_at, updated_at) SELECT 'bench-' || day, 'default', day, 400 + k % 50, 80, 1500 + k % 300, 400, "
+        "380, 30, 20, 12, 8, 3600000, 4, '{\"direct\": 200, \"organic_search\": 150, \"social\": 50}', '[]', "
+        "now(), now() FROM days ON CONFLICT DO NOTHING;"
+        "WITH days AS (SELECT d::date AS day FROM generate_series((now() AT TIME ZONE 'UTC')::date - 365, "
+        "(now() AT TIME ZONE 'UTC')::date, interval '1 day') d) "
+        "INSERT INTO daily_ingest_rollups (id, property_id, day, events_accepted, events_rejected, leads_accepted, "
+        "leads_rejected, p95_ttfb_ms, error_breakdown, generated_at, updated_at) SELECT 'bench-i-' || day, 'default', "
+        "day, 2000, 3, 8, 0, 250, '{}', now(), now() FROM days ON CONFLICT DO NOTHING;"
+        "INSERT INTO daily_breakdown_rollups (property_id, day, dimension, value, visitors, page_views, entrances, "
+        "conversions, generated_at) SELECT 'default', d::date, dims.dim, "
+        "CASE WHEN dims.dim IN ('page', 'landing_page') THEN '/section-' || (i % 12) || '/page-' || i "
+        "ELSE dims.dim || '-' || i END, 1 + (1000 / i), 2 + (3000 / i), 1 + (300 / i), (30 / i), now() "
+        "FROM generate_series((now() AT TIME ZONE 'UTC')::date - 365, (now() AT TIME ZONE 'UTC')::date, "
+        "interval '1 day') d, (" + dims + ") dims, generate_series(1, dims.n) i ON CONFLICT DO NOTHING;"
+        "ANALYZE daily_metric_rollups; ANALYZE daily_ingest_rollups; ANALYZE daily_breakdown_rollups;",
+        timeout=300)
+    n_rows = int(pg.psql("SELECT count(*) FROM daily_breakdown_rollups").strip().splitlines()[-1])
+    today = pg.psql("SELECT (now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date - 365").strip()
+    to, frm = today.splitlines()[-1].split("|")
+    w = "from=%s&to=%s" % (frm, to)
+    endpoints = [
+        ("summary 366 days", "/v1/metrics/summary?" + w),
+        ("timeseries day (366 buckets)", "/v1/metrics/timeseries?interval=day&" + w),
+        ("timeseries week", "/v1/metrics/timeseries?interval=week&" + w),
+        ("timeseries month", "/v1/metrics/timeseries?interval=month&" + w),
+        ("breakdown page (limit 10, 366 d)", "/v1/metrics/breakdown?dimension=page&limit=10&" + w),
+        ("breakdown page 30 days", "/v1/metrics/breakdown?dimension=page&from=%s&to=%s" % (
+            (datetime.date.fromisoformat(to) - datetime.timedelta(days=29)).isoformat(), to)),
+        ("realtime", "/v1/metrics/realtime"),
+        ("export.csv daily (366 rows)", "/v1/metrics/export.csv?dimension=daily&" + w),
+        ("export.csv page (366 d, all values)", "/v1/metrics/export.csv?dimension=page&" + w),
+    ]
+    rows = []
+    for name, path in endpoints:
+        args = ["wrk", "-t1", "-c%d" % READ_CONNECTIONS, "-d%ds" % READ_SECONDS, "--latency",
+                "-H", "Authorization: Bearer " + harness.ADMIN_KEY, url + path]
+        subprocess.run(args[:3] + ["-d1s"] + args[4:], capture_output=True, text=True, timeout=60)  # warm up
+        before = sum(cpu_ticks(p) for p in responders)
+        out = subprocess.run(args, capture_output=True, text=True, timeout=READ_SECONDS + 60).stdout
+        after = sum(cpu_ticks(p) for p in responders)
+        r = parse_wrk(out)
+        rows.append((name, r, (after - before) * 1e6 / CLK_TCK / max(r["requests"], 1)))
+    return {"breakdown_rows": n_rows, "rows": rows}
+
+
 def main():
     for tool in ("wrk", "pgbench"):
         if not harness.shutil.which(tool, path=harness._SEARCH_PATH):
@@ -215,7 +284,8 @@ def run_variant(via_pgbouncer, statements):
         if via_pgbouncer:
             bouncer = harness.PgBouncer(pg, pool_size=WORKERS)
             url_db = bouncer.url()
-        with harness.Stack(url_db, env={"RATE_LIMIT_EVENTS": 0, "RATE_LIMIT_CAPTURE": 0, "LOG_LEVEL": "warn",
+        with harness.Stack(url_db, env={"RATE_LIMIT_EVENTS": 0, "RATE_LIMIT_CAPTURE": 0, "RATE_LIMIT_SUMMARY": 0,
+                                        "LOG_LEVEL": "warn",
                                         "DIRECT_DATABASE_URL": pg.url(), "DATABASE_STATEMENTS": statements,
                                                 "TRUSTED_PROXIES": "127.0.0.1", "CLIENT_IP_HEADER": "Fly-Client-IP",
                                                 # the site's own page origin, as in production
@@ -228,8 +298,9 @@ def run_variant(via_pgbouncer, statements):
             sched = subprocess.Popen([harness.BACKEND_BIN, "scheduler"], env=st.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
             # let its first rollup and purge finish before measuring, so they do not land in the load
-            harness.wait_until(lambda: pg.psql("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL")
-                               .strip() == "2", 30, 0.2, "the scheduler's first jobs")
+            # (three jobs since issue 14: rollups, retention, salts)
+            harness.wait_until(lambda: int(pg.psql("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL")
+                                           .strip()) >= 3, 30, 0.2, "the scheduler's first jobs")
             idle = {"lighttpd": memory([st.pid]), "responders": memory(responders), "scheduler": memory([sched.pid])}
             idle_rss = {"lighttpd": idle["lighttpd"]["rss"][0], "responders": idle["responders"]["rss"]}
             # warm up: connections, prepared statements, caches
@@ -262,6 +333,7 @@ def run_variant(via_pgbouncer, statements):
             leads_stored = int(pg.psql("SELECT count(*) FROM leads").strip().splitlines()[-1]) - leads_before
             c = parse_wrk(cap_out)
             w = parse_wrk(out)
+            reads = read_api_bench(pg, url, responders)
             same_responders = st.responder_pids() == responders
 
         # the database's own ceiling: the same function, same concurrency, no HTTP
@@ -310,11 +382,18 @@ def run_variant(via_pgbouncer, statements):
     print("  CPU us/request      lighttpd %.0f, responders %.0f" %
           ((cap_after["lighttpd"] - cap_before["lighttpd"]) * 1e6 / CLK_TCK / cn,
            (cap_after["responders"] - cap_before["responders"]) * 1e6 / CLK_TCK / cn))
+    print("read APIs: 366 days of rollups (%d breakdown rows), wrk -c%d for %d s each" %
+          (reads["breakdown_rows"], READ_CONNECTIONS, READ_SECONDS))
+    print("  %-34s %9s %18s %10s %12s" % ("endpoint", "req/s", "p50 / p99", "non-2xx", "resp. us/req"))
+    for name, r, cpu in reads["rows"]:
+        print("  %-34s %9.0f %18s %10d %12.0f" % (name, r["rps"], "%s / %s" % (r["p50"], r["p99"]),
+                                                 r["non2xx"] + r["socket_errors"], cpu))
     print("pgbench ingest_event(): -c%d for %d s" % (WORKERS, SECONDS))
     print("  transactions/s      %.0f" % tps)
     if tps > 0:
         print("ratio HTTP / database ceiling: %.0f%%" % (100.0 * w["rps"] / tps))
-    errors = w["non2xx"] + w["socket_errors"] + c["non2xx"] + c["socket_errors"]
+    errors = w["non2xx"] + w["socket_errors"] + c["non2xx"] + c["socket_errors"] + \
+        sum(r["non2xx"] + r["socket_errors"] for _, r, _ in reads["rows"])
     figures = {"events": w["rps"], "ev_lat": "%s / %s" % (w["p50"], w["p99"]), "captures": c["rps"],
                "cap_lat": "%s / %s" % (c["p50"], c["p99"]), "errors": errors}
     return (0 if errors == 0 and tps > 0 and w["requests"] > 0 else 1), figures

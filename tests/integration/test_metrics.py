@@ -33,7 +33,7 @@ NO_BOTS = {"botsDropped": {"empty_ua": 0, "bot_ua": 0, "headless": 0}}
 AUTH = {"x-admin-key": ADMIN_KEY}
 SOURCES = ["direct", "organic_search", "paid_search", "social", "email", "referral", "campaign", "internal",
            "unknown"]
-METRIC_KEYS = ["uniqueVisitors", "returningVisitorsPct", "totalPageViews", "leadCaptureRate", "formCompletionRate",
+METRIC_KEYS = ["uniqueVisitors", "returningVisitorsPct", "totalPageViews", "newLeads", "leadCaptureRate", "formCompletionRate",
                "landingPageConversionRate", "avgTimeToFirstCaptureHrs"]
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 DAY_MS = 86400000
@@ -946,6 +946,7 @@ def summary_values_and_deltas():
         "uniqueVisitors": (15, (15 - 10) / 10),
         "returningVisitorsPct": (5 / 15, (5 / 15 - 2 / 10) / (2 / 10)),
         "totalPageViews": (40, (40 - 20) / 20),
+        "newLeads": (3, (3 - 1) / 1),  # issue 15: the sum of new_leads, with its delta
         "leadCaptureRate": (3 / 15, (3 / 15 - 1 / 10) / (1 / 10)),
         "formCompletionRate": (3 / 5, (3 / 5 - 2 / 4) / (2 / 4)),
         "landingPageConversionRate": (3 / 10, (3 / 10 - 1 / 5) / (1 / 5)),

@@ -465,6 +465,21 @@ def own_responses(s):
         s.request("HEAD", "/v1/metrics/summary?from=2026-01-01&to=2026-01-07", headers=key),
         s.request("GET", "/v1/metrics/summary?from=2026-02-30&to=2025-01-01", headers=key),
         s.request("GET", "/v1/metrics/summary?from=2026-01-01&to=2026-01-07"),
+        # the read APIs of issue 15: an answer, a HEAD, a refused query and a missing key each
+        s.request("GET", "/v1/metrics/site", headers=key), s.request("HEAD", "/v1/metrics/site", headers=key),
+        s.request("GET", "/v1/metrics/site"),
+        s.request("GET", "/v1/metrics/timeseries?from=2026-01-01&to=2026-01-31&interval=week", headers=key),
+        s.request("HEAD", "/v1/metrics/timeseries?from=2026-01-01&to=2026-01-31", headers=key),
+        s.request("GET", "/v1/metrics/timeseries?from=2026-01-01&to=2026-01-31&interval=hour", headers=key),
+        s.request("GET", "/v1/metrics/breakdown?from=2026-01-01&to=2026-01-31&dimension=page&limit=5", headers=key),
+        s.request("HEAD", "/v1/metrics/breakdown?from=2026-01-01&to=2026-01-31&dimension=page", headers=key),
+        s.request("GET", "/v1/metrics/breakdown?from=2026-01-01&to=2026-01-31&dimension=nope", headers=key),
+        s.request("GET", "/v1/metrics/realtime", headers=key), s.request("HEAD", "/v1/metrics/realtime", headers=key),
+        s.request("GET", "/v1/metrics/realtime?propertyId=", headers=key),
+        s.request("GET", "/v1/metrics/export.csv?from=2026-01-01&to=2026-01-31&dimension=daily", headers=key),
+        s.request("HEAD", "/v1/metrics/export.csv?from=2026-01-01&to=2026-01-31&dimension=page", headers=key),
+        s.request("GET", "/v1/metrics/export.csv?from=2026-01-01&to=2026-01-31&dimension=nope", headers=key),
+        s.request("GET", "/v1/metrics/export.csv?from=2026-01-01&to=2026-01-31&dimension=daily"),
     ]
     # the unsubscribe class is limited to 3 a minute on this stack: the 4th is a real 429
     for _ in range(4):

@@ -6,10 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/body.h"
-#include "core/clock.h"
 #include "store/db.h"
 #include "api/handlers.h"
+#include "api/window.h"
 #include "domain/enrich.h"
 #include "domain/validate.h"
 
@@ -91,42 +90,16 @@ static void add_row(struct sums *s, const PGresult *r, int i)
     }
 }
 
-static json_t *window_json(int64_t from, int64_t to)
-{
-    char f[V_DATE_LEN], t[V_DATE_LEN];
-    v_format_date(from, f);
-    v_format_date(to, t);
-    return json_pack("{s:s, s:s}", "from", f, "to", t);
-}
-
-/* A query parameter, trimmed; V_ABSENT when not given. */
-static enum v_result date_param(struct issues *is, json_t *q, const char *key, int64_t *days)
-{
-    struct str s;
-    enum v_result r = v_string(is, q, key, key, 1, 10, V_REQUIRED, &s);
-    if (r != V_OK)
-        return r;
-    if (v_parse_date(s, days) != 0) {
-        issues_add(is, key, "must be a real calendar date YYYY-MM-DD, 1970-01-01 or later");
-        return V_INVALID;
-    }
-    return V_OK;
-}
-
+/* The summary's window and property (window.c), plus compareTo. */
 static void parse_query(const struct config *cfg, struct request *req, struct issues *is,
                         struct summary_query *sq)
 {
-    json_t *q = body_parse_form(req->query.p, req->query.n, is);
-    bool have_from = date_param(is, q, "from", &sq->from) == V_OK;
-    bool have_to = date_param(is, q, "to", &sq->to) == V_OK;
-    if (have_from && have_to && sq->from > sq->to)
-        issues_add(is, "from", "must not be after to");
-    else if (have_from && have_to && sq->to - sq->from + 1 > SUMMARY_MAX_DAYS)
-        issues_add(is, "to", "the window must be at most " STR_OF(SUMMARY_MAX_DAYS) " days");
-    struct str prop;
-    sq->property = cfg->rollup_default_property_id;
-    if (v_string(is, q, "propertyId", "propertyId", 1, PROPERTY_ID_MAX, V_OPTIONAL, &prop) == V_OK)
-        sq->property = arena_strndup(req->arena, prop.p, prop.n);
+    json_t *q = window_query(req, is);
+    struct metrics_window w;
+    window_parse(cfg, req, q, is, true, &w);
+    sq->from = w.from;
+    sq->to = w.to;
+    sq->property = w.property;
     struct str cmp;
     sq->compare = false;
     if (v_string(is, q, "compareTo", "compareTo", 1, 8, V_OPTIONAL, &cmp) == V_OK) {
@@ -166,10 +139,11 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
     for (int k = 0; k < N_SOURCES; k++)
         json_object_set_new(mix, SOURCES[k], json_real(ratio(cur.sources[k], cur.sources_total)));
     json_t *metrics = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "uniqueVisitors",
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "uniqueVisitors",
         metric(cur.unique, base.unique, c, true), "returningVisitorsPct",
         metric(ratio(cur.returning, cur.unique), ratio(base.returning, base.unique), c, false),
-        "totalPageViews", metric(cur.page_views, base.page_views, c, true), "leadCaptureRate",
+        "totalPageViews", metric(cur.page_views, base.page_views, c, true), "newLeads",
+        metric(cur.new_leads, base.new_leads, c, true), "leadCaptureRate",
         metric(ratio(cur.new_leads, cur.unique), ratio(base.new_leads, base.unique), c, false),
         "formCompletionRate",
         metric(ratio(cur.form_submits, cur.form_starts), ratio(base.form_submits, base.form_starts), c,
@@ -191,15 +165,7 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
                                "totalEventsAccepted", (json_int_t)cur.accepted, "totalEventsRejected",
                                (json_int_t)cur.rejected, "botsDropped", bots);
 
-    json_t *freshness;
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 15)) {
-        int64_t latest = 0;
-        (void)v_parse_date(str_from_cstr(PQgetvalue(r, 0, 15)), &latest);
-        freshness = json_pack("{s:s, s:s, s:I}", "rolledUpThrough", PQgetvalue(r, 0, 15), "generatedAt",
-                              PQgetvalue(r, 0, 16), "lagDays", (json_int_t)(clock_site_today() - latest));
-    } else {
-        freshness = json_pack("{s:n, s:n, s:n}", "rolledUpThrough", "generatedAt", "lagDays");
-    }
+    json_t *freshness = window_freshness(r, 15);
     return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1, "window", window_json(sq->from, sq->to),
                      "compareTo", c ? window_json(sq->from - n, sq->from - 1) : json_null(), "freshness",
                      freshness, "metrics", metrics, "ingest", ingest, "trend", trend);

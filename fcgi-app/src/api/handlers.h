@@ -27,6 +27,15 @@ void h_delete(struct ctx *c);
 /* h_metrics.c */
 void h_summary(struct ctx *c);
 
+/* h_metrics_read.c: GET /v1/metrics/site, /timeseries, /breakdown, /realtime (issue 15). */
+void h_site(struct ctx *c);
+void h_timeseries(struct ctx *c);
+void h_breakdown(struct ctx *c);
+void h_realtime(struct ctx *c);
+
+/* h_export.c: GET /v1/metrics/export.csv, streamed. */
+void h_export(struct ctx *c);
+
 /* h_prometheus.c: GET /metrics on the metrics listener (the Prometheus text exposition). */
 void h_prometheus(struct ctx *c);
 

@@ -12,6 +12,12 @@ const struct route ROUTES[] = {
     {"/v1/leads/unsubscribe", M_POST, h_unsubscribe, RL_UNSUBSCRIBE, ROUTE_BODY_JSON, NULL},
     {"/v1/leads/delete", M_POST, h_delete, RL_DELETE, ROUTE_ADMIN | ROUTE_BODY_JSON, NULL},
     {"/v1/metrics/summary", M_GET, h_summary, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    /* the read APIs of the dashboard (issue 15): the summary's auth and rate-limit class */
+    {"/v1/metrics/site", M_GET, h_site, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    {"/v1/metrics/timeseries", M_GET, h_timeseries, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    {"/v1/metrics/breakdown", M_GET, h_breakdown, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    {"/v1/metrics/realtime", M_GET, h_realtime, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    {"/v1/metrics/export.csv", M_GET, h_export, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 const size_t ROUTES_LEN = ARRAY_LEN(ROUTES);
 

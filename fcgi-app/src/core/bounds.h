@@ -43,7 +43,7 @@
  * the scheduler of a machine, served on the metrics listener (METRICS_PORT). Routes of both route
  * tables plus "other" (checked when a responder starts); statuses are counted exactly from 100 to
  * 599 (a 240 KB file; only the pages of the statuses seen are touched); responders counted live. */
-#define METRICS_ROUTE_SLOTS 12
+#define METRICS_ROUTE_SLOTS 16
 #define METRICS_STATUS_MIN 100
 #define METRICS_STATUS_MAX 599
 #define METRICS_RESPONDER_SLOTS 128 /* FCGI_WORKERS at most 64, and respawns reuse dead slots */
@@ -98,6 +98,22 @@
  * '(other)': mirrored by rollup_breakdown_cap() in migrations/0009 (test_breakdowns compares them) */
 #define BREAKDOWN_VALUES_PER_DAY_MAX 1000
 #define ROLLUPS_MAX_DAYS 3660
+
+/* Read APIs (issue 15 item 2). GET /v1/metrics/site lists at most this many properties (a site has
+ * a handful; the bound keeps one answer small whatever the table holds). */
+#define PROPERTIES_LIST_MAX 100
+/* GET /v1/metrics/breakdown: a page of values (limit default and most) and how far it may skip
+ * (a day keeps BREAKDOWN_VALUES_PER_DAY_MAX values, so a year of distinct ones stays below this). */
+#define BREAKDOWN_LIMIT_DEFAULT 10
+#define BREAKDOWN_LIMIT_MAX 100
+#define BREAKDOWN_OFFSET_MAX 1000000
+/* GET /v1/metrics/realtime: the two windows of raw events, in minutes (the longer one is what the
+ * index range scan reads). */
+#define REALTIME_SHORT_MINUTES 5
+#define REALTIME_LONG_MINUTES 30
+/* GET /v1/metrics/export.csv: CSV rows are gathered into chunks of about this size before they go
+ * to lighttpd (one FastCGI record each), so memory stays this small whatever the row count. */
+#define EXPORT_CHUNK_BYTES 16384
 
 /* A responder's database work for one request ends within this (2 s, less lighttpd's own hop). */
 #define REQUEST_DB_BUDGET_MS 1800

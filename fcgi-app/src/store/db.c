@@ -48,8 +48,14 @@ void db_init(const struct config *cfg)
     g_deadline_ms = clock_mono_ms() + DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS;
 }
 
+static bool g_streaming;       /* a db_stream_open'd statement has rows still to read */
+static bool g_stream_pipeline; /* ... sent in a pipeline (unnamed), whose sync is still to read */
+static int64_t g_stream_deadline;
+static PGresult *g_stream_first; /* the first answer, read by db_stream_open, not yet handed out */
+
 void db_begin_request(int budget_ms)
 {
+    db_stream_close(); /* a stream the last response never read (its client was gone) */
     g_deadline_ms = clock_mono_ms() + budget_ms;
 }
 
@@ -446,4 +452,187 @@ static enum db_rc exec_with_retry(enum stmt_id id, const char *const *values, PG
             return DB_UNAVAILABLE;
     }
     return DB_UNAVAILABLE;
+}
+
+/* Reads the rest of a finished stream's pipeline: the statement's end (NULL) and the sync. */
+static bool stream_finish_pipeline(PGconn *c)
+{
+    if (!g_stream_pipeline)
+        return true;
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (wait_socket(c, POLLIN, g_stream_deadline) != 1 || !PQconsumeInput(c))
+                return false;
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) != CONNECTION_OK)
+                return false;
+            continue; /* the end of the statement's results */
+        }
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    g_stream_pipeline = false;
+    return PQexitPipelineMode(c) == 1;
+}
+
+/* The statement's next result in single-row mode, waiting until g_stream_deadline; NULL when the
+ * connection was lost or the deadline passed. */
+static PGresult *stream_result(PGconn *c)
+{
+    while (PQisBusy(c)) {
+        if (wait_socket(c, POLLIN, g_stream_deadline) != 1 || !PQconsumeInput(c))
+            return NULL;
+    }
+    return PQgetResult(c);
+}
+
+/* Sends statement id for single-row reading. Returns its first result (a row, the end, or an
+ * error; NULL when the connection failed or timed out) and sets *sent as run_once does. */
+static PGresult *stream_send(enum stmt_id id, const char *const *values, bool *sent)
+{
+    const struct stmt_def *s = &SQL_STMTS[id];
+    *sent = false;
+    g_stream_pipeline = false;
+    if (g_cfg->db_statements == DB_STATEMENTS_PREPARED) {
+        if (!g_prepared[id]) {
+            PGresult *failed = NULL;
+            if (prepare_one(g_conn, (int)id, &failed) != DB_OK)
+                return failed;
+        }
+        if (!PQsendQueryPrepared(g_conn, s->name, s->nparams, values, NULL, NULL, 0))
+            return NULL;
+        *sent = true;
+        if (!PQsetSingleRowMode(g_conn))
+            return NULL;
+    } else {
+        if (!PQenterPipelineMode(g_conn))
+            return NULL;
+        g_stream_pipeline = true;
+        if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, 3, NULL, g_settings, NULL, NULL, 0) ||
+            !PQsendQueryParams(g_conn, sql_text(id), s->nparams, NULL, values, NULL, NULL, 0) ||
+            !PQpipelineSync(g_conn))
+            return NULL;
+        *sent = true;
+    }
+    for (;;) {
+        int f = PQflush(g_conn);
+        if (f == 0)
+            break;
+        if (f < 0 || wait_socket(g_conn, POLLOUT, g_stream_deadline) != 1)
+            return NULL;
+    }
+    if (g_stream_pipeline) {
+        /* the settings' row and end; single-row mode is then set for the statement, which is the
+         * query libpq is now reading (libpq: "before retrieving results with PQgetResult") */
+        PGresult *r = stream_result(g_conn);
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+            return r; /* an error: the statement is skipped (aborted), the caller drains */
+        PQclear(r);
+        r = stream_result(g_conn);
+        if (r) {
+            PQclear(r);
+            return NULL; /* a second result of the settings: not the protocol we know */
+        }
+        if (PQstatus(g_conn) != CONNECTION_OK || !PQsetSingleRowMode(g_conn))
+            return NULL;
+    }
+    return stream_result(g_conn);
+}
+
+enum db_rc db_stream_open(enum stmt_id id, const char *const *values, PGresult **failed)
+{
+    *failed = NULL;
+    db_stream_close();
+    for (int attempt = 0; attempt < 2; attempt++) {
+        enum db_rc rc = db_ensure();
+        if (rc != DB_OK) {
+            metrics_db_error(MDB_UNAVAILABLE);
+            return rc;
+        }
+        g_stream_deadline = deadline_for(DB_STATEMENT_TIMEOUT_MS + 300);
+        bool sent = false;
+        PGresult *r = stream_send(id, values, &sent);
+        g_last_used_ms = clock_mono_ms();
+        ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+            /* kept for the first db_stream_next, so the caller reads every row the same way */
+            g_streaming = true;
+            g_stream_first = r;
+            return DB_OK;
+        }
+        char sqlstate[6];
+        snprintf(sqlstate, sizeof(sqlstate), "%s", db_sqlstate(r));
+        if (r && PQstatus(g_conn) == CONNECTION_OK && !is_unavailable_state(sqlstate)) {
+            log_error("statement %s failed: %s", SQL_STMTS[id].name, sqlstate);
+            /* the rest of the protocol (the error's end, the sync) before the next statement */
+            bool clean = stream_result(g_conn) == NULL && stream_finish_pipeline(g_conn);
+            if (!clean)
+                drop_connection("the failed stream did not end cleanly");
+            metrics_db_error(MDB_STATEMENT);
+            *failed = r;
+            return DB_ERROR;
+        }
+        PQclear(r);
+        char why[160];
+        snprintf(why, sizeof(why), "%s during %s%s", sqlstate[0] ? sqlstate : "no answer before the deadline",
+                 SQL_STMTS[id].name, attempt == 0 ? "; a read, sending it again" : "");
+        g_stream_pipeline = false;
+        drop_connection(why);
+        (void)sent; /* every streamed statement is a read: safe to send again whatever reached the server */
+    }
+    metrics_db_error(MDB_UNAVAILABLE);
+    return DB_UNAVAILABLE;
+}
+
+enum db_rc db_stream_next(PGresult **row)
+{
+    *row = NULL;
+    if (!g_streaming)
+        return DB_OK;
+    PGresult *r = g_stream_first;
+    g_stream_first = NULL;
+    if (!r)
+        r = stream_result(g_conn);
+    g_last_used_ms = clock_mono_ms();
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_SINGLE_TUPLE) {
+        *row = r;
+        return DB_OK;
+    }
+    if (st == PGRES_TUPLES_OK) {
+        /* the end: the statement's last (empty) result, then its NULL and the pipeline's sync */
+        PQclear(r);
+        g_streaming = false;
+        if (stream_result(g_conn) != NULL || !stream_finish_pipeline(g_conn))
+            drop_connection("a stream did not end cleanly");
+        return DB_OK;
+    }
+    char sqlstate[6];
+    snprintf(sqlstate, sizeof(sqlstate), "%s", db_sqlstate(r));
+    bool unavailable = !r || PQstatus(g_conn) != CONNECTION_OK || is_unavailable_state(sqlstate);
+    PQclear(r);
+    char why[160];
+    snprintf(why, sizeof(why), "%s while streaming rows",
+             sqlstate[0] ? sqlstate : "no answer before the deadline");
+    g_streaming = false;
+    g_stream_pipeline = false;
+    drop_connection(why);
+    metrics_db_error(unavailable ? MDB_UNAVAILABLE : MDB_STATEMENT);
+    return unavailable ? DB_UNAVAILABLE : DB_ERROR;
+}
+
+void db_stream_close(void)
+{
+    PQclear(g_stream_first);
+    g_stream_first = NULL;
+    if (!g_streaming)
+        return;
+    g_streaming = false;
+    g_stream_pipeline = false;
+    /* unread rows may be many: ending the connection is bounded, draining them is not */
+    drop_connection("a streamed statement was abandoned before its last row");
 }

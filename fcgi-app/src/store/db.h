@@ -22,6 +22,19 @@ enum db_rc db_ensure(void);
 /* Runs a prepared statement. On DB_OK *out is a result the caller PQclear()s; on DB_ERROR
  * *out may hold the failed result (caller PQclear()s) for its SQLSTATE; else *out is NULL. */
 enum db_rc db_exec(enum stmt_id id, const char *const *values, PGresult **out);
+/* A statement whose rows are read one at a time (libpq's single-row mode, in either
+ * DATABASE_STATEMENTS mode), so memory does not grow with the row count. Only retry_safe reads.
+ * db_stream_open sends it and waits for its first answer: DB_OK when rows (or none) are coming,
+ * else the same codes as db_exec, nothing left open, and *failed as db_exec's *out on DB_ERROR.
+ * While a stream is open no other statement may run. */
+enum db_rc db_stream_open(enum stmt_id id, const char *const *values, PGresult **failed);
+/* The next row: DB_OK with *row a one-row result the caller PQclear()s, or *row NULL at the end
+ * (the stream is then closed); DB_UNAVAILABLE or DB_ERROR when the statement failed on the way
+ * (the stream is closed, the connection dropped). */
+enum db_rc db_stream_next(PGresult **row);
+/* Abandons an open stream (a client that went away, a HEAD request): the connection is dropped,
+ * so no unread rows are drained. Nothing when no stream is open. */
+void db_stream_close(void);
 /* SQLSTATE of a result, "" when none. Borrowed from res. */
 const char *db_sqlstate(const PGresult *res);
 void db_close(void);

@@ -61,6 +61,87 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "VALUES ((now() AT TIME ZONE $3)::date, $1, $2, 1) "
          "ON CONFLICT (day, property_id, reason) DO UPDATE SET dropped = ingest_bot_drops.dropped + 1",
          NULL, 3, false},
+    /* The read APIs (issue 15 item 2): rollup tables only, aggregated here, except realtime. */
+    /* $1 most rows: every property of the metric rollups with its first and last rolled-up day,
+     * ordered by id in byte order (as a client sorts) */
+    [STMT_SITE] = {"site",
+                   "SELECT property_id, min(day)::text, max(day)::text FROM daily_metric_rollups "
+                   "GROUP BY property_id ORDER BY property_id COLLATE \"C\" LIMIT $1::integer",
+                   NULL, 1, true},
+    /* $1 property, $2 first day, $3 last day, $4 'day', 'week' (ISO, Monday first) or 'month': one
+     * row per bucket of the window, clipped to it, zeros where no rollup: start, end, visitors,
+     * page views, new leads, conversions, complete (a rollup row on every day), then the
+     * property's latest rollup day and generated_at (the summary's freshness, on every row) */
+    [STMT_TIMESERIES] =
+        {"timeseries",
+         "SELECT b.s::text, b.e::text, COALESCE(sum(m.unique_visitors), 0), "
+         "COALESCE(sum(m.total_page_views), 0), COALESCE(sum(m.new_leads), 0), "
+         "COALESCE(sum(m.total_conversions), 0), count(m.day) = b.e - b.s + 1, f.day::text, "
+         "to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+         "FROM (SELECT DISTINCT greatest(date_trunc($4::text, d)::date, $2::date) AS s, "
+         "least((date_trunc($4::text, d) + ('1 ' || $4::text)::interval)::date - 1, $3::date) AS e "
+         "FROM generate_series($2::date, $3::date, interval '1 day') d) b "
+         "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day BETWEEN b.s AND b.e "
+         "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
+         "ORDER BY day DESC LIMIT 1) f ON true "
+         "GROUP BY b.s, b.e, f.day, f.generated_at ORDER BY b.s",
+         NULL, 4, true},
+    /* $1 property, $2 dimension, $3 first day, $4 last day, $5 limit, $6 offset: the totals of every
+     * value over the window and the number of values (every row), then one page of values summed
+     * over the days (NULL when the page is empty: one row with the totals still comes), ordered by
+     * visitors, page views, value (byte order) */
+    [STMT_BREAKDOWN] =
+        {"breakdown",
+         "WITH v AS (SELECT value, sum(visitors) AS vis, sum(page_views) AS pv, sum(entrances) AS ent, "
+         "sum(conversions) AS conv FROM daily_breakdown_rollups WHERE property_id = $1 AND dimension = $2 "
+         "AND day BETWEEN $3::date AND $4::date GROUP BY value) "
+         "SELECT t.vis, t.pv, t.ent, t.conv, t.n, p.value, p.vis, p.pv, p.ent, p.conv "
+         "FROM (SELECT COALESCE(sum(vis), 0) AS vis, COALESCE(sum(pv), 0) AS pv, COALESCE(sum(ent), 0) AS "
+         "ent, "
+         "COALESCE(sum(conv), 0) AS conv, count(*) AS n FROM v) t "
+         "LEFT JOIN LATERAL (SELECT value, vis, pv, ent, conv FROM v "
+         "ORDER BY vis DESC, pv DESC, value COLLATE \"C\" LIMIT $5::integer OFFSET $6::integer) p ON true "
+         "ORDER BY p.vis DESC, p.pv DESC, p.value COLLATE \"C\"",
+         NULL, 6, true},
+    /* $1 property, $2 every property (the default one, as its rollups), $3 and $4 the short and the
+     * long window in minutes (REALTIME_SHORT_MINUTES, REALTIME_LONG_MINUTES): now, and the distinct
+     * visitors and page views of the raw events of each window. One range of a timestamp index
+     * (events_timestamp_idx or events_property_id_timestamp_idx), never a scan of the table
+     * (test_read_api checks the plan). */
+    [STMT_REALTIME] =
+        {"realtime",
+         /* now() is the transaction's start: one instant for every expression */
+         "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+         "count(DISTINCT visitor_id) FILTER (WHERE \"timestamp\" >= (now() AT TIME ZONE 'UTC') - "
+         "make_interval(mins => $3::integer)), "
+         "count(*) FILTER (WHERE event_type = 'page_view' AND \"timestamp\" >= "
+         "(now() AT TIME ZONE 'UTC') - make_interval(mins => $3::integer)), "
+         "count(DISTINCT visitor_id), count(*) FILTER (WHERE event_type = 'page_view') FROM events "
+         "WHERE \"timestamp\" >= (now() AT TIME ZONE 'UTC') - make_interval(mins => $4::integer) "
+         "AND \"timestamp\" <= now() AT TIME ZONE 'UTC' AND ($2::boolean OR property_id = $1)",
+         NULL, 4, true},
+    /* $1 property, $2 first day, $3 last day: the CSV export's daily rows (streamed, one per day,
+     * zeros where no rollup): day, visitors, page views, entrances, conversions, new leads, events
+     * accepted, events rejected, rolled up (a metric rollup row exists) */
+    [STMT_EXPORT_DAILY] =
+        {"export_daily",
+         "SELECT d::date::text, COALESCE(m.unique_visitors, 0), COALESCE(m.total_page_views, 0), "
+         "COALESCE(m.total_entrances, 0), COALESCE(m.total_conversions, 0), COALESCE(m.new_leads, 0), "
+         "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), m.day IS NOT NULL "
+         "FROM generate_series($2::date, $3::date, interval '1 day') d "
+         "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
+         "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date ORDER BY d",
+         NULL, 3, true},
+    /* $1 property, $2 dimension, $3 first day, $4 last day: every value of the window (streamed),
+     * as STMT_BREAKDOWN orders them, with its share of the visitors (0 when there are none) */
+    [STMT_EXPORT_DIMENSION] =
+        {"export_dimension",
+         "SELECT value, vis, pv, ent, conv, COALESCE(vis::float8 / NULLIF(sum(vis) OVER (), 0), 0) "
+         "FROM (SELECT value, sum(visitors) AS vis, sum(page_views) AS pv, sum(entrances) AS ent, "
+         "sum(conversions) AS conv FROM daily_breakdown_rollups WHERE property_id = $1 AND dimension = $2 "
+         "AND day BETWEEN $3::date AND $4::date GROUP BY value) v "
+         "ORDER BY vis DESC, pv DESC, value COLLATE \"C\"",
+         NULL, 4, true},
     /* $1 property, $2 SITE_TIME_ZONE: days from its newest rolled-up day to today (the site's);
      * NULL before the first rollup.
      * Read at scrape time (GET /metrics), so a scheduler that stopped shows as a growing lag. */
