@@ -74,6 +74,60 @@ function snapshot() {
     };
 }
 
+// Runs in the page: every visible text whose contrast with the background behind it (the nearest
+// ancestor with an opaque background) is under 4.5:1 (WCAG AA), as 'text (ratio)'.
+function lowContrast() {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (e) => {
+        for (; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || (c.length === 4 && c[3] === 1))
+                return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const bad = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const e = n.parentElement;
+        if (!n.textContent.trim() || !e || e.closest('svg, [hidden], noscript') || !e.getClientRects().length)
+            continue;
+        const fg = rgb(getComputedStyle(e).color).slice(0, 3);
+        const a = lum(fg), b = lum(background(e));
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < 4.5)
+            bad.push(n.textContent.trim().slice(0, 40) + ' (' + ratio.toFixed(2) + ')');
+    }
+    return bad;
+}
+
+// Presses Tab from the top of the page until focus comes back round; returns what got focus, in
+// order (id, or the tab's dimension, or the preset's days), and whether each showed an outline.
+async function tabWalk(page, max) {
+    // a click on the heading moves the browser's sequential focus starting point to the top
+    await page.click('h1');
+    const seen = [];
+    for (let i = 0; i < max; i++) {
+        await page.keyboard.press('Tab');
+        const f = await page.evaluate(() => {
+            const e = document.activeElement;
+            if (!e || e === document.body)
+                return null;
+            const name = e.id || (e.dataset.days ? 'preset-' + e.dataset.days : e.tagName.toLowerCase());
+            const st = getComputedStyle(e);
+            return { name, outline: st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2 };
+        });
+        if (!f || (seen.length && f.name === seen[0].name))
+            break;
+        seen.push(f);
+    }
+    return seen;
+}
+
 async function main() {
     const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
     fs.mkdirSync(cfg.artifacts, { recursive: true });
@@ -118,6 +172,7 @@ async function main() {
                 null, { timeout: WAIT_MS });
             await record('wrong-key');
             out.steps['wrong-key'].stored = await page.evaluate(() => sessionStorage.length);
+            out.steps['wrong-key'].lowContrast = await page.evaluate(lowContrast);
             await shot('wrong-key');
             // the right key, before any rollup: the rollups-not-run state, not zeros
             step = 'not-rolled-up';
@@ -125,6 +180,7 @@ async function main() {
             await login(cfg.key);
             await loaded(n);
             await record('not-rolled-up');
+            out.steps['not-rolled-up'].lowContrast = await page.evaluate(lowContrast);
             await shot('not-rolled-up');
         } else {
             step = 'login';
@@ -171,6 +227,8 @@ async function main() {
             await loaded(n);
             await record('compare');
             await shot('compare-desktop');
+            out.steps.compare.lowContrast = await page.evaluate(lowContrast);
+            out.steps.compare.tabOrder = await tabWalk(page, 80);
 
             step = 'week';
             await page.selectOption('#interval', 'week');
@@ -218,6 +276,7 @@ async function main() {
             await page.setViewportSize(PHONE);
             await page.waitForTimeout(300);
             await record('phone');
+            out.steps.phone.lowContrast = await page.evaluate(lowContrast);
             await shot('compare-phone');
             await page.setViewportSize(DESKTOP);
 

@@ -281,7 +281,7 @@ def verify_empty(checks, api, res, site_today):
     checks.check("dashboard: a wrong key shows a clear message and the form again, keeps nothing",
                  w.get("loginShown") is True and w.get("mainShown") is False
                  and "not accepted" in (w.get("loginMessage") or "") and "401" in w.get("loginMessage", "")
-                 and w.get("stored") == 0, "page %r" % w)
+                 and w.get("stored") == 0 and w.get("lowContrast") == [], "page %r" % w)
     e = res["steps"].get("not-rolled-up") or {}
     if not e:
         checks.check("dashboard: the rollups-not-run state", False, "no snapshot; errors %r" % res["errors"])
@@ -417,6 +417,20 @@ def verify_full(checks, api, res, cfg, site):
                  "service is unavailable" in (un.get("banner") or "") and "503" in (un.get("banner") or "")
                  and "Try again in 2 s" in (un.get("banner") or "") and un.get("mainShown") is True,
                  "banner %r" % un.get("banner"))
+    low = {k: steps[k].get("lowContrast") for k in ("compare", "phone") if k in steps}
+    checks.check("dashboard: every visible text has a contrast of at least 4.5:1 (desktop and phone)",
+                 len(low) == 2 and not any(low.values()), "under 4.5:1: %r" % low)
+    # (a date input takes one Tab per field: month, day, year, its calendar button)
+    order = [f["name"] for i, f in enumerate((cp or {}).get("tabOrder") or [])
+             if i == 0 or f["name"] != cp["tabOrder"][i - 1]["name"]]
+    want = ["property", "logout", "preset-7", "preset-30", "preset-90", "from", "to", "apply", "compare",
+            "interval", "tab-%s" % (cp or {}).get("state", {}).get("dimension"), "bd-panel", "bd-csv", "daily-csv"]
+    pos = [order.index(w) if w in order else -1 for w in want]
+    no_outline = [f["name"] for f in (cp or {}).get("tabOrder") or [] if not f["outline"]]
+    checks.check("dashboard: every control is reached with Tab, in reading order, one breakdown tab stop, each with "
+                 "a visible focus outline",
+                 -1 not in pos and pos == sorted(pos) and sum(1 for o in order if o.startswith("tab-")) == 1
+                 and not no_outline, "tab order %r; without outline %r" % (order, no_outline))
     lo = steps.get("logout") or {}
     checks.check("dashboard: sign out forgets the key", lo.get("loginShown") is True and lo.get("stored") == 0,
                  "page %r" % {k: lo.get(k) for k in ("loginShown", "stored")})
