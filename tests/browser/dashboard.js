@@ -53,6 +53,7 @@ function snapshot() {
             pressed: [...document.querySelectorAll('.preset[aria-pressed="true"]')].map((b) => b.dataset.days),
         },
         loginShown: shown('#login'), mainShown: shown('#main'), loginMessage: text('#login-msg'),
+        customMessage: text('#custom-msg'),
         banner: shown('#banner') ? text('#banner') : null,
         freshness: shown('#freshness') ? text('#freshness') : null,
         tz: text('#tz'), today: text('#today'), windowLine: text('#window-line'),
@@ -211,6 +212,18 @@ async function main() {
             await loaded(n);
             await record('preset-7');
 
+            // a range that ends before it starts: said next to the fields, nothing asked of the API
+            step = 'custom-invalid';
+            n = await loads();
+            const asked = out.requests.length;
+            await page.fill('#from', cfg.customTo);
+            await page.fill('#to', cfg.customFrom);
+            await page.click('#apply');
+            await page.waitForFunction(() => document.getElementById('custom-msg').textContent !== '',
+                null, { timeout: WAIT_MS });
+            await record('custom-invalid');
+            out.steps['custom-invalid'].calls = [n, await loads(), asked, out.requests.length];
+
             step = 'custom';
             n = await loads();
             await page.fill('#from', cfg.customFrom);
@@ -259,6 +272,11 @@ async function main() {
             const file = path.join(cfg.artifacts, 'dashboard-download-' + dl.suggestedFilename());
             await dl.saveAs(file);
             out.csv = { name: dl.suggestedFilename(), file };
+            const [daily] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }),
+                page.click('#daily-csv')]);
+            const dailyFile = path.join(cfg.artifacts, 'dashboard-download-' + daily.suggestedFilename());
+            await daily.saveAs(dailyFile);
+            out.dailyCsv = { name: daily.suggestedFilename(), file: dailyFile };
 
             // realtime refreshes itself: 30 s later (on the page's clock) it asks again
             step = 'realtime';

@@ -311,7 +311,7 @@ def verify_full(checks, api, res, cfg, site):
     d = datetime.date.fromisoformat(today)
     days_back = lambda n: str(d - datetime.timedelta(days=n))  # noqa: E731
 
-    want = ["login", "reload", "property", "preset-7", "custom", "compare", "week", "breakdown-click",
+    want = ["login", "reload", "property", "preset-7", "custom-invalid", "custom", "compare", "week", "breakdown-click",
             "breakdown-key", "realtime", "phone", "unavailable", "logout"]
     checks.check("dashboard full: every step ran", all(k in steps for k in want),
                  "missing steps %r; errors %r" % ([k for k in want if k not in steps], res["errors"]))
@@ -358,6 +358,13 @@ def verify_full(checks, api, res, cfg, site):
         checks.check("dashboard: the 7-day preset is the last 7 site days", p7["state"]["from"] == days_back(6)
                      and p7["state"]["to"] == today and p7["state"]["pressed"] == ["7"], "state %r" % p7["state"])
         check_window(checks, api, p7, "preset-7", cfg["property"])
+    ci = steps.get("custom-invalid")
+    if ci:
+        c = ci.get("calls") or [0, 1, 0, 1]
+        checks.check("dashboard: a custom range ending before it starts is refused on the page, the API not asked",
+                     "must not be after" in (ci.get("customMessage") or "")
+                     and c[0] == c[1] and c[2] == c[3],
+                     "message %r; loads and requests before/after %r" % (ci.get("customMessage"), c))
     cu = steps.get("custom")
     if cu:
         checks.check("dashboard: a custom range", cu["state"]["from"] == cfg["customFrom"]
@@ -406,6 +413,20 @@ def verify_full(checks, api, res, cfg, site):
                                                                       r.body[:200]))
     else:
         checks.check("dashboard: the CSV download", False, "no download; errors %r" % res["errors"])
+    daily = res.get("dailyCsv")
+    if daily and b:
+        s = b["state"]
+        r = api.get("/v1/metrics/export.csv", **{"dimension": "daily", "from": s["from"], "to": s["to"],
+                                                "propertyId": cfg["property"]})
+        with open(daily["file"], "rb") as fh:
+            got = fh.read()
+        checks.check("dashboard: the daily CSV download is export.csv?dimension=daily byte for byte",
+                     got == r.body and got.count(b"\r\n") == 1 + (datetime.date.fromisoformat(s["to"])
+                                                                  - datetime.date.fromisoformat(s["from"])).days + 1
+                     and daily["name"] == "metrics-daily-%s-%s.csv" % (s["from"], s["to"]),
+                     "downloaded %s %r; API %r" % (daily["name"], got[:300], r.body[:300]))
+    else:
+        checks.check("dashboard: the daily CSV download", False, "no download; errors %r" % res["errors"])
     ph = steps.get("phone")
     shots = [os.path.join(cfg["artifacts"], "dashboard-compare-%s.png" % w) for w in ("desktop", "phone")]
     checks.check("dashboard: fits a 375 px wide screen (no sideways scrolling); desktop and phone screenshots saved",
