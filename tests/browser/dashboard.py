@@ -103,7 +103,8 @@ def expect_ingest(s):
         "bots": fmt_int(sum(bots.values())) + (" (%s)" % ", ".join(detail) if detail else ""),
     }
     if f["rolledUpThrough"] is None:
-        out.update(fresh="rollups have not run yet", generated="—")
+        out.update(success="not rolled up yet", ttfb="not rolled up yet", fresh="rollups have not run yet",
+                   generated="—")
     else:
         out.update(fresh="%s (%d %s behind today)" % (f["rolledUpThrough"], f["lagDays"],
                                                     "day" if f["lagDays"] == 1 else "days"),

@@ -154,7 +154,8 @@
         $('site-line').hidden = false;
         await loadAll();
         clearInterval(state.realtimeTimer);
-        state.realtimeTimer = setInterval(loadRealtime, REALTIME_MS);
+        // a failed refresh says so in the realtime panel itself (loadRealtime); nothing else to do
+        state.realtimeTimer = setInterval(() => loadRealtime().catch(() => {}), REALTIME_MS);
     }
 
     function renderSite() {
@@ -310,6 +311,9 @@
             .map(([k, v]) => fmtInt(v) + ' ' + (BOT_REASONS[k] || k));
         $('in-bots').textContent = fmtInt(sum) + (detail.length ? ' (' + detail.join(', ') + ')' : '');
         if (f.rolledUpThrough === null) {
+            // accepted, rejected and TTFB come from the rollups: not measured yet, not zero
+            $('in-success').textContent = 'not rolled up yet';
+            $('in-ttfb').textContent = 'not rolled up yet';
             $('in-fresh').textContent = 'rollups have not run yet';
             $('in-generated').textContent = '—';
         } else {
@@ -597,7 +601,8 @@
                 return;
             }
             $('login-msg').textContent = '';
-            signIn(key);
+            $('login-submit').disabled = true;
+            signIn(key).finally(() => { $('login-submit').disabled = false; });
         });
         $('logout').addEventListener('click', () => signOut('Signed out.'));
         for (const b of document.querySelectorAll('.preset'))
