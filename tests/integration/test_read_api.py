@@ -541,3 +541,20 @@ def site_zone_days_and_today():
         rows = csv_rows(get(s, "export.csv", {"from": "2026-01-15", "to": "2026-01-16", "dimension": "daily"}))
         expect_eq([(x[0], x[2], x[-1]) for x in rows[1:]], [("2026-01-15", "1", "true"), ("2026-01-16", "1", "true")],
                   "daily export by site day")
+
+
+@test(timeout=60)
+def read_routes_answer_503_without_a_database():
+    """No Postgres at the URL: every read route answers 503 database_unavailable (JSON, Retry-After),
+    the export before any CSV byte; a refused query is still a 400, without the database."""
+    with Stack("postgresql://postgres@127.0.0.1:%d/none" % harness.free_port(), workers=1,
+               env={"RATE_LIMIT_SUMMARY": 0}) as s:
+        w = "from=%s&to=%s" % WIN
+        for route, q in (("site", ""), ("timeseries", w), ("breakdown", w + "&dimension=page"), ("realtime", ""),
+                         ("export.csv", w + "&dimension=daily"), ("export.csv", w + "&dimension=page")):
+            r = get(s, route, q)
+            expect_error(r, 503, "database_unavailable")
+            expect_eq(r.header("Content-Type"), JSON_CT, "%s: a JSON answer" % route, r)
+            expect(r.header("Retry-After", "").isdigit(), "%s: Retry-After" % route, r)
+            expect(r.elapsed < 2.0, "%s: 503 within 2 s (%.2f s)" % (route, r.elapsed), r)
+        bad(s, "export.csv", w + "&dimension=nope", ["dimension"])

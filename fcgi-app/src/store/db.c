@@ -633,6 +633,9 @@ void db_stream_close(void)
         return;
     g_streaming = false;
     g_stream_pipeline = false;
-    /* unread rows may be many: ending the connection is bounded, draining them is not */
-    drop_connection("a streamed statement was abandoned before its last row");
+    /* unread rows may be many: ending the connection is bounded, draining them is not. Planned (a
+     * HEAD request, a client that left), so not a warning. */
+    log_info("a streamed statement was abandoned before its last row; reconnecting");
+    PQfinish(g_conn);
+    g_conn = NULL;
 }
