@@ -592,6 +592,9 @@
 
     // ---- wiring
     function init() {
+        // a reload may bring the controls back as they were (the browser restores form state)
+        state.compare = $('compare').checked;
+        state.interval = $('interval').value;
         buildTabs();
         $('login-form').addEventListener('submit', (ev) => {
             ev.preventDefault();
