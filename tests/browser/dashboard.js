@@ -249,6 +249,14 @@ async function main() {
                 null, { timeout: WAIT_MS });
             await record('week');
 
+            // a reload: whatever the browser restores in the controls, the figures follow it
+            step = 'reload-compare';
+            await page.reload();
+            await loaded(0);
+            await page.waitForFunction(() => document.getElementById('chart').dataset.interval !== undefined,
+                null, { timeout: WAIT_MS });
+            await record('reload-compare');
+
             // a breakdown tab by click, then the next one by the arrow key
             step = 'breakdown';
             const answer = (dim) => page.waitForResponse((r) => r.url().includes('/v1/metrics/breakdown') &&

@@ -240,6 +240,8 @@ def check_common(checks, res, base):
                  % phase, not bad and not res["csp"], "errors %r, CSP violations %r" % (bad, res["csp"]))
     others = sorted({u for u in res["requests"] if not u.startswith((base + "/", "blob:", "data:"))})
     checks.check("dashboard %s: no request to another origin" % phase, not others, "requests to %r" % others)
+    leaked = [u for u in res["requests"] if harness.ADMIN_KEY in urllib.parse.unquote(u)]
+    checks.check("dashboard %s: the key is in no URL (header only)" % phase, not leaked, "URLs %r" % leaked[:5])
 
 
 def same(checks, name, got, want):
@@ -312,7 +314,7 @@ def verify_full(checks, api, res, cfg, site):
     d = datetime.date.fromisoformat(today)
     days_back = lambda n: str(d - datetime.timedelta(days=n))  # noqa: E731
 
-    want = ["login", "reload", "property", "preset-7", "custom-invalid", "custom", "compare", "week", "breakdown-click",
+    want = ["login", "reload", "property", "preset-7", "custom-invalid", "custom", "compare", "week", "reload-compare", "breakdown-click",
             "breakdown-key", "realtime", "phone", "unavailable", "logout"]
     checks.check("dashboard full: every step ran", all(k in steps for k in want),
                  "missing steps %r; errors %r" % ([k for k in want if k not in steps], res["errors"]))
@@ -385,6 +387,11 @@ def verify_full(checks, api, res, cfg, site):
     if wk:
         checks.check("dashboard: the interval picker", wk["state"]["interval"] == "week", "state %r" % wk["state"])
         check_window(checks, api, wk, "week", cfg["property"])
+    rc = steps.get("reload-compare")
+    if rc and wk:
+        checks.check("dashboard: a reload shows the same view (range, property, comparison, interval, tab)",
+                     rc["state"] == wk["state"], "before %r, after %r" % (wk["state"], rc["state"]))
+        check_window(checks, api, rc, "reload-compare", cfg["property"])
     for key, dim in (("breakdown-click", cfg["tabClick"]), ("breakdown-key", cfg["tabKey"])):
         b = steps.get(key)
         if not b:

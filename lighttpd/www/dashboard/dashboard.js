@@ -147,6 +147,7 @@
         state.site = site;
         state.property = site.defaultPropertyId;
         setRange(addDays(site.today, -(state.preset - 1)), site.today, state.preset);
+        readHash();
         renderSite();
         $('login').hidden = true;
         $('main').hidden = false;
@@ -167,6 +168,8 @@
         const ids = (s.properties || []).map((p) => p.propertyId);
         if (!ids.includes(s.defaultPropertyId))
             ids.unshift(s.defaultPropertyId);
+        if (!ids.includes(state.property))
+            ids.push(state.property);
         for (const id of ids) {
             const o = document.createElement('option');
             o.value = id;
@@ -174,6 +177,40 @@
             sel.appendChild(o);
         }
         sel.value = state.property;
+    }
+
+    // ---- the view in the address (#from=&to=&property=&compare=&interval=&dimension=): a reload or
+    // a bookmark shows the same figures. Only the view: the key never goes into the address.
+    function writeHash() {
+        const q = new URLSearchParams({
+            from: state.from, to: state.to, property: state.property, compare: state.compare ? '1' : '0',
+            interval: state.interval, dimension: state.dimension,
+        });
+        if (state.preset)
+            q.set('preset', String(state.preset));
+        history.replaceState(null, '', '#' + q);
+    }
+
+    // Takes what is valid of the address's view; anything else keeps its default.
+    function readHash() {
+        const q = new URLSearchParams(location.hash.slice(1));
+        const from = q.get('from') || '', to = q.get('to') || '';
+        if (isDay(from) && isDay(to) && from <= to && dayNum(to) - dayNum(from) + 1 <= MAX_DAYS) {
+            const preset = Number(q.get('preset'));
+            setRange(from, to, [7, 30, 90].includes(preset) && to === state.site.today &&
+                dayNum(to) - dayNum(from) + 1 === preset ? preset : null);
+        }
+        const prop = q.get('property');
+        if (prop && prop.length <= 128)
+            state.property = prop;
+        state.compare = q.get('compare') === '1';
+        $('compare').checked = state.compare;
+        if (['day', 'week', 'month'].includes(q.get('interval')))
+            state.interval = q.get('interval');
+        $('interval').value = state.interval;
+        if (DIMENSIONS.some(([d]) => d === q.get('dimension')))
+            state.dimension = q.get('dimension');
+        markTabs();
     }
 
     // ---- the range
@@ -208,6 +245,7 @@
     // ---- loading: one sequence number, so an answer to an older range never paints over a newer one
     async function loadAll() {
         const seq = ++state.loadSeq;
+        writeHash();
         const n = dayNum(state.to) - dayNum(state.from) + 1;
         $('window-line').textContent = state.from + ' to ' + state.to + ' (' + n + (n === 1 ? ' day' : ' days') +
             (state.compare ? ', compared with ' + addDays(state.from, -n) + ' to ' + addDays(state.from, -1) : '') +
@@ -513,6 +551,7 @@
 
     function selectTab(dim, focus) {
         state.dimension = dim;
+        writeHash();
         state.offset = 0;
         markTabs();
         if (focus)
@@ -592,9 +631,6 @@
 
     // ---- wiring
     function init() {
-        // a reload may bring the controls back as they were (the browser restores form state)
-        state.compare = $('compare').checked;
-        state.interval = $('interval').value;
         buildTabs();
         $('login-form').addEventListener('submit', (ev) => {
             ev.preventDefault();
@@ -621,6 +657,7 @@
         });
         $('interval').addEventListener('change', () => {
             state.interval = $('interval').value;
+            writeHash();
             loadChart(state.loadSeq).catch(failed);
         });
         $('property').addEventListener('change', () => {
