@@ -72,6 +72,7 @@ function snapshot() {
         properties: [...document.querySelectorAll('#property option')].map((o) => o.value),
         focus: document.activeElement ? (document.activeElement.id || document.activeElement.tagName) : null,
         overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        url: location.href,
     };
 }
 
