@@ -110,13 +110,15 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
      * (test_read_api checks the plan). */
     [STMT_REALTIME] =
         {"realtime",
-         /* now() is the transaction's start: one instant for every expression */
+         /* now() is the transaction's start: one instant for every expression; distinct ids compared
+          * as bytes (equal either way), a cheaper sort than a locale's collation */
          "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-         "count(DISTINCT visitor_id) FILTER (WHERE \"timestamp\" >= (now() AT TIME ZONE 'UTC') - "
-         "make_interval(mins => $3::integer)), "
+         "count(DISTINCT visitor_id COLLATE \"C\") FILTER (WHERE \"timestamp\" >= "
+         "(now() AT TIME ZONE 'UTC') - make_interval(mins => $3::integer)), "
          "count(*) FILTER (WHERE event_type = 'page_view' AND \"timestamp\" >= "
          "(now() AT TIME ZONE 'UTC') - make_interval(mins => $3::integer)), "
-         "count(DISTINCT visitor_id), count(*) FILTER (WHERE event_type = 'page_view') FROM events "
+         "count(DISTINCT visitor_id COLLATE \"C\"), count(*) FILTER (WHERE event_type = 'page_view') "
+         "FROM events "
          "WHERE \"timestamp\" >= (now() AT TIME ZONE 'UTC') - make_interval(mins => $4::integer) "
          "AND \"timestamp\" <= now() AT TIME ZONE 'UTC' AND ($2::boolean OR property_id = $1)",
          NULL, 4, true},
