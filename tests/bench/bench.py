@@ -273,7 +273,7 @@ def run_variant(via_pgbouncer, statements):
 
     pg = harness.Postgres()
     pg.start()
-    bouncer = None
+    bouncer = sched = None
     try:
         env = harness.service_env(pg.url())
         r = harness.migrate(env)
@@ -347,6 +347,9 @@ def run_variant(via_pgbouncer, statements):
         if not m:
             print("bench: pgbench failed:\n" + pg_out.stdout + pg_out.stderr)
     finally:
+        if sched and sched.poll() is None:  # a run that failed before stopping it
+            sched.terminate()
+            sched.wait(timeout=10)
         if bouncer:
             bouncer.cleanup()
         pg.cleanup()
