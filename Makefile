@@ -167,8 +167,9 @@ test-smoke: $(BIN)
 tracker:
 	@infra/scripts/build-tracker.sh
 
-# Debian's chromium on an allowed and a foreign site page against the real stack (npm ci first when
-# tests/browser/package-lock.json changed; screenshots under tests/browser/artifacts/).
+# Debian's chromium on an allowed and a foreign site page, the tracker's test site and the dashboard
+# against the real stack (npm ci first when tests/browser/package-lock.json changed; screenshots
+# under tests/browser/artifacts/).
 test-browser: $(BIN)
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/browser/run.py
 

@@ -104,6 +104,7 @@ for ((i = 0; i < 50; i++)); do
         write_run_env "$admin_from"
         echo "backend running: $url (lighttpd pid $pid, $FCGI_WORKERS responders, scheduler)"
         admin_key_line "$admin_from"
+        echo "dashboard: $url/dashboard/ (sign in with the admin key)"
         if [[ $METRICS_PORT != 0 ]]; then
             mhost=${METRICS_BIND_ADDRESS:-127.0.0.1}
             [[ $mhost != *:* ]] || mhost="[$mhost]"

@@ -7,6 +7,8 @@ Then the tracker (issue 14; tracker.js): the test site in pages/tracker, on the 
 only the snippet and a strict CSP, visited in one fresh browser context per scenario (cookieless,
 consent, the classic form post, GPC, the owner's ignore flag, a local page, headless Chromium's own
 user agent); what the pages sent and the rows in Postgres are checked (verify_tracker).
+Then the dashboard (issue 15; dashboard.py and dashboard.js): /dashboard/ against its own stack,
+every number on the page compared with the API's answer.
 
     BACKEND_BIN=fcgi-app/build/backend python3 tests/browser/run.py
 
@@ -35,6 +37,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.dont_write_bytecode = True
 
 import harness  # noqa: E402
+import dashboard  # noqa: E402
 
 DB = "browser"
 NODE_MIN_MAJOR = 20
@@ -568,6 +571,12 @@ def main():
             verify_tracker(checks, stack, url, tcfg, tresults)
             if checks.failed > failed_before:
                 print("browser: what the tracker pages sent:\n" + json.dumps(tresults, indent=1)[:60000], flush=True)
+
+        # the dashboard (issue 15; dashboard.py): a stack and a database of its own
+        try:
+            dashboard.run(checks, artifacts, tmp, run_id)
+        except Exception as e:  # noqa: BLE001 - reported as a failed check with its reason
+            checks.check("dashboard run", False, "%s: %s" % (type(e).__name__, e))
         print("browser: screenshots in %s" % artifacts, flush=True)
     except Exception as e:  # a broken setup is a failure with its reason, not a traceback alone
         checks.check("browser setup", False, "%s: %s" % (type(e).__name__, e))
@@ -575,7 +584,8 @@ def main():
         for srv in servers:
             srv.shutdown()
             srv.server_close()
-        for key in ("browser-stack", "migrated-db:" + DB, "postgres"):
+        for key in ("browser-stack", "dashboard-stack", "migrated-db:" + DB, "migrated-db:" + dashboard.DB,
+                    "postgres"):
             harness.drop_shared(key)
         harness.cleanup_all()
         shutil.rmtree(tmp, ignore_errors=True)

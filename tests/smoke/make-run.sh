@@ -10,7 +10,8 @@
 # explicit PGPORT_LOCAL wins, failing at once when the cluster runs elsewhere); that the admin key's
 # place is printed on every run; that `make rollups-run` makes today's events appear in the summary;
 # and that `make run` on a port where another server answers fails and starts nothing (no lighttpd,
-# responders, scheduler or Postgres). Prints PASS/FAIL lines and `N passed, N failed`; exits 1 on
+# responders, scheduler or Postgres); that the dashboard is served with today's event in its chart
+# figures. Prints PASS/FAIL lines and `N passed, N failed`; exits 1 on
 # any failure. Every process it started is stopped and the scratch copy removed on exit.
 set -uo pipefail
 
@@ -133,6 +134,11 @@ if has 'admin key' && has '.local/env'; then
 else
     fail admin_key_place_first_run "no line naming where the admin key is; output: $(shown)"
 fi
+if has "dashboard: http://127.0.0.1:$port/dashboard/"; then
+    pass run_names_dashboard
+else
+    fail run_names_dashboard "make run does not print the dashboard's address; output: $(shown)"
+fi
 if [[ $(http_status "http://127.0.0.1:$port/v1/healthz") == 200 ]]; then
     pass healthz
 else
@@ -221,6 +227,17 @@ if mk 60 rollups-run; then
     fi
 else
     fail summary_after_rollups_run "make rollups-run failed; output: $(shown)"
+fi
+# ---- the dashboard of the running stack: its page, and the figures its chart draws (issue 15)
+page=$(curl -s --max-time 5 -D "$tmp/dash.h" "http://127.0.0.1:$port/dashboard/")
+bucket=$(curl -s --max-time 5 -H "Authorization: Bearer $key" \
+    "http://127.0.0.1:$port/v1/metrics/timeseries?from=$today&to=$today" |
+    python3 -c 'import json, sys; b = json.load(sys.stdin)["buckets"][0]; print(b["pageViews"], b["complete"])' 2>/dev/null)
+if [[ $page == *'src="dashboard.js"'* ]] && grep -qi "^Content-Security-Policy: default-src 'none'" "$tmp/dash.h" &&
+    [[ $bucket == "1 True" ]]; then
+    pass dashboard_served_with_local_data
+else
+    fail dashboard_served_with_local_data "GET /dashboard/ headers $(tr '\r\n' '  ' <"$tmp/dash.h"); today's chart bucket '$bucket', want '1 True'"
 fi
 
 # ---- make stop: everything stops, and the remembered ports are forgotten
