@@ -250,9 +250,10 @@ def thaw(frozen):
             pass
 
 
-def load(s, seconds, threads, tag, actions=(), pace=0.004, marks=None):
-    """threads clients POST events back to back for `seconds`; actions [(t, fn)] run from this
-    thread at t seconds after the start. Returns [(t_sent, status | None, json | error, elapsed,
+def load(s, seconds, threads, tag, actions=(), pace=0.004, marks=None, tail=0.0):
+    """threads clients POST events back to back for `seconds`, and at least `tail` seconds after the
+    last action returned (a Postgres restart is slower on a busy machine); actions [(t, fn)] run
+    from this thread at t seconds after the start. Returns [(t_sent, status | None, json | error, elapsed,
     anonId, Response | None)], t_sent in seconds since the start (marks["t_start"], monotonic).
     Every request is bounded (10 s)."""
     results = []
@@ -284,7 +285,7 @@ def load(s, seconds, threads, tag, actions=(), pace=0.004, marks=None):
             if delay > 0:
                 time.sleep(delay)
             fn()
-        delay = t_start + seconds - time.monotonic()
+        delay = max(t_start + seconds, time.monotonic() + tail) - time.monotonic()
         if delay > 0:
             time.sleep(delay)
     finally:
@@ -539,7 +540,7 @@ def postgres_stop_during_burst():
                 marks["start1"] = time.monotonic()
 
             try:
-                results = load(s, 4.0, 4, "burst", [(0.6, stop_pg), (1.6, start_pg)], marks=marks)
+                results = load(s, 4.0, 4, "burst", [(0.6, stop_pg), (1.6, start_pg)], marks=marks, tail=2.0)
             finally:
                 if not pg.is_running():
                     pg.start()
