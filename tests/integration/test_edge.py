@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -146,6 +147,18 @@ def lighttpd_answers_are_json_envelopes():
     expect_eq(r.status, 200, "readyz after the table", r)
     if failures:
         raise Fail("%d of %d rows failed:\n%s" % (len(failures), len(EDGE_TABLE), "\n".join(failures)))
+
+
+@test
+def lighttpd_starts_without_config_warnings():
+    """lighttpd reads the whole configuration (every include, every conditional block) at start and
+    warns about a key it does not know, e.g. a setting of a module that is not loaded; such a key
+    silently does nothing, so none may be there."""
+    with Stack(db_url(), workers=1) as s:  # its own: other tests' requests log lines of their own
+        expect_eq(s.request("GET", "/v1/healthz").status, 200, "stack up")
+        # the harness reads lighttpd's own lines (not through `backend log-filter`)
+        lines = [l for l in s.stderr(200).splitlines() if re.search(r"WARNING|ERROR|error|warn", l)]
+    expect(not lines, "lighttpd warned or failed at start:\n" + "\n".join(lines))
 
 
 @test
