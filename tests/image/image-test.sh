@@ -169,10 +169,13 @@ run_in_image
 check "entrypoint.sh migrate applies the migrations and exits 0" migrated
 printf '%s\n' "$out" >"$work/migrate.log"
 
-# job control on: a background job of a script would otherwise start with SIGINT ignored, which
-# no trap can undo (Fly starts the entrypoint with default signal handling)
+# Fly starts the entrypoint with default signal handling. A background job of a script starts with
+# SIGINT ignored (job control avoids that), and so does everything under a test run that was itself
+# started in the background (a CI runner, `nohup ... &`): bash cannot trap a signal ignored on
+# entry, so env resets them to the default first.
 set -m
-"${run_env[@]}" "${as_app[@]}" /app/entrypoint.sh >"$work/entrypoint.log" 2>&1 &
+"${run_env[@]:0:1}" --default-signal=HUP,INT,QUIT,TERM "${run_env[@]:1}" "${as_app[@]}" /app/entrypoint.sh \
+    >"$work/entrypoint.log" 2>&1 &
 entry_pid=$!
 set +m
 url=http://127.0.0.1:$app_port
