@@ -15,6 +15,7 @@ harness starts is tracked and killed (by its id) in finally blocks, at exit and 
 """
 
 import atexit
+import contextlib
 import glob
 import http.client
 import json
@@ -1031,6 +1032,38 @@ def _complete(buf):
 # shared resources (one Postgres for the run, stacks per module) and the test registry
 
 _SHARED = {}
+
+
+class DbStack:
+    """A shared resource of a test module: its database and the Stack over it; cleanup() stops
+    the stack (the database lives on with the shared Postgres)."""
+
+    def __init__(self, db, stack):
+        self.db, self.stack = db, stack
+
+    def cleanup(self):
+        self.stack.cleanup()
+
+
+@contextlib.contextmanager
+def scheduler_process(env, prefix):
+    """`backend scheduler` with env, its output in a log file in a new temporary directory; yields
+    (process, log path). On exit: SIGTERM, then SIGKILL after 10 s, and the directory removed."""
+    tmp = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    log = os.path.join(tmp, "scheduler.log")
+    with open(log, "wb") as f:
+        p = subprocess.Popen([BACKEND_BIN, "scheduler"], env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=f,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield p, log
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def shared(key, factory):

@@ -887,12 +887,7 @@ def summary_env():
         ]))
         stack = Stack(db.url, workers=2, env={"RATE_LIMIT_SUMMARY": 0})
 
-        class R:
-            def cleanup(self):
-                stack.cleanup()
-        r = R()
-        r.db, r.stack = db, stack
-        return r
+        return harness.DbStack(db, stack)
     return harness.shared("metrics-summary", make)
 
 
@@ -1431,12 +1426,7 @@ def scheduler_refreshes_today():
          mrow("default", yd, generated="%s 12:00:00.000" % yd))
     # ROLLUP_BATCH_DAYS 1: the hourly batch job covers today only, so yesterday is the refresh's
     env = dict(db.env, ROLLUP_INTERVAL_MINUTES="60", ROLLUP_REFRESH_MINUTES="1", ROLLUP_BATCH_DAYS="1")
-    tmp = tempfile.mkdtemp(prefix="itmet-refresh-", dir="/tmp")
-    log = os.path.join(tmp, "scheduler.log")
-    with open(log, "wb") as f:
-        p = subprocess.Popen([BACKEND_BIN, "scheduler"], env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=f,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with harness.scheduler_process(env, "itmet-refresh-") as (_, log):
         with Stack(db.url, workers=1, env={"RATE_LIMIT_SUMMARY": 0}) as s:
             harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL "
                                               "AND job IN ('rollups', 'refresh')") == "2", 10, 0.1,
@@ -1474,10 +1464,3 @@ def scheduler_refreshes_today():
             r = ok_summary(s, "from=%s&to=%s" % (str(d(yd) - datetime.timedelta(days=1)), td))
             expect_eq(r.json["freshness"]["missingDays"], [str(d(yd) - datetime.timedelta(days=1))],
                       "missingDays of a window reaching before the first rollup", r)
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)

@@ -89,12 +89,7 @@ def read_env():
         db.q("\n".join(sql))
         stack = Stack(db.url, workers=2, env={"RATE_LIMIT_SUMMARY": 0})
 
-        class R:
-            def cleanup(self):
-                stack.cleanup()
-        r = R()
-        r.db, r.stack = db, stack
-        return r
+        return harness.DbStack(db, stack)
     return harness.shared("read-api", make)
 
 

@@ -6,8 +6,6 @@ zoneinfo, independently of Postgres; each test has its own database (test_metric
 import datetime
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import zoneinfo
 
@@ -196,12 +194,7 @@ def refresh_keeps_yesterday_open_until_the_sites_midnight():
          mrow("default", str(yd), generated=pg_ts(yd_end - datetime.timedelta(hours=1))))
     env = dict(db.env, SITE_TIME_ZONE="Etc/GMT+12", ROLLUP_INTERVAL_MINUTES="60", ROLLUP_REFRESH_MINUTES="1",
                ROLLUP_BATCH_DAYS="1")
-    tmp = tempfile.mkdtemp(prefix="ittz-refresh-", dir="/tmp")
-    log = os.path.join(tmp, "scheduler.log")
-    with open(log, "wb") as f:
-        p = subprocess.Popen([harness.BACKEND_BIN, "scheduler"], env=env, cwd="/", stdin=subprocess.DEVNULL,
-                             stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with harness.scheduler_process(env, "ittz-refresh-") as (_, log):
         harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL "
                                           "AND job IN ('rollups', 'refresh')") == "2", 15, 0.1,
                            "rollups and refresh to finish (log: %s)" % harness.tail(log, 8))
@@ -210,10 +203,3 @@ def refresh_keeps_yesterday_open_until_the_sites_midnight():
         text = open(log, encoding="utf-8", errors="replace").read()
         expect("Rollup refresh complete for default: %s (2 day(s))." % yd in text,
                "refresh of the site's yesterday and today in the log:\n" + text)
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
