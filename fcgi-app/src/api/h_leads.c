@@ -259,7 +259,8 @@ static bool accept_prefers_html(struct str accept)
         while (semi < item.n && item.p[semi] != ';')
             semi++;
         struct str type = str_trim((struct str){item.p, semi});
-        int q = accept_q(semi < item.n ? (struct str){item.p + semi + 1, item.n - semi - 1} : (struct str){"", 0});
+        int q = accept_q(semi < item.n ? (struct str){item.p + semi + 1, item.n - semi - 1}
+                                       : (struct str){"", 0});
         if (str_eq_nocase(type, STRLIT("text/html")))
             html = q > html ? q : html;
         else if (str_eq_nocase(type, STRLIT("application/json")))
