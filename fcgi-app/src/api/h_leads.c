@@ -350,7 +350,8 @@ static void form_invalid(struct ctx *c, const struct issues *is, const struct ca
     struct str site, page;
     bool back = form_return(c, in, path_ok, has_next, &site, &page);
     struct str fields = error_fields(c->req->arena, is);
-    const char *loc = back && fields.p ? lead_return_location(c->req->arena, site, page, fields) : NULL;
+    /* no field to name (an issue of the whole body): nothing the page could show, so no way back */
+    const char *loc = back && fields.n ? lead_return_location(c->req->arena, site, page, fields) : NULL;
     if (loc && http_add_header(c->req, c->resp, "Location", str_from_cstr(loc)) == 0) {
         http_reply_json(c->resp, 303, NULL);
         return;
