@@ -6,6 +6,10 @@
 // - The capture form's anonId: when a form is submitted, its empty input named anonId gets the
 //   consented id (t.js keeps it in localStorage); without one (no consent, or GPC) the input is
 //   disabled, so the form posts no anonId at all and the service derives the cookieless id.
+// - The capture form's page: in a form that has an input named _next (the redirect target), an
+//   empty input named path gets this page's path and query (less actx_error, the service's
+//   "these fields failed" mark), so form_submit is recorded under the form's page and a failed
+//   post comes back to it. Without _next, path is the redirect target and is left alone.
 // - form_start: the first input in a <form data-actx-form="name"> sends form_start, props
 //   {formName} (the attribute, else the form's name or id), once per form element.
 // - data-outbound: a click on a link to another host sends outbound_click, props {url}.
@@ -36,7 +40,8 @@
                 input.value = consentedId();
                 input.disabled = !input.value;
                 input.dataset.actxFilled = '1';
-            }
+            } else if (input.name == 'path' && !input.value && e.target.elements._next)
+                input.value = location.pathname + location.search.replace(/([?&])actx_error=[^&]*&?/, '$1').replace(/[?&]$/, '');
     });
 
     const started = new WeakSet();

@@ -256,7 +256,7 @@ def verify(checks, stack, allowed, foreign):
 CK_RE = re.compile(r"ck:[0-9a-f]{32}")  # the service's cookieless visitor id (daily salt)
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 UA_BASE = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.%d Safari/537.36"
-SCENARIOS = ("cookieless", "consent", "form", "gpc", "ignore", "local", "headless")
+SCENARIOS = ("cookieless", "consent", "form", "formnext", "gpc", "ignore", "local", "headless")
 
 
 def rows(sql):
@@ -457,6 +457,31 @@ def verify_tracker(checks, stack, db_url, cfg, results):
     checks.check("tracker form [i14srv]: form_start stored, cookieless",
                  [x[0] for x in fst].count("form_start") == 1 and all(CK_RE.fullmatch(x[1]) for x in fst),
                  "rows %r" % fst)
+
+    # ---- the classic form with _next (issue 16 item 8)
+    r = res["formnext"]
+    back, nxt = r["seen"].get("back") or {}, r["seen"].get("next") or {}
+    posts = [urllib.parse.parse_qs(q["body"] or "") for q in r["requests"]
+             if q["method"] == "POST" and q["url"] == api + "/v1/leads/capture"]
+    page = "/tracker/form-next.html?property=" + urllib.parse.quote(r["property"])
+    checks.check("tracker formnext: t.plus.js fills path with the form's page (less actx_error), _next as written",
+                 len(posts) == 2 and all(p.get("path") == [page] and p.get("_next") == ["/tracker/thanks.html"]
+                                         for p in posts),
+                 "capture posts %r" % posts)
+    checks.check("tracker formnext [i16]: an invalid email comes back 303 to the form's page with actx_error=email, "
+                 "and the page shows it",
+                 back.get("redirectStatus") == 303 and back.get("url") == site + page + "&actx_error=email"
+                 and back.get("error") == "Please check: email" and back.get("invalid") == "true",
+                 "back %r" % back)
+    sub = rows("SELECT e.path FROM events e JOIN lead_identities li ON li.visitor_id = e.visitor_id "
+               "JOIN leads l ON l.id = li.lead_id WHERE l.email_normalized = %s AND e.event_type = 'form_submit'"
+               % lit(r["email"]))
+    checks.check("tracker formnext [i16]: the corrected post lands on _next, its form_submit recorded under the "
+                 "form's page",
+                 nxt.get("redirectStatus") == 303 and nxt.get("url") == site + "/tracker/thanks.html"
+                 and len(sub) == 1 and sub[0][0].split("?")[0] == "/tracker/form-next.html"
+                 and "actx_error" not in sub[0][0],
+                 "next %r; form_submit paths %r" % (nxt, sub))
 
     # ---- GPC
     r = res["gpc"]

@@ -138,6 +138,34 @@ const SCENARIOS = {
         };
         await shot('thanks');
     },
+    // the classic form with _next (issue 16 item 8): an invalid email comes back to the form's page
+    // with actx_error=email, which the page shows; the corrected post lands on _next
+    async formnext({ page, url, settle, shot, out }) {
+        await page.goto(url('/tracker/form-next.html'));
+        await settle();
+        await page.fill('input[name=email]', 'not-an-email');
+        let [nav] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#submit')]);
+        let first = nav && nav.request().redirectedFrom();
+        out.seen.back = {
+            url: page.url(), status: nav ? nav.status() : null,
+            redirectStatus: first ? (await first.response()).status() : null,
+            error: await page.evaluate(() => {
+                const p = document.getElementById('form-error');
+                return p.hidden ? null : p.textContent;
+            }),
+            invalid: await page.getAttribute('input[name=email]', 'aria-invalid'),
+        };
+        await shot('back');
+        await settle();
+        await page.fill('input[name=email]', out.email);
+        [nav] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#submit')]);
+        first = nav && nav.request().redirectedFrom();
+        out.seen.next = {
+            url: page.url(), status: nav ? nav.status() : null,
+            redirectStatus: first ? (await first.response()).status() : null,
+        };
+        await shot('next');
+    },
     // Sec-GPC and navigator.globalPrivacyControl: consent asked for, nothing kept, no anonId sent
     async gpc({ page, url, settle, out }) {
         await page.goto(url('/tracker/index.html'));

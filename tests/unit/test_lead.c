@@ -334,6 +334,63 @@ static void test_redirect(void)
     arena_free(&tiny);
 }
 
+static void check_return(const char *origin, const char *page, const char *fields, const char *want)
+{
+    struct arena a;
+    arena_init(&a, 1 << 16);
+    struct str o = origin ? sv(origin) : (struct str){NULL, 0};
+    const char *got = lead_return_location(&a, o, sv(page), sv(fields));
+    if (want ? !got || strcmp(got, want) != 0 : got != NULL)
+        fprintf(stderr, "  return to '%s' (origin %s): got %s\n", page, origin ? origin : "none",
+                got ? got : "NULL");
+    if (want)
+        CHECK_STR(got, want);
+    else
+        CHECK(got == NULL);
+    arena_free(&a);
+}
+
+/* A form post that failed validation goes back to its page with actx_error (issue 16 item 8): the
+ * page's query kept, any old actx_error gone, the fragment dropped; never another host. */
+static void test_return(void)
+{
+    const char *o = "https://site.example";
+    check_return(o, "/contact", "email", "https://site.example/contact?actx_error=email");
+    check_return(NULL, "/contact", "email", "/contact?actx_error=email");
+    check_return(o, "/", "email,anonId", "https://site.example/?actx_error=email,anonId");
+    check_return(o, "/c?lang=en&x", "email", "https://site.example/c?lang=en&x&actx_error=email");
+    check_return(o, "/c?actx_error=old&lang=en", "email", "https://site.example/c?lang=en&actx_error=email");
+    check_return(o, "/c?a=1&actx_error=old&actx_error&b=2", "email",
+                 "https://site.example/c?a=1&b=2&actx_error=email");
+    check_return(o, "/c?actx_errors=1", "email", "https://site.example/c?actx_errors=1&actx_error=email");
+    check_return(o, "/c?&&a=1&&", "email", "https://site.example/c?a=1&actx_error=email");
+    check_return(o, "/c?a=1#top", "email", "https://site.example/c?a=1&actx_error=email");
+    check_return(o, "/c#top?x=1", "email", "https://site.example/c?actx_error=email");
+    check_return(o, "/c?", "email", "https://site.example/c?actx_error=email");
+    /* never another host, a scheme or a header break */
+    check_return(o, "//evil.example/", "email", NULL);
+    check_return(o, "/\\evil.example", "email", NULL);
+    check_return(o, "javascript:alert(1)", "email", NULL);
+    check_return(o, "https://evil.example/", "email", NULL);
+    check_return(o, "evil", "email", NULL);
+    check_return(o, "", "email", NULL);
+    check_return(o, "/a\r\nSet-Cookie: x=1", "email", NULL);
+    /* too long: the page's query goes first, then nothing (the caller answers 400) */
+    char page[RESPONSE_HEADER_MAX_LEN + 64];
+    memset(page, 'q', sizeof(page) - 1);
+    page[sizeof(page) - 1] = '\0';
+    memcpy(page, "/p?q=", 5);
+    check_return(o, page, "email", "https://site.example/p?actx_error=email");
+    page[2] = 'p';
+    page[4] = 'p';
+    check_return(o, page, "email", NULL);
+    /* a full arena: NULL, never a crash */
+    struct arena tiny;
+    arena_init(&tiny, 4);
+    CHECK(lead_return_location(&tiny, sv(o), sv("/contact"), sv("email")) == NULL);
+    arena_free(&tiny);
+}
+
 static void test_limits(void)
 {
     CHECK_INT(LEAD_FORM_NAME_MAX, 255);
@@ -351,6 +408,7 @@ int main(void)
     test_email_bounds();
     test_normalize();
     test_redirect();
+    test_return();
     test_limits();
     return t_done("test_lead");
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http/cors.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "store/db.h"
 #include "domain/enrich.h"
@@ -37,6 +38,10 @@ static enum v_result email_field(struct issues *is, json_t *body, struct str *ou
     return r;
 }
 
+/* A form post's redirect target after a capture (API.md): when given, path stays the page the form
+ * was on (the form_submit event's path) and the visitor goes here. */
+#define FORM_NEXT "_next"
+
 /* A form post is flat: utm_source..utm_content become utm, every field that is not one of the
  * capture's own becomes the payload, and empty fields are left out. Returns a new object in the JSON body's
  * shape (caller frees). */
@@ -55,6 +60,8 @@ static json_t *form_to_body(json_t *form)
         bool is_own = false;
         for (size_t i = 0; i < ARRAY_LEN(own) && !is_own; i++)
             is_own = strcmp(k, own[i]) == 0;
+        if (strcmp(k, FORM_NEXT) == 0)
+            continue; /* the redirect target, read by h_capture: not the lead's data */
         if (is_own) {
             json_object_set(body, k, v);
         } else if (strncmp(k, "utm_", 4) == 0) {
@@ -88,6 +95,272 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
     (void)v_free_object(is, body, "payload", "payload", &in->payload);
     in->has_utm_object = event_parse_utm(body, is, in->utm);
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &in->honeypot);
+}
+
+/* The form's _next field, .p NULL when absent or empty (then path is the target, as before). */
+static struct str form_next(json_t *form)
+{
+    json_t *v = json_object_get(form, FORM_NEXT);
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return (struct str){NULL, 0};
+    return (struct str){json_string_value(v), json_string_length(v)};
+}
+
+/* "scheme://host[:port]" of an absolute http(s) URL, .p NULL otherwise. */
+static struct str url_origin(struct str url)
+{
+    size_t skip = 0;
+    if (url.n > 8 && memcmp(url.p, "https://", 8) == 0)
+        skip = 8;
+    else if (url.n > 7 && memcmp(url.p, "http://", 7) == 0)
+        skip = 7;
+    if (!skip)
+        return (struct str){NULL, 0};
+    size_t i = skip;
+    while (i < url.n && url.p[i] != '/' && url.p[i] != '?' && url.p[i] != '#')
+        i++;
+    return (struct str){url.p, i};
+}
+
+/* Where a failed form post may send the visitor back to, decided only from what a foreign page
+ * cannot forge past the Origin check: *origin is the site ("" for a page this service serves
+ * itself: a relative Location), *page its path. Origin is the request's Origin when it is allowed
+ * or the service's own; without an Origin, the Referer's origin when allowed. The page is path when
+ * the form names its own page (it sent _next), else the Referer's path and query when the Referer
+ * is on that origin. Returns false when there is no safe page; *origin is still set when the site
+ * is known (the HTML page links to its root). */
+static bool form_return(struct ctx *c, const struct capture_in *in, bool path_ok, bool has_next,
+                        struct str *origin, struct str *page)
+{
+    struct str ref = http_param(c->req, "HTTP_REFERER");
+    struct str o = c->req->origin;
+    *origin = (struct str){NULL, 0};
+    *page = (struct str){NULL, 0};
+    if (o.p && o.n > 0) {
+        if (cors_origin_allowed(c->cfg, o))
+            *origin = o;
+        else if (cors_origin_is_self(c->req))
+            *origin = (struct str){o.p, 0}; /* relative: the page is on this host */
+        else
+            return false;
+    } else {
+        struct str ro = url_origin(ref);
+        if (!cors_origin_allowed(c->cfg, ro))
+            return false;
+        *origin = ro;
+        o = ro;
+    }
+    if (has_next && path_ok && lead_path_safe(in->path)) {
+        *page = in->path;
+        return true;
+    }
+    /* the Referer must be exactly on the origin: "https://site.example.evil/" is not "https://site" */
+    if (ref.p && ref.n > o.n && memcmp(ref.p, o.p, o.n) == 0 && ref.p[o.n] == '/') {
+        *page = (struct str){ref.p + o.n, ref.n - o.n};
+        return lead_path_safe(*page);
+    }
+    return false;
+}
+
+/* The failing fields as the form names them (utm.source → utm_source, payload.x → x), each
+ * percent-encoded but for unreserved characters, comma-joined, duplicates left out, at most
+ * LEAD_ERROR_FIELDS_MAX_LEN (a name that does not fit is left out whole). Arena-owned. */
+static struct str error_fields(struct arena *a, const struct issues *is)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = arena_alloc(a, LEAD_ERROR_FIELDS_MAX_LEN + 1);
+    size_t n = 0;
+    if (!out)
+        return (struct str){NULL, 0};
+    for (size_t i = 0; i < is->n; i++) {
+        const char *f = is->items[i].path;
+        char name[LEAD_ERROR_FIELDS_MAX_LEN];
+        size_t m = 0;
+        bool utm = strncmp(f, "utm.", 4) == 0;
+        if (utm) {
+            memcpy(name, "utm_", 4);
+            m = 4;
+            f += 4;
+        } else if (strncmp(f, "payload.", 8) == 0) {
+            f += 8;
+        }
+        if (*f == '\0')
+            continue; /* the whole body: no field to point at */
+        bool fits = true;
+        for (; *f && fits; f++) {
+            unsigned char ch = (unsigned char)*f;
+            bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                         ch == '-' || ch == '_' || ch == '.' || ch == '~';
+            if (m + (plain ? 1 : 3) > sizeof(name)) {
+                fits = false;
+            } else if (plain) {
+                name[m++] = (char)ch;
+            } else {
+                name[m++] = '%';
+                name[m++] = hex[ch >> 4];
+                name[m++] = hex[ch & 15];
+            }
+        }
+        if (!fits || n + (n ? 1 : 0) + m > LEAD_ERROR_FIELDS_MAX_LEN)
+            continue;
+        bool dup = false;
+        for (size_t at = 0; at < n && !dup; at++) {
+            if ((at == 0 || out[at - 1] == ',') && at + m <= n && memcmp(out + at, name, m) == 0 &&
+                (at + m == n || out[at + m] == ','))
+                dup = true;
+        }
+        if (dup)
+            continue;
+        if (n)
+            out[n++] = ',';
+        memcpy(out + n, name, m);
+        n += m;
+    }
+    out[n] = '\0';
+    return (struct str){out, n};
+}
+
+/* The q value of one Accept entry's parameters ("q=0.5"), 1 when absent; thousandths. */
+static int accept_q(struct str params)
+{
+    for (size_t i = 0; i + 2 <= params.n; i++) {
+        if ((params.p[i] == 'q' || params.p[i] == 'Q') && params.p[i + 1] == '=' &&
+            (i == 0 || params.p[i - 1] == ';' || params.p[i - 1] == ' ')) {
+            int q = 0, scale = 1000;
+            size_t k = i + 2;
+            if (k < params.n && params.p[k] == '1')
+                return 1000;
+            if (k < params.n && params.p[k] == '0')
+                k++;
+            if (k < params.n && params.p[k] == '.') {
+                for (k++; k < params.n && params.p[k] >= '0' && params.p[k] <= '9' && scale > 1; k++) {
+                    scale /= 10;
+                    q += (params.p[k] - '0') * scale;
+                }
+            }
+            return q;
+        }
+    }
+    return 1000;
+}
+
+/* Accept ranks text/html (or the text wildcard) above application/json (or the full wildcard): a
+ * browser's form navigation ("text/html,...", the full wildcard at q=0.8) does; curl's bare full
+ * wildcard, a missing Accept and fetch() do not. */
+static bool accept_prefers_html(struct str accept)
+{
+    int html = 0, json = 0, any = 0, text_any = 0;
+    for (size_t i = 0; accept.p && i < accept.n;) {
+        size_t j = i;
+        while (j < accept.n && accept.p[j] != ',')
+            j++;
+        struct str item = str_trim((struct str){accept.p + i, j - i});
+        size_t semi = 0;
+        while (semi < item.n && item.p[semi] != ';')
+            semi++;
+        struct str type = str_trim((struct str){item.p, semi});
+        int q = accept_q(semi < item.n ? (struct str){item.p + semi + 1, item.n - semi - 1}
+                                       : (struct str){"", 0});
+        if (str_eq_nocase(type, STRLIT("text/html")))
+            html = q > html ? q : html;
+        else if (str_eq_nocase(type, STRLIT("application/json")))
+            json = q > json ? q : json;
+        else if (str_eq_nocase(type, STRLIT("text/*")))
+            text_any = q > text_any ? q : text_any;
+        else if (str_eq_nocase(type, STRLIT("*/*")))
+            any = q > any ? q : any;
+        i = j + 1;
+    }
+    if (!html)
+        html = text_any;
+    if (!json)
+        json = any;
+    return html > 0 && html > json;
+}
+
+static void html_escaped(struct buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '<':
+            buf_puts(b, "&lt;");
+            break;
+        case '>':
+            buf_puts(b, "&gt;");
+            break;
+        case '&':
+            buf_puts(b, "&amp;");
+            break;
+        case '"':
+            buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            buf_puts(b, "&#39;");
+            break;
+        default:
+            buf_put(b, s + i, 1);
+        }
+    }
+}
+
+/* A 400 a browser can show: what was wrong (escaped; no script, no style, a CSP that allows none)
+ * and a link to the site's root when the site is known (site.p set; "" is this host). */
+static void form_error_page(struct ctx *c, const struct issues *is, struct str site)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+                 "<meta name=\"viewport\" content=\"width=device-width\">"
+                 "<title>The form could not be sent</title></head>\n<body>\n"
+                 "<h1>The form could not be sent</h1>\n<ul>\n");
+    for (size_t i = 0; i < is->n && i < LEAD_ERROR_PAGE_ISSUES_MAX; i++) {
+        buf_puts(&b, "<li>");
+        if (is->items[i].path[0]) {
+            html_escaped(&b, is->items[i].path, strlen(is->items[i].path));
+            buf_puts(&b, ": ");
+        }
+        html_escaped(&b, is->items[i].message, strlen(is->items[i].message));
+        buf_puts(&b, "</li>\n");
+    }
+    buf_puts(&b, "</ul>\n");
+    if (site.p) {
+        buf_puts(&b, "<p><a href=\"");
+        html_escaped(&b, site.p, site.n);
+        buf_puts(&b, "/\">Back to the site</a></p>\n");
+    } else {
+        buf_puts(&b, "<p>Go back with your browser and try again.</p>\n");
+    }
+    buf_puts(&b, "</body>\n</html>\n");
+    if (http_reply_bytes(c->resp, 400, "text/html; charset=utf-8", b.p, b.n) == 0) {
+        (void)http_add_header(c->req, c->resp, "Content-Security-Policy",
+                              STRLIT("default-src 'none'; base-uri 'none'; form-action 'none'; "
+                                     "frame-ancestors 'none'"));
+        (void)http_add_header(c->req, c->resp, "X-Content-Type-Options", STRLIT("nosniff"));
+        (void)http_add_header(c->req, c->resp, "Referrer-Policy", STRLIT("no-referrer"));
+    }
+    free(b.p);
+}
+
+/* A form post that failed validation: back to the form's page with actx_error when that page is
+ * known and safe, else an HTML page for a browser, else the JSON 400 every other client gets. */
+static void form_invalid(struct ctx *c, const struct issues *is, const struct capture_in *in, bool has_next)
+{
+    bool path_ok = true;
+    for (size_t i = 0; i < is->n; i++)
+        path_ok = path_ok && strcmp(is->items[i].path, "path") != 0;
+    struct str site, page;
+    bool back = form_return(c, in, path_ok, has_next, &site, &page);
+    struct str fields = error_fields(c->req->arena, is);
+    /* no field to name (an issue of the whole body): nothing the page could show, so no way back */
+    const char *loc = back && fields.n ? lead_return_location(c->req->arena, site, page, fields) : NULL;
+    if (loc && http_add_header(c->req, c->resp, "Location", str_from_cstr(loc)) == 0) {
+        http_reply_json(c->resp, 303, NULL);
+        return;
+    }
+    if (accept_prefers_html(http_param(c->req, "HTTP_ACCEPT"))) {
+        form_error_page(c, is, site);
+        return;
+    }
+    http_invalid(c->resp, is);
 }
 
 /* Arena copy of (p, n) as a NUL-terminated parameter; NULL for an absent value. */
@@ -146,9 +419,13 @@ void h_capture(struct ctx *c)
     issues_init(&is);
     capture_parse(body, &is, &in);
     http_error(c->resp, 500, "internal_error");
+    struct str next = c->form_post ? form_next(c->body) : (struct str){NULL, 0};
     if (issues_any(&is)) {
         rejection_record(c, "invalid_request");
-        http_invalid(c->resp, &is);
+        if (c->form_post)
+            form_invalid(c, &is, &in, next.p != NULL);
+        else
+            http_invalid(c->resp, &is);
         goto out;
     }
     if (in.honeypot.n > 0) {
@@ -210,10 +487,11 @@ void h_capture(struct ctx *c)
      * the answer must not fail (the browser would post the form again) */
     const char *location = NULL;
     if (c->form_post) {
-        /* a plain HTML form: send the browser back to the page; the origin only when allowed */
+        /* a plain HTML form: send the browser on to _next (else path, as before _next existed); the
+         * origin only when allowed */
         struct str origin =
             cors_origin_allowed(c->cfg, c->req->origin) ? c->req->origin : (struct str){NULL, 0};
-        if (!(location = lead_redirect_location(c->req->arena, in.path, origin)))
+        if (!(location = lead_redirect_location(c->req->arena, next.p ? next : in.path, origin)))
             goto out;
     }
 

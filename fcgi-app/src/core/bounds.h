@@ -202,4 +202,9 @@
 /* The no-JavaScript pixel's query string (GET /v1/p.gif): it carries what a page-view body would,
  * so it is held to the same bound as a body. */
 #define PIXEL_QUERY_MAX BODY_BYTES_MAX
+/* A form post's validation error (h_leads.c): the actx_error list of failing field names (encoded,
+ * comma-joined; longer lists stop at a whole name) and the issues the HTML error page lists. */
+#define LEAD_ERROR_FIELDS_MAX_LEN 256
+#define LEAD_ERROR_PAGE_ISSUES_MAX 20
+
 #endif

@@ -80,7 +80,7 @@ struct str lead_email_normalize(struct arena *a, struct str email, struct str *d
     return t;
 }
 
-const char *lead_redirect_location(struct arena *a, struct str path, struct str origin)
+bool lead_path_safe(struct str path)
 {
     bool ok =
         path.p && path.n >= 1 && path.p[0] == '/' && (path.n == 1 || (path.p[1] != '/' && path.p[1] != '\\'));
@@ -89,7 +89,12 @@ const char *lead_redirect_location(struct arena *a, struct str path, struct str 
         if (c < 0x20 || c == 0x7f)
             ok = false;
     }
-    struct str target = ok ? path : STRLIT("/");
+    return ok;
+}
+
+const char *lead_redirect_location(struct arena *a, struct str path, struct str origin)
+{
+    struct str target = lead_path_safe(path) ? path : STRLIT("/");
     size_t on = origin.p ? origin.n : 0;
     /* the header must fit (http_add_header refuses longer values): a long target loses its query
      * and fragment first, then falls back to the site's root */
@@ -108,5 +113,71 @@ const char *lead_redirect_location(struct arena *a, struct str path, struct str 
         memcpy(out, origin.p, on);
     memcpy(out + on, target.p, target.n);
     out[on + target.n] = '\0';
+    return out;
+}
+
+/* One query parameter "name[=value]" is the page's old actx_error (any value, or none). */
+static bool is_error_param(struct str kv)
+{
+    static const char name[] = LEAD_ERROR_PARAM;
+    size_t n = sizeof(name) - 1;
+    return kv.n >= n && memcmp(kv.p, name, n) == 0 && (kv.n == n || kv.p[n] == '=');
+}
+
+const char *lead_return_location(struct arena *a, struct str origin, struct str page, struct str fields)
+{
+    if (!lead_path_safe(page))
+        return NULL;
+    size_t on = origin.p ? origin.n : 0;
+    /* the fragment is the browser's own: it never reaches a server, and a Location without one
+     * keeps nothing stale */
+    size_t end = 0, qpos = page.n;
+    while (end < page.n && page.p[end] != '#') {
+        if (page.p[end] == '?' && qpos == page.n)
+            qpos = end;
+        end++;
+    }
+    if (qpos > end)
+        qpos = end;
+    struct str path = {page.p, qpos};
+    struct str query = qpos < end ? (struct str){page.p + qpos + 1, end - qpos - 1} : (struct str){"", 0};
+    size_t cap = on + path.n + 1 + query.n + 1 + sizeof(LEAD_ERROR_PARAM) + fields.n + 1;
+    char *out = arena_alloc(a, cap);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    if (on)
+        memcpy(out, origin.p, on);
+    o = on;
+    memcpy(out + o, path.p, path.n);
+    o += path.n;
+    char sep = '?';
+    size_t kept_from = o;
+    for (size_t i = 0; i <= query.n;) {
+        size_t j = i;
+        while (j < query.n && query.p[j] != '&')
+            j++;
+        struct str kv = {query.p + i, j - i};
+        if (kv.n > 0 && !is_error_param(kv)) {
+            out[o++] = sep;
+            memcpy(out + o, kv.p, kv.n);
+            o += kv.n;
+            sep = '&';
+        }
+        i = j + 1;
+    }
+    /* too long for the header: the page's own query goes first */
+    if (o + 1 + sizeof(LEAD_ERROR_PARAM) + fields.n > RESPONSE_HEADER_MAX_LEN) {
+        o = kept_from;
+        sep = '?';
+    }
+    if (o + 1 + sizeof(LEAD_ERROR_PARAM) + fields.n > RESPONSE_HEADER_MAX_LEN)
+        return NULL;
+    out[o++] = sep;
+    memcpy(out + o, LEAD_ERROR_PARAM "=", sizeof(LEAD_ERROR_PARAM));
+    o += sizeof(LEAD_ERROR_PARAM);
+    memcpy(out + o, fields.p, fields.n);
+    o += fields.n;
+    out[o] = '\0';
     return out;
 }

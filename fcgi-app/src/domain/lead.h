@@ -22,11 +22,25 @@ bool lead_email_valid(struct str email);
  * the arena is full. */
 struct str lead_email_normalize(struct arena *a, struct str email, struct str *domain);
 
+/* The query parameter a form's page gets back on a validation error: the failing field names. */
+#define LEAD_ERROR_PARAM "actx_error"
+
+/* path starts with '/' followed by neither '/' nor '\' and holds no control character: a path on
+ * the site it is joined to, never another host ("//evil", "/\\evil", "javascript:"). */
+bool lead_path_safe(struct str path);
+
 /* The 303 target of a form post: path when it starts with '/' followed by neither '/' nor '\'
  * (and holds no control character), else "/"; prefixed with origin when origin.p is set (the
  * caller passes the request's Origin only when it is allowed). Never longer than
  * RESPONSE_HEADER_MAX_LEN: a longer target drops its query and fragment, then becomes "/" (origin
  * at most CORS_MAX_ORIGIN_LEN). Arena-owned; NULL when full. */
 const char *lead_redirect_location(struct arena *a, struct str path, struct str origin);
+
+/* Where a form post that failed validation sends the browser back: origin (when .p is set) +
+ * page without its fragment, its query kept minus any old actx_error, then
+ * actx_error=<fields> (fields already URL-safe). NULL when page is not lead_path_safe, when even
+ * without the page's query it would not fit RESPONSE_HEADER_MAX_LEN, or when the arena is full.
+ * Arena-owned. */
+const char *lead_return_location(struct arena *a, struct str origin, struct str page, struct str fields);
 
 #endif
