@@ -222,6 +222,8 @@
 #define UNSUB_MAX_AGE_DAYS_MAX 3650
 /* a token issued this far in the future (clock skew between hosts) is still accepted */
 #define UNSUB_FUTURE_SKEW_S 300
+/* the unsubscribe pages (static text and at most one token) */
+#define UNSUB_PAGE_MAX 2048
 /* PUBLIC_BASE_URL: the scheme and host the minted links start with */
 #define PUBLIC_BASE_URL_MAX 200
 /* the minted link: base, the route, "?token=", the token */

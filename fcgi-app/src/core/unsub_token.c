@@ -1,7 +1,10 @@
 /* unsub_token.c - signed unsubscribe tokens: see unsub_token.h for the layout. */
 #include "core/unsub_token.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "core/config.h"
 
 /* The BLAKE2b message the key is derived with: a fixed context, so the same secret used for
  * something else one day does not give the same key. */
@@ -113,4 +116,15 @@ enum unsub_verdict unsub_token_verify(const struct unsub_keys *keys, struct str 
     lead_id[bin[1]] = '\0';
     *iat = (int64_t)t;
     return UNSUB_OK;
+}
+
+long unsub_link_make(const struct config *cfg, struct str lead_id, int64_t now, char *out, size_t cap)
+{
+    char tok[UNSUB_TOKEN_TEXT_MAX + 1];
+    if (!cfg->unsub_keys.has_current ||
+        unsub_token_make(cfg->unsub_keys.current, lead_id, now, tok, sizeof(tok)) < 0)
+        return -1;
+    int n = snprintf(out, cap, "%.*s%s?token=%s", cfg->public_base_url ? (int)cfg->public_base_url_len : 0,
+                     cfg->public_base_url ? cfg->public_base_url : "", UNSUB_PATH, tok);
+    return n < 0 || (size_t)n >= cap ? -1 : (long)n;
 }

@@ -48,4 +48,15 @@ long unsub_token_make(const unsigned char key[UNSUB_KEY_BYTES], struct str lead_
 enum unsub_verdict unsub_token_verify(const struct unsub_keys *keys, struct str token, int64_t now,
                                       int64_t max_age_s, char lead_id[UNSUB_LEAD_ID_MAX + 1], int64_t *iat);
 
+/* The route the links point at (api/routes.c serves it). */
+#define UNSUB_PATH "/v1/leads/unsubscribe"
+
+struct config;
+/* The link for lead_id issued at now: PUBLIC_BASE_URL, UNSUB_PATH, "?token=", the token (the path
+ * alone when PUBLIC_BASE_URL is unset), NUL-terminated in out (cap at least UNSUB_URL_MAX + 1).
+ * Returns its length, or -1 when UNSUBSCRIBE_SECRET is unset, the id cannot be signed or out is
+ * too small. What the admin lead export and `backend unsubscribe-url` hand out. */
+long unsub_link_make(const struct config *cfg, struct str lead_id, int64_t now, char *out,
+                     size_t cap) ATTR_WUR;
+
 #endif

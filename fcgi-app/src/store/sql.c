@@ -26,6 +26,13 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", NULL, &SQLFNS[SQLFN_UNSUBSCRIBE_LEAD], UNSUBSCRIBE_LEAD_NPARAMS,
                           false},
     [STMT_DELETE] = {"delete_lead", NULL, &SQLFNS[SQLFN_DELETE_LEAD], DELETE_LEAD_NPARAMS, false},
+    /* A signed unsubscribe link (issue 16): $1 the lead id from the token, $2 the ip hash. The
+     * consent step of 0003 (withdrawn, source unsubscribe), one row when the lead exists, none
+     * when it was erased. One statement, one transaction; not retried (it may have committed). */
+    [STMT_UNSUBSCRIBE_ID] = {"unsubscribe_by_id",
+                             "SELECT apply_consent(id, 'withdrawn', 'unsubscribe', $2, "
+                             "(now() AT TIME ZONE 'UTC')::timestamp(3)) FROM leads WHERE id = $1",
+                             NULL, 2, false},
     /* $1 property, $2 first day, $3 last day: one row per day (zeros where no rollup), plus the
      * property's latest rollup day and generated_at (the same on every row) */
     [STMT_SUMMARY] =
@@ -262,6 +269,7 @@ const char SQL_MIGRATE_LOCK_TIMEOUT[] = "SET LOCAL lock_timeout = '10s'";
 /* $1 schema name */
 const char SQL_MIGRATE_HAS_SCHEMA[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
 /* $1 SITE_TIME_ZONE: a row when the database's own tzdata knows the zone (check-config) */
+const char SQL_LEAD_ID_BY_EMAIL[] = "SELECT id FROM leads WHERE email_normalized = $1";
 const char SQL_HAS_TIME_ZONE[] = "SELECT 1 FROM pg_timezone_names WHERE name = $1";
 /* the Node service's migrations: name, applied, rolled back */
 const char SQL_MIGRATE_PRISMA[] =
