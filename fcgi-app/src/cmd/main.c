@@ -189,7 +189,7 @@ static int cmd_unsubscribe_url(const struct config *cfg, int argc, char **argv)
     if (email) {
         struct arena a;
         struct str domain;
-        arena_init(&a, 2 * LEAD_EMAIL_MAX + 64);
+        arena_init(&a, ARENA_BLOCK_BYTES); /* one block: an address of at most a few KB */
         struct str norm = lead_email_normalize(&a, str_from_cstr(email), &domain);
         char err[JOB_ERR_LEN];
         PGconn *conn = norm.p ? pgjob_connect(cfg, err, sizeof(err)) : NULL;
