@@ -139,11 +139,11 @@ static void unsubscribe_token(struct ctx *c, struct str token)
         return;
     }
     hash_peppered_hex(c->cfg, c->req->remote_addr, ip_hash);
-    const char *params[] = {lead_id, ip_hash};
-    enum db_rc rc = db_exec(STMT_UNSUBSCRIBE_ID, params, &res);
+    union unsubscribe_lead_by_id_args args = {.lead_id = lead_id, .ip_hash = ip_hash};
+    enum db_rc rc = db_exec(STMT_UNSUBSCRIBE_ID, args.v, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);
-    } else if (rc != DB_OK) {
+    } else if (rc != DB_OK || PQntuples(res) != 1) {
         http_error(c->resp, 500, "internal_error");
     } else if (html) {
         reply_page(c, 200, "Unsubscribed", "You will not receive these messages any more.", NULL);

@@ -26,13 +26,10 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", NULL, &SQLFNS[SQLFN_UNSUBSCRIBE_LEAD], UNSUBSCRIBE_LEAD_NPARAMS,
                           false},
     [STMT_DELETE] = {"delete_lead", NULL, &SQLFNS[SQLFN_DELETE_LEAD], DELETE_LEAD_NPARAMS, false},
-    /* A signed unsubscribe link (issue 16): $1 the lead id from the token, $2 the ip hash. The
-     * consent step of 0003 (withdrawn, source unsubscribe), one row when the lead exists, none
-     * when it was erased. One statement, one transaction; not retried (it may have committed). */
-    [STMT_UNSUBSCRIBE_ID] = {"unsubscribe_by_id",
-                             "SELECT apply_consent(id, 'withdrawn', 'unsubscribe', $2, "
-                             "(now() AT TIME ZONE 'UTC')::timestamp(3)) FROM leads WHERE id = $1",
-                             NULL, 2, false},
+    /* A signed unsubscribe link (issue 16, migrations/0010): lead_found false for an erased lead.
+     * Not retried after a lost connection: a commit may have happened. */
+    [STMT_UNSUBSCRIBE_ID] = {"unsubscribe_lead_by_id", NULL, &SQLFNS[SQLFN_UNSUBSCRIBE_LEAD_BY_ID],
+                             UNSUBSCRIBE_LEAD_BY_ID_NPARAMS, false},
     /* $1 property, $2 first day, $3 last day: one row per day (zeros where no rollup), plus the
      * property's latest rollup day and generated_at (the same on every row) */
     [STMT_SUMMARY] =
