@@ -17,3 +17,11 @@ BEGIN
     END IF;
 END
 $$;
+
+-- pinned like every function of the schema (0006_hardening.sql)
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION unsubscribe_lead_by_id(text, text) SET search_path = %I, pg_catalog, pg_temp',
+                   current_schema());
+END
+$$;
