@@ -91,8 +91,8 @@ static enum unsub_verdict verify(struct ctx *c, struct str token, char lead_id[U
                               lead_id, &iat);
 }
 
-/* The query string's token: .p NULL when absent; *bad when the query cannot be read or holds a
- * token that is not a string of the token's alphabet (then it is not a token of ours either). */
+/* The query string's token (borrowed from *q, which the caller frees): .p NULL when absent. A
+ * query that does not parse gives no token; a token that is not ours is refused by the verify. */
 static struct str query_token(struct ctx *c, json_t **q)
 {
     struct issues is;
