@@ -15,7 +15,10 @@
  *   f  body_parse_form     the object re-encoded parses back to itself
  *   j  jsonout_dump        dump -> parse is json_equal to json_loadb(input) (numbers as doubles),
  *                          and the sorted rendering is a fixed point
- *   J  jsonout_dump        the same with integers kept as integers (numbers compared by value) */
+ *   J  jsonout_dump        the same with integers kept as integers (numbers compared by value)
+ *   u  unsub_token_verify  under a fixed key: an accepted token is exactly what unsub_token_make
+ *                          gives for its id and time (one encoding per token); the input as a lead
+ *                          id round-trips, and the token with any one byte changed is refused */
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@
 #include "core/bounds.h"
 #include "domain/enrich.h"
 #include "core/jsonout.h"
+#include "core/unsub_token.h"
 #include "domain/lead.h"
 #include "domain/validate.h"
 
@@ -435,13 +439,50 @@ static void t_json_int(const uint8_t *p, size_t n)
     t_json(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL);
 }
 
+/* ---- u: signed unsubscribe tokens */
+
+#define FUZZ_UNSUB_NOW 1800000000LL
+
+static void t_unsub(const uint8_t *p, size_t n)
+{
+    static struct unsub_keys keys;
+    static bool ready;
+    if (!ready) {
+        const char *why = NULL;
+        FZ_CHECK(sodium_init() >= 0);
+        FZ_CHECK(unsub_key_from_secret("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                                       keys.current, &why) == 0);
+        keys.has_current = true;
+        ready = true;
+    }
+    char id[UNSUB_LEAD_ID_MAX + 1], tok[UNSUB_TOKEN_TEXT_MAX + 1], id2[UNSUB_LEAD_ID_MAX + 1];
+    int64_t iat = 0, max_age = 400 * 86400LL;
+    enum unsub_verdict v = unsub_token_verify(&keys, as_str(p, n), FUZZ_UNSUB_NOW, max_age, id, &iat);
+    if (v == UNSUB_OK) {
+        long tn = unsub_token_make(keys.current, str_from_cstr(id), iat, tok, sizeof(tok));
+        FZ_CHECK(tn > 0 && (size_t)tn == n && memcmp(tok, p, n) == 0);
+    }
+    /* the input as a lead id: signed now, verified back; then one byte of the token changed */
+    if (n == 0 || n > UNSUB_LEAD_ID_MAX || memchr(p, 0, n))
+        return;
+    long tn = unsub_token_make(keys.current, as_str(p, n), FUZZ_UNSUB_NOW, tok, sizeof(tok));
+    FZ_CHECK(tn > 0);
+    FZ_CHECK(unsub_token_verify(&keys, (struct str){tok, (size_t)tn}, FUZZ_UNSUB_NOW, max_age, id2, &iat) ==
+             UNSUB_OK);
+    FZ_CHECK(strlen(id2) == n && memcmp(id2, p, n) == 0 && iat == FUZZ_UNSUB_NOW);
+    size_t at = (size_t)p[0] % (size_t)tn;
+    tok[at] = tok[at] == 'A' ? 'B' : 'A';
+    FZ_CHECK(unsub_token_verify(&keys, (struct str){tok, (size_t)tn}, FUZZ_UNSUB_NOW, max_age, id2, &iat) ==
+             UNSUB_INVALID);
+}
+
 static const struct {
     char letter;
     void (*fn)(const uint8_t *, size_t);
 } TARGETS[] = {
     {'i', t_iso8601}, {'n', t_decimal},   {'d', t_date},     {'t', t_trim},
     {'h', t_host},    {'s', t_traffic},   {'e', t_email},    {'r', t_redirect},
-    {'f', t_form},    {'j', t_json_real}, {'J', t_json_int},
+    {'f', t_form},    {'j', t_json_real}, {'J', t_json_int}, {'u', t_unsub},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,7 +12,8 @@ import harness
 from harness import APP_HOME, expect, expect_eq, service_env, test
 
 # every command of cmd/main.c's table; the test below also checks `backend --help` lists no other
-COMMANDS = ("serve", "migrate", "rollups", "retention", "scheduler", "check-config", "lighttpd-vars", "log-filter")
+COMMANDS = ("serve", "migrate", "rollups", "retention", "scheduler", "check-config", "lighttpd-vars", "log-filter",
+            "unsubscribe-url")
 NO_ENV = {}  # not even PATH: help and the version must not need one
 
 

@@ -986,6 +986,71 @@ static void test_print_redacts(void)
     config_free(&c);
 }
 
+/* The signed unsubscribe settings (issue 16): secret shape, the previous one only beside a
+ * current one, the age floor, require-token only with a secret, the base URL; never echoed. */
+static void test_unsubscribe(void)
+{
+    struct config c;
+    const char *sec = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const char *sec2 = "ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=";
+    CHECK_INT(LOAD(&c, {"PORT", "3000"}), 0);
+    CHECK(!c.unsub_keys.has_current && !c.unsub_keys.has_previous);
+    CHECK_INT(c.unsub_max_age_days, 400);
+    CHECK(!c.unsub_require_token);
+    CHECK(c.public_base_url == NULL);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"UNSUBSCRIBE_SECRET", sec}, {"UNSUBSCRIBE_SECRET_PREVIOUS", sec2},
+                   {"UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", "365"}, {"UNSUBSCRIBE_REQUIRE_TOKEN", "true"},
+                   {"PUBLIC_BASE_URL", "https://api.example.com//"}),
+              0);
+    CHECK(c.unsub_keys.has_current && c.unsub_keys.has_previous);
+    CHECK(memcmp(c.unsub_keys.current, c.unsub_keys.previous, UNSUB_KEY_BYTES) != 0);
+    CHECK_INT(c.unsub_max_age_days, 365);
+    CHECK(c.unsub_require_token);
+    CHECK_INT(c.public_base_url_len, strlen("https://api.example.com"));
+    FILE *f = tmpfile();
+    if (f) {
+        char out[8192];
+        config_print(&c, fileno(f));
+        rewind(f);
+        size_t n = fread(out, 1, sizeof(out) - 1, f);
+        out[n] = '\0';
+        fclose(f);
+        CHECK(strstr(out, sec) == NULL && strstr(out, sec2) == NULL && strstr(out, "0001020304") == NULL);
+        CHECK(strstr(out,
+                     "UNSUBSCRIBE_SECRET=<set, redacted>\nUNSUBSCRIBE_SECRET_PREVIOUS=<set, redacted>\n") !=
+              NULL);
+        CHECK(strstr(out, "PUBLIC_BASE_URL=https://api.example.com\n") != NULL);
+    }
+    config_free(&c);
+    /* 31 bytes; not hex or base64; the error names the variable and never quotes the value */
+    CHECK_INT(
+        load_one("UNSUBSCRIBE_SECRET", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e"), -1);
+    CHECK(err_starts_with("UNSUBSCRIBE_SECRET"));
+    CHECK(strstr(err, "0001020304") == NULL);
+    CHECK_INT(load_one("UNSUBSCRIBE_SECRET", "correct horse battery staple correct horse battery"), -1);
+    CHECK(err_starts_with("UNSUBSCRIBE_SECRET"));
+    CHECK(strstr(err, "horse") == NULL);
+    CHECK_INT(load_one("UNSUBSCRIBE_SECRET_PREVIOUS", sec), -1);
+    CHECK(err_starts_with("UNSUBSCRIBE_SECRET_PREVIOUS"));
+    CHECK_INT(LOAD(NULL, {"UNSUBSCRIBE_SECRET", sec}, {"UNSUBSCRIBE_SECRET_PREVIOUS", "abc"}), -1);
+    CHECK(err_starts_with("UNSUBSCRIBE_SECRET_PREVIOUS"));
+    CHECK_INT(LOAD(NULL, {"UNSUBSCRIBE_SECRET", sec}, {"UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", "364"}), -1);
+    CHECK(err_starts_with("UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS"));
+    CHECK_INT(load_one("UNSUBSCRIBE_REQUIRE_TOKEN", "true"), -1);
+    CHECK(err_starts_with("UNSUBSCRIBE_REQUIRE_TOKEN"));
+    CHECK_INT(LOAD(NULL, {"UNSUBSCRIBE_SECRET", sec}, {"UNSUBSCRIBE_REQUIRE_TOKEN", "maybe"}), -1);
+    CHECK(err_starts_with("UNSUBSCRIBE_REQUIRE_TOKEN"));
+    static const char *const bad_urls[] = {
+        "api.example.com",     "ftp://x", "https://", "https:///", "https://a.example/?x=1", "https://a b",
+        "https://a.example/#f"};
+    for (size_t i = 0; i < ARRAY_LEN(bad_urls); i++) {
+        CHECK_INT(load_one("PUBLIC_BASE_URL", bad_urls[i]), -1);
+        CHECK(err_starts_with("PUBLIC_BASE_URL"));
+    }
+    CHECK_INT(load_one("PUBLIC_BASE_URL", "http://localhost:3000/base"), 0);
+}
+
 int main(void)
 {
     test_defaults();
@@ -1012,5 +1077,6 @@ int main(void)
     test_client_ip_header();
     test_database_pooling();
     test_print_redacts();
+    test_unsubscribe();
     return t_done("test_config");
 }

@@ -24,6 +24,10 @@ void h_capture(struct ctx *c);
 void h_unsubscribe(struct ctx *c);
 void h_delete(struct ctx *c);
 
+/* h_unsubscribe.c: GET and POST /v1/leads/unsubscribe (issue 16): signed one-click links, and the
+ * bare-email POST of h_leads.c when no token is given (refused when tokens are required). */
+void h_unsubscribe_route(struct ctx *c);
+
 /* h_metrics.c */
 void h_summary(struct ctx *c);
 

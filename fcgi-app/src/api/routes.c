@@ -9,7 +9,9 @@ const struct route ROUTES[] = {
     {"/v1/events", M_POST, h_events, RL_EVENTS, ROUTE_BODY_JSON, rejection_record},
     {"/v1/p.gif", M_GET, h_pixel, RL_EVENTS, 0, NULL},
     {"/v1/leads/capture", M_POST, h_capture, RL_CAPTURE, ROUTE_BODY_JSON | ROUTE_BODY_FORM, rejection_record},
-    {"/v1/leads/unsubscribe", M_POST, h_unsubscribe, RL_UNSUBSCRIBE, ROUTE_BODY_JSON, NULL},
+    /* GET: the signed link's confirmation page (no body); POST: the one-click form body or JSON */
+    {"/v1/leads/unsubscribe", M_GET | M_POST, h_unsubscribe_route, RL_UNSUBSCRIBE,
+     ROUTE_BODY_JSON | ROUTE_BODY_FORM, NULL},
     {"/v1/leads/delete", M_POST, h_delete, RL_DELETE, ROUTE_ADMIN | ROUTE_BODY_JSON, NULL},
     {"/v1/metrics/summary", M_GET, h_summary, RL_SUMMARY, ROUTE_ADMIN, NULL},
     /* the read APIs of the dashboard (issue 15): the summary's auth and rate-limit class */

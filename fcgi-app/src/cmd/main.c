@@ -17,6 +17,8 @@
 #include "core/log.h"
 #include "core/logfilter.h"
 #include "core/rundir.h"
+#include "core/unsub_token.h"
+#include "domain/lead.h"
 #include "jobs/migrate.h"
 #include "jobs/rollups.h"
 #include "jobs/scheduler.h"
@@ -157,6 +159,73 @@ static int cmd_log_filter(int argc, char **argv)
     return logfilter_run(STDIN_FILENO, STDOUT_FILENO, component);
 }
 
+/* `backend unsubscribe-url --lead-id=ID | --email=ADDRESS`: prints the signed one-click link of a
+ * lead (issue 16), for the operator's mails and for tests. --email looks the lead up (normalised as
+ * a capture stores it); an unknown address exits 1 with a message on stderr. */
+static int cmd_unsubscribe_url(const struct config *cfg, int argc, char **argv)
+{
+    const char *lead_id = NULL, *email = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--lead-id=", 10) == 0 && !lead_id && !email) {
+            lead_id = argv[i] + 10;
+        } else if (strncmp(argv[i], "--email=", 8) == 0 && !lead_id && !email) {
+            email = argv[i] + 8;
+        } else {
+            fprintf(stderr,
+                    "backend unsubscribe-url: unexpected argument '%s' (backend unsubscribe-url --help)\n",
+                    argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!lead_id && !email) {
+        fputs("backend unsubscribe-url: give --lead-id=ID or --email=ADDRESS\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (!cfg->unsub_keys.has_current) {
+        fputs("config error: UNSUBSCRIBE_SECRET: is required to make unsubscribe links\n", stderr);
+        return 1;
+    }
+    char found[UNSUB_LEAD_ID_MAX + 1];
+    if (email) {
+        struct arena a;
+        struct str domain;
+        arena_init(&a, ARENA_BLOCK_BYTES); /* one block: an address of at most a few KB */
+        struct str norm = lead_email_normalize(&a, str_from_cstr(email), &domain);
+        char err[JOB_ERR_LEN];
+        PGconn *conn = norm.p ? pgjob_connect(cfg, err, sizeof(err)) : NULL;
+        PGresult *r = NULL;
+        const char *const params[] = {norm.p};
+        int rc = 1;
+        if (!conn)
+            fprintf(stderr, "backend unsubscribe-url: %s\n", norm.p ? err : "out of memory");
+        else if (pgjob_exec(conn, SQL_LEAD_ID_BY_EMAIL, 1, params, &r, "cannot look the lead up", err,
+                            sizeof(err)) != 0)
+            fprintf(stderr, "backend unsubscribe-url: %s\n", err);
+        else if (PQntuples(r) != 1)
+            fputs("backend unsubscribe-url: no lead has this address\n", stderr);
+        else if (strlen(PQgetvalue(r, 0, 0)) > UNSUB_LEAD_ID_MAX)
+            fputs("backend unsubscribe-url: the lead's id is too long to sign\n", stderr);
+        else
+            rc = 0;
+        if (rc == 0)
+            snprintf(found, sizeof(found), "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (conn)
+            PQfinish(conn);
+        arena_free(&a);
+        if (rc != 0)
+            return 1;
+        lead_id = found;
+    }
+    char url[UNSUB_URL_MAX + 1];
+    if (unsub_link_make(cfg, str_from_cstr(lead_id), clock_wall_ms() / 1000, url, sizeof(url)) < 0) {
+        fprintf(stderr, "backend unsubscribe-url: a lead id is 1 to %d bytes\n", UNSUB_LEAD_ID_MAX);
+        return 1;
+    }
+    puts(url);
+    return 0;
+}
+
 /* argc/argv start at the command's name, so a command sees its own arguments from argv[1]. */
 struct command {
     const char *name;
@@ -212,6 +281,13 @@ static const struct command COMMANDS[] = {
      "settings with secrets redacted.\n"
      "  --offline   skip the database (the start-up scripts check before migrate runs)\n",
      CHECK_CONFIG_ARGS, NULL},
+    {"unsubscribe-url", cmd_unsubscribe_url, "print a lead's signed one-click unsubscribe link",
+     "usage: backend unsubscribe-url --lead-id=ID\n"
+     "       backend unsubscribe-url --email=ADDRESS\n"
+     "Prints PUBLIC_BASE_URL/v1/leads/unsubscribe?token=... for the lead, signed with\n"
+     "UNSUBSCRIBE_SECRET and issued now (valid UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS days). --email looks the\n"
+     "lead up in the database; --lead-id does not (the id is signed as given).\n",
+     NULL, NULL},
     {"lighttpd-vars", cmd_lighttpd_vars, "print the lighttpd settings derived from the environment",
      "usage: backend lighttpd-vars\n"
      "Prints the lighttpd settings (port, BIND_ADDRESS, workers, trusted proxies) that\n"

@@ -207,4 +207,30 @@
 #define LEAD_ERROR_FIELDS_MAX_LEN 256
 #define LEAD_ERROR_PAGE_ISSUES_MAX 20
 
+/* Signed unsubscribe links (issue 16, core/unsub_token.h). The secret settings decode (hex or
+ * base64) to at least a crypto_auth key's worth of bytes and at most a BLAKE2b key's (the key is
+ * derived from them with crypto_generichash). A token carries a text lead id of at most
+ * UNSUB_LEAD_ID_MAX bytes: ours are 36-character UUIDs, a longer id cannot be signed. */
+#define UNSUB_SECRET_MIN_BYTES 32
+#define UNSUB_SECRET_MAX_BYTES 64
+#define UNSUB_SECRET_TEXT_MAX 200 /* the setting's text: 64 bytes as hex is 128 characters */
+#define UNSUB_LEAD_ID_MAX 64
+/* version, id length, id, issued-at (8 bytes big-endian), crypto_auth tag (32) */
+#define UNSUB_TOKEN_BIN_MAX (1 + 1 + UNSUB_LEAD_ID_MAX + 8 + 32)
+#define UNSUB_TOKEN_BIN_MIN (1 + 1 + 1 + 8 + 32)
+/* base64url without padding of UNSUB_TOKEN_BIN_MAX bytes, and its NUL */
+#define UNSUB_TOKEN_TEXT_MAX (((UNSUB_TOKEN_BIN_MAX + 2) / 3) * 4)
+/* UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS: RFC 8058 links must keep working for a long time after the mail
+ * was sent; the issue asks for at least a year */
+#define UNSUB_MAX_AGE_DAYS_DEFAULT 400
+#define UNSUB_MAX_AGE_DAYS_MIN 365
+#define UNSUB_MAX_AGE_DAYS_MAX 3650
+/* a token issued this far in the future (clock skew between hosts) is still accepted */
+#define UNSUB_FUTURE_SKEW_S 300
+/* the unsubscribe pages (static text and at most one token) */
+#define UNSUB_PAGE_MAX 2048
+/* PUBLIC_BASE_URL: the scheme and host the minted links start with */
+#define PUBLIC_BASE_URL_MAX 200
+/* the minted link: base, the route, "?token=", the token */
+#define UNSUB_URL_MAX (PUBLIC_BASE_URL_MAX + 64 + UNSUB_TOKEN_TEXT_MAX)
 #endif

@@ -398,6 +398,55 @@ static void load_metrics_listener(struct loader *l, struct config *c)
         fail(l, "METRICS_BIND_ADDRESS", "must be an IPv4 or IPv6 address (127.0.0.1, ::)");
 }
 
+/* The signed unsubscribe links (issue 16). The secrets are never echoed, not even cut. */
+static void load_unsubscribe(struct loader *l, struct config *c)
+{
+    static const char *const names[] = {"UNSUBSCRIBE_SECRET", "UNSUBSCRIBE_SECRET_PREVIOUS"};
+    unsigned char *keys[] = {c->unsub_keys.current, c->unsub_keys.previous};
+    bool *has[] = {&c->unsub_keys.has_current, &c->unsub_keys.has_previous};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        const char *v = env_str(l, names[i]), *why = NULL;
+        if (!v)
+            continue;
+        if (unsub_key_from_secret(v, keys[i], &why) != 0)
+            fail(l, names[i], "%s", why);
+        else
+            *has[i] = true;
+    }
+    if (c->unsub_keys.has_previous && !c->unsub_keys.has_current)
+        fail(l, "UNSUBSCRIBE_SECRET_PREVIOUS",
+             "is set without UNSUBSCRIBE_SECRET (the previous secret only "
+             "verifies during a rotation)");
+    c->unsub_max_age_days = (int)env_long(l, "UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", UNSUB_MAX_AGE_DAYS_DEFAULT,
+                                          UNSUB_MAX_AGE_DAYS_MIN, UNSUB_MAX_AGE_DAYS_MAX);
+    c->unsub_require_token = env_bool(l, "UNSUBSCRIBE_REQUIRE_TOKEN", false);
+    if (c->unsub_require_token && !c->unsub_keys.has_current)
+        fail(l, "UNSUBSCRIBE_REQUIRE_TOKEN",
+             "is true but UNSUBSCRIBE_SECRET is not set (no link could be made)");
+
+    /* where the minted links point: scheme and host (and port, and a path prefix), no query */
+    const char *b = env_str(l, "PUBLIC_BASE_URL");
+    if (!b)
+        return;
+    size_t n = strlen(b);
+    bool ok = n <= PUBLIC_BASE_URL_MAX && (strncmp(b, "https://", 8) == 0 || strncmp(b, "http://", 7) == 0);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = b[i] > 0x20 && b[i] < 0x7f && b[i] != '?' && b[i] != '#' && b[i] != '"' && b[i] != '<' &&
+             b[i] != '>' && b[i] != '\\';
+    size_t scheme = ok && b[4] == 's' ? strlen("https://") : strlen("http://");
+    while (ok && n > scheme && b[n - 1] == '/')
+        n--;
+    if (!ok || n <= scheme) {
+        fail(l, "PUBLIC_BASE_URL",
+             "must be an http:// or https:// URL of at most %d characters without a query "
+             "(https://api.example.com)",
+             PUBLIC_BASE_URL_MAX);
+        return;
+    }
+    c->public_base_url = b;
+    c->public_base_url_len = n;
+}
+
 int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     struct loader l = {get, ctx, err, errlen, 0};
@@ -446,6 +495,8 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
         if (c->admin_api_key_len < CONFIG_ADMIN_KEY_MIN_LEN)
             fail(&l, "ADMIN_API_KEY", "must be at least %d characters when set", CONFIG_ADMIN_KEY_MIN_LEN);
     }
+
+    load_unsubscribe(&l, c);
 
     load_origins(&l, c);
     c->enforce_origin = env_bool(&l, "ENFORCE_ORIGIN", true);
@@ -588,6 +639,13 @@ void config_print(const struct config *c, int fd)
     dprintf(fd, "IP_HASH_PEPPER=<set, %zu characters, redacted>\n", c->ip_hash_pepper_len);
     dprintf(fd, "ADMIN_API_KEY=%s\n",
             c->admin_api_key ? "<set, redacted>" : "<unset: admin routes answer 503>");
+    dprintf(fd, "UNSUBSCRIBE_SECRET=%s\nUNSUBSCRIBE_SECRET_PREVIOUS=%s\n",
+            c->unsub_keys.has_current ? "<set, redacted>" : "<unset: signed unsubscribe links answer 503>",
+            c->unsub_keys.has_previous ? "<set, redacted>" : "");
+    dprintf(fd, "UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS=%d\nUNSUBSCRIBE_REQUIRE_TOKEN=%s\nPUBLIC_BASE_URL=%.*s\n",
+            c->unsub_max_age_days, c->unsub_require_token ? "true" : "false",
+            c->public_base_url ? (int)c->public_base_url_len : 0,
+            c->public_base_url ? c->public_base_url : "");
     dprintf(fd, "CORS_ALLOWED_ORIGINS=");
     for (size_t i = 0; i < c->cors_origin_count; i++)
         dprintf(fd, "%s%s", i ? "," : "", c->cors_origins[i]);

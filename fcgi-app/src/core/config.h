@@ -4,6 +4,7 @@
 
 #include "core/common.h"
 #include "core/bounds.h"
+#include "core/unsub_token.h"
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -39,6 +40,13 @@ struct config {
     size_t ip_hash_pepper_len;
     const char *admin_api_key; /* NULL when unset */
     size_t admin_api_key_len;
+    /* Signed unsubscribe links (issue 16): the keys derived from UNSUBSCRIBE_SECRET and
+     * UNSUBSCRIBE_SECRET_PREVIOUS (has_current false: token routes answer 503). */
+    struct unsub_keys unsub_keys;
+    int unsub_max_age_days;      /* UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS */
+    bool unsub_require_token;    /* UNSUBSCRIBE_REQUIRE_TOKEN: the bare-email POST is refused */
+    const char *public_base_url; /* PUBLIC_BASE_URL without a trailing '/'s; NULL when unset */
+    size_t public_base_url_len;
 
     char *cors_origins[CORS_MAX_ORIGINS]; /* owned by config (config_free) */
     size_t cors_origin_count;

@@ -63,6 +63,10 @@
     X(email_normalized, "text", false)                                                                       \
     X(ip_hash, "text", false)
 #define SQLFN_DELETE_LEAD(X) X(email_normalized, "text", false)
+/* unsubscribe_lead_by_id() - migrations/0010_unsubscribe_by_id.sql (the signed links, issue 16) */
+#define SQLFN_UNSUBSCRIBE_LEAD_BY_ID(X)                                                                      \
+    X(lead_id, "text", false)                                                                                \
+    X(ip_hash, "text", false)
 
 /* rollup_day(), retention_purge() - migrations/0004_rollups.sql (the jobs); rollup_day's tz, the
  * IANA zone whose calendar day p_day is, from 0009_site_zone_breakdowns.sql */
@@ -87,6 +91,7 @@
       "lead_id, visitor_id, session_id, heuristic_links_created")                                            \
     F(UNSUBSCRIBE_LEAD, "unsubscribe_lead", SQLFN_UNSUBSCRIBE_LEAD, "lead_found")                            \
     F(DELETE_LEAD, "delete_lead", SQLFN_DELETE_LEAD, "lead_found")                                           \
+    F(UNSUBSCRIBE_LEAD_BY_ID, "unsubscribe_lead_by_id", SQLFN_UNSUBSCRIBE_LEAD_BY_ID, "lead_found")          \
     F(ROLLUP_DAY, "rollup_day", SQLFN_ROLLUP_DAY, "*")                                                       \
     F(RETENTION_PURGE, "retention_purge", SQLFN_RETENTION_PURGE,                                             \
       "events_deleted, sessions_deleted, visitors_deleted")                                                  \
@@ -140,6 +145,12 @@ union delete_lead_args {
     };
     const char *v[DELETE_LEAD_NPARAMS];
 };
+union unsubscribe_lead_by_id_args {
+    struct {
+        SQLFN_UNSUBSCRIBE_LEAD_BY_ID(SQLFN_X_MEMBER)
+    };
+    const char *v[UNSUBSCRIBE_LEAD_BY_ID_NPARAMS];
+};
 union rollup_day_args {
     struct {
         SQLFN_ROLLUP_DAY(SQLFN_X_MEMBER)
@@ -173,6 +184,7 @@ SQLFN_SAME_SLOTS(ingest_event_args, INGEST_EVENT_NPARAMS);
 SQLFN_SAME_SLOTS(capture_lead_args, CAPTURE_LEAD_NPARAMS);
 SQLFN_SAME_SLOTS(unsubscribe_lead_args, UNSUBSCRIBE_LEAD_NPARAMS);
 SQLFN_SAME_SLOTS(delete_lead_args, DELETE_LEAD_NPARAMS);
+SQLFN_SAME_SLOTS(unsubscribe_lead_by_id_args, UNSUBSCRIBE_LEAD_BY_ID_NPARAMS);
 SQLFN_SAME_SLOTS(rollup_day_args, ROLLUP_DAY_NPARAMS);
 SQLFN_SAME_SLOTS(retention_purge_args, RETENTION_PURGE_NPARAMS);
 SQLFN_SAME_SLOTS(daily_salt_args, DAILY_SALT_NPARAMS);

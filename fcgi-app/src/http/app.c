@@ -70,7 +70,8 @@ void app_handle(const struct config *cfg, struct request *req, struct response *
         goto out;
 
     struct ctx c = {cfg, req, resp, NULL, false};
-    if (route->flags & (ROUTE_BODY_JSON | ROUTE_BODY_FORM)) {
+    /* a body route that also answers GET (the unsubscribe page) reads a body only for POST */
+    if ((route->flags & (ROUTE_BODY_JSON | ROUTE_BODY_FORM)) && req->method == M_POST) {
         bool allow_form = (route->flags & ROUTE_BODY_FORM) != 0;
         if (body_parse_or_reply(cfg, req, resp, allow_form, &body, &c.form_post) != 0) {
             c.body = body; /* a form with issues, for the rejection row's propertyId */

@@ -26,6 +26,10 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     [STMT_UNSUBSCRIBE] = {"unsubscribe_lead", NULL, &SQLFNS[SQLFN_UNSUBSCRIBE_LEAD], UNSUBSCRIBE_LEAD_NPARAMS,
                           false},
     [STMT_DELETE] = {"delete_lead", NULL, &SQLFNS[SQLFN_DELETE_LEAD], DELETE_LEAD_NPARAMS, false},
+    /* A signed unsubscribe link (issue 16, migrations/0010): lead_found false for an erased lead.
+     * Not retried after a lost connection: a commit may have happened. */
+    [STMT_UNSUBSCRIBE_ID] = {"unsubscribe_lead_by_id", NULL, &SQLFNS[SQLFN_UNSUBSCRIBE_LEAD_BY_ID],
+                             UNSUBSCRIBE_LEAD_BY_ID_NPARAMS, false},
     /* $1 property, $2 first day, $3 last day: one row per day (zeros where no rollup), plus the
      * property's latest rollup day and generated_at (the same on every row) */
     [STMT_SUMMARY] =
@@ -262,6 +266,7 @@ const char SQL_MIGRATE_LOCK_TIMEOUT[] = "SET LOCAL lock_timeout = '10s'";
 /* $1 schema name */
 const char SQL_MIGRATE_HAS_SCHEMA[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
 /* $1 SITE_TIME_ZONE: a row when the database's own tzdata knows the zone (check-config) */
+const char SQL_LEAD_ID_BY_EMAIL[] = "SELECT id FROM leads WHERE email_normalized = $1";
 const char SQL_HAS_TIME_ZONE[] = "SELECT 1 FROM pg_timezone_names WHERE name = $1";
 /* the Node service's migrations: name, applied, rolled back */
 const char SQL_MIGRATE_PRISMA[] =

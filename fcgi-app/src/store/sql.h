@@ -23,6 +23,7 @@ enum stmt_id {
     STMT_REALTIME,
     STMT_EXPORT_DAILY,
     STMT_EXPORT_DIMENSION,
+    STMT_UNSUBSCRIBE_ID,
     STMT_COUNT
 };
 
@@ -71,6 +72,8 @@ extern const char SQL_MIGRATE_RECORD[];
 extern const char SQL_MIGRATE_LOCK_TIMEOUT[];
 extern const char SQL_MIGRATE_HAS_SCHEMA[];
 extern const char SQL_HAS_TIME_ZONE[];
+/* `backend unsubscribe-url --email=`: $1 the normalised email; the lead's id, or no row. */
+extern const char SQL_LEAD_ID_BY_EMAIL[];
 extern const char SQL_MIGRATE_PRISMA[];
 /* A printf format of one %s, the schema name already quoted with PQescapeIdentifier. */
 #define SQL_MIGRATE_CREATE_SCHEMA_FMT "CREATE SCHEMA IF NOT EXISTS %s"
