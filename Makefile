@@ -117,6 +117,7 @@ test_lead_LAYERS     := domain core
 test_validate_LAYERS := domain core
 test_http_LAYERS     := http core
 test_body_LAYERS     := http core
+test_multipart_LAYERS := http core
 test_cors_LAYERS     := http core
 test_auth_LAYERS     := http core
 test_ratelimit_LAYERS := http core

@@ -111,6 +111,32 @@ def next_is_the_target_and_path_the_recorded_page():
 
 
 @test
+def multipart_form_is_a_form_post():
+    """<form enctype="multipart/form-data">: the same fields, the same 303 and rows as urlencoded."""
+    s = stack()
+    email = "mp-%s@example.com" % uid()
+    a = "anon-" + uid()
+    b = "----WebKitFormBoundary" + uid()
+    fields = [("email", email), ("anonId", a), ("path", "/contact"), ("_next", "/thanks"), ("company", "Acme")]
+    body = "".join('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (b, k, v)
+                   for k, v in fields) + "--%s--\r\n" % b
+    r = s.request("POST", CAPTURE, body.encode(), {"Content-Type": "multipart/form-data; boundary=" + b,
+                                                   "Origin": ALLOWED_ORIGIN})
+    expect_back(r, ALLOWED_ORIGIN + "/thanks", "a multipart form post")
+    expect_eq(scalar("SELECT f.payload::text FROM form_submissions f JOIN leads l ON l.id = f.lead_id "
+                     "WHERE l.email_normalized = %s" % harness.sql_lit(email)),
+              '{"company": "Acme"}', "payload of the multipart post")
+    # a file input is refused with the JSON 400, and nothing is stored
+    before = leads_with(email + ".x")
+    body = ('--%s\r\nContent-Disposition: form-data; name="email"\r\n\r\n%s.x\r\n'
+            '--%s\r\nContent-Disposition: form-data; name="cv"; filename="cv.pdf"\r\n\r\n%%PDF\r\n--%s--\r\n'
+            % (b, email, b, b))
+    r = s.request("POST", CAPTURE, body.encode(), {"Content-Type": "multipart/form-data; boundary=" + b})
+    expect_error(r, 400, "invalid_request", extra=True)
+    expect_eq(leads_with(email + ".x"), before, "no lead from a refused multipart post")
+
+
+@test
 def invalid_form_goes_back_to_its_page():
     s = stack()
     before = rejections()

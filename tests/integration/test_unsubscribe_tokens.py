@@ -209,6 +209,51 @@ def one_click_form_post():
     expect_eq(state(lead3), before, "rows after refused form posts")
 
 
+def multipart(parts, boundary="----actx-test-7MA4YWxkTrZu0gW"):
+    """A multipart/form-data body as RFC 8058 suggests mail clients send it (RFC 7578)."""
+    out = b""
+    for headers, value in parts:
+        out += b"--" + boundary.encode() + b"\r\n" + headers.encode() + b"\r\n\r\n" + value.encode() + b"\r\n"
+    return out + b"--" + boundary.encode() + b"--\r\n", "multipart/form-data; boundary=\"%s\"" % boundary
+
+
+@test
+def one_click_multipart_post():
+    s = rotating()
+    email, lead_id = new_lead(s)
+    path = path_of(cli_url(s, "--email=" + email))
+    body, ct = multipart([('Content-Disposition: form-data; name="List-Unsubscribe"', "One-Click")])
+    expect_page(s.request("POST", path, body, headers={"Content-Type": ct}), 200, "Unsubscribed")
+    expect_eq(state(lead_id)[0][0]["s"], "withdrawn", "consent after the multipart one-click post")
+    # the token in a part, an unquoted boundary, a part Content-Type and a preamble
+    email2, lead2 = new_lead(s)
+    tok = token_of(cli_url(s, "--email=" + email2))
+    body, _ = multipart([('Content-Disposition: form-data; name="token"', tok),
+                         ('content-disposition: form-data; name=List-Unsubscribe\r\nContent-Type: text/plain',
+                          "One-Click")], boundary="b0undary")
+    r = s.request("POST", UNSUB, b"preamble\r\n" + body, headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    expect_page(r, 200, "Unsubscribed")
+    expect_eq(state(lead2)[0][0]["s"], "withdrawn", "consent after the token in a part")
+    # malformed or unexpected multipart bodies: a clear 400, nothing changed
+    email3, lead3 = new_lead(s)
+    p3 = path_of(cli_url(s, "--email=" + email3))
+    before = state(lead3)
+    ok_part = ('Content-Disposition: form-data; name="List-Unsubscribe"', "One-Click")
+    good, ct = multipart([ok_part])
+    cases = {
+        "no closing delimiter": (good[:-len(b"--\r\n") - 10], ct),
+        "no boundary parameter": (good, "multipart/form-data"),
+        "another boundary": (good, "multipart/form-data; boundary=other"),
+        "a file part": multipart([ok_part, ('Content-Disposition: form-data; name="f"; filename="a.txt"', "x")]),
+        "a repeated field": multipart([ok_part, ok_part]),
+        "a part without a name": multipart([('Content-Disposition: form-data', "One-Click")]),
+    }
+    for what, (b, c) in cases.items():
+        r = s.request("POST", p3, b, headers={"Content-Type": c})
+        expect_eq(r.status, 400, what, r)
+    expect_eq(state(lead3), before, "rows after refused multipart posts")
+
+
 @test
 def json_post():
     s = rotating()

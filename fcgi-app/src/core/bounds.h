@@ -233,4 +233,10 @@
 #define PUBLIC_BASE_URL_MAX 200
 /* the minted link: base, the route, "?token=", the token */
 #define UNSUB_URL_MAX (PUBLIC_BASE_URL_MAX + 64 + UNSUB_TOKEN_TEXT_MAX)
+/* multipart/form-data bodies (http/multipart.c): RFC 2046 caps a boundary at 70 characters; a
+ * text field's part needs only Content-Disposition (and maybe Content-Type), so its header block
+ * is small; a field name is held to a form-urlencoded key's bound. */
+#define MULTIPART_BOUNDARY_MAX 70
+#define MULTIPART_PART_HEADERS_MAX 1024
+#define MULTIPART_NAME_MAX 255
 #endif

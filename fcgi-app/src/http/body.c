@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "http/multipart.h"
 
 static int hexval(char c)
 {
@@ -211,7 +212,8 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
     }
     struct str mt = http_media_type(req, req->content_type);
     bool is_json = str_eq(mt, STRLIT("application/json")) || str_eq(mt, STRLIT("text/plain"));
-    bool is_form = allow_form && str_eq(mt, STRLIT("application/x-www-form-urlencoded"));
+    bool is_multipart = allow_form && str_eq(mt, STRLIT("multipart/form-data"));
+    bool is_form = is_multipart || (allow_form && str_eq(mt, STRLIT("application/x-www-form-urlencoded")));
     if (!is_json && !is_form) {
         http_error(resp, 415, "unsupported_media_type");
         return -1;
@@ -242,7 +244,9 @@ int body_parse_or_reply(const struct config *cfg, struct request *req, struct re
     if (is_form) {
         struct issues is;
         issues_init(&is);
-        json_t *obj = body_parse_form(buf, got, &is);
+        json_t *obj = is_multipart
+                          ? body_parse_multipart(buf, got, multipart_boundary(req->content_type), &is)
+                          : body_parse_form(buf, got, &is);
         *form = true;
         if (issues_any(&is)) {
             *out = obj; /* the caller's rejection row still reads its propertyId */

@@ -10,7 +10,8 @@
 /* Checks type and size, reads the body and parses it into a JSON object. On failure the
  * response is already written (400/413/415) and -1 is returned; a form body whose fields had
  * issues is still returned in *out. *out is owned by the caller (json_decref), NULL when there is
- * none. *form is set when the body was application/x-www-form-urlencoded (only when allow_form). */
+ * none. *form is set when the body was a form: application/x-www-form-urlencoded or
+ * multipart/form-data (only when allow_form). */
 int body_parse_or_reply(const struct config *cfg, struct request *req, struct response *resp, bool allow_form,
                         json_t **out, bool *form) ATTR_WUR;
 
