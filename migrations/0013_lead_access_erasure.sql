@@ -22,17 +22,18 @@ WITH l AS (
 ), v AS (
     SELECT DISTINCT li.visitor_id AS id FROM lead_identities li JOIN l ON li.lead_id = l.id
 ), ev AS (
+    -- the window's count is taken before the LIMIT: total is every retained event
     SELECT e.*, count(*) OVER () AS total
       FROM events e
      WHERE e.visitor_id IN (SELECT id FROM v)
      ORDER BY e."timestamp", e.id
-     LIMIT p_events_max + 1
+     LIMIT p_events_max
 ), se AS (
     SELECT s.*, count(*) OVER () AS total
       FROM sessions s
      WHERE s.visitor_id IN (SELECT id FROM v)
      ORDER BY s.started_at, s.id
-     LIMIT p_events_max + 1
+     LIMIT p_events_max
 )
 SELECT json_build_object(
     'lead', json_build_object(
@@ -111,7 +112,7 @@ SELECT json_build_object(
                    'utmTerm', s.utm_term,
                    'utmContent', s.utm_content)
                    ORDER BY s.started_at, s.id)
-          FROM (SELECT * FROM se ORDER BY started_at, id LIMIT p_events_max) s), '[]'::json),
+          FROM se s), '[]'::json),
     'sessionsTotal', COALESCE((SELECT max(total) FROM se), 0),
     'sessionsTruncated', COALESCE((SELECT max(total) FROM se), 0) > p_events_max,
     'events', COALESCE((
@@ -133,7 +134,7 @@ SELECT json_build_object(
                    'uaHash', e.ua_hash,
                    'props', e.props)
                    ORDER BY e."timestamp", e.id)
-          FROM (SELECT * FROM ev ORDER BY "timestamp", id LIMIT p_events_max) e), '[]'::json),
+          FROM ev e), '[]'::json),
     'eventsTotal', COALESCE((SELECT max(total) FROM ev), 0),
     'eventsTruncated', COALESCE((SELECT max(total) FROM ev), 0) > p_events_max)
   FROM l
