@@ -1087,8 +1087,8 @@ static void test_erasure_secret(void)
         CHECK(strstr(out, "0001020304") == NULL);
     }
     config_free(&c);
-    CHECK_INT(load_one("ERASURE_LOG_SECRET", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e"),
-              -1);
+    CHECK_INT(
+        load_one("ERASURE_LOG_SECRET", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e"), -1);
     CHECK(err_starts_with("ERASURE_LOG_SECRET"));
     CHECK(strstr(err, "0001020304") == NULL);
     CHECK_INT(load_one("ERASURE_LOG_SECRET", "correct horse battery staple correct horse battery"), -1);

@@ -47,8 +47,8 @@ static void test_with_secret(void)
     struct erasure_keys k;
     const char *why = NULL;
     char out[HASH_HEX_LEN + 1], look[ERASURE_LOOKUP_KEYS][HASH_HEX_LEN + 1];
-    CHECK_INT(erasure_keys_init(&k, pepper, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-                                &why),
+    CHECK_INT(erasure_keys_init(&k, pepper,
+                                "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", &why),
               0);
     CHECK(k.from_secret);
     erasure_proof_hex(&k, email, out);
@@ -57,7 +57,8 @@ static void test_with_secret(void)
     CHECK_INT((long)erasure_lookup_hex(&k, email, look), 2);
     CHECK_STR(look[0], KNOWN_SECRET32);
     CHECK_STR(look[1], KNOWN_DERIVED);
-    CHECK_INT(erasure_keys_init(&k, pepper, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJw==", &why), 0);
+    CHECK_INT(erasure_keys_init(&k, pepper, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJw==", &why),
+              0);
     erasure_proof_hex(&k, email, out);
     CHECK_STR(out, KNOWN_SECRET40);
 }

@@ -655,8 +655,9 @@ void config_print(const struct config *c, int fd)
             c->public_base_url ? (int)c->public_base_url_len : 0,
             c->public_base_url ? c->public_base_url : "");
     dprintf(fd, "ERASURE_LOG_SECRET=%s\n",
-            c->erasure_keys.from_secret ? "<set, redacted>"
-                                        : "<unset: erasure proofs keyed with a key derived from IP_HASH_PEPPER>");
+            c->erasure_keys.from_secret
+                ? "<set, redacted>"
+                : "<unset: erasure proofs keyed with a key derived from IP_HASH_PEPPER>");
     dprintf(fd, "CORS_ALLOWED_ORIGINS=");
     for (size_t i = 0; i < c->cors_origin_count; i++)
         dprintf(fd, "%s%s", i ? "," : "", c->cors_origins[i]);

@@ -35,7 +35,8 @@ int erasure_keys_init(struct erasure_keys *keys, struct str pepper, const char *
     return 0;
 }
 
-void erasure_proof_hex(const struct erasure_keys *keys, struct str email_normalized, char out[HASH_HEX_LEN + 1])
+void erasure_proof_hex(const struct erasure_keys *keys, struct str email_normalized,
+                       char out[HASH_HEX_LEN + 1])
 {
     hash_hmac_hex((struct str){(const char *)keys->key, keys->key_len}, email_normalized, out);
 }

@@ -24,16 +24,18 @@ struct erasure_keys {
     unsigned char key[ERASURE_KEY_MAX_BYTES]; /* what new proofs are keyed with */
     size_t key_len;
     unsigned char derived[ERASURE_DERIVED_KEY_BYTES]; /* from IP_HASH_PEPPER, always set */
-    bool from_secret; /* key is ERASURE_LOG_SECRET's; else key is derived */
+    bool from_secret;                                 /* key is ERASURE_LOG_SECRET's; else key is derived */
 };
 
 /* Sets keys from the pepper and, when secret is not NULL, from ERASURE_LOG_SECRET (hex or base64,
  * as UNSUBSCRIBE_SECRET). Returns 0, or -1 with a reason (static, never quoting the secret) in
  * *why; the keys are then unusable. */
-int erasure_keys_init(struct erasure_keys *keys, struct str pepper, const char *secret, const char **why) ATTR_WUR;
+int erasure_keys_init(struct erasure_keys *keys, struct str pepper, const char *secret,
+                      const char **why) ATTR_WUR;
 
 /* The proof to record for a normalised email: lowercase hex HMAC-SHA256 under keys->key. */
-void erasure_proof_hex(const struct erasure_keys *keys, struct str email_normalized, char out[HASH_HEX_LEN + 1]);
+void erasure_proof_hex(const struct erasure_keys *keys, struct str email_normalized,
+                       char out[HASH_HEX_LEN + 1]);
 
 /* The hashes a lookup of a normalised email matches: under keys->key and, when that is the secret's,
  * under the derived key. Returns how many were written (1 or 2). */

@@ -106,7 +106,7 @@
     F(RETENTION_PURGE, "retention_purge", SQLFN_RETENTION_PURGE,                                             \
       "events_deleted, sessions_deleted, visitors_deleted")                                                  \
     F(DAILY_SALT, "daily_salt", SQLFN_DAILY_SALT, "encode(daily_salt, 'hex')")                               \
-    F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")                 \
+    F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")                  \
     F(LEAD_ACCESS, "lead_access", SQLFN_LEAD_ACCESS, "document")
 
 /* ---- derived ---- */

@@ -172,11 +172,12 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     /* $1 text[] of keyed hashes of one normalised email (core/erasure.h: under every key that may
      * have recorded it), $2 most rows: each erasure of that address, oldest first, with how many
      * there are in all (on every row) */
-    [STMT_LEAD_ERASURES] = {"lead_erasures",
-                            "SELECT to_char(erased_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), count(*) OVER () "
-                            "FROM lead_erasures WHERE email_hmac = ANY($1::text[]) "
-                            "ORDER BY erased_at, id LIMIT $2::integer",
-                            NULL, 2, true},
+    [STMT_LEAD_ERASURES] =
+        {"lead_erasures",
+         "SELECT to_char(erased_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), count(*) OVER () "
+         "FROM lead_erasures WHERE email_hmac = ANY($1::text[]) "
+         "ORDER BY erased_at, id LIMIT $2::integer",
+         NULL, 2, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
