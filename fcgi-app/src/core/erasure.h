@@ -24,7 +24,8 @@ struct erasure_keys {
     unsigned char key[ERASURE_KEY_MAX_BYTES]; /* what new proofs are keyed with */
     size_t key_len;
     unsigned char derived[ERASURE_DERIVED_KEY_BYTES]; /* from IP_HASH_PEPPER, always set */
-    bool from_secret;                                 /* key is ERASURE_LOG_SECRET's; else key is derived */
+    /* key is ERASURE_LOG_SECRET's; else key is derived */
+    bool from_secret;
 };
 
 /* Sets keys from the pepper and, when secret is not NULL, from ERASURE_LOG_SECRET (hex or base64,
