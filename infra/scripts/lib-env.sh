@@ -84,7 +84,7 @@ random_hex() { # $1 = bytes
 ensure_dev_secrets() {
     local name bytes
     mkdir -p "$LOCAL_DIR"
-    for name in IP_HASH_PEPPER:32 ADMIN_API_KEY:24 UNSUBSCRIBE_SECRET:32; do
+    for name in IP_HASH_PEPPER:32 ADMIN_API_KEY:24 UNSUBSCRIBE_SECRET:32 ERASURE_LOG_SECRET:32; do
         bytes=${name#*:}
         name=${name%:*}
         [[ -z ${!name:-} ]] || continue

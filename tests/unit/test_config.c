@@ -1051,6 +1051,51 @@ static void test_unsubscribe(void)
     CHECK_INT(load_one("PUBLIC_BASE_URL", "http://localhost:3000/base"), 0);
 }
 
+/* ERASURE_LOG_SECRET (issue 16 item 5): optional; unset, the key is derived from the pepper (and
+ * the dump says so); set, decoded like UNSUBSCRIBE_SECRET; a bad value stops the load naming it,
+ * never quoting it. */
+static void test_erasure_secret(void)
+{
+    struct config c;
+    const char *sec = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    CHECK_INT(LOAD(&c, {"PORT", "3000"}), 0);
+    CHECK(!c.erasure_keys.from_secret);
+    CHECK_INT((long)c.erasure_keys.key_len, ERASURE_DERIVED_KEY_BYTES);
+    char out[8192];
+    FILE *f = tmpfile();
+    if (f) {
+        config_print(&c, fileno(f));
+        rewind(f);
+        size_t n = fread(out, 1, sizeof(out) - 1, f);
+        out[n] = '\0';
+        fclose(f);
+        CHECK(strstr(out, "ERASURE_LOG_SECRET=<unset: erasure proofs keyed with a key derived from "
+                          "IP_HASH_PEPPER>\n") != NULL);
+    }
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"ERASURE_LOG_SECRET", sec}), 0);
+    CHECK(c.erasure_keys.from_secret);
+    CHECK_INT((long)c.erasure_keys.key_len, 32);
+    f = tmpfile();
+    if (f) {
+        config_print(&c, fileno(f));
+        rewind(f);
+        size_t n = fread(out, 1, sizeof(out) - 1, f);
+        out[n] = '\0';
+        fclose(f);
+        CHECK(strstr(out, "ERASURE_LOG_SECRET=<set, redacted>\n") != NULL);
+        CHECK(strstr(out, "0001020304") == NULL);
+    }
+    config_free(&c);
+    CHECK_INT(
+        load_one("ERASURE_LOG_SECRET", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e"), -1);
+    CHECK(err_starts_with("ERASURE_LOG_SECRET"));
+    CHECK(strstr(err, "0001020304") == NULL);
+    CHECK_INT(load_one("ERASURE_LOG_SECRET", "correct horse battery staple correct horse battery"), -1);
+    CHECK(err_starts_with("ERASURE_LOG_SECRET"));
+    CHECK(strstr(err, "horse") == NULL);
+}
+
 int main(void)
 {
     test_defaults();
@@ -1078,5 +1123,6 @@ int main(void)
     test_database_pooling();
     test_print_redacts();
     test_unsubscribe();
+    test_erasure_secret();
     return t_done("test_config");
 }

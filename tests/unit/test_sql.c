@@ -25,7 +25,7 @@ static void test_call_texts(void)
 {
     CHECK_STR(sql_call_text(SQLFN_ROLLUP_DAY),
               "SELECT * FROM rollup_day($1::text, $2::date, $3::boolean, $4::text)");
-    CHECK_STR(sql_call_text(SQLFN_DELETE_LEAD), "SELECT lead_found FROM delete_lead($1::text)");
+    CHECK_STR(sql_call_text(SQLFN_DELETE_LEAD), "SELECT lead_found FROM delete_lead($1::text, $2::text)");
     CHECK_STR(sql_call_text(SQLFN_RETENTION_PURGE),
               "SELECT events_deleted, sessions_deleted, visitors_deleted "
               "FROM retention_purge($1::timestamp(3))");

@@ -8,6 +8,7 @@
 #include "http/cors.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/erasure.h"
 #include "store/db.h"
 #include "domain/enrich.h"
 #include "domain/event.h"
@@ -479,7 +480,10 @@ void h_capture(struct ctx *c)
     row.payload = payload;
     row.lead_id = ids;
     row.submission_id = ids + UUID_STR_LEN + 1;
-    row.heuristic = c->cfg->enable_heuristic_linking && !privacy ? "true" : "false";
+    /* a heuristic link only from a browser that kept its own id (anonId sent: the tracker's consented
+     * mode) and sent no privacy signal: a cookieless id is derived from the IP and UA, exactly what
+     * the heuristic matches on, so behind a NAT it would tie this email to other people's visits */
+    row.heuristic = c->cfg->enable_heuristic_linking && !privacy && in.anon_id.p ? "true" : "false";
     row.heuristic_window_minutes = param(c, str_from_cstr(window));
     row.heuristic_max = links_max;
 
@@ -541,7 +545,10 @@ static void by_email(struct ctx *c, enum stmt_id stmt, bool with_reason, const c
     if (!norm.p || !ip_hash)
         goto out;
     union unsubscribe_lead_args un = {.email_normalized = norm.p, .ip_hash = ip_hash};
-    union delete_lead_args del = {.email_normalized = norm.p};
+    /* the erasure's proof: a keyed hash of the address, never the address (core/erasure.h) */
+    char proof[HASH_HEX_LEN + 1];
+    erasure_proof_hex(&c->cfg->erasure_keys, norm, proof);
+    union delete_lead_args del = {.email_normalized = norm.p, .email_hmac = proof};
     enum db_rc rc = db_exec(stmt, stmt == STMT_DELETE ? del.v : un.v, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);

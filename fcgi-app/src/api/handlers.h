@@ -57,4 +57,8 @@ bool privacy_visitor_or_reply(struct ctx *c, int64_t now_ms, const struct event_
 /* With BOT_POLICY=drop: the reason the sender is a bot (and the drop counted), else NULL. */
 const char *privacy_bot_drop(struct ctx *c, const struct event_client *cl, const struct event_in *ev);
 
+/* h_lead_access.c: GET /v1/leads/access and /v1/leads/erasures (issue 16 items 4 and 5). */
+void h_lead_access(struct ctx *c);
+void h_lead_erasures(struct ctx *c);
+
 #endif

@@ -20,6 +20,9 @@ const struct route ROUTES[] = {
     {"/v1/metrics/breakdown", M_GET, h_breakdown, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/metrics/realtime", M_GET, h_realtime, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/metrics/export.csv", M_GET, h_export, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    /* issue 16: an access request's document, and whether an address was erased */
+    {"/v1/leads/access", M_GET, h_lead_access, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    {"/v1/leads/erasures", M_GET, h_lead_erasures, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 const size_t ROUTES_LEN = ARRAY_LEN(ROUTES);
 

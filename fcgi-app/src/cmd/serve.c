@@ -134,6 +134,9 @@ int serve_main(const struct config *cfg)
     FCGX_Request r;
     if (FCGX_InitRequest(&r, 0, 0) != 0)
         goto out;
+    if (!cfg->erasure_keys.from_secret)
+        log_warn("ERASURE_LOG_SECRET is unset: erasure proofs are keyed with a key derived from "
+                 "IP_HASH_PEPPER (changing the pepper makes earlier proofs unanswerable)");
     log_info("responder ready");
     while (FCGX_Accept_r(&r) >= 0) {
         struct timespec t0 = clock_mono_now();

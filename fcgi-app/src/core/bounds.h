@@ -239,4 +239,17 @@
 #define MULTIPART_BOUNDARY_MAX 70
 #define MULTIPART_PART_HEADERS_MAX 1024
 #define MULTIPART_NAME_MAX 255
+/* The access request (GET /v1/leads/access): at most this many of the linked visitors' sessions
+ * and, separately, events in the document (oldest first; eventsTruncated/sessionsTruncated say
+ * when more are retained). 10,000 events is a few MB of JSON, built once in Postgres. */
+#define LEAD_ACCESS_EVENTS_MAX 10000
+/* GET /v1/leads/erasures: at most this many erasures of one address listed (the count is whole) */
+#define LEAD_ERASURES_LIST_MAX 1000
+/* ERASURE_LOG_SECRET (core/erasure.h): decoded like UNSUBSCRIBE_SECRET (hex or base64 of
+ * UNSUB_SECRET_MIN_BYTES..UNSUB_SECRET_MAX_BYTES) and used as the HMAC key as it is */
+#define ERASURE_KEY_MAX_BYTES UNSUB_SECRET_MAX_BYTES
+/* the key derived from IP_HASH_PEPPER when ERASURE_LOG_SECRET is unset: one HMAC-SHA256 output */
+#define ERASURE_DERIVED_KEY_BYTES 32
+/* the keys an erasure lookup tries: the configured one and, when it is a secret, the derived one */
+#define ERASURE_LOOKUP_KEYS 2
 #endif

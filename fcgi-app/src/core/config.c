@@ -498,6 +498,14 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
 
     load_unsubscribe(&l, c);
 
+    /* the erasure log's key: the secret when set, else derived from the pepper (core/erasure.h) */
+    if (c->ip_hash_pepper_len) {
+        const char *why = NULL;
+        if (erasure_keys_init(&c->erasure_keys, (struct str){c->ip_hash_pepper, c->ip_hash_pepper_len},
+                              env_str(&l, "ERASURE_LOG_SECRET"), &why) != 0)
+            fail(&l, "ERASURE_LOG_SECRET", "%s", why);
+    }
+
     load_origins(&l, c);
     c->enforce_origin = env_bool(&l, "ENFORCE_ORIGIN", true);
     load_query_keys(&l, c);
@@ -646,6 +654,10 @@ void config_print(const struct config *c, int fd)
             c->unsub_max_age_days, c->unsub_require_token ? "true" : "false",
             c->public_base_url ? (int)c->public_base_url_len : 0,
             c->public_base_url ? c->public_base_url : "");
+    dprintf(fd, "ERASURE_LOG_SECRET=%s\n",
+            c->erasure_keys.from_secret
+                ? "<set, redacted>"
+                : "<unset: erasure proofs keyed with a key derived from IP_HASH_PEPPER>");
     dprintf(fd, "CORS_ALLOWED_ORIGINS=");
     for (size_t i = 0; i < c->cors_origin_count; i++)
         dprintf(fd, "%s%s", i ? "," : "", c->cors_origins[i]);

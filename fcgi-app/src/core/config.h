@@ -4,6 +4,7 @@
 
 #include "core/common.h"
 #include "core/bounds.h"
+#include "core/erasure.h"
 #include "core/unsub_token.h"
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -47,6 +48,9 @@ struct config {
     bool unsub_require_token;    /* UNSUBSCRIBE_REQUIRE_TOKEN: the bare-email POST is refused */
     const char *public_base_url; /* PUBLIC_BASE_URL without a trailing '/'s; NULL when unset */
     size_t public_base_url_len;
+    /* The erasure log's key (issue 16 item 5, core/erasure.h): ERASURE_LOG_SECRET, else derived
+     * from IP_HASH_PEPPER (from_secret false; each responder warns at start). */
+    struct erasure_keys erasure_keys;
 
     char *cors_origins[CORS_MAX_ORIGINS]; /* owned by config (config_free) */
     size_t cors_origin_count;

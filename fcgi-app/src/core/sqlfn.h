@@ -58,11 +58,15 @@
     X(heuristic_max, "integer", false)
 #define SQLFN_CAPTURE_LEAD(X) SQLFN_CAPTURE_LEAD_OWN(X) SQLFN_INGEST_EVENT(X)
 
-/* unsubscribe_lead(), delete_lead() - migrations/0003_leads.sql */
+/* unsubscribe_lead() - migrations/0003_leads.sql (its heuristic links dropped since 0013) */
 #define SQLFN_UNSUBSCRIBE_LEAD(X)                                                                            \
     X(email_normalized, "text", false)                                                                       \
     X(ip_hash, "text", false)
-#define SQLFN_DELETE_LEAD(X) X(email_normalized, "text", false)
+/* delete_lead() - migrations/0013_lead_access_erasure.sql: the erasure and its proof (email_hmac,
+ * core/erasure.h's keyed hash of the normalised email, lowercase hex) */
+#define SQLFN_DELETE_LEAD(X)                                                                                 \
+    X(email_normalized, "text", false)                                                                       \
+    X(email_hmac, "text", false)
 /* unsubscribe_lead_by_id() - migrations/0010_unsubscribe_by_id.sql (the signed links, issue 16) */
 #define SQLFN_UNSUBSCRIBE_LEAD_BY_ID(X)                                                                      \
     X(lead_id, "text", false)                                                                                \
@@ -84,6 +88,12 @@
     X(candidate, "bytea", false)
 #define SQLFN_PURGE_DAILY_SALTS(X) X(today, "date", false)
 
+/* lead_access() - migrations/0013_lead_access_erasure.sql: the access request's document (issue 16
+ * item 4), events_max sessions and events at most */
+#define SQLFN_LEAD_ACCESS(X)                                                                                 \
+    X(email_normalized, "text", false)                                                                       \
+    X(events_max, "integer", false)
+
 /* Every function: F(id, sql name, list, result columns the call selects). */
 #define SQLFN_ALL(F)                                                                                         \
     F(INGEST_EVENT, "ingest_event", SQLFN_INGEST_EVENT, "event_id, visitor_id, session_id, deduplicated")    \
@@ -96,7 +106,8 @@
     F(RETENTION_PURGE, "retention_purge", SQLFN_RETENTION_PURGE,                                             \
       "events_deleted, sessions_deleted, visitors_deleted")                                                  \
     F(DAILY_SALT, "daily_salt", SQLFN_DAILY_SALT, "encode(daily_salt, 'hex')")                               \
-    F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")
+    F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")                  \
+    F(LEAD_ACCESS, "lead_access", SQLFN_LEAD_ACCESS, "document")
 
 /* ---- derived ---- */
 #define SQLFN_X_MEMBER(name, type, nullable) const char *name;
@@ -151,6 +162,12 @@ union unsubscribe_lead_by_id_args {
     };
     const char *v[UNSUBSCRIBE_LEAD_BY_ID_NPARAMS];
 };
+union lead_access_args {
+    struct {
+        SQLFN_LEAD_ACCESS(SQLFN_X_MEMBER)
+    };
+    const char *v[LEAD_ACCESS_NPARAMS];
+};
 union rollup_day_args {
     struct {
         SQLFN_ROLLUP_DAY(SQLFN_X_MEMBER)
@@ -189,6 +206,7 @@ SQLFN_SAME_SLOTS(rollup_day_args, ROLLUP_DAY_NPARAMS);
 SQLFN_SAME_SLOTS(retention_purge_args, RETENTION_PURGE_NPARAMS);
 SQLFN_SAME_SLOTS(daily_salt_args, DAILY_SALT_NPARAMS);
 SQLFN_SAME_SLOTS(purge_daily_salts_args, PURGE_DAILY_SALTS_NPARAMS);
+SQLFN_SAME_SLOTS(lead_access_args, LEAD_ACCESS_NPARAMS);
 _Static_assert(CAPTURE_LEAD_NPARAMS == CAPTURE_LEAD_OWN_NPARAMS + INGEST_EVENT_NPARAMS,
                "capture_lead = its own parameters + ingest_event's");
 

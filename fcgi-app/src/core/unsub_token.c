@@ -10,9 +10,9 @@
  * something else one day does not give the same key. */
 static const char KEY_CONTEXT[] = "backend unsubscribe token v1";
 
-int unsub_key_from_secret(const char *secret, unsigned char key[UNSUB_KEY_BYTES], const char **why)
+int secret_decode(const char *secret, unsigned char raw[UNSUB_SECRET_MAX_BYTES + 1], size_t *len,
+                  const char **why)
 {
-    unsigned char raw[UNSUB_SECRET_MAX_BYTES + 1];
     size_t n = strlen(secret), got = 0;
     const char *end = NULL;
     int rc = -1;
@@ -26,7 +26,7 @@ int unsub_key_from_secret(const char *secret, unsigned char key[UNSUB_KEY_BYTES]
               (secret[i] >= 'A' && secret[i] <= 'F');
     int decoded;
     if (hex) {
-        decoded = sodium_hex2bin(raw, sizeof(raw), secret, n, NULL, &got, &end);
+        decoded = sodium_hex2bin(raw, UNSUB_SECRET_MAX_BYTES + 1, secret, n, NULL, &got, &end);
     } else {
         /* standard or url-safe alphabet, padding optional: what `openssl rand -base64 32` and
          * the url-safe tools print */
@@ -35,17 +35,29 @@ int unsub_key_from_secret(const char *secret, unsigned char key[UNSUB_KEY_BYTES]
         int variant =
             urlsafe ? (padded ? sodium_base64_VARIANT_URLSAFE : sodium_base64_VARIANT_URLSAFE_NO_PADDING)
                     : (padded ? sodium_base64_VARIANT_ORIGINAL : sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
-        decoded = sodium_base642bin(raw, sizeof(raw), secret, n, NULL, &got, &end, variant);
+        decoded = sodium_base642bin(raw, UNSUB_SECRET_MAX_BYTES + 1, secret, n, NULL, &got, &end, variant);
     }
     if (decoded != 0 || end != secret + n) {
         *why = "must be hex or base64 of 32 to 64 random bytes (openssl rand -hex 32)";
     } else if (got < UNSUB_SECRET_MIN_BYTES || got > UNSUB_SECRET_MAX_BYTES) {
         *why = "must decode to 32 to 64 bytes (openssl rand -hex 32)";
     } else {
-        crypto_generichash(key, UNSUB_KEY_BYTES, (const unsigned char *)KEY_CONTEXT, sizeof(KEY_CONTEXT) - 1,
-                           raw, got);
+        *len = got;
         rc = 0;
     }
+    if (rc != 0)
+        sodium_memzero(raw, UNSUB_SECRET_MAX_BYTES + 1);
+    return rc;
+}
+
+int unsub_key_from_secret(const char *secret, unsigned char key[UNSUB_KEY_BYTES], const char **why)
+{
+    unsigned char raw[UNSUB_SECRET_MAX_BYTES + 1];
+    size_t got = 0;
+    int rc = secret_decode(secret, raw, &got, why);
+    if (rc == 0)
+        crypto_generichash(key, UNSUB_KEY_BYTES, (const unsigned char *)KEY_CONTEXT, sizeof(KEY_CONTEXT) - 1,
+                           raw, got);
     sodium_memzero(raw, sizeof(raw));
     return rc;
 }

@@ -30,6 +30,13 @@ enum unsub_verdict {
 };
 
 /* Decodes a secret setting: hex (an even number of hex digits) or base64 (standard or url-safe,
+ * padding optional) of UNSUB_SECRET_MIN_BYTES..UNSUB_SECRET_MAX_BYTES bytes, into raw (*len bytes;
+ * the caller wipes it). Returns 0, or -1 with a reason (a static string that never quotes the
+ * secret) in *why. Shared by every secret setting of this form (ERASURE_LOG_SECRET too). */
+int secret_decode(const char *secret, unsigned char raw[UNSUB_SECRET_MAX_BYTES + 1], size_t *len,
+                  const char **why) ATTR_WUR;
+
+/* Decodes a secret setting: hex (an even number of hex digits) or base64 (standard or url-safe,
  * padding optional) of UNSUB_SECRET_MIN_BYTES..UNSUB_SECRET_MAX_BYTES bytes, and derives the
  * signing key from it (keyed BLAKE2b of a fixed context, so the key is always crypto_auth's size).
  * Returns 0, or -1 with a reason (a static string that never quotes the secret) in *why. */

@@ -166,6 +166,18 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
                          "SELECT (now() AT TIME ZONE $2)::date - max(day) FROM daily_metric_rollups "
                          "WHERE property_id = $1",
                          NULL, 2, true},
+    /* The access request (issue 16 item 4, migrations/0013): the person's whole document, NULL
+     * when the email is unknown. Read-only. */
+    [STMT_LEAD_ACCESS] = {"lead_access", NULL, &SQLFNS[SQLFN_LEAD_ACCESS], LEAD_ACCESS_NPARAMS, true},
+    /* $1 text[] of keyed hashes of one normalised email (core/erasure.h: under every key that may
+     * have recorded it), $2 most rows: each erasure of that address, oldest first, with how many
+     * there are in all (on every row) */
+    [STMT_LEAD_ERASURES] =
+        {"lead_erasures",
+         "SELECT to_char(erased_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), count(*) OVER () "
+         "FROM lead_erasures WHERE email_hmac = ANY($1::text[]) "
+         "ORDER BY erased_at, id LIMIT $2::integer",
+         NULL, 2, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
