@@ -20,6 +20,12 @@ const struct route ROUTES[] = {
     {"/v1/metrics/breakdown", M_GET, h_breakdown, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/metrics/realtime", M_GET, h_realtime, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/metrics/export.csv", M_GET, h_export, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    /* issue 16 items 3 and 1: consent wordings (one path, one metrics label: the admin writes' class,
+     * the list of a few wordings shares it), the lead list and its export */
+    {"/v1/consent/wordings", M_GET | M_POST, h_consent_wordings, RL_DELETE, ROUTE_ADMIN | ROUTE_BODY_JSON,
+     NULL},
+    {"/v1/leads", M_GET, h_lead_list, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    {"/v1/leads/export.csv", M_GET, h_lead_export, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 const size_t ROUTES_LEN = ARRAY_LEN(ROUTES);
 

@@ -259,5 +259,7 @@
 #define LEAD_CURSOR_ID_MAX 128
 #define LEAD_CURSOR_RAW_MAX (LEAD_CURSOR_MS_DIGITS_MAX + 1 + LEAD_CURSOR_ID_MAX)
 #define LEAD_CURSOR_TEXT_MAX (((LEAD_CURSOR_RAW_MAX + 2) / 3) * 4)
+/* since/until may name an instant up to this far ahead (a typo'd year is still a valid filter) */
+#define LEAD_LIST_TIME_FUTURE_DAYS 36500
 
 #endif
