@@ -42,8 +42,10 @@
 /* Metrics table (core/metrics.c): counters in RUN_DIR/metrics.shm, shared by every responder and
  * the scheduler of a machine, served on the metrics listener (METRICS_PORT). Routes of both route
  * tables plus "other" (checked when a responder starts); statuses are counted exactly from 100 to
- * 599 (a 240 KB file; only the pages of the statuses seen are touched); responders counted live. */
-#define METRICS_ROUTE_SLOTS 16
+ * 599 (about 15 KB per slot; only the pages of the statuses seen are touched); responders counted
+ * live. 24: issue 16 adds routes (the lead list, export, consent wordings, access, erasures,
+ * webhook deliveries) to the 12 + 1 + 1 before it. */
+#define METRICS_ROUTE_SLOTS 24
 #define METRICS_STATUS_MIN 100
 #define METRICS_STATUS_MAX 599
 #define METRICS_RESPONDER_SLOTS 128 /* FCGI_WORKERS at most 64, and respawns reuse dead slots */
