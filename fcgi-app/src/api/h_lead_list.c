@@ -1,7 +1,7 @@
 /* h_lead_list.c - GET /v1/leads and GET /v1/leads/export.csv (issue 16 item 1): the leads with
  * their consent (status, when and how it was given, implied consent's expiry), first and last
- * capture, source channel and first-touch UTM. One statement serves both (store/sql.c
- * STMT_LEAD_LIST): the list pages over (first_captured_at, id) with an opaque cursor; the export is
+ * capture, source channel and first-touch UTM. One SQL function serves both (lead_rows(),
+ * migrations/0012): the list pages over (first_captured_at, id) with an opaque cursor; the export is
  * streamed row by row (db_stream_*, as h_export.c), so a responder holds one chunk whatever the
  * size, and by default holds only the leads that may be mailed now, each with its signed one-click
  * unsubscribe link. Emails are personal data: they never reach a log line. */
@@ -20,7 +20,7 @@
 #include "domain/lead_query.h"
 #include "domain/validate.h"
 
-/* The statement's columns. */
+/* lead_rows()'s columns (migrations/0012_consent_evidence.sql). */
 enum {
     LEAD_COL_ID,
     LEAD_COL_EMAIL,
@@ -112,17 +112,24 @@ out:
     return ok;
 }
 
-/* The statement's ten parameters from the query and the settings; days are arena-owned text. */
-static bool stmt_params(struct ctx *c, const struct lead_query *lq, const char *params[10])
+/* lead_rows()'s parameters from the query and the settings; the days are arena-owned text. */
+static bool stmt_params(struct ctx *c, const struct lead_query *lq, union lead_rows_args *args)
 {
     char *days = arena_alloc(c->req->arena, 32);
     if (!days)
         return false;
     snprintf(days, 16, "%d", c->cfg->consent_implied_inquiry_days);
     snprintf(days + 16, 16, "%d", c->cfg->consent_implied_customer_days);
-    const char *v[10] = {days,          days + 16,     lq->view,      lq->since,      lq->until,
-                         lq->form_name, lq->email_like, lq->cursor_ms, lq->cursor_id, lq->limit};
-    memcpy(params, v, sizeof(v));
+    *args = (union lead_rows_args){.inquiry_days = days,
+                                   .customer_days = days + 16,
+                                   .view = lq->view,
+                                   .since_ms = lq->since,
+                                   .until_ms = lq->until,
+                                   .form_name = lq->form_name,
+                                   .email_like = lq->email_like,
+                                   .cursor_ms = lq->cursor_ms,
+                                   .cursor_id = lq->cursor_id,
+                                   .limit = lq->limit};
     return true;
 }
 
@@ -161,13 +168,13 @@ static json_t *lead_json(const PGresult *r, int i)
 void h_lead_list(struct ctx *c)
 {
     struct lead_query lq;
-    const char *params[10];
+    union lead_rows_args args;
     PGresult *res = NULL;
     if (!parse_query(c, true, &lq))
         return;
-    if (!stmt_params(c, &lq, params))
+    if (!stmt_params(c, &lq, &args))
         return;
-    enum db_rc rc = db_exec(STMT_LEAD_LIST, params, &res);
+    enum db_rc rc = db_exec(STMT_LEAD_LIST, args.v, &res);
     if (rc != DB_OK || PQnfields(res) != LEAD_COL_COUNT) {
         window_db_failed(c, rc);
         goto out;
@@ -281,7 +288,7 @@ static int lead_export_stream(void *ctx, struct http_sink *out)
 void h_lead_export(struct ctx *c)
 {
     struct lead_query lq;
-    const char *params[10];
+    union lead_rows_args args;
     PGresult *failed = NULL;
     if (!parse_query(c, false, &lq))
         return;
@@ -292,11 +299,11 @@ void h_lead_export(struct ctx *c)
         return;
     }
     struct lead_export_state *st = arena_alloc(c->req->arena, sizeof(*st));
-    if (!st || !stmt_params(c, &lq, params))
+    if (!st || !stmt_params(c, &lq, &args))
         return;
     st->cfg = c->cfg;
     st->now_s = clock_wall_ms() / 1000;
-    enum db_rc rc = db_stream_open(STMT_LEAD_LIST, params, &failed);
+    enum db_rc rc = db_stream_open(STMT_LEAD_LIST, args.v, &failed);
     if (rc != DB_OK) {
         window_db_failed(c, rc);
         goto out;

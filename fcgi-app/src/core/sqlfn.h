@@ -91,6 +91,19 @@
     X(version, "text", false)                                                                                \
     X(text, "text", false)                                                                                   \
     X(text_sha256, "text", false)
+/* lead_rows() - migrations/0012_consent_evidence.sql: the lead list's and export's filters
+ * (api/h_lead_list.c); NULL: not filtered */
+#define SQLFN_LEAD_ROWS(X)                                                                                   \
+    X(inquiry_days, "integer", false)                                                                        \
+    X(customer_days, "integer", false)                                                                       \
+    X(view, "text", false)                                                                                   \
+    X(since_ms, "bigint", true)                                                                              \
+    X(until_ms, "bigint", true)                                                                              \
+    X(form_name, "text", true)                                                                               \
+    X(email_like, "text", true)                                                                              \
+    X(cursor_ms, "bigint", true)                                                                             \
+    X(cursor_id, "text", true)                                                                               \
+    X(limit, "integer", true)
 
 /* Every function: F(id, sql name, list, result columns the call selects). */
 #define SQLFN_ALL(F)                                                                                         \
@@ -106,7 +119,8 @@
     F(DAILY_SALT, "daily_salt", SQLFN_DAILY_SALT, "encode(daily_salt, 'hex')")                               \
     F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")                 \
     F(REGISTER_CONSENT_WORDING, "register_consent_wording", SQLFN_REGISTER_CONSENT_WORDING,                  \
-      "created, same_text, text_sha256, created_at")
+      "created, same_text, text_sha256, created_at")                                                        \
+    F(LEAD_ROWS, "lead_rows", SQLFN_LEAD_ROWS, "*")
 
 /* ---- derived ---- */
 #define SQLFN_X_MEMBER(name, type, nullable) const char *name;
@@ -193,6 +207,12 @@ union register_consent_wording_args {
     };
     const char *v[REGISTER_CONSENT_WORDING_NPARAMS];
 };
+union lead_rows_args {
+    struct {
+        SQLFN_LEAD_ROWS(SQLFN_X_MEMBER)
+    };
+    const char *v[LEAD_ROWS_NPARAMS];
+};
 
 /* The named members and .v[] must be the same slots: same count, no padding. */
 #define SQLFN_SAME_SLOTS(u, n)                                                                               \
@@ -207,6 +227,7 @@ SQLFN_SAME_SLOTS(retention_purge_args, RETENTION_PURGE_NPARAMS);
 SQLFN_SAME_SLOTS(daily_salt_args, DAILY_SALT_NPARAMS);
 SQLFN_SAME_SLOTS(purge_daily_salts_args, PURGE_DAILY_SALTS_NPARAMS);
 SQLFN_SAME_SLOTS(register_consent_wording_args, REGISTER_CONSENT_WORDING_NPARAMS);
+SQLFN_SAME_SLOTS(lead_rows_args, LEAD_ROWS_NPARAMS);
 _Static_assert(CAPTURE_LEAD_NPARAMS == CAPTURE_LEAD_OWN_NPARAMS + INGEST_EVENT_NPARAMS,
                "capture_lead = its own parameters + ingest_event's");
 

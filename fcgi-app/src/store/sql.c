@@ -177,55 +177,8 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
                            "WHERE ce.wording_version = w.version), 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
                            "FROM consent_wordings w ORDER BY w.created_at DESC, w.version DESC LIMIT $1::integer",
                            NULL, 1, true},
-    /* The lead list and export (issue 16 item 1). $1 implied days after an inquiry, $2 after a purchase
-     * (method existing_customer), $3 the consent view (all, mailable, expired, or a status), $4/$5
-     * first captured since (inclusive) / until (exclusive) as epoch ms, $6 a form name the lead
-     * submitted, $7 a LIKE pattern (ESCAPE '\') over the normalised email, $8/$9 the cursor (epoch
-     * ms and id of the last lead seen), $10 most rows (NULL: all, the export).
-     * A lead's current consent "run" starts after its latest event of another status; "when and how"
-     * is the run's first event (the consent as given, not a later re-capture); implied consent
-     * expires at the latest of its run's implied events' time + days (a new inquiry renews it), or
-     * first capture + inquiry days when no event says (rows adopted from before events). First touch:
-     * the earliest retained session of a visitor linked by a form submission (never a heuristic
-     * link: those may be someone else). Columns: see api/h_lead_list.c LEAD_COL_*. */
-    [STMT_LEAD_LIST] =
-        {"lead_list",
-         "WITH b AS (SELECT l.id, l.email_normalized, l.consent_status, l.first_captured_at, "
-         "l.last_captured_at, l.source_channel, r.run_start, "
-         "CASE WHEN l.consent_status = 'implied' THEN COALESCE((SELECT max(ce.\"timestamp\" + "
-         "make_interval(days => CASE WHEN ce.method = 'existing_customer' THEN $2::integer ELSE $1::integer END)) "
-         "FROM consent_events ce WHERE ce.lead_id = l.id AND ce.status = 'implied' AND ce.\"timestamp\" > r.run_start), "
-         "l.first_captured_at + make_interval(days => $1::integer)) END AS expires_at "
-         "FROM leads l CROSS JOIN LATERAL (SELECT COALESCE(max(o.\"timestamp\"), '-infinity'::timestamp) AS run_start "
-         "FROM consent_events o WHERE o.lead_id = l.id AND o.status <> l.consent_status) r "
-         "WHERE ($4::bigint IS NULL OR l.first_captured_at >= 'epoch'::timestamp + $4::bigint * interval '1 millisecond') "
-         "AND ($5::bigint IS NULL OR l.first_captured_at < 'epoch'::timestamp + $5::bigint * interval '1 millisecond') "
-         "AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM form_submissions fs WHERE fs.lead_id = l.id "
-         "AND fs.form_name = $6::text)) "
-         "AND ($7::text IS NULL OR l.email_normalized LIKE $7::text ESCAPE '\\') "
-         "AND ($8::bigint IS NULL OR (l.first_captured_at, l.id) > "
-         "('epoch'::timestamp + $8::bigint * interval '1 millisecond', $9::text))) "
-         "SELECT b.id, b.email_normalized, b.consent_status::text, "
-         "COALESCE(b.expires_at < (now() AT TIME ZONE 'UTC'), false), to_char(b.expires_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-         "to_char(ev.\"timestamp\", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ev.method, ev.source, ev.wording_version, "
-         "to_char(b.first_captured_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), to_char(b.last_captured_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), b.source_channel, "
-         "to_char(ft.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ft.landing_path, ft.referrer, ft.utm_source, ft.utm_medium, "
-         "ft.utm_campaign, ft.utm_term, ft.utm_content, "
-         "(extract(epoch FROM b.first_captured_at) * 1000)::bigint "
-         "FROM b LEFT JOIN LATERAL (SELECT ce.\"timestamp\", ce.method, ce.source, ce.wording_version "
-         "FROM consent_events ce WHERE ce.lead_id = b.id AND ce.status = b.consent_status "
-         "AND ce.\"timestamp\" > b.run_start ORDER BY ce.\"timestamp\", ce.id LIMIT 1) ev ON true "
-         "LEFT JOIN LATERAL (SELECT s.started_at, s.landing_path, s.referrer, s.utm_source, s.utm_medium, "
-         "s.utm_campaign, s.utm_term, s.utm_content FROM lead_identities li "
-         "JOIN sessions s ON s.visitor_id = li.visitor_id WHERE li.lead_id = b.id "
-         "AND li.link_source = 'form_submit' ORDER BY s.started_at, s.id LIMIT 1) ft ON true "
-         "WHERE CASE $3::text WHEN 'all' THEN true "
-         "WHEN 'mailable' THEN b.consent_status = 'express' OR (b.consent_status = 'implied' "
-         "AND b.expires_at >= (now() AT TIME ZONE 'UTC')) "
-         "WHEN 'expired' THEN b.consent_status = 'implied' AND b.expires_at < (now() AT TIME ZONE 'UTC') "
-         "ELSE b.consent_status::text = $3::text END "
-         "ORDER BY b.first_captured_at, b.id LIMIT $10::integer",
-         NULL, 10, true},
+    /* The lead list and export (issue 16 item 1, migrations/0012 lead_rows()): read-only */
+    [STMT_LEAD_LIST] = {"lead_rows", NULL, &SQLFNS[SQLFN_LEAD_ROWS], LEAD_ROWS_NPARAMS, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
