@@ -33,7 +33,8 @@ static void test_like(struct arena *a)
 static void test_cursor(struct arena *a)
 {
     const char *ms = NULL, *id = NULL;
-    const char *c = lead_cursor_make(a, STRLIT("1765000000123"), STRLIT("3f1c2b6e-aaaa-bbbb-cccc-0123456789ab"));
+    const char *c =
+        lead_cursor_make(a, STRLIT("1765000000123"), STRLIT("3f1c2b6e-aaaa-bbbb-cccc-0123456789ab"));
     CHECK(c != NULL);
     CHECK(c && strchr(c, '=') == NULL && strchr(c, '+') == NULL && strchr(c, '/') == NULL);
     CHECK_INT(lead_cursor_parse(a, str_from_cstr(c), &ms, &id), 0);

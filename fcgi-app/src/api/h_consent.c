@@ -29,7 +29,8 @@ static void wording_register(struct ctx *c)
     if (v_string(&is, c->body, "version", "version", 1, CONSENT_VERSION_MAX, V_REQUIRED, &version) == V_OK &&
         !consent_version_valid(version))
         issues_add(&is, "version", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
-    if (v_string_raw(&is, c->body, "text", "text", CONSENT_TEXT_MAX, V_REQUIRED, &text) == V_OK && text.n == 0)
+    if (v_string_raw(&is, c->body, "text", "text", CONSENT_TEXT_MAX, V_REQUIRED, &text) == V_OK &&
+        text.n == 0)
         issues_add(&is, "text", "must not be empty");
     http_error(c->resp, 500, "internal_error");
     if (issues_any(&is)) {
@@ -54,14 +55,14 @@ static void wording_register(struct ctx *c)
     if (!created && !same) {
         /* the stored text stays; say which hash it has so the operator can compare */
         http_reply_json(c->resp, 409,
-                        json_pack("{s:b, s:s, s:s, s:s}", "ok", 0, "error", "wording_version_conflict", "version",
-                                  v, "sha256", PQgetvalue(res, 0, 2)));
+                        json_pack("{s:b, s:s, s:s, s:s}", "ok", 0, "error", "wording_version_conflict",
+                                  "version", v, "sha256", PQgetvalue(res, 0, 2)));
         goto out;
     }
     http_reply_json(c->resp, created ? 201 : 200,
                     json_pack("{s:b, s:b, s:{s:s, s:s, s:s, s:s}}", "ok", 1, "created", created, "wording",
-                              "version", v, "sha256", PQgetvalue(res, 0, 2), "createdAt", PQgetvalue(res, 0, 3),
-                              "text", t));
+                              "version", v, "sha256", PQgetvalue(res, 0, 2), "createdAt",
+                              PQgetvalue(res, 0, 3), "text", t));
 out:
     issues_free(&is);
     PQclear(res);
@@ -86,12 +87,13 @@ static void wording_list(struct ctx *c)
     bool truncated = n > CONSENT_WORDINGS_LIST_MAX;
     json_t *list = json_array();
     for (int i = 0; i < n && i < CONSENT_WORDINGS_LIST_MAX; i++) {
-        json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:o, s:o, s:b}", "version", col(res, i, 0),
-                                              "sha256", col(res, i, 1), "createdAt", col(res, i, 2), "text",
-                                              col(res, i, 3), "firstUsedAt", col(res, i, 4), "used",
-                                              !PQgetisnull(res, i, 4)));
+        json_array_append_new(list,
+                              json_pack("{s:o, s:o, s:o, s:o, s:o, s:b}", "version", col(res, i, 0), "sha256",
+                                        col(res, i, 1), "createdAt", col(res, i, 2), "text", col(res, i, 3),
+                                        "firstUsedAt", col(res, i, 4), "used", !PQgetisnull(res, i, 4)));
     }
-    http_reply_json(c->resp, 200, json_pack("{s:b, s:o, s:b}", "ok", 1, "wordings", list, "truncated", truncated));
+    http_reply_json(c->resp, 200,
+                    json_pack("{s:b, s:o, s:b}", "ok", 1, "wordings", list, "truncated", truncated));
 out:
     PQclear(res);
 }

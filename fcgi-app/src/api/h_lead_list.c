@@ -145,20 +145,21 @@ static json_t *lead_json(const PGresult *r, int i)
     json_t *consent = json_null();
     if (!PQgetisnull(r, i, LEAD_COL_CONSENT_AT))
         consent = json_pack("{s:o, s:o, s:o, s:o}", "at", col(r, i, LEAD_COL_CONSENT_AT), "method",
-                            col(r, i, LEAD_COL_METHOD), "source", col(r, i, LEAD_COL_SOURCE), "wordingVersion",
-                            col(r, i, LEAD_COL_WORDING));
+                            col(r, i, LEAD_COL_METHOD), "source", col(r, i, LEAD_COL_SOURCE),
+                            "wordingVersion", col(r, i, LEAD_COL_WORDING));
     json_t *touch = json_null();
     if (!PQgetisnull(r, i, LEAD_COL_TOUCH_AT)) {
         static const char *const utm_keys[] = {"source", "medium", "campaign", "term", "content"};
         json_t *utm = json_object();
         for (int k = 0; k < 5; k++)
             json_object_set_new(utm, utm_keys[k], col(r, i, LEAD_COL_UTM_SOURCE + k));
-        touch = json_pack("{s:o, s:o, s:o, s:o}", "sessionStartedAt", col(r, i, LEAD_COL_TOUCH_AT), "landingPath",
-                          col(r, i, LEAD_COL_LANDING_PATH), "referrer", col(r, i, LEAD_COL_REFERRER), "utm", utm);
+        touch =
+            json_pack("{s:o, s:o, s:o, s:o}", "sessionStartedAt", col(r, i, LEAD_COL_TOUCH_AT), "landingPath",
+                      col(r, i, LEAD_COL_LANDING_PATH), "referrer", col(r, i, LEAD_COL_REFERRER), "utm", utm);
     }
-    return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "id", col(r, i, LEAD_COL_ID), "email",
-                     col(r, i, LEAD_COL_EMAIL), "consentStatus", col(r, i, LEAD_COL_STATUS), "consentExpired",
-                     PQgetvalue(r, i, LEAD_COL_EXPIRED)[0] == 't', "impliedExpiresAt",
+    return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "id", col(r, i, LEAD_COL_ID),
+                     "email", col(r, i, LEAD_COL_EMAIL), "consentStatus", col(r, i, LEAD_COL_STATUS),
+                     "consentExpired", PQgetvalue(r, i, LEAD_COL_EXPIRED)[0] == 't', "impliedExpiresAt",
                      implied ? col(r, i, LEAD_COL_EXPIRES_AT) : json_null(), "consent", consent,
                      "firstCapturedAt", col(r, i, LEAD_COL_FIRST_CAPTURED), "lastCapturedAt",
                      col(r, i, LEAD_COL_LAST_CAPTURED), "sourceChannel", col(r, i, LEAD_COL_SOURCE_CHANNEL),
@@ -187,8 +188,9 @@ void h_lead_list(struct ctx *c)
     if (n > limit) {
         /* the last lead answered is where the next page starts after */
         int last = limit - 1;
-        const char *cur = lead_cursor_make(c->req->arena, str_from_cstr(PQgetvalue(res, last, LEAD_COL_CURSOR_MS)),
-                                           str_from_cstr(PQgetvalue(res, last, LEAD_COL_ID)));
+        const char *cur =
+            lead_cursor_make(c->req->arena, str_from_cstr(PQgetvalue(res, last, LEAD_COL_CURSOR_MS)),
+                             str_from_cstr(PQgetvalue(res, last, LEAD_COL_ID)));
         if (!cur) {
             /* an id longer than a cursor holds (an adopted database's): refuse rather than loop */
             json_decref(leads);
@@ -204,9 +206,10 @@ out:
 
 /* ---- the export ---- */
 
-static const char EXPORT_HEADER[] = "email,consent_status,consent_date,consent_method,consent_wording_version,"
-                                    "consent_source,implied_expires_at,consent_expired,source,first_captured_at,"
-                                    "last_captured_at,utm_source,utm_medium,utm_campaign,lead_id,unsubscribe_url\r\n";
+static const char EXPORT_HEADER[] =
+    "email,consent_status,consent_date,consent_method,consent_wording_version,"
+    "consent_source,implied_expires_at,consent_expired,source,first_captured_at,"
+    "last_captured_at,utm_source,utm_medium,utm_campaign,lead_id,unsubscribe_url\r\n";
 
 /* What the stream needs after the handler returned (arena-owned). */
 struct lead_export_state {
@@ -227,15 +230,18 @@ static int put_lead(struct buf *b, const PGresult *row, const struct lead_export
     const char *id = PQgetvalue(row, 0, LEAD_COL_ID);
     if (unsub_link_make(st->cfg, str_from_cstr(id), st->now_s, url, sizeof(url)) < 0)
         return -1;
-    static const int cols[] = {LEAD_COL_EMAIL,          LEAD_COL_STATUS,         LEAD_COL_CONSENT_AT,
-                               LEAD_COL_METHOD,         LEAD_COL_WORDING,        LEAD_COL_SOURCE,
-                               LEAD_COL_EXPIRES_AT};
+    static const int cols[] = {LEAD_COL_EMAIL,   LEAD_COL_STATUS, LEAD_COL_CONSENT_AT, LEAD_COL_METHOD,
+                               LEAD_COL_WORDING, LEAD_COL_SOURCE, LEAD_COL_EXPIRES_AT};
     for (size_t k = 0; k < ARRAY_LEN(cols); k++)
         cell(b, row, cols[k], k == 0);
     const char *expired = PQgetvalue(row, 0, LEAD_COL_EXPIRED)[0] == 't' ? "true" : "false";
     csv_cell(b, expired, strlen(expired), false);
-    static const int more[] = {LEAD_COL_SOURCE_CHANNEL, LEAD_COL_FIRST_CAPTURED, LEAD_COL_LAST_CAPTURED,
-                               LEAD_COL_UTM_SOURCE,     LEAD_COL_UTM_SOURCE + 1, LEAD_COL_UTM_SOURCE + 2,
+    static const int more[] = {LEAD_COL_SOURCE_CHANNEL,
+                               LEAD_COL_FIRST_CAPTURED,
+                               LEAD_COL_LAST_CAPTURED,
+                               LEAD_COL_UTM_SOURCE,
+                               LEAD_COL_UTM_SOURCE + 1,
+                               LEAD_COL_UTM_SOURCE + 2,
                                LEAD_COL_ID};
     for (size_t k = 0; k < ARRAY_LEN(more); k++)
         cell(b, row, more[k], false);
@@ -265,8 +271,9 @@ static int lead_export_stream(void *ctx, struct http_sink *out)
         PQclear(row);
         if (pr != 0) {
             /* a row without a working link must not reach a mail tool: cut the body short */
-            log_warn("leads/export.csv: a lead id cannot be signed (longer than %d bytes); the body is cut short",
-                     UNSUB_LEAD_ID_MAX);
+            log_warn(
+                "leads/export.csv: a lead id cannot be signed (longer than %d bytes); the body is cut short",
+                UNSUB_LEAD_ID_MAX);
             rc = -1;
             break;
         }

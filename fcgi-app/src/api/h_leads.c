@@ -27,7 +27,7 @@ struct capture_in {
      * obtained (CONSENT_METHODS); .p / NULL when absent */
     struct str consent_version;
     const char *consent_method;
-    json_t *payload;     /* borrowed */
+    json_t *payload; /* borrowed */
     struct str utm[UTM_FIELDS];
     bool has_utm_object;
 };
@@ -52,8 +52,8 @@ static enum v_result email_field(struct issues *is, json_t *body, struct str *ou
  * shape (caller frees). */
 static json_t *form_to_body(json_t *form)
 {
-    static const char *const own[] = {"email",    "anonId",        "formName",      "path",
-                                      "referrer", "sourceChannel", "consentStatus", "honeypot",
+    static const char *const own[] = {"email",          "anonId",        "formName",      "path",
+                                      "referrer",       "sourceChannel", "consentStatus", "honeypot",
                                       "consentVersion", "consentMethod"};
     json_t *body = json_object(), *utm = json_object(), *payload = json_object();
     const char *k;

@@ -42,8 +42,8 @@
     X(is_exit, "boolean", false)                                                                             \
     X(is_conversion, "boolean", false)
 
-/* capture_lead() - migrations/0003_leads.sql, 0012_consent_evidence.sql: its own parameters, then ingest_event()'s (the
- * form_submit event, in the same order and with the same names). */
+/* capture_lead() - migrations/0003_leads.sql, 0012_consent_evidence.sql: its own parameters, then
+ * ingest_event()'s (the form_submit event, in the same order and with the same names). */
 #define SQLFN_CAPTURE_LEAD_OWN(X)                                                                            \
     X(email_normalized, "text", false)                                                                       \
     X(email_domain, "text", true)                                                                            \
@@ -56,7 +56,7 @@
     X(heuristic, "boolean", false)                                                                           \
     X(heuristic_window_minutes, "integer", false)                                                            \
     X(heuristic_max, "integer", false)                                                                       \
-    X(wording_version, "text", true) /* 0012_consent_evidence.sql: a registered wording, or NULL */       \
+    X(wording_version, "text", true) /* 0012_consent_evidence.sql: a registered wording, or NULL */          \
     X(consent_method, "text", true)
 #define SQLFN_CAPTURE_LEAD(X) SQLFN_CAPTURE_LEAD_OWN(X) SQLFN_INGEST_EVENT(X)
 
@@ -109,7 +109,7 @@
 #define SQLFN_ALL(F)                                                                                         \
     F(INGEST_EVENT, "ingest_event", SQLFN_INGEST_EVENT, "event_id, visitor_id, session_id, deduplicated")    \
     F(CAPTURE_LEAD, "capture_lead", SQLFN_CAPTURE_LEAD,                                                      \
-      "lead_id, visitor_id, session_id, heuristic_links_created, wording_found")                                            \
+      "lead_id, visitor_id, session_id, heuristic_links_created, wording_found")                             \
     F(UNSUBSCRIBE_LEAD, "unsubscribe_lead", SQLFN_UNSUBSCRIBE_LEAD, "lead_found")                            \
     F(DELETE_LEAD, "delete_lead", SQLFN_DELETE_LEAD, "lead_found")                                           \
     F(UNSUBSCRIBE_LEAD_BY_ID, "unsubscribe_lead_by_id", SQLFN_UNSUBSCRIBE_LEAD_BY_ID, "lead_found")          \
@@ -117,9 +117,9 @@
     F(RETENTION_PURGE, "retention_purge", SQLFN_RETENTION_PURGE,                                             \
       "events_deleted, sessions_deleted, visitors_deleted")                                                  \
     F(DAILY_SALT, "daily_salt", SQLFN_DAILY_SALT, "encode(daily_salt, 'hex')")                               \
-    F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")                 \
+    F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")                  \
     F(REGISTER_CONSENT_WORDING, "register_consent_wording", SQLFN_REGISTER_CONSENT_WORDING,                  \
-      "created, same_text, text_sha256, created_at")                                                        \
+      "created, same_text, text_sha256, created_at")                                                         \
     F(LEAD_ROWS, "lead_rows", SQLFN_LEAD_ROWS, "*")
 
 /* ---- derived ---- */

@@ -171,12 +171,14 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
     [STMT_WORDING_REGISTER] = {"register_consent_wording", NULL, &SQLFNS[SQLFN_REGISTER_CONSENT_WORDING],
                                REGISTER_CONSENT_WORDING_NPARAMS, true},
     /* $1 most rows: version, sha256, created_at, text, first use by a consent event (NULL: unused) */
-    [STMT_WORDING_LIST] = {"wording_list",
-                           "SELECT w.version, w.text_sha256, to_char(w.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), w.text, "
-                           "to_char((SELECT min(ce.\"timestamp\") FROM consent_events ce "
-                           "WHERE ce.wording_version = w.version), 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-                           "FROM consent_wordings w ORDER BY w.created_at DESC, w.version DESC LIMIT $1::integer",
-                           NULL, 1, true},
+    [STMT_WORDING_LIST] =
+        {"wording_list",
+         "SELECT w.version, w.text_sha256, to_char(w.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+         "w.text, "
+         "to_char((SELECT min(ce.\"timestamp\") FROM consent_events ce "
+         "WHERE ce.wording_version = w.version), 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+         "FROM consent_wordings w ORDER BY w.created_at DESC, w.version DESC LIMIT $1::integer",
+         NULL, 1, true},
     /* The lead list and export (issue 16 item 1, migrations/0012 lead_rows()): read-only */
     [STMT_LEAD_LIST] = {"lead_rows", NULL, &SQLFNS[SQLFN_LEAD_ROWS], LEAD_ROWS_NPARAMS, true},
 };
