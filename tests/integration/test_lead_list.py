@@ -108,8 +108,8 @@ def list_shape_filters_and_first_touch():
     capture(s, e1, anonId=anon, formName="contact-" + t)
 
     j = ok_list(s, email=t)
-    expect_eq(len(j["leads"]), 3, "three leads of this test", j)
-    expect(j["nextCursor"] is None, "one page", j)
+    expect_eq(len(j["leads"]), 3, "three leads of this test")
+    expect(j["nextCursor"] is None, "one page")
     lead = [l for l in j["leads"] if l["email"] == e1][0]
     expect_eq(lead["id"], id1, "id")
     expect_eq(lead["consentStatus"], "express", "status")
@@ -124,7 +124,7 @@ def list_shape_filters_and_first_touch():
     expect(lead["firstCapturedAt"] < lead["lastCapturedAt"] or lead["firstCapturedAt"] == lead["lastCapturedAt"],
            "first <= last")
     ft = lead["firstTouch"]
-    expect(ft is not None, "a first touch", j)
+    expect(ft is not None, "a first touch")
     expect_eq((ft["landingPath"], ft["utm"]["source"], ft["utm"]["medium"], ft["utm"]["campaign"]),
               ("/landing", "news", "email", "spring"), "first touch from the first session")
     implied = [l for l in j["leads"] if l["consentStatus"] == "implied"][0]
@@ -150,7 +150,7 @@ def email_filter_is_like_escaped():
     capture(s, "%s_a@example.com" % t)
     capture(s, "%sxa@example.com" % t)
     j = ok_list(s, email=t + "_a")
-    expect_eq([l["email"] for l in j["leads"]], ["%s_a@example.com" % t], "'_' matches only itself", j)
+    expect_eq([l["email"] for l in j["leads"]], ["%s_a@example.com" % t], "'_' matches only itself")
     expect_eq(len(ok_list(s, email=t + "%")["leads"]), 0, "'%' matches only itself")
     expect_eq(len(ok_list(s, email=t + "\\")["leads"]), 0, "a backslash is a plain character")
 
@@ -209,7 +209,7 @@ def pagination_walks_every_lead_once_with_concurrent_inserts():
                 q["cursor"] = cursor
             j = ok_list(s, **q)
             pages += 1
-            expect(len(j["leads"]) <= 7, "a page holds at most limit", j)
+            expect(len(j["leads"]) <= 7, "a page holds at most limit")
             seen.extend(l["id"] for l in j["leads"])
             cursor = j["nextCursor"]
             if not cursor:
@@ -295,7 +295,7 @@ def export_link_unsubscribes_with_one_click():
     expect_eq(list(rows_), ["%s-mail@example.com" % t], "pending leads are not exported by default")
     row = rows_["%s-mail@example.com" % t]
     expect_eq((row["consent_status"], row["source"], row["lead_id"], row["consent_source"]),
-              ("express", "webinar", lid, "form_submit"), "row", row)
+              ("express", "webinar", lid, "form_submit"), "row %r" % row)
     expect(row["consent_date"].endswith("Z"), "consent date as ISO UTC: %r" % row["consent_date"])
     url = row["unsubscribe_url"]
     expect(url.startswith(BASE_URL + "/v1/leads/unsubscribe?token="), "an absolute link: %r" % url)
