@@ -513,6 +513,8 @@ void h_capture(struct ctx *c)
     row.heuristic_max = links_max;
     row.wording_version = param(c, in.consent_version);
     row.consent_method = in.consent_method;
+    if (in.consent_version.p && !row.wording_version)
+        goto out; /* the arena is full: never a capture without the evidence it named */
 
     /* a form post's 303 target is settled before anything is written: once the capture commits,
      * the answer must not fail (the browser would post the form again) */
