@@ -114,6 +114,7 @@ test_metrics_LAYERS  := core
 test_enrich_LAYERS   := domain core
 test_event_LAYERS    := domain core
 test_lead_LAYERS     := domain core
+test_lead_query_LAYERS := domain core
 test_validate_LAYERS := domain core
 test_http_LAYERS     := http core
 test_body_LAYERS     := http core

@@ -1096,6 +1096,27 @@ static void test_erasure_secret(void)
     CHECK(strstr(err, "horse") == NULL);
 }
 
+/* Implied consent's days (issue 16 item 3): CASL's defaults, the bounds, a bad value named. */
+static void test_consent_days(void)
+{
+    struct config c;
+    CHECK_INT(LOAD(&c, {"PORT", "3000"}), 0);
+    CHECK_INT(c.consent_implied_inquiry_days, 183);
+    CHECK_INT(c.consent_implied_customer_days, 730);
+    config_free(&c);
+    CHECK_INT(LOAD(&c, {"CONSENT_IMPLIED_INQUIRY_DAYS", "1"}, {"CONSENT_IMPLIED_CUSTOMER_DAYS", "3650"}), 0);
+    CHECK_INT(c.consent_implied_inquiry_days, CONSENT_IMPLIED_DAYS_MIN);
+    CHECK_INT(c.consent_implied_customer_days, CONSENT_IMPLIED_DAYS_MAX);
+    config_free(&c);
+    static const char *const bad[] = {"0", "3651", "-1", "6m"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CHECK_INT(load_one("CONSENT_IMPLIED_INQUIRY_DAYS", bad[i]), -1);
+        CHECK(err_starts_with("CONSENT_IMPLIED_INQUIRY_DAYS"));
+        CHECK_INT(load_one("CONSENT_IMPLIED_CUSTOMER_DAYS", bad[i]), -1);
+        CHECK(err_starts_with("CONSENT_IMPLIED_CUSTOMER_DAYS"));
+    }
+}
+
 int main(void)
 {
     test_defaults();
@@ -1124,5 +1145,6 @@ int main(void)
     test_print_redacts();
     test_unsubscribe();
     test_erasure_secret();
+    test_consent_days();
     return t_done("test_config");
 }

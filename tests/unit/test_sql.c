@@ -54,14 +54,14 @@ static void test_statements(void)
             CHECK_INT(SQL_STMTS[i].fn->nparams, SQL_STMTS[i].nparams);
     }
     CHECK(sql_text(STMT_CAPTURE) == sql_call_text(SQLFN_CAPTURE_LEAD));
-    CHECK_INT(SQL_STMTS[STMT_CAPTURE].nparams, 37);
+    CHECK_INT(SQL_STMTS[STMT_CAPTURE].nparams, 39); /* 0012: + wording_version, consent_method */
     CHECK_INT(SQL_STMTS[STMT_INGEST_EVENT].nparams, 26);
 }
 
 /* The union's names and .v[] are the same slots, in list order. */
 static void test_args(void)
 {
-    union capture_lead_args a = {.email_normalized = "e", .heuristic_max = "m"};
+    union capture_lead_args a = {.email_normalized = "e", .consent_method = "m"};
     a.event.anon_id = "anon";
     a.event.is_conversion = "true";
     CHECK_STR(a.v[0], "e");

@@ -16,6 +16,7 @@
 #include "core/hash.h"
 #include "core/jsonout.h"
 #include "domain/lead.h"
+#include "domain/lead_query.h"
 #include "domain/validate.h"
 
 static const char *const CONSENT_VALUES[] = {"pending", "express", "implied"};
@@ -23,7 +24,11 @@ static const char *const CONSENT_VALUES[] = {"pending", "express", "implied"};
 struct capture_in {
     struct str email, anon_id, form_name, path, referrer, source_channel, honeypot;
     const char *consent; /* NULL when absent */
-    json_t *payload;     /* borrowed */
+    /* the consent evidence (issue 16 item 3): a registered wording's version, how consent was
+     * obtained (CONSENT_METHODS); .p / NULL when absent */
+    struct str consent_version;
+    const char *consent_method;
+    json_t *payload; /* borrowed */
     struct str utm[UTM_FIELDS];
     bool has_utm_object;
 };
@@ -48,8 +53,9 @@ static enum v_result email_field(struct issues *is, json_t *body, struct str *ou
  * shape (caller frees). */
 static json_t *form_to_body(json_t *form)
 {
-    static const char *const own[] = {"email",    "anonId",        "formName",      "path",
-                                      "referrer", "sourceChannel", "consentStatus", "honeypot"};
+    static const char *const own[] = {"email",          "anonId",        "formName",      "path",
+                                      "referrer",       "sourceChannel", "consentStatus", "honeypot",
+                                      "consentVersion", "consentMethod"};
     json_t *body = json_object(), *utm = json_object(), *payload = json_object();
     const char *k;
     json_t *v;
@@ -93,6 +99,14 @@ static void capture_parse(json_t *body, struct issues *is, struct capture_in *in
                    &in->source_channel);
     (void)v_enum(is, body, "consentStatus", "consentStatus", CONSENT_VALUES, ARRAY_LEN(CONSENT_VALUES),
                  &in->consent);
+    if (v_string(is, body, "consentVersion", "consentVersion", 1, CONSENT_VERSION_MAX, V_OPTIONAL,
+                 &in->consent_version) == V_OK &&
+        !consent_version_valid(in->consent_version)) {
+        issues_add(is, "consentVersion", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+        in->consent_version = (struct str){NULL, 0};
+    }
+    (void)v_enum(is, body, "consentMethod", "consentMethod", CONSENT_METHODS, CONSENT_METHODS_LEN,
+                 &in->consent_method);
     (void)v_free_object(is, body, "payload", "payload", &in->payload);
     in->has_utm_object = event_parse_utm(body, is, in->utm);
     (void)v_string(is, body, "honeypot", "honeypot", 0, SIZE_MAX, V_OPTIONAL, &in->honeypot);
@@ -390,7 +404,11 @@ static int capture_dedupe_extra(struct ctx *c, struct str email, const struct ca
     const char *payload = in->payload ? jsonout_dump(a, in->payload, true) : "";
     const char *consent = in->consent ? in->consent : "";
     size_t pn = payload ? strlen(payload) : 0, cn = strlen(consent);
-    char *msg = arena_alloc(a, email.n + cn + pn + 3);
+    /* the consent evidence only when named, so a capture without it keeps the key it always had */
+    const char *method = in->consent_method ? in->consent_method : "";
+    size_t vn = in->consent_version.n, mn = strlen(method);
+    size_t en = vn || mn ? vn + mn + 2 : 0;
+    char *msg = arena_alloc(a, email.n + cn + pn + en + 3);
     char *mac = arena_alloc(a, HASH_HEX_LEN + 1);
     if (!payload || !msg || !mac)
         return -1;
@@ -399,8 +417,19 @@ static int capture_dedupe_extra(struct ctx *c, struct str email, const struct ca
     memcpy(msg + email.n + 1, consent, cn);
     msg[email.n + 1 + cn] = '\n';
     memcpy(msg + email.n + cn + 2, payload, pn);
-    msg[email.n + cn + 2 + pn] = '\0';
-    hash_peppered_hex(c->cfg, (struct str){msg, email.n + cn + 2 + pn}, mac);
+    size_t at = email.n + cn + 2 + pn;
+    if (en) {
+        /* the version is [A-Za-z0-9._:-] and the method a fixed word: neither holds a newline */
+        msg[at++] = '\n';
+        if (vn)
+            memcpy(msg + at, in->consent_version.p, vn);
+        at += vn;
+        msg[at++] = '\n';
+        memcpy(msg + at, method, mn);
+        at += mn;
+    }
+    msg[at] = '\0';
+    hash_peppered_hex(c->cfg, (struct str){msg, at}, mac);
     *out = (struct str){mac, HASH_HEX_LEN};
     return 0;
 }
@@ -486,6 +515,10 @@ void h_capture(struct ctx *c)
     row.heuristic = c->cfg->enable_heuristic_linking && !privacy && in.anon_id.p ? "true" : "false";
     row.heuristic_window_minutes = param(c, str_from_cstr(window));
     row.heuristic_max = links_max;
+    row.wording_version = param(c, in.consent_version);
+    row.consent_method = in.consent_method;
+    if (in.consent_version.p && !row.wording_version)
+        goto out; /* the arena is full: never a capture without the evidence it named */
 
     /* a form post's 303 target is settled before anything is written: once the capture commits,
      * the answer must not fail (the browser would post the form again) */
@@ -506,6 +539,16 @@ void h_capture(struct ctx *c)
     }
     if (rc != DB_OK || PQntuples(res) != 1)
         goto out;
+    if (strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
+        /* capture_lead wrote nothing: the wording named is not registered */
+        issues_add(&is, "consentVersion", "is not a registered consent wording (POST /v1/consent/wordings)");
+        rejection_record(c, "invalid_request");
+        if (c->form_post)
+            form_invalid(c, &is, &in, next.p != NULL);
+        else
+            http_invalid(c->resp, &is);
+        goto out;
+    }
     if (location) {
         if (http_add_header(c->req, c->resp, "Location", str_from_cstr(location)) != 0)
             goto out;

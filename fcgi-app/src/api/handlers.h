@@ -40,6 +40,13 @@ void h_realtime(struct ctx *c);
 /* h_export.c: GET /v1/metrics/export.csv, streamed. */
 void h_export(struct ctx *c);
 
+/* h_consent.c: GET and POST /v1/consent/wordings (issue 16 item 3). */
+void h_consent_wordings(struct ctx *c);
+
+/* h_lead_list.c: GET /v1/leads and GET /v1/leads/export.csv, streamed (issue 16 item 1). */
+void h_lead_list(struct ctx *c);
+void h_lead_export(struct ctx *c);
+
 /* h_prometheus.c: GET /metrics on the metrics listener (the Prometheus text exposition). */
 void h_prometheus(struct ctx *c);
 

@@ -23,6 +23,12 @@ const struct route ROUTES[] = {
     /* issue 16: an access request's document, and whether an address was erased */
     {"/v1/leads/access", M_GET, h_lead_access, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/leads/erasures", M_GET, h_lead_erasures, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    /* issue 16 items 3 and 1: consent wordings (one path, one metrics label: the admin writes' class,
+     * the list of a few wordings shares it), the lead list and its export */
+    {"/v1/consent/wordings", M_GET | M_POST, h_consent_wordings, RL_DELETE, ROUTE_ADMIN | ROUTE_BODY_JSON,
+     NULL},
+    {"/v1/leads", M_GET, h_lead_list, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    {"/v1/leads/export.csv", M_GET, h_lead_export, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 const size_t ROUTES_LEN = ARRAY_LEN(ROUTES);
 

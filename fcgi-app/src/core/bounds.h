@@ -42,8 +42,10 @@
 /* Metrics table (core/metrics.c): counters in RUN_DIR/metrics.shm, shared by every responder and
  * the scheduler of a machine, served on the metrics listener (METRICS_PORT). Routes of both route
  * tables plus "other" (checked when a responder starts); statuses are counted exactly from 100 to
- * 599 (a 240 KB file; only the pages of the statuses seen are touched); responders counted live. */
-#define METRICS_ROUTE_SLOTS 16
+ * 599 (about 15 KB per slot; only the pages of the statuses seen are touched); responders counted
+ * live. 24: issue 16 adds routes (the lead list, export, consent wordings, access, erasures,
+ * webhook deliveries) to the 12 + 1 + 1 before it. */
+#define METRICS_ROUTE_SLOTS 24
 #define METRICS_STATUS_MIN 100
 #define METRICS_STATUS_MAX 599
 #define METRICS_RESPONDER_SLOTS 128 /* FCGI_WORKERS at most 64, and respawns reuse dead slots */
@@ -252,4 +254,33 @@
 #define ERASURE_DERIVED_KEY_BYTES 32
 /* the keys an erasure lookup tries: the configured one and, when it is a secret, the derived one */
 #define ERASURE_LOOKUP_KEYS 2
+/* Consent wordings (issue 16 item 3, api/h_consent.c). A version is an operator's label
+ * ("2026-01-signup", "v3") of [A-Za-z0-9._:-]; the text is the exact statement a person saw, in code
+ * points (a consent sentence or paragraph, not the whole privacy policy). The list answers at most
+ * CONSENT_WORDINGS_LIST_MAX wordings, newest first. */
+#define CONSENT_VERSION_MAX 64 /* consent_wordings.version VARCHAR(64) */
+#define CONSENT_TEXT_MAX 16384
+#define CONSENT_WORDINGS_LIST_MAX 200
+/* Implied consent lasts this many days (CONSENT_IMPLIED_INQUIRY_DAYS, CONSENT_IMPLIED_CUSTOMER_DAYS):
+ * CASL s. 10(10): 6 months after an inquiry (a web form is one), 2 years after a purchase. 183 days
+ * is 6 months rounded up to the longest half-year; 730 days is 2 years. */
+#define CONSENT_IMPLIED_INQUIRY_DAYS_DEFAULT 183
+#define CONSENT_IMPLIED_CUSTOMER_DAYS_DEFAULT 730
+#define CONSENT_IMPLIED_DAYS_MIN 1
+#define CONSENT_IMPLIED_DAYS_MAX 3650
+
+/* The lead list (issue 16 item 1, api/h_lead_list.c): a page holds LEAD_LIST_LIMIT_DEFAULT leads
+ * unless limit says otherwise, at most LEAD_LIST_LIMIT_MAX; the email filter is a substring of at
+ * most LEAD_LIST_EMAIL_QUERY_MAX characters (an address's length). The cursor is base64url of
+ * "<epoch ms>:<lead id>": ms at most 15 digits, an id at most LEAD_CURSOR_ID_MAX bytes. */
+#define LEAD_LIST_LIMIT_DEFAULT 50
+#define LEAD_LIST_LIMIT_MAX 500
+#define LEAD_LIST_EMAIL_QUERY_MAX 320
+#define LEAD_CURSOR_MS_DIGITS_MAX 15
+#define LEAD_CURSOR_ID_MAX 128
+#define LEAD_CURSOR_RAW_MAX (LEAD_CURSOR_MS_DIGITS_MAX + 1 + LEAD_CURSOR_ID_MAX)
+#define LEAD_CURSOR_TEXT_MAX (((LEAD_CURSOR_RAW_MAX + 2) / 3) * 4)
+/* since/until may name an instant up to this far ahead (a typo'd year is still a valid filter) */
+#define LEAD_LIST_TIME_FUTURE_DAYS 36500
+
 #endif

@@ -497,6 +497,12 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     }
 
     load_unsubscribe(&l, c);
+    c->consent_implied_inquiry_days =
+        (int)env_long(&l, "CONSENT_IMPLIED_INQUIRY_DAYS", CONSENT_IMPLIED_INQUIRY_DAYS_DEFAULT,
+                      CONSENT_IMPLIED_DAYS_MIN, CONSENT_IMPLIED_DAYS_MAX);
+    c->consent_implied_customer_days =
+        (int)env_long(&l, "CONSENT_IMPLIED_CUSTOMER_DAYS", CONSENT_IMPLIED_CUSTOMER_DAYS_DEFAULT,
+                      CONSENT_IMPLIED_DAYS_MIN, CONSENT_IMPLIED_DAYS_MAX);
 
     /* the erasure log's key: the secret when set, else derived from the pepper (core/erasure.h) */
     if (c->ip_hash_pepper_len) {
@@ -688,6 +694,8 @@ void config_print(const struct config *c, int fd)
     dprintf(fd, "RUN_DIR=%s\nTRUSTED_PROXIES=%s\nCLIENT_IP_HEADER=%s\nAPP_HOME=%s\n", c->run_dir,
             c->trusted_proxies ? c->trusted_proxies : "", c->client_ip_header ? c->client_ip_header : "",
             c->app_home);
+    dprintf(fd, "CONSENT_IMPLIED_INQUIRY_DAYS=%d\nCONSENT_IMPLIED_CUSTOMER_DAYS=%d\n",
+            c->consent_implied_inquiry_days, c->consent_implied_customer_days);
     dprintf(fd, "PATH_QUERY_ALLOWLIST=");
     for (size_t i = 0; i < c->path_query_key_count; i++)
         dprintf(fd, "%s%s", i ? "," : "", c->path_query_keys[i]);

@@ -104,6 +104,11 @@ struct config {
     /* The metrics listener (METRICS_PORT, 0: none; METRICS_BIND_ADDRESS, IPv4 or IPv6). */
     int metrics_port;
     const char *metrics_bind_address;
+
+    /* Implied consent's life in days (issue 16 item 3): after an inquiry (CONSENT_IMPLIED_INQUIRY_DAYS)
+     * and after a purchase (CONSENT_IMPLIED_CUSTOMER_DAYS, consent method existing_customer). */
+    int consent_implied_inquiry_days;
+    int consent_implied_customer_days;
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */

@@ -42,8 +42,8 @@
     X(is_exit, "boolean", false)                                                                             \
     X(is_conversion, "boolean", false)
 
-/* capture_lead() - migrations/0003_leads.sql: its own parameters, then ingest_event()'s (the
- * form_submit event, in the same order and with the same names). */
+/* capture_lead() - migrations/0003_leads.sql, 0012_consent_evidence.sql: its own parameters, then
+ * ingest_event()'s (the form_submit event, in the same order and with the same names). */
 #define SQLFN_CAPTURE_LEAD_OWN(X)                                                                            \
     X(email_normalized, "text", false)                                                                       \
     X(email_domain, "text", true)                                                                            \
@@ -55,7 +55,9 @@
     X(submission_id, "text", false)                                                                          \
     X(heuristic, "boolean", false)                                                                           \
     X(heuristic_window_minutes, "integer", false)                                                            \
-    X(heuristic_max, "integer", false)
+    X(heuristic_max, "integer", false)                                                                       \
+    X(wording_version, "text", true) /* 0012_consent_evidence.sql: a registered wording, or NULL */          \
+    X(consent_method, "text", true)
 #define SQLFN_CAPTURE_LEAD(X) SQLFN_CAPTURE_LEAD_OWN(X) SQLFN_INGEST_EVENT(X)
 
 /* unsubscribe_lead() - migrations/0003_leads.sql (its heuristic links dropped since 0013) */
@@ -93,12 +95,30 @@
 #define SQLFN_LEAD_ACCESS(X)                                                                                 \
     X(email_normalized, "text", false)                                                                       \
     X(events_max, "integer", false)
+/* register_consent_wording() - migrations/0012_consent_evidence.sql (issue 16 item 3) */
+#define SQLFN_REGISTER_CONSENT_WORDING(X)                                                                    \
+    X(version, "text", false)                                                                                \
+    X(text, "text", false)                                                                                   \
+    X(text_sha256, "text", false)
+/* lead_rows() - migrations/0012_consent_evidence.sql: the lead list's and export's filters
+ * (api/h_lead_list.c); NULL: not filtered */
+#define SQLFN_LEAD_ROWS(X)                                                                                   \
+    X(inquiry_days, "integer", false)                                                                        \
+    X(customer_days, "integer", false)                                                                       \
+    X(view, "text", false)                                                                                   \
+    X(since_ms, "bigint", true)                                                                              \
+    X(until_ms, "bigint", true)                                                                              \
+    X(form_name, "text", true)                                                                               \
+    X(email_like, "text", true)                                                                              \
+    X(cursor_ms, "bigint", true)                                                                             \
+    X(cursor_id, "text", true)                                                                               \
+    X(limit, "integer", true)
 
 /* Every function: F(id, sql name, list, result columns the call selects). */
 #define SQLFN_ALL(F)                                                                                         \
     F(INGEST_EVENT, "ingest_event", SQLFN_INGEST_EVENT, "event_id, visitor_id, session_id, deduplicated")    \
     F(CAPTURE_LEAD, "capture_lead", SQLFN_CAPTURE_LEAD,                                                      \
-      "lead_id, visitor_id, session_id, heuristic_links_created")                                            \
+      "lead_id, visitor_id, session_id, heuristic_links_created, wording_found")                             \
     F(UNSUBSCRIBE_LEAD, "unsubscribe_lead", SQLFN_UNSUBSCRIBE_LEAD, "lead_found")                            \
     F(DELETE_LEAD, "delete_lead", SQLFN_DELETE_LEAD, "lead_found")                                           \
     F(UNSUBSCRIBE_LEAD_BY_ID, "unsubscribe_lead_by_id", SQLFN_UNSUBSCRIBE_LEAD_BY_ID, "lead_found")          \
@@ -107,7 +127,10 @@
       "events_deleted, sessions_deleted, visitors_deleted")                                                  \
     F(DAILY_SALT, "daily_salt", SQLFN_DAILY_SALT, "encode(daily_salt, 'hex')")                               \
     F(PURGE_DAILY_SALTS, "purge_daily_salts", SQLFN_PURGE_DAILY_SALTS, "purge_daily_salts")                  \
-    F(LEAD_ACCESS, "lead_access", SQLFN_LEAD_ACCESS, "document")
+    F(LEAD_ACCESS, "lead_access", SQLFN_LEAD_ACCESS, "document")                                             \
+    F(REGISTER_CONSENT_WORDING, "register_consent_wording", SQLFN_REGISTER_CONSENT_WORDING,                  \
+      "created, same_text, text_sha256, created_at")                                                         \
+    F(LEAD_ROWS, "lead_rows", SQLFN_LEAD_ROWS, "*")
 
 /* ---- derived ---- */
 #define SQLFN_X_MEMBER(name, type, nullable) const char *name;
@@ -194,6 +217,19 @@ union purge_daily_salts_args {
     const char *v[PURGE_DAILY_SALTS_NPARAMS];
 };
 
+union register_consent_wording_args {
+    struct {
+        SQLFN_REGISTER_CONSENT_WORDING(SQLFN_X_MEMBER)
+    };
+    const char *v[REGISTER_CONSENT_WORDING_NPARAMS];
+};
+union lead_rows_args {
+    struct {
+        SQLFN_LEAD_ROWS(SQLFN_X_MEMBER)
+    };
+    const char *v[LEAD_ROWS_NPARAMS];
+};
+
 /* The named members and .v[] must be the same slots: same count, no padding. */
 #define SQLFN_SAME_SLOTS(u, n)                                                                               \
     _Static_assert(sizeof(union u) == (n) * sizeof(const char *), #u ": members and values differ")
@@ -207,6 +243,8 @@ SQLFN_SAME_SLOTS(retention_purge_args, RETENTION_PURGE_NPARAMS);
 SQLFN_SAME_SLOTS(daily_salt_args, DAILY_SALT_NPARAMS);
 SQLFN_SAME_SLOTS(purge_daily_salts_args, PURGE_DAILY_SALTS_NPARAMS);
 SQLFN_SAME_SLOTS(lead_access_args, LEAD_ACCESS_NPARAMS);
+SQLFN_SAME_SLOTS(register_consent_wording_args, REGISTER_CONSENT_WORDING_NPARAMS);
+SQLFN_SAME_SLOTS(lead_rows_args, LEAD_ROWS_NPARAMS);
 _Static_assert(CAPTURE_LEAD_NPARAMS == CAPTURE_LEAD_OWN_NPARAMS + INGEST_EVENT_NPARAMS,
                "capture_lead = its own parameters + ingest_event's");
 

@@ -178,6 +178,21 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          "FROM lead_erasures WHERE email_hmac = ANY($1::text[]) "
          "ORDER BY erased_at, id LIMIT $2::integer",
          NULL, 2, true},
+    /* Consent wordings (issue 16 item 3, migrations/0012): a repeat after a lost connection finds
+     * the row it wrote and answers it as the same text */
+    [STMT_WORDING_REGISTER] = {"register_consent_wording", NULL, &SQLFNS[SQLFN_REGISTER_CONSENT_WORDING],
+                               REGISTER_CONSENT_WORDING_NPARAMS, true},
+    /* $1 most rows: version, sha256, created_at, text, first use by a consent event (NULL: unused) */
+    [STMT_WORDING_LIST] =
+        {"wording_list",
+         "SELECT w.version, w.text_sha256, to_char(w.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+         "w.text, "
+         "to_char((SELECT min(ce.\"timestamp\") FROM consent_events ce "
+         "WHERE ce.wording_version = w.version), 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+         "FROM consent_wordings w ORDER BY w.created_at DESC, w.version DESC LIMIT $1::integer",
+         NULL, 1, true},
+    /* The lead list and export (issue 16 item 1, migrations/0012 lead_rows()): read-only */
+    [STMT_LEAD_LIST] = {"lead_rows", NULL, &SQLFNS[SQLFN_LEAD_ROWS], LEAD_ROWS_NPARAMS, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
