@@ -20,6 +20,7 @@ import glob
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -1099,6 +1100,17 @@ class _Value:
 
     def cleanup(self):
         pass
+
+
+def bound(name):
+    """The integer value of `#define name N` in fcgi-app/src/core/bounds.h (a test that walks a limit
+    reads it from where the C code does)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fcgi-app", "src", "core", "bounds.h")
+    with open(path) as f:
+        m = re.search(r"^#define %s (\d+)\b" % re.escape(name), f.read(), re.M)
+    if not m:
+        raise Fail("%s is not an integer #define in core/bounds.h" % name)
+    return int(m.group(1))
 
 
 def migrated_database(db="backend"):

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import threading
+import time
 import urllib.parse
 import uuid
 
@@ -342,14 +343,16 @@ def export_refused_without_unsubscribe_config():
 def export_streams_without_growing_the_responder():
     """~40 000 leads (~12 MB of CSV with their links): the responder's peak RSS (VmHWM) grows by far
     less than the body. Reading the whole result first or building the file in memory would add at
-    least the body's size."""
+    least the body's size. The export is read in pages of LEAD_EXPORT_PAGE_ROWS (core/bounds.h), one
+    statement each, so no export nears the statement timeout: seven leads share each capture time, so
+    page boundaries fall inside ties, and every lead must come exactly once, in order."""
     db = "lead_list_big"
     url = harness.migrated_database(db)
     n = 40000
     harness.shared_postgres().psql(
         "INSERT INTO leads (id, email_normalized, consent_status, first_captured_at, last_captured_at, source_channel, "
         "updated_at) SELECT 'big-' || i, 'big-' || i || '-' || repeat('x', 40) || '@example.com', 'express', "
-        "now() - i * interval '1 second', now(), 'channel-' || i, now() FROM generate_series(1, %d) i;"
+        "now() - (i / 7) * interval '1 second', now(), 'channel-' || i, now() FROM generate_series(1, %d) i;"
         "INSERT INTO consent_events (id, lead_id, status, source, method, \"timestamp\") "
         "SELECT 'ce-' || i, 'big-' || i, 'express', 'form_submit', 'checkbox', now() - i * interval '1 second' "
         "FROM generate_series(1, %d) i; ANALYZE leads; ANALYZE consent_events;" % (n, n), db=db, timeout=300)
@@ -360,11 +363,26 @@ def export_streams_without_growing_the_responder():
         with Stack(url, workers=1, env=dict(e, DATABASE_STATEMENTS=mode)) as s:
             pid = s.responder_pids()[0]
             csv_rows(export(s, email="big-1-"))  # warm up
+            # lead ids of one capture time in the database's (collation) order: Postgres' own
+            want = harness.shared_postgres().psql(
+                "SELECT string_agg(id, ',' ORDER BY first_captured_at, id) FROM leads", db=db, timeout=120).strip()
             before = hwm_kb(pid)
+            harness.wait_until(lambda: stable_commits(db), 10, 0.2, "%s: the database's counters at rest" % mode)
+            commits = xact_commits(db)
             r = export(s)
             after = hwm_kb(pid)
             got = csv_rows(r)
             expect_eq(len(got), n, "%s: every lead" % mode)
+            ids = [row["lead_id"] for row in got]
+            expect_eq(len(set(ids)), n, "%s: no lead twice across pages" % mode)
+            keys = [(row["first_captured_at"], row["lead_id"]) for row in got]
+            expect(",".join(ids) == want, "%s: the export's order is (first_captured_at, id)" % mode)
+            expect(keys[0][0] <= keys[-1][0], "%s: oldest first" % mode)
+            # one transaction per page at least (Postgres flushes a backend's counters within a second or two)
+            pages = -(-n // LEAD_EXPORT_PAGE_ROWS)
+            harness.wait_until(lambda: xact_commits(db) - commits >= pages, 10, 0.5,
+                               "%s: %d page statements for %d leads (commits %d -> %d)"
+                               % (mode, pages, n, commits, xact_commits(db)))
             expect_eq(s.responder_pids(), [pid], "%s: the same responder answered" % mode)
             mb = len(r.body) / 1e6
             grew = (after - before) / 1e3
@@ -372,6 +390,21 @@ def export_streams_without_growing_the_responder():
                   % (mode, mb, before, after, grew), flush=True)
             expect(mb > 10, "%s: the export is big enough to tell (%.1f MB)" % (mode, mb))
             expect(grew < 2.0, "%s: the responder's peak RSS grew by %.1f MB for a %.1f MB export" % (mode, grew, mb))
+
+
+LEAD_EXPORT_PAGE_ROWS = harness.bound("LEAD_EXPORT_PAGE_ROWS")
+
+
+def xact_commits(db):
+    """Transactions committed in database db, read from another database (so the reading adds none)."""
+    return int(harness.shared_postgres().psql(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = %s" % harness.sql_lit(db), db="postgres").strip())
+
+
+def stable_commits(db):
+    a = xact_commits(db)
+    time.sleep(1.5)
+    return xact_commits(db) == a
 
 
 def hwm_kb(pid):

@@ -1,10 +1,11 @@
 /* h_lead_list.c - GET /v1/leads and GET /v1/leads/export.csv (issue 16 item 1): the leads with
  * their consent (status, when and how it was given, implied consent's expiry), first and last
  * capture, source channel and first-touch UTM. One SQL function serves both (lead_rows(),
- * migrations/0012): the list pages over (first_captured_at, id) with an opaque cursor; the export is
- * streamed row by row (db_stream_*, as h_export.c), so a responder holds one chunk whatever the
- * size, and by default holds only the leads that may be mailed now, each with its signed one-click
- * unsubscribe link. Emails are personal data: they never reach a log line. */
+ * migrations/0012): the list pages over (first_captured_at, id) with an opaque cursor; the export
+ * reads the same order in pages of LEAD_EXPORT_PAGE_ROWS, each streamed row by row (db_stream_*, as
+ * h_export.c), so a responder holds one chunk whatever the size and no statement nears the
+ * statement timeout. By default it holds only the leads that may be mailed now, each with its
+ * signed one-click unsubscribe link. Emails are personal data: they never reach a log line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +215,11 @@ static const char EXPORT_HEADER[] =
 /* What the stream needs after the handler returned (arena-owned). */
 struct lead_export_state {
     const struct config *cfg;
-    int64_t now_s; /* every link of one export is issued at the same time */
+    int64_t now_s;             /* every link of one export is issued at the same time */
+    union lead_rows_args args; /* the next page's: the handler's filters, the cursor below */
+    char limit[16];
+    char cursor_ms[24];
+    char cursor_id[LEAD_CURSOR_ID_MAX + 1];
 };
 
 static void cell(struct buf *b, const PGresult *row, int k, bool first)
@@ -250,11 +255,37 @@ static int put_lead(struct buf *b, const PGresult *row, const struct lead_export
     return 0;
 }
 
+/* Where the next page starts: after this row's (first_captured_at, id). -1 for an id longer than a
+ * cursor holds (an adopted database's): the page after it could not be found. */
+static int remember_cursor(struct lead_export_state *st, const PGresult *row)
+{
+    const char *ms = PQgetvalue(row, 0, LEAD_COL_CURSOR_MS), *id = PQgetvalue(row, 0, LEAD_COL_ID);
+    size_t mn = strlen(ms), idn = strlen(id);
+    if (mn >= sizeof(st->cursor_ms) || idn >= sizeof(st->cursor_id))
+        return -1;
+    memcpy(st->cursor_ms, ms, mn + 1);
+    memcpy(st->cursor_id, id, idn + 1);
+    return 0;
+}
+
+/* The next page after a full one. 0 when it is open; -1 (logged) when it could not be. */
+static int next_page(struct lead_export_state *st)
+{
+    PGresult *failed = NULL;
+    st->args.cursor_ms = st->cursor_ms;
+    st->args.cursor_id = st->cursor_id;
+    enum db_rc dr = db_stream_open(STMT_LEAD_LIST, st->args.v, &failed);
+    PQclear(failed);
+    if (dr != DB_OK)
+        log_warn("leads/export.csv: the next page's statement failed; the body is cut short");
+    return dr == DB_OK ? 0 : -1;
+}
+
 static int lead_export_stream(void *ctx, struct http_sink *out)
 {
-    const struct lead_export_state *st = ctx;
+    struct lead_export_state *st = ctx;
     struct buf b = BUF_INIT;
-    int rc = 0;
+    int rc = 0, in_page = 0;
     buf_put(&b, EXPORT_HEADER, strlen(EXPORT_HEADER));
     for (;;) {
         PGresult *row = NULL;
@@ -265,15 +296,32 @@ static int lead_export_stream(void *ctx, struct http_sink *out)
             rc = -1;
             break;
         }
-        if (!row)
-            break;
+        if (!row) {
+            /* a full page: there may be more after its last lead */
+            if (in_page < LEAD_EXPORT_PAGE_ROWS)
+                break;
+            if (next_page(st) != 0) {
+                rc = -1;
+                break;
+            }
+            in_page = 0;
+            continue;
+        }
+        in_page++;
         int pr = put_lead(&b, row, st);
-        PQclear(row);
-        if (pr != 0) {
-            /* a row without a working link must not reach a mail tool: cut the body short */
+        if (pr != 0)
             log_warn(
                 "leads/export.csv: a lead id cannot be signed (longer than %d bytes); the body is cut short",
                 UNSUB_LEAD_ID_MAX);
+        else if ((pr = remember_cursor(st, row)) != 0)
+            log_warn(
+                "leads/export.csv: a lead id does not fit a cursor (longer than %d bytes); the body is cut "
+                "short",
+                LEAD_CURSOR_ID_MAX);
+        PQclear(row);
+        if (pr != 0) {
+            /* a row without a working link must not reach a mail tool, and a page must lead to the
+             * next: cut the body short */
             rc = -1;
             break;
         }
@@ -310,6 +358,10 @@ void h_lead_export(struct ctx *c)
         return;
     st->cfg = c->cfg;
     st->now_s = clock_wall_ms() / 1000;
+    snprintf(st->limit, sizeof(st->limit), "%d", LEAD_EXPORT_PAGE_ROWS);
+    st->cursor_ms[0] = st->cursor_id[0] = '\0';
+    args.limit = st->limit;
+    st->args = args;
     enum db_rc rc = db_stream_open(STMT_LEAD_LIST, args.v, &failed);
     if (rc != DB_OK) {
         window_db_failed(c, rc);

@@ -282,5 +282,9 @@
 #define LEAD_CURSOR_TEXT_MAX (((LEAD_CURSOR_RAW_MAX + 2) / 3) * 4)
 /* since/until may name an instant up to this far ahead (a typo'd year is still a valid filter) */
 #define LEAD_LIST_TIME_FUTURE_DAYS 36500
+/* The lead export reads lead_rows() in pages of this many leads, one statement each, each well
+ * inside DB_STATEMENT_TIMEOUT_MS (about 0.1 s on the bench machine): so an export of any size is
+ * never cut by the statement timeout, and the cursor carries it across pages. */
+#define LEAD_EXPORT_PAGE_ROWS 2000
 
 #endif
