@@ -171,12 +171,14 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
  * ?schema= treats it; TimeZone UTC because timestamp(3) columns hold UTC wall time.
  * The settings every statement relies on; IS_LOCAL "false": for the session, "true": for the
- * current transaction only. $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+ * current transaction only. $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms, $4 what
+ * a new lead's webhook carries (actx.webhook, read by migrations/0014's trigger: "" none). */
 #define SQL_SETTINGS(IS_LOCAL)                                                                               \
     "SELECT set_config('TimeZone', 'UTC', " IS_LOCAL "), "                                                   \
     "set_config('search_path', quote_ident($1), " IS_LOCAL "), "                                             \
     "set_config('statement_timeout', $2, " IS_LOCAL "), "                                                    \
-    "set_config('idle_in_transaction_session_timeout', $3, " IS_LOCAL ")"
+    "set_config('idle_in_transaction_session_timeout', $3, " IS_LOCAL "), "                                  \
+    "set_config('actx.webhook', $4, " IS_LOCAL ")"
 
 const char SQL_SESSION_SETUP[] = SQL_SETTINGS("false");
 

@@ -46,7 +46,9 @@ const char *sql_call_text(enum sqlfn_id id);
 
 /* Statements of the jobs (rollups, retention, scheduler); run with PQexecParams on a job
  * connection. Parameters are described beside each in sql.c. */
-/* A job connection's session: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+/* A job connection's session: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms, $4 the
+ * webhook options of a new lead (actx.webhook, migrations/0014; "" for none). */
+#define SQL_SETTINGS_NPARAMS 4
 extern const char SQL_SESSION_SETUP[];
 /* A responder's settings, per transaction (same parameters). */
 extern const char SQL_TX_SETTINGS[];
