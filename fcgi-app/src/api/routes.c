@@ -20,6 +20,8 @@ const struct route ROUTES[] = {
     {"/v1/metrics/breakdown", M_GET, h_breakdown, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/metrics/realtime", M_GET, h_realtime, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/metrics/export.csv", M_GET, h_export, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    /* the webhook outbox's delivery state (issue 16 item 6) */
+    {"/v1/webhooks/deliveries", M_GET, h_webhook_deliveries, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 const size_t ROUTES_LEN = ARRAY_LEN(ROUTES);
 

@@ -24,6 +24,8 @@ enum stmt_id {
     STMT_EXPORT_DAILY,
     STMT_EXPORT_DIMENSION,
     STMT_UNSUBSCRIBE_ID,
+    STMT_WEBHOOK_DELIVERIES,
+    STMT_WEBHOOK_STATES,
     STMT_COUNT
 };
 
@@ -77,6 +79,10 @@ extern const char SQL_HAS_TIME_ZONE[];
 /* `backend unsubscribe-url --email=`: $1 the normalised email; the lead's id, or no row. */
 extern const char SQL_LEAD_ID_BY_EMAIL[];
 extern const char SQL_MIGRATE_PRISMA[];
+/* The webhook job (jobs/webhook.c, migrations/0011's webhook_outbox); parameters in sql.c. */
+extern const char SQL_WEBHOOK_CLAIM[];
+extern const char SQL_WEBHOOK_RESULT[];
+extern const char SQL_WEBHOOK_PURGE[];
 /* A printf format of one %s, the schema name already quoted with PQescapeIdentifier. */
 #define SQL_MIGRATE_CREATE_SCHEMA_FMT "CREATE SCHEMA IF NOT EXISTS %s"
 
