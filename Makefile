@@ -123,6 +123,7 @@ test_ratelimit_LAYERS := http core
 test_sql_LAYERS      := store core
 test_router_LAYERS   := api jobs http domain store core
 test_app_LAYERS      := api jobs http domain store core
+test_webhook_LAYERS  := jobs store domain core
 
 # The SQL function lists of core/sqlfn.h as JSON, for tests/integration/test_sqlfn.py (pg_proc).
 SQLFN_DUMP := $(BUILD_DIR)/tests/sqlfn-dump
