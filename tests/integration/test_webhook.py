@@ -16,6 +16,7 @@ import hmac
 import http.client
 import http.server
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -139,6 +140,14 @@ def delivered_ids(rcv):
     return {h["webhook-id"] for (_, _, h, _, st) in rcv.requests() if 200 <= st < 300}
 
 
+def openssl_signature(headers, body):
+    """The signature as docs/API.md's openssl line computes it (a second, independent HMAC)."""
+    msg = headers["webhook-id"].encode() + b"." + headers["webhook-timestamp"].encode() + b"." + body
+    r = subprocess.run(["openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:" + KEY.hex(), "-binary"],
+                       input=msg, capture_output=True, timeout=30, check=True)
+    return "v1," + base64.b64encode(r.stdout).decode()
+
+
 def check_request(req, lead_id, email=None, fields=None, include_email=True, include_payload=False):
     """One received request: path, headers, signature, and the body's contents."""
     t, path, h, body, _ = req
@@ -147,6 +156,7 @@ def check_request(req, lead_id, email=None, fields=None, include_email=True, inc
     expect(h.get("webhook-id", "").startswith("msg_"), "webhook-id msg_...: %r" % h)
     expect(abs(int(h["webhook-timestamp"]) - t) <= 5, "webhook-timestamp is the send time: %r" % h)
     expect(verify(h, body), "the signature verifies with Python's hmac: %r" % h)
+    expect_eq(h["webhook-signature"], openssl_signature(h, body), "the signature openssl computes")
     expect(not verify(h, body + b" "), "...and not for another body")
     expect(not verify(h, body, key=KEY[:-1] + b"x"), "...and not with another key")
     j = json.loads(body)
