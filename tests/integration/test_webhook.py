@@ -409,3 +409,25 @@ def settings_refused_by_name():
     expect(SECRET not in r.stdout and QUERY_TOKEN not in r.stdout, "check-config shows no secret: %s" % r.stdout)
     expect("WEBHOOK_URL=<set, host hooks.example.com" in r.stdout and "WEBHOOK_SECRET=<set, redacted>" in r.stdout,
            "check-config names the settings: %s" % r.stdout)
+
+
+@test(timeout=120)
+def purge_of_old_rows():
+    url = db_url()
+    body = "'{\"type\": \"lead.created\"}'::jsonb"
+    tag = uuid.uuid4().hex[:8]
+    val("INSERT INTO webhook_outbox (id, event_type, body, state, created_at) VALUES "
+        "('msg_old_d_%(t)s', 'lead.created', %(b)s, 'delivered', now() - interval '8 days'), "
+        "('msg_old_f_%(t)s', 'lead.created', %(b)s, 'failed', now() - interval '8 days'), "
+        "('msg_new_d_%(t)s', 'lead.created', %(b)s, 'delivered', now() - interval '6 days')" % {"t": tag, "b": body})
+    rcv = Receiver.__new__(Receiver)
+    rcv.port = harness.free_port()
+    env = harness.service_env(url, webhook_env(rcv, WEBHOOK_PURGE_DAYS="7"))
+
+    def left():
+        return sorted(r["id"] for r in rows("SELECT id FROM webhook_outbox WHERE id LIKE '%%_%s'" % tag))
+    with harness.scheduler_process(env, "itwh-purge-") as (_, log):
+        harness.wait_until(lambda: left() == ["msg_new_d_" + tag], 20, 0.2,
+                           "the old delivered and failed rows purged (left %s; log %s)" % (left(), harness.tail(log, 8)))
+        harness.wait_until(lambda: "older than 7 days deleted" in open(log, encoding="utf-8").read(), 5, 0.1,
+                           "the purge logged")
