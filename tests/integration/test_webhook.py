@@ -16,7 +16,10 @@ import hmac
 import http.client
 import http.server
 import json
+import os
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -227,6 +230,15 @@ def body_options_and_no_webhook_no_row():
             reqs = rcv.requests()
             expect_eq(len(reqs), 1, "requests received")
             check_request(reqs[0], lead, email, fields, include_email=False, include_payload=True)
+    # DATABASE_STATEMENTS=prepared: the options travel with the session's settings instead
+    with Receiver() as rcv:
+        env = webhook_env(rcv, WEBHOOK_INCLUDE_EMAIL="false", DATABASE_STATEMENTS="prepared")
+        with Stack(db_url(), workers=1, env=env) as s:
+            lead = capture(s, new_email(), fields)
+            o = outbox(lead)
+            expect_eq(len(o), 1, "one row written through a prepared-statement connection")
+            expect_eq(sorted(o[0]["body"]["data"]), ["capturedAt", "consentStatus", "formName", "leadId",
+                                                     "sourceChannel"], "data keys, no email and no payload")
     # no WEBHOOK_URL: the capture writes no row
     with Stack(db_url(), workers=1, env={"RATE_LIMIT_CAPTURE": 0}) as s:
         lead = capture(s, new_email())
@@ -422,7 +434,9 @@ def purge_of_old_rows():
         "('msg_new_d_%(t)s', 'lead.created', %(b)s, 'delivered', now() - interval '6 days')" % {"t": tag, "b": body})
     rcv = Receiver.__new__(Receiver)
     rcv.port = harness.free_port()
-    env = harness.service_env(url, webhook_env(rcv, WEBHOOK_PURGE_DAYS="7"))
+    run_dir = tempfile.mkdtemp(prefix="itwh-purge-run-")
+    os.chmod(run_dir, 0o700)
+    env = harness.service_env(url, webhook_env(rcv, WEBHOOK_PURGE_DAYS="7"), run_dir=run_dir)
 
     def left():
         return sorted(r["id"] for r in rows("SELECT id FROM webhook_outbox WHERE id LIKE '%%_%s'" % tag))
@@ -431,3 +445,4 @@ def purge_of_old_rows():
                            "the old delivered and failed rows purged (left %s; log %s)" % (left(), harness.tail(log, 8)))
         harness.wait_until(lambda: "older than 7 days deleted" in open(log, encoding="utf-8").read(), 5, 0.1,
                            "the purge logged")
+    shutil.rmtree(run_dir, ignore_errors=True)
