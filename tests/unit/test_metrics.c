@@ -21,12 +21,12 @@ static char *render(void)
 {
     struct buf b = BUF_INIT;
     struct metrics_gauges g = {.rollup_lag_known = true,
-                              .rollup_lag_days = 3,
-                              .webhook_known = true,
-                              .webhook_pending = 4,
-                              .webhook_delivered = 17,
-                              .webhook_failed = 1,
-                              .webhook_oldest_pending_s = 62};
+                               .rollup_lag_days = 3,
+                               .webhook_known = true,
+                               .webhook_pending = 4,
+                               .webhook_delivered = 17,
+                               .webhook_failed = 1,
+                               .webhook_oldest_pending_s = 62};
     metrics_render(&b, LABELS, ARRAY_LEN(LABELS), &g);
     return b.p; /* the caller frees */
 }

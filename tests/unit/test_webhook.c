@@ -28,15 +28,15 @@ static void test_signature(void)
               0);
     CHECK_STR(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     /* python3: hmac.new(bytes(range(7, 47)), b"msg_x.1700000000.{}", "sha256"), a 40-byte key */
-    CHECK_INT(config_webhook_secret("whsec_BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLg==", key, &keylen,
-                                    &why),
+    CHECK_INT(config_webhook_secret("whsec_BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLg==", key,
+                                    &keylen, &why),
               0);
     CHECK_INT((long long)keylen, 40);
     CHECK_INT(webhook_sign(key, keylen, "msg_x", "1700000000", "{}", 2, sig, sizeof(sig)), 0);
     CHECK_STR(sig, "v1,/52oWi94ybsliQcnntNbTdzz73KP/lv+vXTxAvLbQgc=");
     /* ...the same without the padding */
-    CHECK_INT(config_webhook_secret("whsec_BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLg", key, &keylen,
-                                    &why),
+    CHECK_INT(config_webhook_secret("whsec_BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLg", key,
+                                    &keylen, &why),
               0);
     CHECK_INT((long long)keylen, 40);
     /* a changed byte of id, timestamp or body changes it */
@@ -72,7 +72,8 @@ static void test_urls(void)
 {
     char host[64], out[128];
     const char *why = NULL;
-    CHECK_INT(config_webhook_url_check("https://hooks.example.com:8443/in?token=x", host, sizeof(host), &why), 0);
+    CHECK_INT(config_webhook_url_check("https://hooks.example.com:8443/in?token=x", host, sizeof(host), &why),
+              0);
     CHECK_STR(host, "hooks.example.com");
     CHECK_INT(config_webhook_url_check("http://[::1]:9/x", host, sizeof(host), &why), 0);
     CHECK_STR(host, "[::1]");
@@ -84,7 +85,8 @@ static void test_urls(void)
     CHECK_INT(config_webhook_url_check(long_url, host, sizeof(host), &why), -1);
     free(long_url);
     /* logs: scheme, host and port; never userinfo, path or query */
-    webhook_url_for_log("https://user:pw@hooks.example.com:8443/in/SECRETPATH?token=SECRETQ", out, sizeof(out));
+    webhook_url_for_log("https://user:pw@hooks.example.com:8443/in/SECRETPATH?token=SECRETQ", out,
+                        sizeof(out));
     CHECK_STR(out, "https://hooks.example.com:8443");
     webhook_url_for_log("http://127.0.0.1/x?y", out, sizeof(out));
     CHECK_STR(out, "http://127.0.0.1");
@@ -113,12 +115,45 @@ static const char *refusal(const char *text)
 static void test_addresses(void)
 {
     static const char *const refused[] = {
-        "0.0.0.0", "0.255.255.255", "10.0.0.1", "10.255.255.255", "100.64.0.0", "100.127.255.255", "127.0.0.1",
-        "127.255.255.254", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1",
-        "192.168.1.1", "198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.1",
-        "239.255.255.255", "240.0.0.1", "255.255.255.255", "::", "::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3",
-        "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2002:c0a8:101::1", "::127.0.0.1",
-        "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "2001:db8::1", "100::1",
+        "0.0.0.0",
+        "0.255.255.255",
+        "10.0.0.1",
+        "10.255.255.255",
+        "100.64.0.0",
+        "100.127.255.255",
+        "127.0.0.1",
+        "127.255.255.254",
+        "169.254.169.254",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.0.0.8",
+        "192.0.2.1",
+        "192.168.1.1",
+        "198.18.0.1",
+        "198.19.255.255",
+        "198.51.100.7",
+        "203.0.113.9",
+        "224.0.0.1",
+        "239.255.255.255",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.1.2.3",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::",
+        "2002:c0a8:101::1",
+        "::127.0.0.1",
+        "fc00::1",
+        "fd12:3456::1",
+        "fe80::1",
+        "febf::1",
+        "fec0::1",
+        "ff02::1",
+        "2001:db8::1",
+        "100::1",
     };
     for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
         const char *why = refusal(refused[i]);
@@ -130,11 +165,11 @@ static void test_addresses(void)
         }
     }
     static const char *const allowed[] = {
-        "1.1.1.1",     "8.8.8.8",         "9.255.255.255", "11.0.0.0",        "100.63.255.255", "100.128.0.0",
-        "126.255.255.255", "128.0.0.1",   "169.253.255.255", "172.15.255.255", "172.32.0.0",   "192.0.1.1",
-        "192.167.255.255", "192.169.0.0", "198.17.255.255", "198.20.0.0",     "223.255.255.255", "93.184.216.34",
-        "2606:4700::1111", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
-        "fbff::1",     "fe7f::1",
+        "1.1.1.1",        "8.8.8.8",          "9.255.255.255",   "11.0.0.0",        "100.63.255.255",
+        "100.128.0.0",    "126.255.255.255",  "128.0.0.1",       "169.253.255.255", "172.15.255.255",
+        "172.32.0.0",     "192.0.1.1",        "192.167.255.255", "192.169.0.0",     "198.17.255.255",
+        "198.20.0.0",     "223.255.255.255",  "93.184.216.34",   "2606:4700::1111", "2001:4860:4860::8888",
+        "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1", "fbff::1",         "fe7f::1",
     };
     for (size_t i = 0; i < ARRAY_LEN(allowed); i++) {
         const char *why = refusal(allowed[i]);

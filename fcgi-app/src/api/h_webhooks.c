@@ -91,17 +91,17 @@ void h_webhook_deliveries(struct ctx *c)
     int n = PQntuples(res);
     json_t *items = json_array();
     for (int i = 0; i < n; i++) {
-        json_t *status = PQgetisnull(res, i, 7) ? json_null()
-                                                 : json_integer(strtoll(PQgetvalue(res, i, 7), NULL, 10));
+        json_t *status =
+            PQgetisnull(res, i, 7) ? json_null() : json_integer(strtoll(PQgetvalue(res, i, 7), NULL, 10));
         bool pending = strcmp(PQgetvalue(res, i, 2), "pending") == 0;
         json_array_append_new(
-            items, json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
-                             "type", PQgetvalue(res, i, 1), "state", PQgetvalue(res, i, 2), "attempts",
-                             (json_int_t)strtoll(PQgetvalue(res, i, 3), NULL, 10), "createdAt",
-                             PQgetvalue(res, i, 4), "nextAttemptAt",
-                             pending ? str_or_null(res, i, 5) : json_null(), "lastAttemptAt",
-                             str_or_null(res, i, 6), "lastStatus", status, "lastError", str_or_null(res, i, 8),
-                             "deliveredAt", str_or_null(res, i, 9)));
+            items,
+            json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
+                      "type", PQgetvalue(res, i, 1), "state", PQgetvalue(res, i, 2), "attempts",
+                      (json_int_t)strtoll(PQgetvalue(res, i, 3), NULL, 10), "createdAt",
+                      PQgetvalue(res, i, 4), "nextAttemptAt", pending ? str_or_null(res, i, 5) : json_null(),
+                      "lastAttemptAt", str_or_null(res, i, 6), "lastStatus", status, "lastError",
+                      str_or_null(res, i, 8), "deliveredAt", str_or_null(res, i, 9)));
     }
     json_t *next = json_null();
     if (n == (int)limit && n > 0) {
@@ -110,8 +110,8 @@ void h_webhook_deliveries(struct ctx *c)
         next = json_string(buf);
     }
     http_reply_json(c->resp, 200,
-                    json_pack("{s:b, s:o, s:I, s:o}", "ok", 1, "deliveries", items, "limit", (json_int_t)limit,
-                              "nextCursor", next));
+                    json_pack("{s:b, s:o, s:I, s:o}", "ok", 1, "deliveries", items, "limit",
+                              (json_int_t)limit, "nextCursor", next));
 out:
     issues_free(&is);
     PQclear(res);

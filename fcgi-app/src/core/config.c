@@ -476,8 +476,9 @@ int config_webhook_url_check(const char *url, char *host, size_t hostcap, const 
 int config_webhook_secret(const char *v, unsigned char *key, size_t *keylen, const char **why)
 {
     static const char prefix[] = "whsec_";
-    *why = "must be whsec_ followed by the base64 of at least " STR_OF(WEBHOOK_SECRET_MIN_BYTES)
-           " and at most " STR_OF(WEBHOOK_SECRET_MAX_BYTES) " random bytes (Standard Webhooks)";
+    *why = "must be whsec_ followed by the base64 of at least " STR_OF(
+        WEBHOOK_SECRET_MIN_BYTES) " and at most " STR_OF(WEBHOOK_SECRET_MAX_BYTES) " random bytes (Standard "
+                                                                                   "Webhooks)";
     *keylen = 0;
     if (strncmp(v, prefix, sizeof(prefix) - 1) != 0)
         return -1;
@@ -486,7 +487,7 @@ int config_webhook_secret(const char *v, unsigned char *key, size_t *keylen, con
     const char *end = NULL;
     /* padded as the convention writes it, or without the padding */
     int variant = n > 0 && b64[n - 1] == '=' ? sodium_base64_VARIANT_ORIGINAL
-                                              : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+                                             : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
     if (sodium_base642bin(key, WEBHOOK_SECRET_MAX_BYTES, b64, n, NULL, &got, &end, variant) != 0 ||
         end != b64 + n || got < WEBHOOK_SECRET_MIN_BYTES) {
         sodium_memzero(key, WEBHOOK_SECRET_MAX_BYTES);
@@ -521,15 +522,15 @@ static void load_webhook(struct loader *l, struct config *c)
         (int)env_long(l, "WEBHOOK_RETRY_HOURS", WEBHOOK_RETRY_HOURS_DEFAULT, 1, WEBHOOK_RETRY_HOURS_MAX);
     c->webhook_retry_base_s = (int)env_long(l, "WEBHOOK_RETRY_BASE_SECONDS", WEBHOOK_RETRY_BASE_S_DEFAULT, 1,
                                             WEBHOOK_RETRY_BASE_S_MAX);
-    c->webhook_poll_s = (int)env_long(l, "WEBHOOK_POLL_SECONDS", WEBHOOK_POLL_S_DEFAULT, 1, WEBHOOK_POLL_S_MAX);
+    c->webhook_poll_s =
+        (int)env_long(l, "WEBHOOK_POLL_SECONDS", WEBHOOK_POLL_S_DEFAULT, 1, WEBHOOK_POLL_S_MAX);
     c->webhook_purge_days =
         (int)env_long(l, "WEBHOOK_PURGE_DAYS", WEBHOOK_PURGE_DAYS_DEFAULT, 1, WEBHOOK_PURGE_DAYS_MAX);
     /* what each capture transaction tells migrations/0014's trigger */
     static const char *const opts[2][2] = {{"on", "on,payload"}, {"on,email", "on,email,payload"}};
-    c->webhook_tx_setting =
-        c->webhook_url && c->webhook_key_len
-            ? opts[c->webhook_include_email ? 1 : 0][c->webhook_include_payload ? 1 : 0]
-            : "";
+    c->webhook_tx_setting = c->webhook_url && c->webhook_key_len
+                                ? opts[c->webhook_include_email ? 1 : 0][c->webhook_include_payload ? 1 : 0]
+                                : "";
 }
 
 int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
@@ -768,8 +769,9 @@ void config_print(const struct config *c, int fd)
     /* the host only: a path or query may hold the receiver's own token */
     if (!c->webhook_url || config_webhook_url_check(c->webhook_url, host, sizeof(host), &why) != 0)
         host[0] = '\0';
-    dprintf(fd, "WEBHOOK_URL=%s%s%s\nWEBHOOK_SECRET=%s\n", c->webhook_url ? "<set, host " : "<unset: no webhook>",
-            host, c->webhook_url ? ", the rest redacted>" : "", c->webhook_key_len ? "<set, redacted>" : "");
+    dprintf(fd, "WEBHOOK_URL=%s%s%s\nWEBHOOK_SECRET=%s\n",
+            c->webhook_url ? "<set, host " : "<unset: no webhook>", host,
+            c->webhook_url ? ", the rest redacted>" : "", c->webhook_key_len ? "<set, redacted>" : "");
     dprintf(fd,
             "WEBHOOK_INCLUDE_EMAIL=%s\nWEBHOOK_INCLUDE_PAYLOAD=%s\nWEBHOOK_ALLOW_PRIVATE_TARGETS=%s\n"
             "WEBHOOK_TIMEOUT_MS=%d\nWEBHOOK_RETRY_HOURS=%d\nWEBHOOK_RETRY_BASE_SECONDS=%d\n"

@@ -107,14 +107,14 @@ struct config {
     const char *webhook_url;
     unsigned char webhook_key[WEBHOOK_SECRET_MAX_BYTES];
     size_t webhook_key_len;
-    bool webhook_include_email;        /* WEBHOOK_INCLUDE_EMAIL (default true) */
-    bool webhook_include_payload;      /* WEBHOOK_INCLUDE_PAYLOAD (default false) */
-    bool webhook_allow_private;        /* WEBHOOK_ALLOW_PRIVATE_TARGETS (default false) */
-    int webhook_timeout_ms;            /* WEBHOOK_TIMEOUT_MS: one delivery attempt, connect included */
-    int webhook_retry_hours;           /* WEBHOOK_RETRY_HOURS: retried until created_at + this */
-    int webhook_retry_base_s;          /* WEBHOOK_RETRY_BASE_SECONDS: the first backoff, doubled after */
-    int webhook_poll_s;                /* WEBHOOK_POLL_SECONDS: the scheduler looks for due rows this often */
-    int webhook_purge_days;            /* WEBHOOK_PURGE_DAYS: delivered and failed rows kept this long */
+    bool webhook_include_email;   /* WEBHOOK_INCLUDE_EMAIL (default true) */
+    bool webhook_include_payload; /* WEBHOOK_INCLUDE_PAYLOAD (default false) */
+    bool webhook_allow_private;   /* WEBHOOK_ALLOW_PRIVATE_TARGETS (default false) */
+    int webhook_timeout_ms;       /* WEBHOOK_TIMEOUT_MS: one delivery attempt, connect included */
+    int webhook_retry_hours;      /* WEBHOOK_RETRY_HOURS: retried until created_at + this */
+    int webhook_retry_base_s;     /* WEBHOOK_RETRY_BASE_SECONDS: the first backoff, doubled after */
+    int webhook_poll_s;           /* WEBHOOK_POLL_SECONDS: the scheduler looks for due rows this often */
+    int webhook_purge_days;       /* WEBHOOK_PURGE_DAYS: delivered and failed rows kept this long */
     /* what the capture transaction sends as actx.webhook: "" (off), else "on" and ",email" and/or
      * ",payload" (migrations/0014) */
     const char *webhook_tx_setting;

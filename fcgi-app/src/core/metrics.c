@@ -411,7 +411,8 @@ void metrics_render(struct buf *out, const char *const *route_labels, size_t n,
         const char *names[] = {"pending", "delivered", "failed"};
         long v[] = {g->webhook_pending, g->webhook_delivered, g->webhook_failed};
         for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-            int k = snprintf(line, sizeof(line), "backend_webhook_outbox_rows{state=\"%s\"} %ld\n", names[i], v[i]);
+            int k = snprintf(line, sizeof(line), "backend_webhook_outbox_rows{state=\"%s\"} %ld\n", names[i],
+                             v[i]);
             buf_put(out, line, (size_t)k);
         }
         header(out, "backend_webhook_oldest_pending_seconds", "gauge",

@@ -149,7 +149,8 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     const struct job jobs[] = {
-        {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run, MJ_ROLLUPS, false},
+        {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run, MJ_ROLLUPS,
+         false},
         {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge, MJ_RETENTION, false},
         {"salts", "7163019482257351204", SALT_JOB_INTERVAL_S, salts_run, MJ_SALTS, false},
         {"refresh", "7163019482257351205", (long)cfg->rollup_refresh_minutes * 60, rollups_refresh,
@@ -157,8 +158,8 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
         /* the webhook outbox (issue 16 item 6): every WEBHOOK_POLL_SECONDS with a WEBHOOK_URL, else
          * only the daily purge of old rows; a pass is bounded (WEBHOOK_PASS_BUDGET_MS) so the jobs
          * after it never wait long */
-        {"webhook", "7163019482257351206", cfg->webhook_url ? (long)cfg->webhook_poll_s : RETENTION_INTERVAL_S,
-         webhook_run, MJ_WEBHOOK, true},
+        {"webhook", "7163019482257351206",
+         cfg->webhook_url ? (long)cfg->webhook_poll_s : RETENTION_INTERVAL_S, webhook_run, MJ_WEBHOOK, true},
     };
     rollups_report_to_log(true); /* the jobs' summaries are log lines like ours */
     log_info("scheduler started: rollups every %d min, retention purge daily, salts every %d min, "

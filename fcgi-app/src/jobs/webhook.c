@@ -32,8 +32,8 @@
 #include "store/pgjob.h"
 #include "store/sql.h"
 
-int webhook_sign(const unsigned char *key, size_t keylen, const char *id, const char *timestamp, const char *body,
-                 size_t body_len, char *out, size_t cap)
+int webhook_sign(const unsigned char *key, size_t keylen, const char *id, const char *timestamp,
+                 const char *body, size_t body_len, char *out, size_t cap)
 {
     if (cap < WEBHOOK_SIGNATURE_LEN + 1)
         return -1;
@@ -173,7 +173,7 @@ void webhook_url_for_log(const char *url, char *out, size_t cap)
 /* The checked addresses of WEBHOOK_URL's host for one pass. */
 #define WEBHOOK_ADDRESSES_MAX 16
 struct target {
-    bool ready;                 /* resolved and every address allowed */
+    bool ready;                      /* resolved and every address allowed */
     char err[WEBHOOK_ERROR_MAX + 1]; /* why not (last_error), when !ready */
     struct sockaddr_storage addr[WEBHOOK_ADDRESSES_MAX];
     size_t naddr;
@@ -194,8 +194,9 @@ static bool same_address(const struct sockaddr *a, const struct sockaddr_storage
 
 static void address_text(const struct sockaddr *sa, char *out, size_t cap)
 {
-    const void *p = sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
-                                             : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    const void *p = sa->sa_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
     if (!inet_ntop(sa->sa_family, p, out, (socklen_t)cap))
         (void)snprintf(out, cap, "?");
 }
@@ -389,10 +390,11 @@ static const char *record(const struct config *cfg, PGconn *c, const char *id, i
     PGresult *r = NULL;
     (void)snprintf(st, sizeof(st), "%ld", status);
     double jitter = (double)randombytes_uniform(1000001) / 1e6;
-    (void)snprintf(delay, sizeof(delay), "%.3f", webhook_backoff_s(attempts, cfg->webhook_retry_base_s, jitter));
+    (void)snprintf(delay, sizeof(delay), "%.3f",
+                   webhook_backoff_s(attempts, cfg->webhook_retry_base_s, jitter));
     (void)snprintf(window, sizeof(window), "%ld", (long)cfg->webhook_retry_hours * 3600L);
-    const char *params[] = {id, status ? st : NULL, delivered ? NULL : why, delivered ? "true" : "false", delay,
-                            window};
+    const char *params[] = {
+        id, status ? st : NULL, delivered ? NULL : why, delivered ? "true" : "false", delay, window};
     if (pgjob_exec(c, SQL_WEBHOOK_RESULT, 6, params, &r, "record", err, errlen) != 0)
         return NULL;
     (void)snprintf(state, cap, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
@@ -475,7 +477,8 @@ int webhook_run(const struct config *cfg, PGconn *c)
             long status = 0;
             bool ok = false;
             if (t.ready)
-                ok = send_one(cfg, h, &t, id, body, (size_t)PQgetlength(rows, i, 1), &status, why, sizeof(why));
+                ok = send_one(cfg, h, &t, id, body, (size_t)PQgetlength(rows, i, 1), &status, why,
+                              sizeof(why));
             else
                 (void)snprintf(why, sizeof(why), "%s", t.err);
             sent++;
@@ -488,7 +491,8 @@ int webhook_run(const struct config *cfg, PGconn *c)
                 delivered++;
             } else if (strcmp(state, "failed") == 0) {
                 failed++;
-                log_error("webhook: %s failed for good after %d attempt(s): %s (%s)", id, attempts, why, where);
+                log_error("webhook: %s failed for good after %d attempt(s): %s (%s)", id, attempts, why,
+                          where);
             } else {
                 retry++;
                 log_warn("webhook: %s attempt %d: %s (%s); retried later", id, attempts, why, where);
@@ -503,7 +507,7 @@ int webhook_run(const struct config *cfg, PGconn *c)
     if (prepared)
         curl_slist_free_all(t.resolve);
     if (sent > 0)
-        log_info("webhook: %d sent to %s: %d delivered, %d to retry, %d failed", sent, where, delivered, retry,
-                 failed);
+        log_info("webhook: %d sent to %s: %d delivered, %d to retry, %d failed", sent, where, delivered,
+                 retry, failed);
     return rc;
 }

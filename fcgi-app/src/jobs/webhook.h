@@ -22,8 +22,8 @@ int webhook_run(const struct config *cfg, PGconn *c);
 /* "v1," + base64 of HMAC-SHA256(key, id "." timestamp "." body) into out (NUL-terminated), the
  * webhook-signature header's value. Returns 0, or -1 when cap is too small. */
 #define WEBHOOK_SIGNATURE_LEN (3 + 44) /* "v1," and the base64 of 32 bytes */
-int webhook_sign(const unsigned char *key, size_t keylen, const char *id, const char *timestamp, const char *body,
-                 size_t body_len, char *out, size_t cap);
+int webhook_sign(const unsigned char *key, size_t keylen, const char *id, const char *timestamp,
+                 const char *body, size_t body_len, char *out, size_t cap);
 
 /* Why the address may not be a webhook target (a static string such as "loopback"), or NULL for a
  * public one: unspecified, loopback, private (RFC 1918), CGNAT (100.64/10), link-local, unique-local

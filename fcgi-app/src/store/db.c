@@ -514,7 +514,8 @@ static PGresult *stream_send(enum stmt_id id, const char *const *values, bool *s
         if (!PQenterPipelineMode(g_conn))
             return NULL;
         g_stream_pipeline = true;
-        if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, SQL_SETTINGS_NPARAMS, NULL, g_settings, NULL, NULL, 0) ||
+        if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, SQL_SETTINGS_NPARAMS, NULL, g_settings, NULL, NULL,
+                               0) ||
             !PQsendQueryParams(g_conn, sql_text(id), s->nparams, NULL, values, NULL, NULL, 0) ||
             !PQpipelineSync(g_conn))
             return NULL;
