@@ -493,6 +493,9 @@ int webhook_run(const struct config *cfg, PGconn *c)
                 failed++;
                 log_error("webhook: %s failed for good after %d attempt(s): %s (%s)", id, attempts, why,
                           where);
+            } else if (!state[0]) {
+                /* erased with its lead while it was being sent: nothing left to retry */
+                log_info("webhook: %s is gone (its lead was erased)", id);
             } else {
                 retry++;
                 log_warn("webhook: %s attempt %d: %s (%s); retried later", id, attempts, why, where);
