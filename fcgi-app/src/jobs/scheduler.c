@@ -155,16 +155,21 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
         {"salts", "7163019482257351204", SALT_JOB_INTERVAL_S, salts_run, MJ_SALTS, false},
         {"refresh", "7163019482257351205", (long)cfg->rollup_refresh_minutes * 60, rollups_refresh,
          MJ_REFRESH, false},
-        /* the webhook outbox (issue 16 item 6): every WEBHOOK_POLL_SECONDS with a WEBHOOK_URL, else
-         * only the daily purge of old rows; a pass is bounded (WEBHOOK_PASS_BUDGET_MS) so the jobs
-         * after it never wait long */
-        {"webhook", "7163019482257351206",
-         cfg->webhook_url ? (long)cfg->webhook_poll_s : RETENTION_INTERVAL_S, webhook_run, MJ_WEBHOOK, true},
+        /* the webhook outbox (issue 16 item 6), every WEBHOOK_POLL_SECONDS, only with a WEBHOOK_URL
+         * (the last entry: left out without one); a pass is bounded (WEBHOOK_PASS_BUDGET_MS) so the
+         * jobs never wait long for it */
+        {"webhook", "7163019482257351206", (long)cfg->webhook_poll_s, webhook_run, MJ_WEBHOOK, true},
     };
+    size_t njobs = ARRAY_LEN(jobs) - (cfg->webhook_url ? 0 : 1);
     rollups_report_to_log(true); /* the jobs' summaries are log lines like ours */
     log_info("scheduler started: rollups every %d min, retention purge daily, salts every %d min, "
              "today's rollups refreshed every %d min",
              cfg->rollup_interval_minutes, SALT_JOB_INTERVAL_S / 60, cfg->rollup_refresh_minutes);
+    if (cfg->webhook_url) {
+        char where[WEBHOOK_URL_MAX + 16];
+        webhook_url_for_log(cfg->webhook_url, where, sizeof(where));
+        log_info("webhook: new leads delivered to %s, looked for every %d s", where, cfg->webhook_poll_s);
+    }
     PGconn *c = NULL;
     while (!g_stop) {
         if (!c) {
@@ -176,7 +181,7 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
                 continue;
             }
         }
-        for (size_t i = 0; i < ARRAY_LEN(jobs) && !g_stop; i++) {
+        for (size_t i = 0; i < njobs && !g_stop; i++) {
             if (run_job(cfg, c, &jobs[i]) != 0 && PQstatus(c) != CONNECTION_OK) {
                 PQfinish(c);
                 c = NULL;

@@ -424,7 +424,7 @@ int webhook_run(const struct config *cfg, PGconn *c)
     static bool curl_ready;
     if (purge(cfg, c) != 0)
         return -1;
-    if (!cfg->webhook_url || !cfg->webhook_key_len)
+    if (!cfg->webhook_url || !cfg->webhook_key_len) /* config_load makes this impossible */
         return 0;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -13,10 +13,10 @@
 
 #include "core/config.h"
 
-/* One pass on an open job connection: delivered and failed rows older than WEBHOOK_PURGE_DAYS
- * deleted, then (with a WEBHOOK_URL) due rows claimed and sent until none is due, WEBHOOK_BATCH_MAX
- * were sent or WEBHOOK_PASS_BUDGET_MS has passed. A refused or failing receiver is not a failure
- * of the job (the rows are retried); the database is. Returns 0, or -1 after logging why. */
+/* One pass on an open job connection (the scheduler runs it only with a WEBHOOK_URL): delivered and
+ * failed rows older than WEBHOOK_PURGE_DAYS deleted, then due rows claimed and sent until none is due,
+ * WEBHOOK_BATCH_MAX were sent or WEBHOOK_PASS_BUDGET_MS has passed. A refused or failing receiver is not a
+ * failure of the job (the rows are retried); the database is. Returns 0, or -1 after logging why. */
 int webhook_run(const struct config *cfg, PGconn *c);
 
 /* "v1," + base64 of HMAC-SHA256(key, id "." timestamp "." body) into out (NUL-terminated), the
