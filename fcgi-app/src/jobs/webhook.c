@@ -355,8 +355,9 @@ static bool send_one(const struct config *cfg, CURL *h, struct target *t, const 
         (void)snprintf(err, errcap, "HTTP %ld from the receiver", *status);
     else if (t->pin_refused)
         (void)snprintf(err, errcap, "target refused: the connection went to an address that was not checked");
-    else
-        (void)snprintf(err, errcap, "%s%s%s", curl_easy_strerror(rc), cerr[0] ? ": " : "", cerr);
+    else if (snprintf(err, errcap, "%s%s%s", curl_easy_strerror(rc), cerr[0] ? ": " : "", cerr) >=
+             (int)errcap)
+        log_debug("webhook: a transport error cut to %zu bytes", errcap - 1); /* last_error's size */
     if (!answered)
         *status = 0;
     return false;
