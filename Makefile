@@ -12,7 +12,7 @@ BIN       := $(BUILD_DIR)/backend
 # Compiler and linker flags of the libraries come from pkg-config only, computed once on first use
 # (not at parse time, so `make deps` works on a machine without them). $(BUILD_DIR)/.build-deps
 # fails loudly when a library is missing, before anything is compiled.
-PKGS       := libpq jansson libsodium
+PKGS       := libpq jansson libsodium libcurl
 PKG_CFLAGS  = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
 PKG_LIBS    = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 # libfcgi ships no pkg-config file on Debian (libfcgi-dev): its flags are named here, and
@@ -125,6 +125,7 @@ test_ratelimit_LAYERS := http core
 test_sql_LAYERS      := store core
 test_router_LAYERS   := api jobs http domain store core
 test_app_LAYERS      := api jobs http domain store core
+test_webhook_LAYERS  := jobs store domain core
 
 # The SQL function lists of core/sqlfn.h as JSON, for tests/integration/test_sqlfn.py (pg_proc).
 SQLFN_DUMP := $(BUILD_DIR)/tests/sqlfn-dump

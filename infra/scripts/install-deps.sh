@@ -7,6 +7,7 @@ set -euo pipefail
 
 packages=(
     build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjansson-dev libsodium-dev
+    libcurl4-openssl-dev # jobs/webhook.c: the webhook deliveries (issue 16 item 6)
     lighttpd lighttpd-modules-lua postgresql-15 postgresql-client-15 curl wrk python3
     python3-jsonschema # tests/integration/test_zz_openapi.py validates responses against the OpenAPI document
     pgbouncer # tests/integration/test_pgbouncer.py and make bench: the pooler Fly Managed Postgres puts in front

@@ -35,7 +35,7 @@ cc=${FUZZ_CC:-clang}
 build=fcgi-app/build-fuzz
 fuzz_dir=tests/fuzz
 harnesses=(fuzz_body fuzz_request fuzz_parsers)
-pkgs=(libpq jansson libsodium) # flags from pkg-config only, as in the Makefile
+pkgs=(libpq jansson libsodium libcurl) # flags from pkg-config only, as in the Makefile
 pkg-config --print-errors --exists "${pkgs[@]}" || exit 2
 read -r -a pkg_cflags <<<"$(pkg-config --cflags "${pkgs[@]}")"
 read -r -a pkg_libs <<<"$(pkg-config --libs "${pkgs[@]}")"

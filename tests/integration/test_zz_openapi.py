@@ -481,6 +481,11 @@ def own_responses(s):
         s.request("HEAD", "/v1/metrics/export.csv?from=2026-01-01&to=2026-01-31&dimension=page", headers=key),
         s.request("GET", "/v1/metrics/export.csv?from=2026-01-01&to=2026-01-31&dimension=nope", headers=key),
         s.request("GET", "/v1/metrics/export.csv?from=2026-01-01&to=2026-01-31&dimension=daily"),
+        # the webhook deliveries (issue 16 item 6)
+        s.request("GET", "/v1/webhooks/deliveries?limit=5", headers=key),
+        s.request("HEAD", "/v1/webhooks/deliveries", headers=key),
+        s.request("GET", "/v1/webhooks/deliveries?state=sent", headers=key),
+        s.request("GET", "/v1/webhooks/deliveries"),
     ]
     # the unsubscribe class is limited to 3 a minute on this stack: the 4th is a real 429
     for _ in range(4):

@@ -20,7 +20,13 @@ static const char *const LABELS[] = {"/v1/events", "other", "/metrics"};
 static char *render(void)
 {
     struct buf b = BUF_INIT;
-    struct metrics_gauges g = {true, 3};
+    struct metrics_gauges g = {.rollup_lag_known = true,
+                               .rollup_lag_days = 3,
+                               .webhook_known = true,
+                               .webhook_pending = 4,
+                               .webhook_delivered = 17,
+                               .webhook_failed = 1,
+                               .webhook_oldest_pending_s = 62};
     metrics_render(&b, LABELS, ARRAY_LEN(LABELS), &g);
     return b.p; /* the caller frees */
 }
@@ -84,6 +90,13 @@ static void test_counts_from_another_process(void)
     CHECK(has_line(t, "backend_db_reconnects_total 1"));
     CHECK(has_line(t, "backend_db_errors_total{kind=\"unavailable\"} 1"));
     CHECK(has_line(t, "backend_rollup_lag_days 3"));
+    /* the webhook outbox's gauges (issue 16 item 6) and the webhook job's counters */
+    CHECK(has_line(t, "backend_webhook_outbox_rows{state=\"pending\"} 4"));
+    CHECK(has_line(t, "backend_webhook_outbox_rows{state=\"delivered\"} 17"));
+    CHECK(has_line(t, "backend_webhook_outbox_rows{state=\"failed\"} 1"));
+    CHECK(has_line(t, "backend_webhook_oldest_pending_seconds 62"));
+    CHECK(has_line(t, "# TYPE backend_webhook_outbox_rows gauge"));
+    CHECK(has_line(t, "backend_scheduler_jobs_total{job=\"webhook\",outcome=\"ok\"} 0"));
     CHECK(has_line(t, "backend_scheduler_jobs_total{job=\"retention\",outcome=\"skipped\"} 1"));
     CHECK(t[strlen(t) - 1] == '\n');
     free(t);

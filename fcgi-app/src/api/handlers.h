@@ -50,6 +50,9 @@ void h_lead_export(struct ctx *c);
 /* h_prometheus.c: GET /metrics on the metrics listener (the Prometheus text exposition). */
 void h_prometheus(struct ctx *c);
 
+/* h_webhooks.c: GET /v1/webhooks/deliveries (issue 16 item 6), the outbox's delivery state. */
+void h_webhook_deliveries(struct ctx *c);
+
 /* rejection.c: one ingest_rejections row for a refused /v1/events or /v1/leads/capture body. */
 void rejection_record(struct ctx *c, const char *reason);
 

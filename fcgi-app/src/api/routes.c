@@ -29,6 +29,8 @@ const struct route ROUTES[] = {
      NULL},
     {"/v1/leads", M_GET, h_lead_list, RL_SUMMARY, ROUTE_ADMIN, NULL},
     {"/v1/leads/export.csv", M_GET, h_lead_export, RL_SUMMARY, ROUTE_ADMIN, NULL},
+    /* the webhook outbox's delivery state (issue 16 item 6) */
+    {"/v1/webhooks/deliveries", M_GET, h_webhook_deliveries, RL_SUMMARY, ROUTE_ADMIN, NULL},
 };
 const size_t ROUTES_LEN = ARRAY_LEN(ROUTES);
 

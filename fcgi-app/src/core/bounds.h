@@ -287,4 +287,48 @@
  * never cut by the statement timeout, and the cursor carries it across pages. */
 #define LEAD_EXPORT_PAGE_ROWS 2000
 
+
+/* The webhook on a new lead (issue 16 item 6, jobs/webhook.c). WEBHOOK_URL: http or https, at most
+ * this long. WEBHOOK_SECRET is Standard Webhooks' "whsec_" + base64 of the key: the key at least
+ * 24 bytes (the convention's minimum), at most a block of SHA-256 (a longer HMAC key is hashed). */
+#define WEBHOOK_URL_MAX 2048
+#define WEBHOOK_SECRET_MIN_BYTES 24
+#define WEBHOOK_SECRET_MAX_BYTES 64
+/* One attempt (connect, send, answer) ends within WEBHOOK_TIMEOUT_MS, default and range. */
+#define WEBHOOK_TIMEOUT_MS_DEFAULT 5000
+#define WEBHOOK_TIMEOUT_MS_MIN 100
+#define WEBHOOK_TIMEOUT_MS_MAX 30000
+/* WEBHOOK_RETRY_HOURS: failed attempts are retried with exponential backoff until the row is this
+ * old (the issue: up to a day), then it is marked failed. */
+#define WEBHOOK_RETRY_HOURS_DEFAULT 24
+#define WEBHOOK_RETRY_HOURS_MAX 168
+/* WEBHOOK_RETRY_BASE_SECONDS: the first retry's delay, doubled with each attempt up to
+ * WEBHOOK_RETRY_MAX_DELAY_S, then a random part of it taken off (jitter, up to half). */
+#define WEBHOOK_RETRY_BASE_S_DEFAULT 30
+#define WEBHOOK_RETRY_BASE_S_MAX 3600
+#define WEBHOOK_RETRY_MAX_DELAY_S 3600
+/* WEBHOOK_POLL_SECONDS: how often the scheduler looks for due rows when a webhook is configured
+ * (its other jobs keep their own intervals). */
+#define WEBHOOK_POLL_S_DEFAULT 5
+#define WEBHOOK_POLL_S_MAX SCHEDULER_TICK_S
+/* Rows one pass claims, and the most time a pass spends sending before it leaves the rest to the
+ * next one, so the rollups behind it in the scheduler's loop never wait long. A claimed row is
+ * leased: should the scheduler die mid-send it is due again after WEBHOOK_LEASE_S. */
+#define WEBHOOK_BATCH_MAX 20
+#define WEBHOOK_PASS_BUDGET_MS 20000
+#define WEBHOOK_LEASE_S 300
+/* The receiver's answer is read up to this many bytes (the rest is discarded: only the status
+ * counts); a body is never longer than what one lead makes. */
+#define WEBHOOK_RESPONSE_MAX 4096
+/* WEBHOOK_PURGE_DAYS: delivered and failed rows are deleted once this old (the outbox holds the
+ * email), at most WEBHOOK_PURGE_BATCH per pass. */
+#define WEBHOOK_PURGE_DAYS_DEFAULT 7
+#define WEBHOOK_PURGE_DAYS_MAX 365
+#define WEBHOOK_PURGE_BATCH 1000
+/* last_error (webhook_outbox.last_error VARCHAR(255)) */
+#define WEBHOOK_ERROR_MAX 255
+/* GET /v1/webhooks/deliveries: page size default and most, and the cursor's length */
+#define WEBHOOK_LIST_LIMIT_DEFAULT 50
+#define WEBHOOK_LIST_LIMIT_MAX 200
+#define WEBHOOK_CURSOR_MAX 128
 #endif

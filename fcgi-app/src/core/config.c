@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "core/xalloc.h"
 
@@ -447,6 +449,90 @@ static void load_unsubscribe(struct loader *l, struct config *c)
     c->public_base_url_len = n;
 }
 
+int config_webhook_url_check(const char *url, char *host, size_t hostcap, const char **why)
+{
+    *why = "must be an http:// or https:// URL of at most " STR_OF(WEBHOOK_URL_MAX) " characters with a host";
+    size_t n = strlen(url);
+    if (n > WEBHOOK_URL_MAX || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f)
+            return -1;
+    }
+    /* libcurl's own parser: the host the job connects to is the one checked here and there */
+    CURLU *u = curl_url();
+    char *h = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK && h && *h && strlen(h) < hostcap) {
+        memcpy(host, h, strlen(h) + 1);
+        rc = 0;
+    }
+    curl_free(h);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int config_webhook_secret(const char *v, unsigned char *key, size_t *keylen, const char **why)
+{
+    static const char prefix[] = "whsec_";
+    *why = "must be whsec_ followed by the base64 of at least " STR_OF(
+        WEBHOOK_SECRET_MIN_BYTES) " and at most " STR_OF(WEBHOOK_SECRET_MAX_BYTES) " random bytes (Standard "
+                                                                                   "Webhooks)";
+    *keylen = 0;
+    if (strncmp(v, prefix, sizeof(prefix) - 1) != 0)
+        return -1;
+    const char *b64 = v + sizeof(prefix) - 1;
+    size_t n = strlen(b64), got = 0;
+    const char *end = NULL;
+    /* padded as the convention writes it, or without the padding */
+    int variant = n > 0 && b64[n - 1] == '=' ? sodium_base64_VARIANT_ORIGINAL
+                                             : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+    if (sodium_base642bin(key, WEBHOOK_SECRET_MAX_BYTES, b64, n, NULL, &got, &end, variant) != 0 ||
+        end != b64 + n || got < WEBHOOK_SECRET_MIN_BYTES) {
+        sodium_memzero(key, WEBHOOK_SECRET_MAX_BYTES);
+        return -1;
+    }
+    *keylen = got;
+    return 0;
+}
+
+/* The webhook on a new lead (issue 16 item 6). The secret is never echoed, not even cut. */
+static void load_webhook(struct loader *l, struct config *c)
+{
+    const char *why = NULL;
+    char host[WEBHOOK_URL_MAX + 1];
+    c->webhook_url = env_str(l, "WEBHOOK_URL");
+    if (c->webhook_url && config_webhook_url_check(c->webhook_url, host, sizeof(host), &why) != 0) {
+        fail(l, "WEBHOOK_URL", "%s", why);
+        c->webhook_url = NULL;
+    }
+    const char *secret = env_str(l, "WEBHOOK_SECRET");
+    if (secret && config_webhook_secret(secret, c->webhook_key, &c->webhook_key_len, &why) != 0)
+        fail(l, "WEBHOOK_SECRET", "%s", why);
+    else if (c->webhook_url && !secret)
+        fail(l, "WEBHOOK_SECRET", "is required when WEBHOOK_URL is set (whsec_ + base64 of %d+ random bytes)",
+             WEBHOOK_SECRET_MIN_BYTES);
+    c->webhook_include_email = env_bool(l, "WEBHOOK_INCLUDE_EMAIL", true);
+    c->webhook_include_payload = env_bool(l, "WEBHOOK_INCLUDE_PAYLOAD", false);
+    c->webhook_allow_private = env_bool(l, "WEBHOOK_ALLOW_PRIVATE_TARGETS", false);
+    c->webhook_timeout_ms = (int)env_long(l, "WEBHOOK_TIMEOUT_MS", WEBHOOK_TIMEOUT_MS_DEFAULT,
+                                          WEBHOOK_TIMEOUT_MS_MIN, WEBHOOK_TIMEOUT_MS_MAX);
+    c->webhook_retry_hours =
+        (int)env_long(l, "WEBHOOK_RETRY_HOURS", WEBHOOK_RETRY_HOURS_DEFAULT, 1, WEBHOOK_RETRY_HOURS_MAX);
+    c->webhook_retry_base_s = (int)env_long(l, "WEBHOOK_RETRY_BASE_SECONDS", WEBHOOK_RETRY_BASE_S_DEFAULT, 1,
+                                            WEBHOOK_RETRY_BASE_S_MAX);
+    c->webhook_poll_s =
+        (int)env_long(l, "WEBHOOK_POLL_SECONDS", WEBHOOK_POLL_S_DEFAULT, 1, WEBHOOK_POLL_S_MAX);
+    c->webhook_purge_days =
+        (int)env_long(l, "WEBHOOK_PURGE_DAYS", WEBHOOK_PURGE_DAYS_DEFAULT, 1, WEBHOOK_PURGE_DAYS_MAX);
+    /* what each capture transaction tells migrations/0014's trigger */
+    static const char *const opts[2][2] = {{"on", "on,payload"}, {"on,email", "on,email,payload"}};
+    c->webhook_tx_setting = c->webhook_url && c->webhook_key_len
+                                ? opts[c->webhook_include_email ? 1 : 0][c->webhook_include_payload ? 1 : 0]
+                                : "";
+}
+
 int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     struct loader l = {get, ctx, err, errlen, 0};
@@ -620,6 +706,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
             fail(&l, "BIND_ADDRESS", "must be an IPv4 or IPv6 address (0.0.0.0, 127.0.0.1, ::)");
     }
     load_metrics_listener(&l, c);
+    load_webhook(&l, c);
     c->app_home = env_str(&l, "APP_HOME");
     if (!c->app_home)
         c->app_home = ".";
@@ -633,6 +720,7 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
 
 void config_free(struct config *c)
 {
+    sodium_memzero(c->webhook_key, sizeof(c->webhook_key));
     for (size_t i = 0; i < c->cors_origin_count; i++)
         free(c->cors_origins[i]);
     c->cors_origin_count = 0;
@@ -696,6 +784,21 @@ void config_print(const struct config *c, int fd)
             c->app_home);
     dprintf(fd, "CONSENT_IMPLIED_INQUIRY_DAYS=%d\nCONSENT_IMPLIED_CUSTOMER_DAYS=%d\n",
             c->consent_implied_inquiry_days, c->consent_implied_customer_days);
+    char host[WEBHOOK_URL_MAX + 1];
+    const char *why = NULL;
+    /* the host only: a path or query may hold the receiver's own token */
+    if (!c->webhook_url || config_webhook_url_check(c->webhook_url, host, sizeof(host), &why) != 0)
+        host[0] = '\0';
+    dprintf(fd, "WEBHOOK_URL=%s%s%s\nWEBHOOK_SECRET=%s\n",
+            c->webhook_url ? "<set, host " : "<unset: no webhook>", host,
+            c->webhook_url ? ", the rest redacted>" : "", c->webhook_key_len ? "<set, redacted>" : "");
+    dprintf(fd,
+            "WEBHOOK_INCLUDE_EMAIL=%s\nWEBHOOK_INCLUDE_PAYLOAD=%s\nWEBHOOK_ALLOW_PRIVATE_TARGETS=%s\n"
+            "WEBHOOK_TIMEOUT_MS=%d\nWEBHOOK_RETRY_HOURS=%d\nWEBHOOK_RETRY_BASE_SECONDS=%d\n"
+            "WEBHOOK_POLL_SECONDS=%d\nWEBHOOK_PURGE_DAYS=%d\n",
+            c->webhook_include_email ? "true" : "false", c->webhook_include_payload ? "true" : "false",
+            c->webhook_allow_private ? "true" : "false", c->webhook_timeout_ms, c->webhook_retry_hours,
+            c->webhook_retry_base_s, c->webhook_poll_s, c->webhook_purge_days);
     dprintf(fd, "PATH_QUERY_ALLOWLIST=");
     for (size_t i = 0; i < c->path_query_key_count; i++)
         dprintf(fd, "%s%s", i ? "," : "", c->path_query_keys[i]);

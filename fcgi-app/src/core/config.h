@@ -109,6 +109,23 @@ struct config {
      * and after a purchase (CONSENT_IMPLIED_CUSTOMER_DAYS, consent method existing_customer). */
     int consent_implied_inquiry_days;
     int consent_implied_customer_days;
+    /* The webhook on a new lead (issue 16 item 6, jobs/webhook.c). webhook_url NULL: off (no outbox
+     * row is written, the job delivers nothing). The key is WEBHOOK_SECRET's base64 part decoded
+     * (a secret: never printed). */
+    const char *webhook_url;
+    unsigned char webhook_key[WEBHOOK_SECRET_MAX_BYTES];
+    size_t webhook_key_len;
+    bool webhook_include_email;   /* WEBHOOK_INCLUDE_EMAIL (default true) */
+    bool webhook_include_payload; /* WEBHOOK_INCLUDE_PAYLOAD (default false) */
+    bool webhook_allow_private;   /* WEBHOOK_ALLOW_PRIVATE_TARGETS (default false) */
+    int webhook_timeout_ms;       /* WEBHOOK_TIMEOUT_MS: one delivery attempt, connect included */
+    int webhook_retry_hours;      /* WEBHOOK_RETRY_HOURS: retried until created_at + this */
+    int webhook_retry_base_s;     /* WEBHOOK_RETRY_BASE_SECONDS: the first backoff, doubled after */
+    int webhook_poll_s;           /* WEBHOOK_POLL_SECONDS: the scheduler looks for due rows this often */
+    int webhook_purge_days;       /* WEBHOOK_PURGE_DAYS: delivered and failed rows kept this long */
+    /* what the capture transaction sends as actx.webhook: "" (off), else "on" and ",email" and/or
+     * ",payload" (migrations/0014) */
+    const char *webhook_tx_setting;
 };
 
 /* An accessor for the environment: tests pass their own. Returns a borrowed string or NULL. */
@@ -136,6 +153,15 @@ int config_format_trusted_net(const struct trusted_net *n, char *buf, size_t cap
  * "..") whose file in tzdir is a TZif file; else -1 with the reason (a static string) in *why.
  * Exposed for tests. */
 int config_check_time_zone(const char *name, const char *tzdir, const char **why) ATTR_WUR;
+
+/* WEBHOOK_URL's check: http or https, at most WEBHOOK_URL_MAX, no white space or control
+ * characters, a host as libcurl parses it (copied into host, hostcap bytes at most). 0, or -1 with
+ * the reason (a static string) in *why. */
+int config_webhook_url_check(const char *url, char *host, size_t hostcap, const char **why) ATTR_WUR;
+/* WEBHOOK_SECRET: "whsec_" + base64 (padded or not) of WEBHOOK_SECRET_MIN_BYTES..MAX_BYTES bytes,
+ * decoded into key (WEBHOOK_SECRET_MAX_BYTES bytes) with its length in *keylen. 0, or -1 with the
+ * reason (a static string) in *why. */
+int config_webhook_secret(const char *v, unsigned char *key, size_t *keylen, const char **why) ATTR_WUR;
 
 /* Prints the effective configuration with secrets redacted. */
 void config_print(const struct config *cfg, int fd);

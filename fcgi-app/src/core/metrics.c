@@ -56,7 +56,7 @@ static const char *const RL_NAMES[RL_CLASS_COUNT] = {
     [RL_EVENTS] = "events", [RL_CAPTURE] = "capture", [RL_UNSUBSCRIBE] = "unsubscribe",
     [RL_DELETE] = "delete", [RL_SUMMARY] = "summary", [RL_DEFAULT] = "default",
 };
-static const char *const JOB_NAMES[MJ_COUNT] = {"rollups", "retention", "salts", "refresh"};
+static const char *const JOB_NAMES[MJ_COUNT] = {"rollups", "retention", "salts", "refresh", "webhook"};
 static const char *const OUTCOME_NAMES[MO_COUNT] = {"ok", "failed", "error", "skipped"};
 
 static struct metrics_table *g_t;
@@ -401,6 +401,24 @@ void metrics_render(struct buf *out, const char *const *route_labels, size_t n,
                "Days between today (UTC) and the newest rolled-up day of ROLLUP_DEFAULT_PROPERTY_ID.");
         char line[64];
         int k = snprintf(line, sizeof(line), "backend_rollup_lag_days %ld\n", g->rollup_lag_days);
+        buf_put(out, line, (size_t)k);
+    }
+
+    if (g && g->webhook_known) {
+        header(out, "backend_webhook_outbox_rows", "gauge",
+               "Webhook outbox rows by state (pending: not yet delivered, retried; failed: gave up).");
+        char line[160];
+        const char *names[] = {"pending", "delivered", "failed"};
+        long v[] = {g->webhook_pending, g->webhook_delivered, g->webhook_failed};
+        for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+            int k = snprintf(line, sizeof(line), "backend_webhook_outbox_rows{state=\"%s\"} %ld\n", names[i],
+                             v[i]);
+            buf_put(out, line, (size_t)k);
+        }
+        header(out, "backend_webhook_oldest_pending_seconds", "gauge",
+               "Age of the oldest pending webhook outbox row (0: none pending).");
+        int k = snprintf(line, sizeof(line), "backend_webhook_oldest_pending_seconds %ld\n",
+                         g->webhook_oldest_pending_s);
         buf_put(out, line, (size_t)k);
     }
 

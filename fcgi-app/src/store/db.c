@@ -33,9 +33,10 @@ static int64_t g_deadline_ms;
 /* A statement whose table or function does not exist yet (migrations pending) is prepared
  * later, on first use, instead of failing the whole connection. */
 static bool g_prepared[STMT_COUNT];
-/* SQL_TX_SETTINGS' parameters: schema, statement_timeout, idle_in_transaction_session_timeout */
+/* SQL_TX_SETTINGS' parameters: schema, statement_timeout, idle_in_transaction_session_timeout,
+ * the webhook options (every capture's transaction tells migrations/0014's trigger) */
 static char g_stmt_to[16], g_idle_to[16];
-static const char *g_settings[3];
+static const char *g_settings[SQL_SETTINGS_NPARAMS];
 
 void db_init(const struct config *cfg)
 {
@@ -45,6 +46,7 @@ void db_init(const struct config *cfg)
     g_settings[0] = cfg->database_schema;
     g_settings[1] = g_stmt_to;
     g_settings[2] = g_idle_to;
+    g_settings[3] = cfg->webhook_tx_setting ? cfg->webhook_tx_setting : "";
     g_deadline_ms = clock_mono_ms() + DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS;
 }
 
@@ -235,7 +237,7 @@ static bool setup_session(PGconn *c)
         g_prepared[i] = false;
     if (g_cfg->db_statements != DB_STATEMENTS_PREPARED)
         return true;
-    if (!PQsendQueryParams(c, SQL_SESSION_SETUP, 3, NULL, g_settings, NULL, NULL, 0))
+    if (!PQsendQueryParams(c, SQL_SESSION_SETUP, SQL_SETTINGS_NPARAMS, NULL, g_settings, NULL, NULL, 0))
         return false;
     PGresult *r = finish_send(c, deadline_for(DB_STATEMENT_TIMEOUT_MS));
     bool ok = result_ok(r);
@@ -388,7 +390,7 @@ static PGresult *run_once(enum stmt_id id, const char *const *values, bool *sent
     }
     if (!PQenterPipelineMode(g_conn))
         return NULL;
-    if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, 3, NULL, g_settings, NULL, NULL, 0))
+    if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, SQL_SETTINGS_NPARAMS, NULL, g_settings, NULL, NULL, 0))
         return NULL;
     if (!PQsendQueryParams(g_conn, sql_text(id), s->nparams, NULL, values, NULL, NULL, 0) ||
         !PQpipelineSync(g_conn))
@@ -512,7 +514,8 @@ static PGresult *stream_send(enum stmt_id id, const char *const *values, bool *s
         if (!PQenterPipelineMode(g_conn))
             return NULL;
         g_stream_pipeline = true;
-        if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, 3, NULL, g_settings, NULL, NULL, 0) ||
+        if (!PQsendQueryParams(g_conn, SQL_TX_SETTINGS, SQL_SETTINGS_NPARAMS, NULL, g_settings, NULL, NULL,
+                               0) ||
             !PQsendQueryParams(g_conn, sql_text(id), s->nparams, NULL, values, NULL, NULL, 0) ||
             !PQpipelineSync(g_conn))
             return NULL;

@@ -50,7 +50,8 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
     /* dbname comes first so that the values after it override the same keys in the URL. */
     const char *const keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", NULL};
     const char *const vals[] = {cfg->direct_database_url, timeout_s, "backend-job", "UTF8", NULL};
-    const char *const params[] = {cfg->database_schema, stmt_ms, "0"};
+    /* a job writes no lead: no webhook options ("") */
+    const char *const params[] = {cfg->database_schema, stmt_ms, "0", ""};
 
     /* config_load() has already checked that the URL parses */
     if (errlen)
@@ -71,7 +72,7 @@ PGconn *pgjob_connect(const struct config *cfg, char *err, size_t errlen)
         goto fail;
     }
 
-    r = PQexecParams(c, SQL_SESSION_SETUP, 3, NULL, params, NULL, NULL, 0);
+    r = PQexecParams(c, SQL_SESSION_SETUP, SQL_SETTINGS_NPARAMS, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pgjob_describe_error(err, errlen, "cannot set up the database session", PQerrorMessage(c),
                              cfg->direct_database_url);

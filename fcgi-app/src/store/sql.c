@@ -193,17 +193,42 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
          NULL, 1, true},
     /* The lead list and export (issue 16 item 1, migrations/0012 lead_rows()): read-only */
     [STMT_LEAD_LIST] = {"lead_rows", NULL, &SQLFNS[SQLFN_LEAD_ROWS], LEAD_ROWS_NPARAMS, true},
+    /* The webhook outbox (issue 16 item 6, migrations/0011 and 0014). GET /v1/webhooks/deliveries:
+     * $1 state or NULL for every state, $2 and $3 the cursor (created_at text and id of the last
+     * row of the previous page) or NULL, $4 rows: newest first, never the body (personal data) */
+    [STMT_WEBHOOK_DELIVERIES] =
+        {"webhook_deliveries",
+         "SELECT id, event_type, state, attempts, "
+         "to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+         "to_char(next_attempt_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+         "to_char(last_attempt_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), last_status, last_error, "
+         "to_char(delivered_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+         "FROM webhook_outbox WHERE ($1::text IS NULL OR state = $1::text) "
+         "AND ($2::timestamp IS NULL OR (created_at, id) < ($2::timestamp, $3::text)) "
+         "ORDER BY created_at DESC, id DESC LIMIT $4::integer",
+         NULL, 4, true},
+    /* The metrics' gauge, read at scrape time: rows per state, and the age in seconds of the oldest
+     * pending row (0 when none) */
+    [STMT_WEBHOOK_STATES] = {"webhook_states",
+                             "SELECT count(*) FILTER (WHERE state = 'pending'), "
+                             "count(*) FILTER (WHERE state = 'delivered'), "
+                             "count(*) FILTER (WHERE state = 'failed'), "
+                             "COALESCE(extract(epoch FROM (now() AT TIME ZONE 'UTC') - min(created_at) "
+                             "FILTER (WHERE state = 'pending'))::bigint, 0) FROM webhook_outbox",
+                             NULL, 0, true},
 };
 
 /* quote_ident keeps a mixed-case or unusual schema name intact in search_path, the way Prisma's
  * ?schema= treats it; TimeZone UTC because timestamp(3) columns hold UTC wall time.
  * The settings every statement relies on; IS_LOCAL "false": for the session, "true": for the
- * current transaction only. $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+ * current transaction only. $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms, $4 what
+ * a new lead's webhook carries (actx.webhook, read by migrations/0014's trigger: "" none). */
 #define SQL_SETTINGS(IS_LOCAL)                                                                               \
     "SELECT set_config('TimeZone', 'UTC', " IS_LOCAL "), "                                                   \
     "set_config('search_path', quote_ident($1), " IS_LOCAL "), "                                             \
     "set_config('statement_timeout', $2, " IS_LOCAL "), "                                                    \
-    "set_config('idle_in_transaction_session_timeout', $3, " IS_LOCAL ")"
+    "set_config('idle_in_transaction_session_timeout', $3, " IS_LOCAL "), "                                  \
+    "set_config('actx.webhook', $4, " IS_LOCAL ")"
 
 const char SQL_SESSION_SETUP[] = SQL_SETTINGS("false");
 
@@ -299,6 +324,36 @@ const char SQL_HAS_TIME_ZONE[] = "SELECT 1 FROM pg_timezone_names WHERE name = $
 const char SQL_MIGRATE_PRISMA[] =
     "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, rolled_back_at IS NOT NULL "
     "FROM _prisma_migrations ORDER BY started_at, migration_name";
+
+/* $1 rows at most, $2 lease in seconds: the due pending rows (oldest first; rows another scheduler
+ * holds are skipped), each with one more attempt and leased (next_attempt_at moved past the
+ * lease, so a scheduler that dies mid-send leaves them due again later): id, body as sent (jsonb's
+ * text form, the same bytes on every attempt), attempts */
+const char SQL_WEBHOOK_CLAIM[] =
+    "UPDATE webhook_outbox o SET attempts = o.attempts + 1, last_attempt_at = now() AT TIME ZONE 'UTC', "
+    "next_attempt_at = (now() AT TIME ZONE 'UTC') + make_interval(secs => $2::double precision) "
+    "FROM (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= now() AT TIME ZONE "
+    "'UTC' ORDER BY next_attempt_at, id LIMIT $1::integer FOR UPDATE SKIP LOCKED) d "
+    "WHERE o.id = d.id RETURNING o.id, o.body::text, o.attempts";
+/* $1 id, $2 HTTP status or NULL, $3 error or NULL, $4 delivered, $5 seconds to the next attempt,
+ * $6 the retry window in seconds: delivered, or pending again after the backoff (never later than
+ * the window's end, so the last attempt comes at its end), or failed once the window has passed.
+ * The state it ends in. */
+const char SQL_WEBHOOK_RESULT[] =
+    "UPDATE webhook_outbox SET last_status = $2::integer, last_error = left($3::text, 255), "
+    "delivered_at = CASE WHEN $4::boolean THEN now() AT TIME ZONE 'UTC' END, "
+    "state = CASE WHEN $4::boolean THEN 'delivered' WHEN now() AT TIME ZONE 'UTC' >= created_at + "
+    "make_interval(secs => $6::double precision) THEN 'failed' ELSE 'pending' END, "
+    "next_attempt_at = CASE WHEN $4::boolean THEN next_attempt_at ELSE LEAST((now() AT TIME ZONE 'UTC') + "
+    "make_interval(secs => $5::double precision), created_at + make_interval(secs => $6::double "
+    "precision)) END "
+    "WHERE id = $1 AND state = 'pending' RETURNING state";
+/* $1 days, $2 rows at most: delivered and failed rows older than the days deleted (the outbox holds
+ * the email); how many */
+const char SQL_WEBHOOK_PURGE[] =
+    "WITH d AS (DELETE FROM webhook_outbox WHERE id IN (SELECT id FROM webhook_outbox "
+    "WHERE state <> 'pending' AND created_at < (now() AT TIME ZONE 'UTC') - make_interval(days => "
+    "$1::integer) ORDER BY created_at LIMIT $2::integer) RETURNING 1) SELECT count(*) FROM d";
 
 /* Renders "SELECT <columns> FROM name($1::type, ...)" into buf. A text that does not fit is a
  * defect of the lists (test_sql renders every one), not of a request: abort. */

@@ -29,6 +29,8 @@ enum stmt_id {
     STMT_WORDING_REGISTER,
     STMT_WORDING_LIST,
     STMT_LEAD_LIST,
+    STMT_WEBHOOK_DELIVERIES,
+    STMT_WEBHOOK_STATES,
     STMT_COUNT
 };
 
@@ -51,7 +53,9 @@ const char *sql_call_text(enum sqlfn_id id);
 
 /* Statements of the jobs (rollups, retention, scheduler); run with PQexecParams on a job
  * connection. Parameters are described beside each in sql.c. */
-/* A job connection's session: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms. */
+/* A job connection's session: $1 schema, $2 statement_timeout ms, $3 idle-in-transaction ms, $4 the
+ * webhook options of a new lead (actx.webhook, migrations/0014; "" for none). */
+#define SQL_SETTINGS_NPARAMS 4
 extern const char SQL_SESSION_SETUP[];
 /* A responder's settings, per transaction (same parameters). */
 extern const char SQL_TX_SETTINGS[];
@@ -80,6 +84,10 @@ extern const char SQL_HAS_TIME_ZONE[];
 /* `backend unsubscribe-url --email=`: $1 the normalised email; the lead's id, or no row. */
 extern const char SQL_LEAD_ID_BY_EMAIL[];
 extern const char SQL_MIGRATE_PRISMA[];
+/* The webhook job (jobs/webhook.c, migrations/0011's webhook_outbox); parameters in sql.c. */
+extern const char SQL_WEBHOOK_CLAIM[];
+extern const char SQL_WEBHOOK_RESULT[];
+extern const char SQL_WEBHOOK_PURGE[];
 /* A printf format of one %s, the schema name already quoted with PQescapeIdentifier. */
 #define SQL_MIGRATE_CREATE_SCHEMA_FMT "CREATE SCHEMA IF NOT EXISTS %s"
 
