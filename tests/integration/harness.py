@@ -15,9 +15,13 @@ harness starts is tracked and killed (by its id) in finally blocks, at exit and 
 """
 
 import atexit
+import base64
 import contextlib
 import glob
+import hashlib
+import hmac
 import http.client
+import http.server
 import json
 import os
 import re
@@ -1102,6 +1106,63 @@ class _Value:
 
     def cleanup(self):
         pass
+
+
+# ---- a webhook receiver (tests of the webhook on a new lead)
+
+class WebhookReceiver:
+    """A local HTTP receiver on a port of its own. status(n) decides each answer (n counts requests
+    from 1); every request is recorded as (time, path, headers, body, status answered)."""
+
+    def __init__(self, port=None, status=lambda n: 204):
+        self.port = port or free_port()
+        self.status = status
+        self.got = []
+        self.lock = threading.Lock()
+        rcv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with rcv.lock:
+                    n = len(rcv.got) + 1
+                    st = rcv.status(n)
+                    rcv.got.append((time.time(), self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                                    st))
+                self.send_response(st)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def requests(self):
+        with self.lock:
+            return list(self.got)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def webhook_signature_ok(headers, body, key):
+    """The Standard Webhooks check, written from the convention: base64 HMAC-SHA256 of
+    id.timestamp.body with the secret's decoded bytes, after "v1,"."""
+    msg = headers["webhook-id"].encode() + b"." + headers["webhook-timestamp"].encode() + b"." + body
+    want = "v1," + base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode()
+    got = headers["webhook-signature"].split(" ")
+    return any(hmac.compare_digest(want, g) for g in got)
 
 
 def bound(name):

@@ -287,7 +287,6 @@
  * never cut by the statement timeout, and the cursor carries it across pages. */
 #define LEAD_EXPORT_PAGE_ROWS 2000
 
-
 /* The webhook on a new lead (issue 16 item 6, jobs/webhook.c). WEBHOOK_URL: http or https, at most
  * this long. WEBHOOK_SECRET is Standard Webhooks' "whsec_" + base64 of the key: the key at least
  * 24 bytes (the convention's minimum), at most a block of SHA-256 (a longer HMAC key is hashed). */
