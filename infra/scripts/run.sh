@@ -48,6 +48,9 @@ load_local_env
 export PORT=${PORT:-3000}
 export METRICS_PORT=${METRICS_PORT:-9091} # the metrics listener (0: none); loopback by default
 url=http://127.0.0.1:$PORT
+# the unsubscribe links of `backend unsubscribe-url` and the lead export point at this stack unless
+# the operator names a public host
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-$url}
 
 # Another server on the port would answer our health probe while lighttpd fails to bind: refuse
 # before anything starts.
