@@ -73,13 +73,14 @@ def altered(path):
     return path[:i] + ("A" if path[i] != "A" else "B") + path[i + 1:]
 
 
-def check_page(checks, name, st, csp_words):
-    """What every page must be: its CSP strict, no script, readable, no sideways scroll on a phone."""
+def check_page(checks, name, st, csp_words, referrer="same-origin"):
+    """What every page must be: its CSP strict, nosniff, its Referrer-Policy, no script, readable."""
     h = (st or {}).get("headers") or {}
     csp = h.get("content-security-policy", "")
-    checks.check("leadpages %s: served with a strict CSP (%s), nosniff, no referrer" % (name, ", ".join(csp_words)),
+    checks.check("leadpages %s: served with a strict CSP (%s), nosniff, Referrer-Policy %s"
+                 % (name, ", ".join(csp_words), referrer),
                  all(w in csp for w in csp_words) and h.get("x-content-type-options") == "nosniff"
-                 and h.get("referrer-policy") == "no-referrer", "headers %r" % h)
+                 and h.get("referrer-policy") == referrer, "headers %r" % h)
     checks.check("leadpages %s: no script on the page, every text at least 4.5:1" % name,
                  st is not None and st["scripts"] == 0 and st["lowContrast"] == [],
                  "scripts %r, under 4.5:1 %r" % (st and st["scripts"], st and st["lowContrast"]))
@@ -180,7 +181,8 @@ def run(checks, artifacts, tmp, run_id):
                  and f["h1"] == "The form could not be sent" and any(i.startswith("email: ") for i in f["items"])
                  and f["links"] == [] and f["url"] == lax_base + "/v1/leads/capture", "page %r" % f)
     if f:
-        check_page(checks, "form error", f, ("default-src 'none'", "form-action 'none'", "frame-ancestors 'none'"))
+        check_page(checks, "form error", f, ("default-src 'none'", "form-action 'none'", "frame-ancestors 'none'"),
+                   "no-referrer")
     checks.check("leadpages form: the refused post is one rejection and no lead",
                  rejections() == rej_before + 1 and int(scalar("SELECT count(*) FROM leads")) == leads_before,
                  "rejections %d -> %d, leads %d -> %s" % (rej_before, rejections(), leads_before,
