@@ -114,6 +114,9 @@ def run(checks, artifacts, tmp, run_id):
 
     # the browser, twice: first every page that must change nothing (the link, a phone width, the
     # altered link, the form), then the rows are read, then the link again and its button pressed
+    for name in SHOTS:  # a screenshot must be this run's (the artifacts directory may be reused)
+        if os.path.exists(os.path.join(artifacts, name + ".png")):
+            os.remove(os.path.join(artifacts, name + ".png"))
     cfg = {"base": base, "linkPath": link_path, "alteredPath": altered(link_path), "formPage": form_page,
            "artifacts": artifacts, "phase": "look"}
     look = browse(cfg, tmp)
