@@ -138,7 +138,7 @@ def run(checks, artifacts, tmp, run_id):
     # ---- the confirmation page (GET): a button, nothing changed
     c = steps.get("confirm")
     checks.check("leadpages unsubscribe: the link opens the confirmation page with its button (200)",
-                 c is not None and c["status"] == 200 and c["h1"] == "Unsubscribe" and c["buttons"] == ["Unsubscribe"]
+                 c is not None and c.get("status") == 200 and c["h1"] == "Unsubscribe" and c["buttons"] == ["Unsubscribe"]
                  and "Nothing changes until you do" in c["text"], "page %r" % c)
     if c:
         check_page(checks, "confirmation", c, ("default-src 'none'", "form-action 'self'", "frame-ancestors 'none'"))
@@ -159,7 +159,7 @@ def run(checks, artifacts, tmp, run_id):
                  "focus %r" % k.get("focus"))
     d = steps.get("done")
     checks.check("leadpages unsubscribe: Enter on the button shows the 'Unsubscribed' page (200, no redirect)",
-                 d is not None and d["status"] == 200 and d["h1"] == "Unsubscribed" and d["buttons"] == []
+                 d is not None and d.get("status") == 200 and d["h1"] == "Unsubscribed" and d["buttons"] == []
                  and d["url"].startswith(base + UNSUB), "page %r" % d)
     if d:
         check_page(checks, "unsubscribed", d, ("default-src 'none'", "frame-ancestors 'none'"))
@@ -170,7 +170,7 @@ def run(checks, artifacts, tmp, run_id):
     # ---- the altered link: the 403 page, nothing changed (the rows above: one withdrawal in all)
     v = steps.get("invalid")
     checks.check("leadpages unsubscribe: an altered token shows the 403 page, without a button",
-                 v is not None and v["status"] == 403 and v["h1"] == "Link not valid" and v["buttons"] == [],
+                 v is not None and v.get("status") == 403 and v["h1"] == "Link not valid" and v["buttons"] == [],
                  "page %r" % v)
     if v:
         check_page(checks, "invalid link", v, ("default-src 'none'", "frame-ancestors 'none'"))
@@ -179,7 +179,7 @@ def run(checks, artifacts, tmp, run_id):
     f = steps.get("form-error")
     checks.check("leadpages form: a browser's form post with an invalid email and nowhere safe to return gets the "
                  "HTML 400 naming the failing field, without a link",
-                 f is not None and f["status"] == 400 and (f.get("request") or {}).get("origin") == "null"
+                 f is not None and f.get("status") == 400 and (f.get("request") or {}).get("origin") == "null"
                  and "text/html" in (f.get("request") or {}).get("accept", "")
                  and f["h1"] == "The form could not be sent" and any(i.startswith("email: ") for i in f["items"])
                  and f["links"] == [] and f["url"] == lax_base + "/v1/leads/capture", "page %r" % f)
