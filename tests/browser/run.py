@@ -9,6 +9,9 @@ consent, the classic form post, GPC, the owner's ignore flag, a local page, head
 user agent); what the pages sent and the rows in Postgres are checked (verify_tracker).
 Then the dashboard (issue 15; dashboard.py and dashboard.js): /dashboard/ against its own stack,
 every number on the page compared with the API's answer.
+Then the lead side (issue 16; leadpages.py and leadpages.js): the signed unsubscribe link's pages
+(confirmation, the button by keyboard, done, an altered link, a phone width) and the classic form's
+HTML 400 page, with the rows in Postgres before and after.
 
     BACKEND_BIN=fcgi-app/build/backend python3 tests/browser/run.py
 
@@ -38,6 +41,7 @@ sys.dont_write_bytecode = True
 
 import harness  # noqa: E402
 import dashboard  # noqa: E402
+import leadpages  # noqa: E402
 
 DB = "browser"
 NODE_MIN_MAJOR = 20
@@ -602,6 +606,12 @@ def main():
             dashboard.run(checks, artifacts, tmp, run_id)
         except Exception as e:  # noqa: BLE001 - reported as a failed check with its reason
             checks.check("dashboard run", False, "%s: %s" % (type(e).__name__, e))
+
+        # the lead-side pages (issue 16; leadpages.py): the unsubscribe link, the form's HTML 400
+        try:
+            leadpages.run(checks, artifacts, tmp, run_id)
+        except Exception as e:  # noqa: BLE001 - reported as a failed check with its reason
+            checks.check("leadpages run", False, "%s: %s" % (type(e).__name__, e))
         print("browser: screenshots in %s" % artifacts, flush=True)
     except Exception as e:  # a broken setup is a failure with its reason, not a traceback alone
         checks.check("browser setup", False, "%s: %s" % (type(e).__name__, e))
@@ -610,7 +620,7 @@ def main():
             srv.shutdown()
             srv.server_close()
         for key in ("browser-stack", "dashboard-stack", "migrated-db:" + DB, "migrated-db:" + dashboard.DB,
-                    "postgres"):
+                    "leadpages-stack", "leadpages-lax-stack", "migrated-db:" + leadpages.DB, "postgres"):
             harness.drop_shared(key)
         harness.cleanup_all()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,13 +18,15 @@
 #include "http/body.h"
 
 /* The pages carry no script, no style and no outside resource; they post only to this origin
- * and are never framed. The token is in the URL: no Referer leaves with it. */
+ * and are never framed. The token is in the URL: no Referer leaves for another origin with it.
+ * same-origin, not no-referrer: under no-referrer a browser posts the button's form with Origin
+ * "null", which ENFORCE_ORIGIN refuses (403), so the button never worked in a real browser. */
 #define PAGE_CSP "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 static void page_headers(struct ctx *c)
 {
     (void)http_add_header(c->req, c->resp, "Content-Security-Policy", STRLIT(PAGE_CSP));
-    (void)http_add_header(c->req, c->resp, "Referrer-Policy", STRLIT("no-referrer"));
+    (void)http_add_header(c->req, c->resp, "Referrer-Policy", STRLIT("same-origin"));
     (void)http_add_header(c->req, c->resp, "X-Content-Type-Options", STRLIT("nosniff"));
     (void)http_add_header(c->req, c->resp, "X-Frame-Options", STRLIT("DENY"));
 }
