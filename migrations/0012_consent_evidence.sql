@@ -189,6 +189,9 @@ BEGIN
         SELECT gen_random_uuid()::text, lead_id, c.id, 'same_ip_ua_window', 0.35, v_now, v_now
           FROM (SELECT v.id FROM visitors v
                  WHERE v.id <> capture_lead.visitor_id
+                   -- never a cookieless, GPC or DNT visitor (its id is the IP + UA hash, 0007):
+                   -- behind a NAT that is anyone's browsing, and its owner asked not to be tied
+                   AND v.anon_id NOT LIKE 'ck:%'
                    AND v.last_ip_hash = p_ip_hash
                    AND v.last_ua_hash = p_ua_hash
                    AND v.last_seen_at >= v_now - make_interval(mins => p_heuristic_window_minutes)

@@ -119,6 +119,29 @@ def no_heuristic_link_from_cookieless_gpc_or_dnt():
 
 
 @test
+def no_heuristic_link_to_cookieless_gpc_or_dnt_visitors():
+    """The other side of a link: a consented capture behind the NAT must not be tied to the browsing
+    of people who sent no id, GPC or DNT (their visitor is the IP + UA hash, "ck:...", exactly what
+    the heuristic matches on)."""
+    s = main_stack()
+    ua, others = nat(s, "ckside")
+    for hdrs, body in [({}, {}), ({"Sec-GPC": "1"}, {"anonId": "gpc-" + uid()}),
+                       ({"DNT": "1"}, {"anonId": "dnt-" + uid()})]:
+        r = s.request("POST", "/v1/events", dict({"eventType": "page_view", "path": "/private"}, **body),
+                      headers=dict(hdrs, **{"User-Agent": ua}))
+        expect_eq(r.status, 202, "a privacy-mode page_view", r)
+    ck = {r["id"] for r in rows("SELECT DISTINCT v.id FROM visitors v JOIN events e ON e.visitor_id = v.id "
+                                 "WHERE e.path = '/private' AND v.anon_id LIKE 'ck:%%' "
+                                 "AND v.last_seen_at > (now() AT TIME ZONE 'UTC') - interval '5 minutes'")}
+    expect(ck, "the privacy-mode visitors exist")
+    j = capture(s, {"email": "ckside-%s@example.com" % uid(), "anonId": "me-" + uid()}, ua)
+    got = {l["visitor_id"] for l in heuristic_links(j["leadId"])}
+    expect(others <= got, "the NAT's consented visitors are still linked: %r vs %r" % (got, others))
+    expect_eq(got & ck, set(), "heuristic links to cookieless, GPC or DNT visitors")
+    expect_eq(j["heuristicLinksCreated"], len(got), "heuristicLinksCreated")
+
+
+@test
 def access_document():
     s = main_stack()
     ua, others = nat(s, "doc")

@@ -99,13 +99,20 @@ static const char *refusal6(const unsigned char *b)
     static const unsigned char zero[16] = {0};
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    /* IPv4-translated (SIIT, RFC 6052 ::ffff:0:0/96) */
+    static const unsigned char translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
     if (memcmp(b, zero, 16) == 0)
         return "unspecified (::)";
     if (memcmp(b, zero, 15) == 0 && b[15] == 1)
         return "loopback (::1)";
     /* an IPv4 address inside: judged as that address */
-    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0 || memcmp(b, zero, 12) == 0)
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0 || memcmp(b, zero, 12) == 0 ||
+        memcmp(b, translated, 12) == 0)
         return refusal4(be32(b + 12));
+    /* a site's own NAT64 (RFC 8215): it reaches that site's IPv4 network, wherever the IPv4 part
+     * sits in the address (the prefix length is the site's), so none of it is public */
+    if (memcmp(b, nat64, 4) == 0 && b[4] == 0 && b[5] == 1)
+        return "local-use NAT64 (64:ff9b:1::/48)";
     if (b[0] == 0x20 && b[1] == 0x02)
         return refusal4(be32(b + 2)); /* 6to4 (2002::/16) */
     if ((b[0] & 0xfe) == 0xfc)
