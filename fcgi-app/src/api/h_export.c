@@ -6,26 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/csv_stream.h"
 #include "api/handlers.h"
 #include "api/window.h"
 #include "core/bounds.h"
 #include "core/csv.h"
-#include "core/log.h"
 #include "domain/validate.h"
 
 static const char DAILY_HEADER[] =
     "day,visitors,page_views,entrances,conversions,leads,events_accepted,events_rejected,rolled_up\r\n";
 static const char DIMENSION_HEADER[] = "value,visitors,page_views,entrances,conversions,share\r\n";
 
-/* What the stream needs after the handler returned (arena-owned: lives until the response is
- * written). */
-struct export_state {
-    bool daily;
-};
-
-/* One row of the result as CSV cells; the daily rows' last column is a boolean. */
-static void put_row(struct buf *b, const PGresult *row, bool daily)
+/* One row of the result as CSV cells; the daily rows' last column is a boolean. ctx: a bool,
+ * whether the export is the daily one. */
+static int put_row(struct buf *b, const PGresult *row, void *ctx)
 {
+    bool daily = *(const bool *)ctx;
     int n = PQnfields(row);
     for (int k = 0; k < n; k++) {
         const char *v = PQgetvalue(row, 0, k);
@@ -34,42 +30,15 @@ static void put_row(struct buf *b, const PGresult *row, bool daily)
         csv_cell(b, v, strlen(v), k == 0);
     }
     csv_end_row(b);
+    return 0;
 }
 
-static int export_stream(void *ctx, struct http_sink *out)
-{
-    const struct export_state *st = ctx;
-    struct buf b = BUF_INIT;
-    int rc = 0;
-    const char *header = st->daily ? DAILY_HEADER : DIMENSION_HEADER;
-    buf_put(&b, header, strlen(header));
-    for (;;) {
-        PGresult *row = NULL;
-        enum db_rc dr = db_stream_next(&row);
-        if (dr != DB_OK) {
-            /* the body is cut short: lighttpd ends the response without its last chunk */
-            log_warn("export.csv: the statement failed after the first byte; the body is cut short");
-            rc = -1;
-            break;
-        }
-        if (!row)
-            break;
-        put_row(&b, row, st->daily);
-        PQclear(row);
-        if (b.n >= EXPORT_CHUNK_BYTES) {
-            if (http_sink_chunk(out, b.p, b.n) != 0) {
-                rc = -1; /* the client is gone */
-                break;
-            }
-            b.n = 0;
-        }
-    }
-    if (rc == 0 && b.n > 0)
-        rc = http_sink_chunk(out, b.p, b.n);
-    db_stream_close(); /* nothing when the rows were all read */
-    free(b.p);
-    return rc;
-}
+/* What the stream needs after the handler returned (arena-owned: lives until the response is
+ * written). */
+struct export_state {
+    bool daily;
+    struct csv_stream cs;
+};
 
 void h_export(struct ctx *c)
 {
@@ -98,6 +67,10 @@ void h_export(struct ctx *c)
     if (!st)
         goto out;
     st->daily = strcmp(kind, "daily") == 0;
+    st->cs = (struct csv_stream){.route = "export.csv",
+                                 .header = st->daily ? DAILY_HEADER : DIMENSION_HEADER,
+                                 .put = put_row,
+                                 .ctx = &st->daily};
     enum db_rc rc;
     if (st->daily) {
         const char *params[] = {w.property, w.from_s, w.to_s};
@@ -117,7 +90,7 @@ void h_export(struct ctx *c)
         db_stream_close();
         goto out;
     }
-    http_reply_stream(c->resp, 200, "text/csv; charset=utf-8", export_stream, st);
+    http_reply_stream(c->resp, 200, "text/csv; charset=utf-8", csv_stream_write, &st->cs);
 out:
     issues_free(&is);
     PQclear(failed);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/csv_stream.h"
 #include "api/handlers.h"
 #include "api/window.h"
 #include "core/bounds.h"
@@ -220,6 +221,8 @@ struct lead_export_state {
     char limit[16];
     char cursor_ms[24];
     char cursor_id[LEAD_CURSOR_ID_MAX + 1];
+    int in_page; /* rows of the open page read so far */
+    struct csv_stream cs;
 };
 
 static void cell(struct buf *b, const PGresult *row, int k, bool first)
@@ -229,7 +232,7 @@ static void cell(struct buf *b, const PGresult *row, int k, bool first)
 }
 
 /* One lead as a CSV row. -1 when its link cannot be made (an id too long to sign). */
-static int put_lead(struct buf *b, const PGresult *row, const struct lead_export_state *st)
+static int put_lead_cells(struct buf *b, const PGresult *row, const struct lead_export_state *st)
 {
     char url[UNSUB_URL_MAX + 1];
     const char *id = PQgetvalue(row, 0, LEAD_COL_ID);
@@ -268,76 +271,44 @@ static int remember_cursor(struct lead_export_state *st, const PGresult *row)
     return 0;
 }
 
-/* The next page after a full one. 0 when it is open; -1 (logged) when it could not be. */
-static int next_page(struct lead_export_state *st)
+/* csv_stream's put: the row, then where the next page starts after it. A row without a working
+ * link must not reach a mail tool, and a page must lead to the next: either cuts the body short. */
+static int put_lead(struct buf *b, const PGresult *row, void *ctx)
 {
+    struct lead_export_state *st = ctx;
+    st->in_page++;
+    if (put_lead_cells(b, row, st) != 0) {
+        log_warn("leads/export.csv: a lead id cannot be signed (longer than %d bytes); the body is cut short",
+                 UNSUB_LEAD_ID_MAX);
+        return -1;
+    }
+    if (remember_cursor(st, row) != 0) {
+        log_warn(
+            "leads/export.csv: a lead id does not fit a cursor (longer than %d bytes); the body is cut short",
+            LEAD_CURSOR_ID_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* csv_stream's more: after a full page, the next one from the cursor (1); after a shorter one the
+ * export is complete (0); -1 (logged) when the next page's statement failed. */
+static int next_page(void *ctx)
+{
+    struct lead_export_state *st = ctx;
+    if (st->in_page < LEAD_EXPORT_PAGE_ROWS)
+        return 0;
     PGresult *failed = NULL;
     st->args.cursor_ms = st->cursor_ms;
     st->args.cursor_id = st->cursor_id;
     enum db_rc dr = db_stream_open(STMT_LEAD_LIST, st->args.v, &failed);
     PQclear(failed);
-    if (dr != DB_OK)
+    if (dr != DB_OK) {
         log_warn("leads/export.csv: the next page's statement failed; the body is cut short");
-    return dr == DB_OK ? 0 : -1;
-}
-
-static int lead_export_stream(void *ctx, struct http_sink *out)
-{
-    struct lead_export_state *st = ctx;
-    struct buf b = BUF_INIT;
-    int rc = 0, in_page = 0;
-    buf_put(&b, EXPORT_HEADER, strlen(EXPORT_HEADER));
-    for (;;) {
-        PGresult *row = NULL;
-        enum db_rc dr = db_stream_next(&row);
-        if (dr != DB_OK) {
-            /* the body is cut short: lighttpd ends the response without its last chunk */
-            log_warn("leads/export.csv: the statement failed after the first byte; the body is cut short");
-            rc = -1;
-            break;
-        }
-        if (!row) {
-            /* a full page: there may be more after its last lead */
-            if (in_page < LEAD_EXPORT_PAGE_ROWS)
-                break;
-            if (next_page(st) != 0) {
-                rc = -1;
-                break;
-            }
-            in_page = 0;
-            continue;
-        }
-        in_page++;
-        int pr = put_lead(&b, row, st);
-        if (pr != 0)
-            log_warn(
-                "leads/export.csv: a lead id cannot be signed (longer than %d bytes); the body is cut short",
-                UNSUB_LEAD_ID_MAX);
-        else if ((pr = remember_cursor(st, row)) != 0)
-            log_warn(
-                "leads/export.csv: a lead id does not fit a cursor (longer than %d bytes); the body is cut "
-                "short",
-                LEAD_CURSOR_ID_MAX);
-        PQclear(row);
-        if (pr != 0) {
-            /* a row without a working link must not reach a mail tool, and a page must lead to the
-             * next: cut the body short */
-            rc = -1;
-            break;
-        }
-        if (b.n >= EXPORT_CHUNK_BYTES) {
-            if (http_sink_chunk(out, b.p, b.n) != 0) {
-                rc = -1; /* the client is gone */
-                break;
-            }
-            b.n = 0;
-        }
+        return -1;
     }
-    if (rc == 0 && b.n > 0)
-        rc = http_sink_chunk(out, b.p, b.n);
-    db_stream_close(); /* nothing when the rows were all read */
-    free(b.p);
-    return rc;
+    st->in_page = 0;
+    return 1;
 }
 
 void h_lead_export(struct ctx *c)
@@ -362,6 +333,9 @@ void h_lead_export(struct ctx *c)
     st->cursor_ms[0] = st->cursor_id[0] = '\0';
     args.limit = st->limit;
     st->args = args;
+    st->in_page = 0;
+    st->cs = (struct csv_stream){
+        .route = "leads/export.csv", .header = EXPORT_HEADER, .put = put_lead, .more = next_page, .ctx = st};
     enum db_rc rc = db_stream_open(STMT_LEAD_LIST, args.v, &failed);
     if (rc != DB_OK) {
         window_db_failed(c, rc);
@@ -375,7 +349,7 @@ void h_lead_export(struct ctx *c)
         goto out;
     }
     (void)http_add_header(c->req, c->resp, "Cache-Control", STRLIT("no-store"));
-    http_reply_stream(c->resp, 200, "text/csv; charset=utf-8", lead_export_stream, st);
+    http_reply_stream(c->resp, 200, "text/csv; charset=utf-8", csv_stream_write, &st->cs);
 out:
     PQclear(failed);
 }
