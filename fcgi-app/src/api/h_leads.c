@@ -378,6 +378,17 @@ static void form_invalid(struct ctx *c, const struct issues *is, const struct ca
     http_invalid(c->resp, is);
 }
 
+/* A capture that failed validation: its rejection row, then a form post's way back or the JSON 400. */
+static void capture_invalid(struct ctx *c, const struct issues *is, const struct capture_in *in,
+                            bool has_next)
+{
+    rejection_record(c, "invalid_request");
+    if (c->form_post)
+        form_invalid(c, is, in, has_next);
+    else
+        http_invalid(c->resp, is);
+}
+
 /* Arena copy of (p, n) as a NUL-terminated parameter; NULL for an absent value. */
 static const char *param(struct ctx *c, struct str s)
 {
@@ -451,11 +462,7 @@ void h_capture(struct ctx *c)
     http_error(c->resp, 500, "internal_error");
     struct str next = c->form_post ? form_next(c->body) : (struct str){NULL, 0};
     if (issues_any(&is)) {
-        rejection_record(c, "invalid_request");
-        if (c->form_post)
-            form_invalid(c, &is, &in, next.p != NULL);
-        else
-            http_invalid(c->resp, &is);
+        capture_invalid(c, &is, &in, next.p != NULL);
         goto out;
     }
     if (in.honeypot.n > 0) {
@@ -542,11 +549,7 @@ void h_capture(struct ctx *c)
     if (strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
         /* capture_lead wrote nothing: the wording named is not registered */
         issues_add(&is, "consentVersion", "is not a registered consent wording (POST /v1/consent/wordings)");
-        rejection_record(c, "invalid_request");
-        if (c->form_post)
-            form_invalid(c, &is, &in, next.p != NULL);
-        else
-            http_invalid(c->resp, &is);
+        capture_invalid(c, &is, &in, next.p != NULL);
         goto out;
     }
     if (location) {
