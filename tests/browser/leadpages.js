@@ -11,20 +11,7 @@ const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 375, height: 812 };
-const WAIT_MS = 15000;
-
-const RECORD_CSP = () => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation',
-        (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-};
+const { CHROMIUM, ARGS, DESKTOP, PHONE, WAIT_MS, RECORD_CSP, lowContrast } = require('./lib');
 
 // Runs in the page: what a person sees, read from the DOM.
 function snapshot() {
@@ -43,37 +30,6 @@ function snapshot() {
         focus: document.activeElement ? document.activeElement.tagName : null,
         url: location.href,
     };
-}
-
-// Runs in the page: every visible text under 4.5:1 against the background behind it (as in
-// dashboard.js), as 'text (ratio)'.
-function lowContrast() {
-    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
-    const lum = ([r, g, b]) => {
-        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-    };
-    const background = (e) => {
-        for (; e; e = e.parentElement) {
-            const c = rgb(getComputedStyle(e).backgroundColor);
-            if (c.length === 3 || (c.length === 4 && c[3] === 1))
-                return c.slice(0, 3);
-        }
-        return [255, 255, 255];
-    };
-    const bad = [];
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-        const e = n.parentElement;
-        if (!n.textContent.trim() || !e || e.closest('[hidden]') || !e.getClientRects().length)
-            continue;
-        const fg = rgb(getComputedStyle(e).color).slice(0, 3);
-        const a = lum(fg), b = lum(background(e));
-        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-        if (ratio < 4.5)
-            bad.push(n.textContent.trim().slice(0, 40) + ' (' + ratio.toFixed(2) + ')');
-    }
-    return bad;
 }
 
 async function main() {

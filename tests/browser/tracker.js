@@ -11,24 +11,13 @@ const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+const { CHROMIUM, ARGS, RECORD_CSP } = require('./lib');
 const SETTLE_MS = 400; // beacons are queued by the browser: time to leave before the next step
 const UNLOAD_MS = 1500;
 // Playwright does not report the requests a document makes while it unloads (its beacons do
 // arrive: the database shows them), so a step that must see what pagehide sends fires the event
 // itself, as the browser would; the real unloads are checked in the database.
 const PAGEHIDE = () => dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false }));
-
-// CSP violations are not always console messages: the page records them itself
-const RECORD_CSP = () => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation',
-        (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-};
 
 async function scenario(browser, cfg, s, steps) {
     const opts = { viewport: { width: 1000, height: 700 } };
