@@ -58,6 +58,7 @@ ALLOWED_ORIGIN = "https://allowed.example"
 # so ordinary traffic in these tests comes from an ordinary browser.
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 OTHER_ALLOWED_ORIGIN = "https://www.also-allowed.example"
+ERASURE_LOG_SECRET = "5e" * 32
 
 # Variables the service reads; they are never inherited from the caller's environment.
 SERVICE_VARS = (
@@ -618,6 +619,8 @@ def service_env(database_url, overrides=None, run_dir=None, port=None):
         "BIND_ADDRESS": "127.0.0.1",
         "DATABASE_URL": database_url,
         "IP_HASH_PEPPER": PEPPER,
+        # set, as a deployment should: unset, every responder warns at start (test_erasure unsets it)
+        "ERASURE_LOG_SECRET": ERASURE_LOG_SECRET,
         "ADMIN_API_KEY": ADMIN_KEY,
         "CORS_ALLOWED_ORIGINS": " %s , ,%s" % (ALLOWED_ORIGIN, OTHER_ALLOWED_ORIGIN),
         "FCGI_WORKERS": "2",

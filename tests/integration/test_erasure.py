@@ -42,7 +42,7 @@ def keyed_stack():
 def pepper_stack():
     """ERASURE_LOG_SECRET unset: an existing deployment's configuration."""
     return harness.shared("erasure-pepper", lambda: Stack(db_url(), workers=1, env={
-        "RATE_LIMIT_CAPTURE": 0, "RATE_LIMIT_DELETE": 0, "RATE_LIMIT_SUMMARY": 0}))
+        "ERASURE_LOG_SECRET": None, "RATE_LIMIT_CAPTURE": 0, "RATE_LIMIT_DELETE": 0, "RATE_LIMIT_SUMMARY": 0}))
 
 
 def uid():
