@@ -269,3 +269,15 @@ def make_run_logs_are_json_without_secrets():
                 print("test_logs: make stop during cleanup: %s" % e)
         if os.environ.get("IT_KEEP") != "1":
             shutil.rmtree(base, ignore_errors=True)
+
+
+@test
+def access_log_time_is_never_carried():
+    """lighttpd 1.4.69 rounds %{msec_frac}t (and usec_frac) up: a request begun at :17.9995 logs
+    ":17/000" (CI saw it). The access log writes nanoseconds, which lighttpd truncates, and
+    `backend log-filter` cuts them to milliseconds (tests/unit/test_logfilter.c)."""
+    with open(os.path.join(harness.APP_HOME, "lighttpd", "lighttpd.conf")) as f:
+        fmt = [l for l in f if l.startswith("accesslog.format")]
+    expect_eq(len(fmt), 1, "one accesslog.format")
+    expect("%{begin:nsec_frac}t" in fmt[0] and "msec_frac" not in fmt[0] and "usec_frac" not in fmt[0],
+           "the access log's fraction is nsec_frac: %s" % fmt[0])
