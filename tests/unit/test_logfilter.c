@@ -160,9 +160,10 @@ static void test_run(void)
  * them to the milliseconds every other line has. */
 static void test_access_nanoseconds(void)
 {
-    json_t *o = FILTER("{\"ts\":\"2026-12-07T08:28:17.999512345Z\",\"level\":\"info\",\"component\":\"access\","
-                       "\"status\":202,\"bytes\":-}",
-                       "access");
+    json_t *o =
+        FILTER("{\"ts\":\"2026-12-07T08:28:17.999512345Z\",\"level\":\"info\",\"component\":\"access\","
+               "\"status\":202,\"bytes\":-}",
+               "access");
     CHECK(o != NULL);
     CHECK_STR(FIELD(o, "ts"), "2026-12-07T08:28:17.999Z");
     CHECK(json_is_null(json_object_get(o, "bytes"))); /* and the dash rule still applies */
