@@ -1144,6 +1144,9 @@ def print_rtt(r):
     print("== --rtt %s: the database behind an added %s ms round trip, by %s; SELECT 1 through it: %s ms" % (
         r["ms"], r["ms"], "tc netem in the bench's own network namespace" if r["method"] == "netem" else
         "rtt_relay (no sch_netem here; its CPU is its own column)", fmt_num(r["measured_rtt_ms"])))
+    if r["measured_rtt_ms"] is None or r["measured_rtt_ms"] < r["ms"]:
+        print("  WARNING: a SELECT 1 took %s ms, less than the added %s ms: the delay is not in place" % (
+            fmt_num(r["measured_rtt_ms"]), r["ms"]))
     print("  %-12s %9s %17s %7s %9s %9s %9s %9s %6s" % ("responders", "events/s", "p50 / p99 ms", "errors",
                                                         "lighttpd", "respond.", "postgres", "relay", "busy%"))
     for p in r["points"]:
