@@ -228,7 +228,7 @@ $(BENCH_RELAY): tests/bench/rtt_relay.c
 bench:
 	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build $(BENCH_RELAY)
-	@BACKEND_BIN=$(abspath $(BIN)) BENCH_OUT_DIR=$(abspath $(BUILD_DIR))/bench BENCH_RELAY=$(abspath $(BENCH_RELAY)) \
+	@BACKEND_BIN=$(abspath $(BIN)) BENCH_OUT_DIR=$${BENCH_OUT_DIR:-$(abspath $(BUILD_DIR))/bench} BENCH_RELAY=$${BENCH_RELAY:-$(abspath $(BENCH_RELAY))} \
 	    python3 tests/bench/bench.py $(or $(ARGS),$(BENCH_ARGS))
 
 # The same through PgBouncer (transaction mode, as Fly Managed Postgres) and per DATABASE_STATEMENTS,
@@ -237,7 +237,7 @@ bench-pooler:
 	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build $(BENCH_RELAY)
 	@BENCH_VARIANTS=direct:prepared,direct:unnamed,pgbouncer:unnamed BACKEND_BIN=$(abspath $(BIN)) \
-	    BENCH_OUT_DIR=$(abspath $(BUILD_DIR))/bench BENCH_RELAY=$(abspath $(BENCH_RELAY)) \
+	    BENCH_OUT_DIR=$${BENCH_OUT_DIR:-$(abspath $(BUILD_DIR))/bench} BENCH_RELAY=$${BENCH_RELAY:-$(abspath $(BENCH_RELAY))} \
 	    python3 tests/bench/bench.py $(or $(ARGS),$(BENCH_ARGS))
 
 # Jobs against the local or configured database (ARGS passes flags, e.g. ARGS="--from=2026-01-01").
