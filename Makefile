@@ -227,7 +227,8 @@ $(BENCH_RELAY): tests/bench/rtt_relay.c
 # --fast, --fly, --rtt MS, --rtt-sweep, --all, --compare A.json B.json. JSON under $(BUILD_DIR)/bench/.
 bench:
 	@infra/scripts/install-deps.sh
-	@$(MAKE) --no-print-directory build $(BENCH_RELAY)
+	@$(MAKE) --no-print-directory build
+	@$(MAKE) -s --no-print-directory $(BENCH_RELAY)
 	@BACKEND_BIN=$(abspath $(BIN)) BENCH_OUT_DIR=$${BENCH_OUT_DIR:-$(abspath $(BUILD_DIR))/bench} BENCH_RELAY=$${BENCH_RELAY:-$(abspath $(BENCH_RELAY))} \
 	    python3 tests/bench/bench.py $(or $(ARGS),$(BENCH_ARGS))
 
@@ -235,7 +236,8 @@ bench:
 # run one after the other and compared in one table.
 bench-pooler:
 	@infra/scripts/install-deps.sh
-	@$(MAKE) --no-print-directory build $(BENCH_RELAY)
+	@$(MAKE) --no-print-directory build
+	@$(MAKE) -s --no-print-directory $(BENCH_RELAY)
 	@BENCH_VARIANTS=direct:prepared,direct:unnamed,pgbouncer:unnamed BACKEND_BIN=$(abspath $(BIN)) \
 	    BENCH_OUT_DIR=$${BENCH_OUT_DIR:-$(abspath $(BUILD_DIR))/bench} BENCH_RELAY=$${BENCH_RELAY:-$(abspath $(BENCH_RELAY))} \
 	    python3 tests/bench/bench.py $(or $(ARGS),$(BENCH_ARGS))
