@@ -378,15 +378,23 @@ def compare(a, b):
     return rows
 
 
+def run_label(path):
+    """bench-20261207T083330Z.json -> 20261207T083330Z: a column heading of --compare."""
+    name = os.path.basename(path)
+    name = name[:-5] if name.endswith(".json") else name
+    return name[6:] if name.startswith("bench-") else name
+
+
 def format_compare(a, b, name_a, name_b):
-    lines = ["%-64s %14s %14s %9s" % ("figure", name_a[-14:], name_b[-14:], "change")]
+    name_a, name_b = run_label(name_a)[-18:], run_label(name_b)[-18:]
+    lines = ["%-64s %18s %18s %9s" % ("figure", name_a, name_b, "change")]
     for k, va, vb, ch in compare(a, b):
-        lines.append("%-64s %14s %14s %9s" % (k[-64:], fmt_num(va), fmt_num(vb),
+        lines.append("%-64s %18s %18s %9s" % (k[-64:], fmt_num(va), fmt_num(vb),
                                               "" if ch is None else "%+.0f%%" % ch))
     lines.append("")
     ta = {r["name"]: r for r in a.get("targets", [])}
     tb = {r["name"]: r for r in b.get("targets", [])}
-    lines.append("%-52s %14s %14s" % ("target", name_a[-14:], name_b[-14:]))
+    lines.append("%-52s %18s %18s" % ("target", name_a, name_b))
     for name in list(ta) + [n for n in tb if n not in ta]:
         cells = []
         for t in (ta.get(name), tb.get(name)):
@@ -395,7 +403,7 @@ def format_compare(a, b, name_a, name_b):
             else:
                 cells.append("%s %s" % (fmt_num(t["measured"]), "ok" if t["met"] else "no" if t["met"] is False
                                         else "?"))
-        lines.append("%-52s %14s %14s" % (name[:52], cells[0], cells[1]))
+        lines.append("%-52s %18s %18s" % (name[:52], cells[0], cells[1]))
     return "\n".join(lines)
 
 

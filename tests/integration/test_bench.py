@@ -167,7 +167,7 @@ def compare_two_runs():
     expect_eq(rows["default.reads.summary 366 days.cpu_us.responders"][:2], (150.0, 150.0), "reads keyed by name")
     expect(not any("rounds" in k for k in rows), "per-round figures are left to the summary: %s" % list(rows))
     text = bench.format_compare(a, b, "before.json", "after.json")
-    expect("+50%" in text and "before.json" in text and "after.json" in text, "the comparison:\n" + text)
+    expect("+50%" in text and "before" in text and "after" in text and ".json" not in text, "the comparison:\n" + text)
     expect("events/s, durable commits, 32 connections" in text and "3000 no" in text and "4500 no" in text,
            "targets of both runs:\n" + text)
 
