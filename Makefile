@@ -129,6 +129,7 @@ test_webhook_LAYERS  := jobs store domain core
 
 # The SQL function lists of core/sqlfn.h as JSON, for tests/integration/test_sqlfn.py (pg_proc).
 SQLFN_DUMP := $(BUILD_DIR)/tests/sqlfn-dump
+BENCH_RELAY := $(BUILD_DIR)/bench/rtt_relay
 $(SQLFN_DUMP): tests/unit/sqlfn_dump.c $(call layer_lib,core)
 	@mkdir -p $(dir $@)
 	@echo "  LINK $@"
@@ -152,7 +153,7 @@ deps:
 test-unit: $(UNIT_BINS)
 	@infra/scripts/run-unit-tests.sh $(UNIT_BINS)
 
-test-integration: $(BIN) $(SQLFN_DUMP)
+test-integration: $(BIN) $(SQLFN_DUMP) $(BENCH_RELAY)
 	@IT_EXCLUDE=faults BACKEND_BIN=$(abspath $(BIN)) python3 tests/integration/run.py
 
 # The fault scenarios (tests/integration/test_faults.py): Postgres stopped, restarted, frozen,
@@ -213,19 +214,33 @@ check-config: build
 clean:
 	rm -rf fcgi-app/build fcgi-app/build-san fcgi-app/build-fuzz
 
-# Throughput, latency, CPU per request and memory of POST /v1/events against pgbench's ceiling.
+# tests/bench/rtt_relay.c: the loopback relay `make bench ARGS="--rtt MS"` puts between the app and
+# Postgres when the kernel has no sch_netem (BENCH_RELAY is defined above, by SQLFN_DUMP, because
+# test-integration needs it for test_bench). Built with the project's flags, outside the layers.
+$(BENCH_RELAY): tests/bench/rtt_relay.c
+	@mkdir -p $(dir $@)
+	@echo "  CC   $@"
+	$(Q)$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $<
+
+# What a request costs, by process, against the database's ceiling on the current and the original
+# schema, durable commits (tests/bench/bench.py says it all). Flags through ARGS or BENCH_ARGS:
+# --fast, --fly, --rtt MS, --rtt-sweep, --all, --compare A.json B.json. JSON under $(BUILD_DIR)/bench/.
 bench:
 	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
-	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/bench/bench.py
+	@$(MAKE) -s --no-print-directory $(BENCH_RELAY)
+	@BACKEND_BIN=$(abspath $(BIN)) BENCH_OUT_DIR=$${BENCH_OUT_DIR:-$(abspath $(BUILD_DIR))/bench} BENCH_RELAY=$${BENCH_RELAY:-$(abspath $(BENCH_RELAY))} \
+	    python3 tests/bench/bench.py $(or $(ARGS),$(BENCH_ARGS))
 
 # The same through PgBouncer (transaction mode, as Fly Managed Postgres) and per DATABASE_STATEMENTS,
 # run one after the other and compared in one table.
 bench-pooler:
 	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) -s --no-print-directory $(BENCH_RELAY)
 	@BENCH_VARIANTS=direct:prepared,direct:unnamed,pgbouncer:unnamed BACKEND_BIN=$(abspath $(BIN)) \
-	    python3 tests/bench/bench.py
+	    BENCH_OUT_DIR=$${BENCH_OUT_DIR:-$(abspath $(BUILD_DIR))/bench} BENCH_RELAY=$${BENCH_RELAY:-$(abspath $(BENCH_RELAY))} \
+	    python3 tests/bench/bench.py $(or $(ARGS),$(BENCH_ARGS))
 
 # One app stack against two at once (two Fly machines) through one PgBouncer, durable commits; then
 # with each stack's responders capped by a cgroup. Writes $(BUILD_DIR)/bench/scale.json.

@@ -1252,3 +1252,29 @@ def run_all(pattern=None, extra_failed=0):
     print("(integration run took %.1f s)" % (time.monotonic() - t_start), flush=True)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the bench's Postgres (tests/bench/bench.py)
+
+
+class BenchPostgres(Postgres):
+    """A Postgres for `make bench`: durable commits by default (fsync, synchronous_commit and
+    full_page_writes on, as production runs), which the tests' Postgres turns off for speed;
+    durable=False gives the tests' fast settings. Started by the harness's own logic, not
+    pg-local.sh, so Postgres's default shared_buffers (128MB) and 60 connections apply (pgbench at
+    32 clients beside 16 responders and the scheduler). settings: more `name = value` lines for
+    postgresql.conf."""
+
+    def __init__(self, durable=True, settings=None):
+        self.durable = durable
+        self.settings = dict(settings or {})
+        super().__init__(use_script=False)
+
+    def _tune(self):
+        if not self.durable:
+            super()._tune()
+        lines = ["fsync = on", "synchronous_commit = on", "full_page_writes = on"] if self.durable else []
+        lines += ["%s = %s" % kv for kv in self.settings.items()]
+        with open(os.path.join(self.datadir, "postgresql.conf"), "a") as f:
+            f.write("\n# bench (%s commits)\n%s\n" % ("durable" if self.durable else "fast", "\n".join(lines)))
