@@ -70,7 +70,7 @@ if [[ -z ${DATABASE_URL:-} ]] && ! "$SCRIPTS_DIR/pg-local.sh" status "$LOCAL_PG_
 fi
 resolve_database_url init
 export BIND_ADDRESS=${BIND_ADDRESS:-127.0.0.1} # local only; the container binds 0.0.0.0
-export FCGI_WORKERS=${FCGI_WORKERS:-2}
+export FCGI_WORKERS=${FCGI_WORKERS:-8}
 export RUN_DIR=${RUN_DIR:-$LOCAL_DIR/run}
 
 "$BACKEND_BIN" check-config --offline >/dev/null || die "configuration rejected (see above; .local/env holds local settings)"

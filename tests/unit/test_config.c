@@ -105,7 +105,7 @@ static void test_defaults(void)
     CHECK_INT(c.cors_origin_count, 0);
     CHECK(c.enforce_origin);
     CHECK_INT(c.port, 3000);
-    CHECK_INT(c.fcgi_workers, 2);
+    CHECK_INT(c.fcgi_workers, 8);
     CHECK_INT(c.max_body_bytes, BODY_BYTES_DEFAULT);
     CHECK_INT(c.max_body_bytes, 65536);
     CHECK_INT(c.rate_limits[RL_EVENTS], 180);
