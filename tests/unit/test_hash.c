@@ -4,6 +4,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "core/bounds.h"
 #include "core/config.h"
 #include "core/hash.h"
 #include "t.h"
@@ -91,6 +92,28 @@ static void test_uuid_v4(void)
     CHECK(distinct);
     if (!formats)
         fprintf(stderr, "  last v4: %s\n", u);
+}
+
+/* Ids draw from a pool of ID_RANDOM_POOL_BYTES: one refill from the kernel per 16 ids, and no
+ * two ids alike across refills. */
+static void test_uuid_pool(void)
+{
+    enum { IDS = 3 * ID_RANDOM_POOL_BYTES / 16 };
+    static char ids[IDS][UUID_STR_LEN + 1];
+    unsigned long before = hash_id_pool_refills();
+    for (int i = 0; i < IDS; i++) {
+        if (i % 2)
+            uuid_v4(ids[i]);
+        else
+            uuid_v7(ids[i]);
+    }
+    unsigned long refills = hash_id_pool_refills() - before;
+    CHECK(refills >= 3 && refills <= 4); /* 3 pools' worth, plus one when the pool was part used */
+    bool distinct = true;
+    for (int i = 0; i < IDS; i++)
+        for (int j = i + 1; j < IDS; j++)
+            distinct &= strcmp(ids[i] + 14, ids[j] + 14) != 0; /* the random part (after v7's time) */
+    CHECK(distinct);
 }
 
 static uint64_t ms_of_v7(const char *u)
@@ -182,6 +205,7 @@ int main(void)
     test_hmac();
     test_sha256();
     test_uuid_v4();
+    test_uuid_pool();
     test_uuid_v7();
     test_secret_eq();
     test_peppered();

@@ -1,11 +1,14 @@
-/* h_metrics.c - GET /v1/metrics/summary: one read of the rollup tables for the window (and the
- * comparison window before it), then the sums, ratios and deltas of rollups-reference.md. */
+/* h_metrics.c - GET /v1/metrics/summary: one statement sums the rollup tables over the window
+ * and the comparison window before it (and renders the trend), then the ratios and deltas of
+ * rollups-reference.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
+#include "core/jsonout.h"
 #include "store/db.h"
 #include "api/handlers.h"
 #include "api/window.h"
@@ -16,7 +19,7 @@ static const char *const SOURCES[] = {"direct",   "organic_search", "paid_search
                                       "referral", "campaign",       "internal",    "unknown"};
 #define N_SOURCES 9
 
-/* Sums of one window. */
+/* Sums of one window, as STMT_SUMMARY returns them. */
 struct sums {
     double unique, returning, page_views, entrances, conversions, form_starts, form_submits, new_leads;
     double ttfc_sum, ttfc_count, accepted, rejected;
@@ -49,46 +52,39 @@ static double num(const PGresult *r, int row, int col)
     return strtod(PQgetvalue(r, row, col), NULL);
 }
 
-static void add_sources(struct sums *s, const char *text)
+/* Columns of STMT_SUMMARY, one row per window (the window's first): 0 cur, 1 unique, 2 returning,
+ * 3 page views, 4 sessions that entered, 5 of those the converted, 6 sessions with a form start, 7
+ * of those the submitted (so 5 <= 4 and 7 <= 6 on every day, and the rates are shares), 8 new
+ * leads, 9 ttfc sum, 10 ttfc count, 11 accepted, 12 rejected, 13 p95 weighted by accepted, 14 its
+ * weight, 15..17 bots dropped (BOT_REASONS order), 18..26 sources (SOURCES order); the same on both
+ * rows: 27 freshness day, 28 freshness generated_at, 29 missing days, 30 the trend's JSON text. */
+#define COL_BOTS 15
+#define COL_SOURCES 18
+#define COL_FRESHNESS 27
+#define COL_MISSING 29
+#define COL_TREND 30
+#define SUMMARY_COLS 31
+static void read_sums(struct sums *s, const PGresult *r, int i)
 {
-    json_t *o = text && *text ? json_loads(text, 0, NULL) : NULL;
-    for (int k = 0; k < N_SOURCES && o; k++) {
-        json_t *v = json_object_get(o, SOURCES[k]);
-        if (json_is_number(v)) {
-            s->sources[k] += json_number_value(v);
-            s->sources_total += json_number_value(v);
-        }
-    }
-    json_decref(o);
-}
-
-/* Columns of STMT_SUMMARY: 0 day, 1 unique, 2 returning, 3 page views, 4 sessions that entered,
- * 5 of those the converted, 6 sessions with a form start, 7 of those the submitted (so 5 <= 4 and
- * 7 <= 6 on every row, and the rates are shares), 8 new leads, 9 ttfc sum, 10 ttfc count, 11 sources, 12
- * accepted, 13 rejected, 14 p95, 15 freshness day, 16 freshness generated_at, 17..19 bots dropped
- * (BOT_REASONS order), 20 the day has a metric rollup row ("t"/"f") */
-#define COL_ROLLED_UP 20
-static void add_row(struct sums *s, const PGresult *r, int i)
-{
-    s->unique += num(r, i, 1);
-    s->returning += num(r, i, 2);
-    s->page_views += num(r, i, 3);
-    s->entrances += num(r, i, 4);
-    s->conversions += num(r, i, 5);
-    s->form_starts += num(r, i, 6);
-    s->form_submits += num(r, i, 7);
-    s->new_leads += num(r, i, 8);
-    s->ttfc_sum += num(r, i, 9);
-    s->ttfc_count += num(r, i, 10);
-    add_sources(s, PQgetisnull(r, i, 11) ? NULL : PQgetvalue(r, i, 11));
-    double accepted = num(r, i, 12);
-    s->accepted += accepted;
-    s->rejected += num(r, i, 13);
+    s->unique = num(r, i, 1);
+    s->returning = num(r, i, 2);
+    s->page_views = num(r, i, 3);
+    s->entrances = num(r, i, 4);
+    s->conversions = num(r, i, 5);
+    s->form_starts = num(r, i, 6);
+    s->form_submits = num(r, i, 7);
+    s->new_leads = num(r, i, 8);
+    s->ttfc_sum = num(r, i, 9);
+    s->ttfc_count = num(r, i, 10);
+    s->accepted = num(r, i, 11);
+    s->rejected = num(r, i, 12);
+    s->p95_weighted = num(r, i, 13);
+    s->p95_weight = num(r, i, 14);
     for (int k = 0; k < N_BOT_REASONS; k++)
-        s->bots[k] += PQgetisnull(r, i, 17 + k) ? 0 : num(r, i, 17 + k);
-    if (!PQgetisnull(r, i, 14) && accepted > 0) {
-        s->p95_weighted += num(r, i, 14) * accepted;
-        s->p95_weight += accepted;
+        s->bots[k] = num(r, i, COL_BOTS + k);
+    for (int k = 0; k < N_SOURCES; k++) {
+        s->sources[k] = num(r, i, COL_SOURCES + k);
+        s->sources_total += s->sources[k];
     }
 }
 
@@ -119,26 +115,17 @@ static void parse_query(const struct config *cfg, struct request *req, struct is
     json_decref(q);
 }
 
+/* Everything but the trend; a new reference. */
 static json_t *build(const struct summary_query *sq, const PGresult *r)
 {
     int64_t n = sq->to - sq->from + 1;
-    int64_t start = sq->compare ? sq->from - n : sq->from;
     struct sums cur, base;
     memset(&cur, 0, sizeof(cur));
     memset(&base, 0, sizeof(base));
-    json_t *trend = json_array();
+    read_sums(&cur, r, 0);
+    read_sums(&base, r, 1);
     json_t *missing = json_array(); /* days of the window without a rollup: shown as zeros in trend */
-    for (int i = 0; i < PQntuples(r); i++) {
-        bool in_current = start + i >= sq->from;
-        add_row(in_current ? &cur : &base, r, i);
-        if (in_current && strcmp(PQgetvalue(r, i, COL_ROLLED_UP), "t") != 0)
-            json_array_append_new(missing, json_string(PQgetvalue(r, i, 0)));
-        if (in_current)
-            json_array_append_new(trend,
-                                  json_pack("{s:s, s:I, s:I, s:I}", "day", PQgetvalue(r, i, 0),
-                                            "uniqueVisitors", (json_int_t)num(r, i, 1), "pageViews",
-                                            (json_int_t)num(r, i, 3), "newLeads", (json_int_t)num(r, i, 8)));
-    }
+    window_add_missing_days(missing, r, 0, COL_MISSING);
     bool c = sq->compare;
     json_t *mix = json_object();
     for (int k = 0; k < N_SOURCES; k++)
@@ -170,10 +157,39 @@ static json_t *build(const struct summary_query *sq, const PGresult *r)
                                "totalEventsAccepted", (json_int_t)cur.accepted, "totalEventsRejected",
                                (json_int_t)cur.rejected, "botsDropped", bots);
 
-    json_t *freshness = window_freshness(r, 15, missing);
-    return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1, "window", window_json(sq->from, sq->to),
+    json_t *freshness = window_freshness(r, COL_FRESHNESS, missing);
+    return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "ok", 1, "window", window_json(sq->from, sq->to),
                      "compareTo", c ? window_json(sq->from - n, sq->from - 1) : json_null(), "freshness",
-                     freshness, "metrics", metrics, "ingest", ingest, "trend", trend);
+                     freshness, "metrics", metrics, "ingest", ingest);
+}
+
+/* The answer: build()'s object with the trend, which the statement rendered as JSON text, as its
+ * last member (one copy of the text instead of a JSON object per day). 0, or -1 when out of
+ * memory or when the result is not the statement's shape. */
+static int reply(struct ctx *c, const struct summary_query *sq, const PGresult *r)
+{
+    if (PQntuples(r) != 2 || PQnfields(r) != SUMMARY_COLS || PQgetisnull(r, 0, COL_TREND))
+        return -1;
+    json_t *head = build(sq, r);
+    char *text = jsonout_dumps(head, false);
+    json_decref(head);
+    size_t n = text ? strlen(text) : 0;
+    if (n < 2 || text[n - 1] != '}') {
+        free(text);
+        return -1;
+    }
+    static const char key[] = ",\"trend\":[";
+    const char *trend = PQgetvalue(r, 0, COL_TREND);
+    size_t trend_n = (size_t)PQgetlength(r, 0, COL_TREND);
+    struct buf o = BUF_INIT;
+    buf_put(&o, text, n - 1);
+    buf_put(&o, key, sizeof(key) - 1);
+    buf_put(&o, trend, trend_n);
+    buf_puts(&o, "]}");
+    free(text);
+    int rc = http_reply_bytes(c->resp, 200, "application/json; charset=utf-8", o.p, o.n);
+    free(o.p);
+    return rc;
 }
 
 void h_summary(struct ctx *c)
@@ -193,11 +209,13 @@ void h_summary(struct ctx *c)
     if (!sq.property)
         goto out;
     int64_t n = sq.to - sq.from + 1;
+    char first[V_DATE_LEN];
     v_format_date(sq.compare ? sq.from - n : sq.from, start);
+    v_format_date(sq.from, first);
     v_format_date(sq.to, end);
     /* the default property aggregates every property's bot drops, as its rollups do */
     const char *all = strcmp(sq.property, c->cfg->rollup_default_property_id) == 0 ? "true" : "false";
-    const char *params[] = {sq.property, start, end, all};
+    const char *params[] = {sq.property, start, first, end, all};
     enum db_rc rc = db_exec(STMT_SUMMARY, params, &res);
     if (rc == DB_UNAVAILABLE) {
         http_db_unavailable(c->req, c->resp);
@@ -205,10 +223,8 @@ void h_summary(struct ctx *c)
     }
     if (rc != DB_OK)
         goto out;
-    json_t *body = build(&sq, res);
-    if (!body)
-        goto out;
-    http_reply_json(c->resp, 200, body);
+    if (reply(c, &sq, res) != 0)
+        http_error(c->resp, 500, "internal_error");
 out:
     issues_free(&is);
     PQclear(res);

@@ -44,19 +44,6 @@ out:
 
 static const char *const INTERVALS[] = {"day", "week", "month"};
 
-/* Appends the days of a comma-separated list of dates (column col; NULL when none) to missing. */
-static void add_missing_days(json_t *missing, const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        return;
-    const char *p = PQgetvalue(r, row, col);
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        json_array_append_new(missing, json_stringn(p, n));
-        p += n + (p[n] == ',');
-    }
-}
-
 void h_timeseries(struct ctx *c)
 {
     struct issues is;
@@ -84,7 +71,7 @@ void h_timeseries(struct ctx *c)
      * 7..8 freshness, 9 the bucket's missing days */
     json_t *buckets = json_array(), *missing = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        add_missing_days(missing, res, i, 9);
+        window_add_missing_days(missing, res, i, 9);
         json_array_append_new(buckets,
                               json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "start", PQgetvalue(res, i, 0),
                                         "end", PQgetvalue(res, i, 1), "visitors", ival(res, i, 2),

@@ -79,3 +79,15 @@ json_t *window_freshness(const PGresult *r, int day_col, json_t *missing)
     return json_pack("{s:n, s:n, s:n, s:o}", "rolledUpThrough", "generatedAt", "lagDays", "missingDays",
                      missing);
 }
+
+void window_add_missing_days(json_t *missing, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return;
+    const char *p = PQgetvalue(r, row, col);
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(missing, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+}

@@ -48,4 +48,8 @@ json_t *window_json(int64_t from, int64_t to);
  * a rollup (a JSON array, stolen); a new reference. */
 json_t *window_freshness(const PGresult *r, int day_col, json_t *missing);
 
+/* Appends the days of a comma-separated list of dates (row, column col; NULL when none) to
+ * missing. */
+void window_add_missing_days(json_t *missing, const PGresult *r, int row, int col);
+
 #endif

@@ -4,8 +4,11 @@
 #include "core/clock.h"
 #include "core/config.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
+
+#include "core/bounds.h"
 
 int hash_init(void)
 {
@@ -54,10 +57,49 @@ static void format_uuid(const unsigned char b[16], char out[UUID_STR_LEN + 1])
     out[o] = '\0';
 }
 
+/* The id pool (ID_RANDOM_POOL_BYTES): bytes are handed out once each, from the end down, and
+ * wiped as they leave. A child of fork() starts with an empty pool, so two processes never hand
+ * out the same bytes (no process forks today; the handler keeps it so). */
+static unsigned char g_pool[ID_RANDOM_POOL_BYTES];
+static size_t g_pool_left;
+static unsigned long g_pool_refills;
+static bool g_pool_atfork;
+
+static void pool_forget(void)
+{
+    sodium_memzero(g_pool, sizeof(g_pool));
+    g_pool_left = 0;
+}
+
+static void id_random(unsigned char *out, size_t n)
+{
+    if (!g_pool_atfork) {
+        (void)pthread_atfork(NULL, NULL, pool_forget);
+        g_pool_atfork = true;
+    }
+    if (n > sizeof(g_pool)) {
+        randombytes_buf(out, n);
+        return;
+    }
+    if (g_pool_left < n) {
+        randombytes_buf(g_pool, sizeof(g_pool));
+        g_pool_left = sizeof(g_pool);
+        g_pool_refills++;
+    }
+    g_pool_left -= n;
+    memcpy(out, g_pool + g_pool_left, n);
+    sodium_memzero(g_pool + g_pool_left, n);
+}
+
+unsigned long hash_id_pool_refills(void)
+{
+    return g_pool_refills;
+}
+
 void uuid_v4(char out[UUID_STR_LEN + 1])
 {
     unsigned char b[16];
-    randombytes_buf(b, sizeof(b));
+    id_random(b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     format_uuid(b, out);
@@ -67,7 +109,7 @@ void uuid_v7(char out[UUID_STR_LEN + 1])
 {
     unsigned char b[16];
     uint64_t ms = (uint64_t)clock_wall_ms();
-    randombytes_buf(b, sizeof(b));
+    id_random(b, sizeof(b));
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)(ms >> (8 * (5 - i)));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);

@@ -24,6 +24,9 @@ void uuid_v4(char out[UUID_STR_LEN + 1]);
 /* Time-ordered UUIDv7 (ms timestamp + random) into out[UUID_STR_LEN + 1]: new rows land on the
  * right edge of the primary-key B-tree. */
 void uuid_v7(char out[UUID_STR_LEN + 1]);
+/* How many times the ids' random pool (ID_RANDOM_POOL_BYTES) was filled from the kernel: for the
+ * tests. */
+unsigned long hash_id_pool_refills(void);
 
 /* Constant-time equality of two secrets; lengths may differ (the difference is not leaked
  * beyond the length of the expected value). */

@@ -30,37 +30,83 @@ const struct stmt_def SQL_STMTS[STMT_COUNT] = {
      * Not retried after a lost connection: a commit may have happened. */
     [STMT_UNSUBSCRIBE_ID] = {"unsubscribe_lead_by_id", NULL, &SQLFNS[SQLFN_UNSUBSCRIBE_LEAD_BY_ID],
                              UNSUBSCRIBE_LEAD_BY_ID_NPARAMS, false},
-    /* $1 property, $2 first day, $3 last day: one row per day (zeros where no rollup), plus the
-     * property's latest rollup day and generated_at (the same on every row) */
+    /* $1 property, $2 first day (of the comparison window when there is one), $3 the window's
+     * first day, $4 last day, $5 true when $1 is the property of all (its bot drops are every
+     * property's, as its rollups are). Two rows, the window's (cur true) then the comparison
+     * window's, each with the sums of its days' rollups (a day without one adds nothing; the
+     * session shares of a row rolled up before migrations/0008 read as the bound
+     * min(numerator, denominator) of its event counts) and the traffic sources summed from the
+     * days' objects (a number under a known key counts, anything else is skipped, as the per-day
+     * reading did; -> of an array or a scalar is NULL); then, the same on both rows, the property's
+     * latest rollup day and its generated_at, the window's days without a metric rollup
+     * (comma-separated, NULL when none) and the window's trend as JSON text, one object per day
+     * (zeros where no rollup), rendered here once instead of one JSON object per day in the
+     * responder (issue 17). */
     [STMT_SUMMARY] =
         {"summary",
-         "SELECT d::date::text, COALESCE(m.unique_visitors, 0), COALESCE(m.returning_visitors, 0), "
-         "COALESCE(m.total_page_views, 0), "
-         /* the rates' shares (migrations/0008); a row rolled up before 0008 has NULLs there until
-          * recomputed, read as the bound min(numerator, denominator) of its event counts */
-         "COALESCE(m.entrance_sessions, m.total_entrances, 0), "
-         "COALESCE(m.converted_entrance_sessions, LEAST(m.total_conversions, m.total_entrances), 0), "
-         "COALESCE(m.form_start_sessions, m.form_starts, 0), "
-         "COALESCE(m.form_completed_sessions, LEAST(m.form_submits, m.form_starts), 0), "
-         "COALESCE(m.new_leads, 0), COALESCE(m.time_to_first_capture_sum_ms, 0), "
-         "COALESCE(m.time_to_first_capture_count, 0), m.traffic_source_breakdown::text, "
-         "COALESCE(i.events_accepted, 0), COALESCE(i.events_rejected, 0), i.p95_ttfb_ms, "
-         "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-         "b.empty_ua, b.bot_ua, b.headless, "
-         /* whether the day has been rolled up at all (a day without a row is not a day of zeros) */
-         "m.id IS NOT NULL "
-         "FROM (SELECT generate_series($2::date, $3::date, interval '1 day')::date AS d) days "
-         "LEFT JOIN daily_metric_rollups m ON m.property_id = $1 AND m.day = d::date "
-         "LEFT JOIN daily_ingest_rollups i ON i.property_id = $1 AND i.day = d::date "
-         "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
-         "ORDER BY day DESC LIMIT 1) f ON true "
-         /* bot drops (migrations/0007) of the day: $4 true when $1 is the property of all */
-         "LEFT JOIN (SELECT day, sum(dropped) FILTER (WHERE reason = 'empty_ua') AS empty_ua, "
+         "WITH m AS (SELECT day >= $3::date AS cur, sum(unique_visitors) AS uv, "
+         "sum(returning_visitors) AS ret, sum(total_page_views) AS pv, "
+         "sum(COALESCE(entrance_sessions, total_entrances, 0)) AS ent, "
+         "sum(COALESCE(converted_entrance_sessions, LEAST(total_conversions, total_entrances), 0)) AS conv, "
+         "sum(COALESCE(form_start_sessions, form_starts, 0)) AS fs, "
+         "sum(COALESCE(form_completed_sessions, LEAST(form_submits, form_starts), 0)) AS fc, "
+         "sum(new_leads) AS nl, sum(time_to_first_capture_sum_ms) AS tsum, "
+         "sum(time_to_first_capture_count) AS tcnt, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'direct') = 'number' "
+         "THEN traffic_source_breakdown->'direct' END)::numeric) AS direct, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'organic_search') = 'number' "
+         "THEN traffic_source_breakdown->'organic_search' END)::numeric) AS organic_search, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'paid_search') = 'number' "
+         "THEN traffic_source_breakdown->'paid_search' END)::numeric) AS paid_search, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'social') = 'number' "
+         "THEN traffic_source_breakdown->'social' END)::numeric) AS social, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'email') = 'number' "
+         "THEN traffic_source_breakdown->'email' END)::numeric) AS email, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'referral') = 'number' "
+         "THEN traffic_source_breakdown->'referral' END)::numeric) AS referral, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'campaign') = 'number' "
+         "THEN traffic_source_breakdown->'campaign' END)::numeric) AS campaign, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'internal') = 'number' "
+         "THEN traffic_source_breakdown->'internal' END)::numeric) AS internal, "
+         "sum((CASE WHEN jsonb_typeof(traffic_source_breakdown->'unknown') = 'number' "
+         "THEN traffic_source_breakdown->'unknown' END)::numeric) AS unknown "
+         "FROM daily_metric_rollups WHERE property_id = $1 AND day BETWEEN $2::date AND $4::date "
+         "GROUP BY 1), "
+         "i AS (SELECT day >= $3::date AS cur, sum(events_accepted) AS acc, sum(events_rejected) AS rej, "
+         /* p95 weighted by the day's accepted events; a day without them carries no weight */
+         "sum(p95_ttfb_ms::bigint * events_accepted) "
+         "FILTER (WHERE p95_ttfb_ms IS NOT NULL AND events_accepted > 0) AS p95w, "
+         "sum(events_accepted) FILTER (WHERE p95_ttfb_ms IS NOT NULL AND events_accepted > 0) AS p95n "
+         "FROM daily_ingest_rollups WHERE property_id = $1 AND day BETWEEN $2::date AND $4::date "
+         "GROUP BY 1), "
+         /* bot drops (migrations/0007) */
+         "b AS (SELECT day >= $3::date AS cur, sum(dropped) FILTER (WHERE reason = 'empty_ua') AS empty_ua, "
          "sum(dropped) FILTER (WHERE reason = 'bot_ua') AS bot_ua, "
          "sum(dropped) FILTER (WHERE reason = 'headless') AS headless FROM ingest_bot_drops "
-         "WHERE day BETWEEN $2::date AND $3::date AND ($4::boolean OR property_id = $1) GROUP BY day) b "
-         "ON b.day = d::date ORDER BY d",
-         NULL, 4, true},
+         "WHERE day BETWEEN $2::date AND $4::date AND ($5::boolean OR property_id = $1) GROUP BY 1), "
+         "d AS (SELECT string_agg(CASE WHEN x.id IS NULL THEN d::date::text END, ',' ORDER BY d) AS missing, "
+         "string_agg('{\"day\":\"' || d::date || "
+         "'\",\"uniqueVisitors\":' || COALESCE(x.unique_visitors, 0) || "
+         "',\"pageViews\":' || COALESCE(x.total_page_views, 0) || "
+         "',\"newLeads\":' || COALESCE(x.new_leads, 0) || '}', ',' ORDER BY d) AS trend "
+         "FROM generate_series($3::date, $4::date, interval '1 day') d "
+         "LEFT JOIN daily_metric_rollups x ON x.property_id = $1 AND x.day = d::date) "
+         "SELECT w.cur, COALESCE(m.uv, 0), COALESCE(m.ret, 0), COALESCE(m.pv, 0), COALESCE(m.ent, 0), "
+         "COALESCE(m.conv, 0), COALESCE(m.fs, 0), COALESCE(m.fc, 0), COALESCE(m.nl, 0), "
+         "COALESCE(m.tsum, 0), COALESCE(m.tcnt, 0), COALESCE(i.acc, 0), COALESCE(i.rej, 0), "
+         "COALESCE(i.p95w, 0), COALESCE(i.p95n, 0), "
+         "COALESCE(b.empty_ua, 0), COALESCE(b.bot_ua, 0), COALESCE(b.headless, 0), "
+         /* the sources in the order of h_metrics.c's SOURCES */
+         "COALESCE(m.direct, 0), COALESCE(m.organic_search, 0), COALESCE(m.paid_search, 0), "
+         "COALESCE(m.social, 0), COALESCE(m.email, 0), COALESCE(m.referral, 0), COALESCE(m.campaign, 0), "
+         "COALESCE(m.internal, 0), COALESCE(m.unknown, 0), "
+         "f.day::text, to_char(f.generated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), d.missing, d.trend "
+         "FROM (VALUES (true), (false)) w(cur) LEFT JOIN m ON m.cur = w.cur LEFT JOIN i ON i.cur = w.cur "
+         "LEFT JOIN b ON b.cur = w.cur CROSS JOIN d "
+         "LEFT JOIN (SELECT day, generated_at FROM daily_metric_rollups WHERE property_id = $1 "
+         "ORDER BY day DESC LIMIT 1) f ON true "
+         "ORDER BY w.cur DESC",
+         NULL, 5, true},
     /* the day's cookieless salt (migrations/0007): read, or made from the candidate when missing;
      * safe to repeat (the first salt of a day wins) */
     [STMT_DAILY_SALT] = {"daily_salt", NULL, &SQLFNS[SQLFN_DAILY_SALT], DAILY_SALT_NPARAMS, true},
