@@ -603,7 +603,8 @@ int config_load(struct config *c, config_getenv_fn get, void *ctx, char *err, si
     load_query_keys(&l, c);
 
     c->port = (int)env_long(&l, "PORT", 3000, 1, CONFIG_PORT_MAX);
-    c->fcgi_workers = (int)env_long(&l, "FCGI_WORKERS", CONFIG_FCGI_WORKERS_DEFAULT, 1, CONFIG_FCGI_WORKERS_MAX);
+    c->fcgi_workers =
+        (int)env_long(&l, "FCGI_WORKERS", CONFIG_FCGI_WORKERS_DEFAULT, 1, CONFIG_FCGI_WORKERS_MAX);
     c->max_body_bytes = env_long(&l, "MAX_BODY_BYTES", BODY_BYTES_DEFAULT, BODY_BYTES_MIN, BODY_BYTES_MAX);
 
     static const struct {
