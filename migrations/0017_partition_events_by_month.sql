@@ -290,11 +290,9 @@ BEGIN
     --    validation)
     EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', p_table);
     IF v_inline THEN
-        -- the exact newest row (no writer can add one now): the legacy range ends after its month,
-        -- and an empty table keeps nothing but the months before this one
+        -- the exact newest row (no writer can add one now): the legacy range ends after its month
         EXECUTE format('SELECT max(%I) FROM %I', p_col, p_table) INTO v_max;
-        v_bound := CASE WHEN v_max IS NULL THEN date_trunc('month', v_now)
-                        ELSE date_trunc('month', v_max) + interval '1 month' END;
+        v_bound := date_trunc('month', coalesce(v_max, v_now)) + interval '1 month';
     ELSE
         -- rows keep arriving until the swap, at most 24 hours ahead (EVENT_MAX_FUTURE_MS): a month
         -- or more of margin beyond that, so the NOT VALID check refuses none of them
@@ -322,6 +320,15 @@ BEGIN
     FOREACH s IN ARRAY coalesce(v_acl, '{}') LOOP
         EXECUTE s;
     END LOOP;
+    IF v_inline AND v_max IS NULL THEN
+        -- empty (a fresh database): nothing to keep, the parent starts with a default of its own
+        EXECUTE format('DROP TABLE %I', v_legacy);
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', p_table || '_default', p_table);
+        PERFORM partition_local_keys(p_table, p_table || '_default');
+        INSERT INTO partitioned_tables (parent, time_column) VALUES (p_table, p_col)
+        ON CONFLICT (parent) DO UPDATE SET time_column = EXCLUDED.time_column, legacy_bound = NULL;
+        RETURN;
+    END IF;
     EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I DEFAULT', p_table, v_legacy);
     INSERT INTO partitioned_tables (parent, time_column, legacy_bound) VALUES (p_table, p_col, v_bound)
     ON CONFLICT (parent) DO UPDATE SET time_column = EXCLUDED.time_column, legacy_bound = EXCLUDED.legacy_bound;
