@@ -114,8 +114,9 @@ END
 $$;
 
 -- Proves the legacy bounds still NOT VALID (the partitions job, in a transaction of its own: SHARE
--- UPDATE EXCLUSIVE, inserts go on). How many it validated.
-CREATE OR REPLACE FUNCTION partition_validate_legacy()
+-- UPDATE EXCLUSIVE, inserts go on), under a statement timeout of p_statement_timeout_ms (a full scan
+-- of a large table; 0: the session's). How many it validated.
+CREATE OR REPLACE FUNCTION partition_validate_legacy(p_statement_timeout_ms integer)
 RETURNS integer
 LANGUAGE plpgsql
 AS $$
@@ -123,6 +124,9 @@ DECLARE
     c record;
     n integer := 0;
 BEGIN
+    IF p_statement_timeout_ms > 0 THEN
+        PERFORM set_config('statement_timeout', p_statement_timeout_ms || 'ms', true);
+    END IF;
     FOR c IN
         SELECT t.parent || '_legacy' AS legacy
           FROM partitioned_tables t

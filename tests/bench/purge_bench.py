@@ -92,10 +92,10 @@ SELECT gen_random_uuid()::text, 'v' || (g % 20000 + 1), 's' || (g % 20000 + 1), 
        'page_view', '/', '{nxt}'::timestamp + (g::float8 / {k}) * interval '20 days', 'a', 'b', 'example.com',
        now() AT TIME ZONE 'UTC'
   FROM generate_series(1, {k}) g;
-VACUUM ANALYZE events;
 """.format(m=month, nxt=nxt, late=nxt + datetime.timedelta(days=20), n=n, k=max(1, n // 10),
            secs=int((nxt - month).total_seconds()) - 1)
     pg.psql(sql, db=db, timeout=7200)
+    pg.psql("VACUUM ANALYZE", db=db, timeout=7200)
 
 
 def purge(pg, db, cutoff):
@@ -129,8 +129,8 @@ def main():
     pg = harness.Postgres()
     try:
         # durable commits, as in production (the harness turns them off for tests)
-        pg.psql("ALTER SYSTEM SET fsync = on; ALTER SYSTEM SET synchronous_commit = on; "
-                "ALTER SYSTEM SET full_page_writes = on; ALTER SYSTEM SET max_wal_size = '4GB'", db="postgres")
+        for setting in ("fsync = on", "synchronous_commit = on", "full_page_writes = on", "max_wal_size = '4GB'"):
+            pg.psql("ALTER SYSTEM SET " + setting, db="postgres")
         pg.psql("SELECT pg_reload_conf()", db="postgres")
         settings = pg.psql("SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings "
                            "WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')", db="postgres").strip()

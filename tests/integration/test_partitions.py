@@ -286,7 +286,7 @@ def adopt_filled_table_writers_go_on():
         # the proof, in a transaction held open so its lock can be looked at
         s = PsqlSession(pg(), db=db.name)
         try:
-            s.send("BEGIN; SELECT 'v' || partition_validate_legacy();")
+            s.send("BEGIN; SELECT 'v' || partition_validate_legacy(0);")
             expect(s.wait_for("v2\n", 120), "partition_validate_legacy() (%s)" % s.stderr())
             t2 = time.monotonic()
             modes = db.lines("SELECT c.relname || ':' || l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "

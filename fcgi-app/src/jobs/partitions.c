@@ -13,16 +13,20 @@
 int partitions_run(const struct config *cfg, PGconn *c)
 {
     (void)cfg;
-    char err[JOB_ERR_LEN], ahead[16], lock_ms[16], ttl[16];
+    char err[JOB_ERR_LEN], ahead[16], lock_ms[16], ttl[16], validate_ms[16];
     PGresult *validated = NULL, *created = NULL, *purged = NULL;
     int rc = -1;
     (void)snprintf(ahead, sizeof(ahead), "%d", PARTITION_MONTHS_AHEAD);
     (void)snprintf(lock_ms, sizeof(lock_ms), "%d", PARTITION_LOCK_TIMEOUT_MS);
     (void)snprintf(ttl, sizeof(ttl), "%d", EVENT_DEDUPE_CLAIM_TTL_S);
-    const char *ensure[] = {ahead, lock_ms};
+    (void)snprintf(validate_ms, sizeof(validate_ms), "%d", PARTITION_VALIDATE_TIMEOUT_MS);
+    union partition_validate_legacy_args validate = {.statement_timeout_ms = validate_ms};
+    union partitions_ensure_args ensure = {.ahead = ahead, .lock_timeout_ms = lock_ms};
     const char *purge[] = {ttl};
-    if (pgjob_exec(c, SQL_PARTITIONS_VALIDATE, 0, NULL, &validated, "legacy bound", err, sizeof(err)) != 0 ||
-        pgjob_exec(c, SQL_PARTITIONS_ENSURE, 2, ensure, &created, "create", err, sizeof(err)) != 0 ||
+    if (pgjob_exec(c, sql_call_text(SQLFN_PARTITION_VALIDATE_LEGACY), PARTITION_VALIDATE_LEGACY_NPARAMS,
+                   validate.v, &validated, "legacy bound", err, sizeof(err)) != 0 ||
+        pgjob_exec(c, sql_call_text(SQLFN_PARTITIONS_ENSURE), PARTITIONS_ENSURE_NPARAMS, ensure.v, &created,
+                   "create", err, sizeof(err)) != 0 ||
         pgjob_exec(c, SQL_DEDUPE_CLAIMS_PURGE, 1, purge, &purged, "dedupe claims", err, sizeof(err)) != 0) {
         log_warn("partitions: %s", err);
         goto out;

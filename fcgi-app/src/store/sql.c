@@ -355,12 +355,7 @@ const char SQL_WEBHOOK_PURGE[] =
     "WHERE state <> 'pending' AND created_at < (now() AT TIME ZONE 'UTC') - make_interval(days => "
     "$1::integer) ORDER BY created_at LIMIT $2::integer) RETURNING 1) SELECT count(*) FROM d";
 
-/* The partitions job (migrations/0017): the legacy partitions' bounds still to prove (a scan under
- * SHARE UPDATE EXCLUSIVE, inserts go on), how many */
-const char SQL_PARTITIONS_VALIDATE[] = "SELECT partition_validate_legacy()";
-/* $1 months ahead, $2 lock timeout in ms: the current month's and the next ones' partitions made
- * (and a proven legacy partition swapped from the default to its range), how many */
-const char SQL_PARTITIONS_ENSURE[] = "SELECT partitions_ensure($1::integer, $2::integer)";
+/* The partitions job (migrations/0017; its functions' calls are sql_call_text's) */
 /* $1 seconds: ingest_event()'s dedupe claims older than that deleted, how many */
 const char SQL_DEDUPE_CLAIMS_PURGE[] =
     "WITH d AS (DELETE FROM event_dedupe_claims WHERE claimed_at < (now() AT TIME ZONE 'UTC') - "

@@ -89,8 +89,6 @@ extern const char SQL_WEBHOOK_CLAIM[];
 extern const char SQL_WEBHOOK_RESULT[];
 extern const char SQL_WEBHOOK_PURGE[];
 /* The partitions job (jobs/partitions.c, migrations/0017); parameters in sql.c. */
-extern const char SQL_PARTITIONS_VALIDATE[];
-extern const char SQL_PARTITIONS_ENSURE[];
 extern const char SQL_DEDUPE_CLAIMS_PURGE[];
 /* A printf format of one %s, the schema name already quoted with PQescapeIdentifier. */
 #define SQL_MIGRATE_CREATE_SCHEMA_FMT "CREATE SCHEMA IF NOT EXISTS %s"
