@@ -52,7 +52,8 @@ endif
 
 .PHONY: all build deps run stop migrate check-config test test-unit test-integration test-faults test-smoke \
         db-dump db-restore tracker \
-        test-browser bench bench-pooler bench-scale test-asan test-valgrind check format clean image-test rollups-run rollups-backfill \
+        test-browser bench bench-pooler bench-scale bench-purge test-asan test-valgrind check format clean image-test \
+        rollups-run rollups-backfill \
         rollups-status rollups-discrepancy retention-purge test-fly fly-vars fly-launch fly-pg-attach \
         fly-mpg-attach fly-secrets fly-deploy fly-deploy-only fly-migrate fly-logs fly-ssh fly-status \
         fly-checks fuzz-replay fuzz
@@ -248,6 +249,13 @@ bench-scale:
 	@infra/scripts/install-deps.sh
 	@$(MAKE) --no-print-directory build
 	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/bench/scale_out.py
+
+# Events partitioned by month (migrations/0017): a month's purge by partition drop against the row-wise
+# delete, and ingest_event() throughput before/after, with durable commits (docs/partitioning.md).
+bench-purge:
+	@infra/scripts/install-deps.sh
+	@$(MAKE) --no-print-directory build
+	@BACKEND_BIN=$(abspath $(BIN)) python3 tests/bench/purge_bench.py
 
 # Jobs against the local or configured database (ARGS passes flags, e.g. ARGS="--from=2026-01-01").
 rollups-run: build

@@ -780,8 +780,8 @@ def two_schedulers(db, overrides):
                                           stdout=f, stderr=subprocess.STDOUT, start_new_session=True))
             f.close()
         t0 = time.monotonic()
-        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "4",
-                           5, 0.1, "the four jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
+        harness.wait_until(lambda: db.val("SELECT count(*) FROM job_runs WHERE last_finished_at IS NOT NULL") == "5",
+                           5, 0.1, "the five jobs to finish (job_runs: %s)" % db.q("SELECT * FROM job_runs"))
         took = time.monotonic() - t0
         time.sleep(1.0)  # both schedulers have made their first pass by now
         for k, p in enumerate(procs):
@@ -789,7 +789,8 @@ def two_schedulers(db, overrides):
         text = "".join(open(p, encoding="utf-8", errors="replace").read() for p in logs)
         jobs = db.rows("SELECT job, last_status, last_finished_at >= last_started_at AS ordered FROM job_runs "
                        "ORDER BY job")
-        expect_eq(jobs, [{"job": "refresh", "last_status": "ok", "ordered": True},
+        expect_eq(jobs, [{"job": "partitions", "last_status": "ok", "ordered": True},
+                         {"job": "refresh", "last_status": "ok", "ordered": True},
                          {"job": "retention", "last_status": "ok", "ordered": True},
                          {"job": "rollups", "last_status": "ok", "ordered": True},
                          {"job": "salts", "last_status": "ok", "ordered": True}], "job_runs")

@@ -312,7 +312,7 @@ def scrape_counts_exactly_the_traffic_sent():
         expect_eq(one(fams, "backend_db_errors_total", kind="unavailable"), 0, "db errors (unavailable)")
         expect_eq(one(fams, "backend_db_errors_total", kind="statement"), 0, "db errors (statement)")
         expect_eq(one(fams, "backend_responders"), WORKERS, "responders")
-        for job in ("rollups", "retention", "salts", "refresh"):
+        for job in ("partitions", "rollups", "retention", "salts", "refresh"):
             for outcome in ("ok", "failed", "error", "skipped"):
                 expect_eq(one(fams, "backend_scheduler_jobs_total", job=job, outcome=outcome), 0,
                           "%s %s with no scheduler" % (job, outcome))
@@ -373,15 +373,16 @@ def scheduler_outcomes_and_rollup_lag():
                                 and jobs(f).get(("refresh", "ok")) == 1)
         finally:
             lock.close()
-        expect_eq(jobs(scrape(s)), {("rollups", "skipped"): 1, ("retention", "ok"): 1, ("salts", "ok"): 1,
-                                    ("refresh", "ok"): 1},
+        expect_eq(jobs(scrape(s)), {("partitions", "ok"): 1, ("rollups", "skipped"): 1, ("retention", "ok"): 1,
+                                    ("salts", "ok"): 1, ("refresh", "ok"): 1},
                   "outcomes with the rollups lock held elsewhere (scheduler log: %s)" % out[-600:])
 
         out = run_scheduler(lambda f: jobs(f).get(("rollups", "ok")) == 1)
         fams = scrape(s)
-        expect_eq(jobs(fams), {("rollups", "skipped"): 1, ("rollups", "ok"): 1, ("retention", "ok"): 1,
-                               ("salts", "ok"): 1, ("refresh", "ok"): 1},
-                  "outcomes after a second scheduler (retention, salts, refresh not due again) (log: %s)" % out[-600:])
+        expect_eq(jobs(fams), {("partitions", "ok"): 1, ("rollups", "skipped"): 1, ("rollups", "ok"): 1,
+                               ("retention", "ok"): 1, ("salts", "ok"): 1, ("refresh", "ok"): 1},
+                  "outcomes after a second scheduler (partitions, retention, salts, refresh not due again) (log: %s)"
+                  % out[-600:])
         expect_eq(one(fams, "backend_rollup_lag_days"), 0, "lag after a rollups run")
         expect_eq(fams["backend_rollup_lag_days"]["type"], "gauge", "lag family type")
 

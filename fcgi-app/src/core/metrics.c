@@ -56,7 +56,8 @@ static const char *const RL_NAMES[RL_CLASS_COUNT] = {
     [RL_EVENTS] = "events", [RL_CAPTURE] = "capture", [RL_UNSUBSCRIBE] = "unsubscribe",
     [RL_DELETE] = "delete", [RL_SUMMARY] = "summary", [RL_DEFAULT] = "default",
 };
-static const char *const JOB_NAMES[MJ_COUNT] = {"rollups", "retention", "salts", "refresh", "webhook"};
+static const char *const JOB_NAMES[MJ_COUNT] = {"rollups", "retention", "salts",
+                                                "refresh", "webhook",   "partitions"};
 static const char *const OUTCOME_NAMES[MO_COUNT] = {"ok", "failed", "error", "skipped"};
 
 static struct metrics_table *g_t;

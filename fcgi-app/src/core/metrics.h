@@ -18,7 +18,7 @@ enum metrics_method { MM_GET = 0, MM_HEAD, MM_POST, MM_OPTIONS, MM_OTHER, MM_COU
 /* ingest_rejections reasons (the 400's error code) */
 enum metrics_reject { MR_INVALID_REQUEST = 0, MR_INVALID_JSON, MR_OTHER, MR_COUNT };
 
-enum metrics_job { MJ_ROLLUPS = 0, MJ_RETENTION, MJ_SALTS, MJ_REFRESH, MJ_WEBHOOK, MJ_COUNT };
+enum metrics_job { MJ_ROLLUPS = 0, MJ_RETENTION, MJ_SALTS, MJ_REFRESH, MJ_WEBHOOK, MJ_PARTITIONS, MJ_COUNT };
 /* ok: ran and succeeded; failed: ran and failed; error: the scheduler could not check, stamp or
  * record it (database); skipped: another scheduler holds its lock. A job not due counts nothing. */
 enum metrics_outcome { MO_OK = 0, MO_FAILED, MO_ERROR, MO_SKIPPED, MO_COUNT };

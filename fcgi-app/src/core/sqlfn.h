@@ -114,6 +114,15 @@
     X(cursor_id, "text", true)                                                                               \
     X(limit, "integer", true)
 
+/* partition_validate_legacy(), partitions_ensure() - migrations/0017_partition_events_by_month.sql
+ * (jobs/partitions.c): the proof of a legacy partition's bound under a statement timeout of its own
+ * (a full scan of a large table), and the months' partitions, waiting at most lock_timeout_ms for a
+ * table */
+#define SQLFN_PARTITION_VALIDATE_LEGACY(X) X(statement_timeout_ms, "integer", false)
+#define SQLFN_PARTITIONS_ENSURE(X)                                                                           \
+    X(ahead, "integer", false)                                                                               \
+    X(lock_timeout_ms, "integer", false)
+
 /* Every function: F(id, sql name, list, result columns the call selects). */
 #define SQLFN_ALL(F)                                                                                         \
     F(INGEST_EVENT, "ingest_event", SQLFN_INGEST_EVENT, "event_id, visitor_id, session_id, deduplicated")    \
@@ -130,7 +139,10 @@
     F(LEAD_ACCESS, "lead_access", SQLFN_LEAD_ACCESS, "document")                                             \
     F(REGISTER_CONSENT_WORDING, "register_consent_wording", SQLFN_REGISTER_CONSENT_WORDING,                  \
       "created, same_text, text_sha256, created_at")                                                         \
-    F(LEAD_ROWS, "lead_rows", SQLFN_LEAD_ROWS, "*")
+    F(LEAD_ROWS, "lead_rows", SQLFN_LEAD_ROWS, "*")                                                          \
+    F(PARTITION_VALIDATE_LEGACY, "partition_validate_legacy", SQLFN_PARTITION_VALIDATE_LEGACY,               \
+      "partition_validate_legacy")                                                                           \
+    F(PARTITIONS_ENSURE, "partitions_ensure", SQLFN_PARTITIONS_ENSURE, "partitions_ensure")
 
 /* ---- derived ---- */
 #define SQLFN_X_MEMBER(name, type, nullable) const char *name;
@@ -230,6 +242,19 @@ union lead_rows_args {
     const char *v[LEAD_ROWS_NPARAMS];
 };
 
+union partition_validate_legacy_args {
+    struct {
+        SQLFN_PARTITION_VALIDATE_LEGACY(SQLFN_X_MEMBER)
+    };
+    const char *v[PARTITION_VALIDATE_LEGACY_NPARAMS];
+};
+union partitions_ensure_args {
+    struct {
+        SQLFN_PARTITIONS_ENSURE(SQLFN_X_MEMBER)
+    };
+    const char *v[PARTITIONS_ENSURE_NPARAMS];
+};
+
 /* The named members and .v[] must be the same slots: same count, no padding. */
 #define SQLFN_SAME_SLOTS(u, n)                                                                               \
     _Static_assert(sizeof(union u) == (n) * sizeof(const char *), #u ": members and values differ")
@@ -245,6 +270,8 @@ SQLFN_SAME_SLOTS(purge_daily_salts_args, PURGE_DAILY_SALTS_NPARAMS);
 SQLFN_SAME_SLOTS(lead_access_args, LEAD_ACCESS_NPARAMS);
 SQLFN_SAME_SLOTS(register_consent_wording_args, REGISTER_CONSENT_WORDING_NPARAMS);
 SQLFN_SAME_SLOTS(lead_rows_args, LEAD_ROWS_NPARAMS);
+SQLFN_SAME_SLOTS(partition_validate_legacy_args, PARTITION_VALIDATE_LEGACY_NPARAMS);
+SQLFN_SAME_SLOTS(partitions_ensure_args, PARTITIONS_ENSURE_NPARAMS);
 _Static_assert(CAPTURE_LEAD_NPARAMS == CAPTURE_LEAD_OWN_NPARAMS + INGEST_EVENT_NPARAMS,
                "capture_lead = its own parameters + ingest_event's");
 

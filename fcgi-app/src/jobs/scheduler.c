@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/pgjob.h"
+#include "jobs/partitions.h"
 #include "jobs/rollups.h"
 #include "jobs/webhook.h"
 #include "store/sql.h"
@@ -149,6 +150,8 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     const struct job jobs[] = {
+        /* first: the months' partitions exist before anything else runs (migrations/0017) */
+        {"partitions", "7163019482257351207", PARTITION_JOB_INTERVAL_S, partitions_run, MJ_PARTITIONS, false},
         {"rollups", "7163019482257351202", (long)cfg->rollup_interval_minutes * 60, rollups_run, MJ_ROLLUPS,
          false},
         {"retention", "7163019482257351203", RETENTION_INTERVAL_S, retention_purge, MJ_RETENTION, false},
@@ -163,8 +166,9 @@ int scheduler_main(const struct config *cfg, int argc, char **argv)
     size_t njobs = ARRAY_LEN(jobs) - (cfg->webhook_url ? 0 : 1);
     rollups_report_to_log(true); /* the jobs' summaries are log lines like ours */
     log_info("scheduler started: rollups every %d min, retention purge daily, salts every %d min, "
-             "today's rollups refreshed every %d min",
-             cfg->rollup_interval_minutes, SALT_JOB_INTERVAL_S / 60, cfg->rollup_refresh_minutes);
+             "today's rollups refreshed every %d min, partitions made %d month(s) ahead every %d min",
+             cfg->rollup_interval_minutes, SALT_JOB_INTERVAL_S / 60, cfg->rollup_refresh_minutes,
+             PARTITION_MONTHS_AHEAD, PARTITION_JOB_INTERVAL_S / 60);
     if (cfg->webhook_url) {
         char where[WEBHOOK_URL_MAX + 16];
         webhook_url_for_log(cfg->webhook_url, where, sizeof(where));
