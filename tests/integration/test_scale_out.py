@@ -33,7 +33,7 @@ DB = "scale"
 EVENT_LIMIT = 40          # RATE_LIMIT_EVENTS on each machine (per client per minute)
 SECRET_KEY = bytes(range(32))
 WEBHOOK_SECRET = "whsec_" + __import__("base64").b64encode(SECRET_KEY).decode()
-JOBS = ("rollups", "retention", "salts", "refresh")  # jobs/scheduler.c's jobs with intervals ≥ minutes
+JOBS = ("partitions", "rollups", "retention", "salts", "refresh")  # jobs/scheduler.c's jobs with intervals ≥ minutes
 
 
 def pg():
