@@ -13,7 +13,10 @@ Modes (several may be given; none given: the default mode):
               on the current schema (database `backend`) and on the ORIGINAL schema (database
               `original` in the same cluster: migrations/0001_init.sql + 0002_ingest_event.sql
               applied with psql, the Node-era tables, indexes, foreign keys and one-round-trip
-              function). The order alternates (round 1: HTTP, current, original; round 2: original,
+              function). Every event carries an eventId, as the tracker (t.js) sends, and the pgbench
+              script calls the function the same way (a whole key, no session id spliced in); the
+              original function has no eventId lookup, so its ceiling is, if anything, generous to
+              it. The order alternates (round 1: HTTP, current, original; round 2: original,
               current, HTTP; ...), so neither side always runs on the warmer or fuller database; each
               of the three gets the same 2 s warm-up first. Then POST /v1/leads/capture, then the
               read APIs over 366 days of seeded rollups (the summary over 30 and over 366 days,
@@ -125,10 +128,13 @@ request = function()
     utm = ',"utm":{"source":"newsletter","medium":"email","campaign":"nov"}'
   end
   local v = math.random(1, 20000)
+  -- an eventId on every event, as lighttpd/www/t.js sends (a UUID; unique per thread and request)
+  local eid = string.format("%08x-%04x-4%03x-8%03x-%012x", math.random(0, 0x7fffffff), counter % 0x10000,
+    math.random(0, 0xfff), math.random(0, 0xfff), counter * 65536 + math.random(0, 0xffff))
   local body = string.format(
-    '{"anonId":"anon-%06d-bench","eventType":"%s","path":"%s","referrer":"%s"%s,' ..
+    '{"anonId":"anon-%06d-bench","eventId":"%s","eventType":"%s","path":"%s","referrer":"%s"%s,' ..
     '"traffic":{"countryCode":"ca","webVitals":{"ttfbMs":%d,"lcpMs":%d}},"props":{"seq":%d,"w":"%s"}}',
-    v, types[i], paths[math.random(1, 6)], ref, utm,
+    v, eid, types[i], paths[math.random(1, 6)], ref, utm,
     math.random(20, 900), math.random(300, 4000), counter, tostring({}):sub(8))
   if ref == "" then body = body:gsub(',"referrer":""', '') end
   return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json",
@@ -164,7 +170,7 @@ PGBENCH_SCRIPT = r"""
 SELECT * FROM ingest_event('anon-' || :n || '-pgbench', (now() AT TIME ZONE 'UTC')::timestamp(3),
   repeat('a', 64), repeat('b', 64), 'page_view', '/pricing', NULL, NULL, NULL, NULL, NULL, NULL, 30,
   gen_random_uuid()::text, gen_random_uuid()::text, gen_random_uuid()::text,
-  '["v1","anon-' || :n || '",', ',"page_view","/pricing","bucket:1",null,"a","b",null,null,{"seq":' || :seq || '}]',
+  '["v1-eventId","anon-' || :n || '","' || gen_random_uuid() || '"]', NULL,
   ('{"seq":' || :seq || ',"ttfbMs":120}')::jsonb, 'example.com', 'direct', 'desktop', 'CA', true, false, false);
 """
 
