@@ -161,13 +161,14 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_now timestamp(3) := now() AT TIME ZONE 'UTC';
-    v_key text;
+    v_id_key text;  -- the key of an event with the client's eventId (NULL: spliced with the session id)
+    v_key text;     -- the event's key, once its session is known
     v_visitor text;
 BEGIN
     IF p_canon_suffix IS NULL THEN
-        v_key := encode(sha256(convert_to(p_canon_prefix, 'UTF8')), 'hex');
+        v_id_key := encode(sha256(convert_to(p_canon_prefix, 'UTF8')), 'hex');
         SELECT e.id, e.visitor_id, e.session_id INTO event_id, visitor_id, session_id
-          FROM events e WHERE e.dedupe_key = v_key;
+          FROM events e WHERE e.dedupe_key = v_id_key;
         IF FOUND THEN
             deduplicated := true;
             RETURN;
@@ -202,7 +203,7 @@ BEGIN
            AND (x.utm_source, x.utm_medium, x.utm_campaign, x.utm_term, x.utm_content)
                IS NOT DISTINCT FROM (p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content)
         RETURNING x.id,
-                  COALESCE(v_key, encode(sha256(convert_to(p_canon_prefix || '"' || x.id || '"' || p_canon_suffix,
+                  COALESCE(v_id_key, encode(sha256(convert_to(p_canon_prefix || '"' || x.id || '"' || p_canon_suffix,
                                                            'UTF8')), 'hex')) AS key
     ), e AS (
         INSERT INTO events (id, visitor_id, session_id, dedupe_key, event_type, path, "timestamp", ip_hash,
@@ -231,7 +232,7 @@ BEGIN
             VALUES (p_session_id, v_visitor, p_occurred_at, NULL, p_occurred_at, p_path, p_referrer,
                     p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content, v_now, v_now)
             RETURNING id,
-                      COALESCE(v_key, encode(sha256(convert_to(p_canon_prefix || '"' || id || '"' || p_canon_suffix,
+                      COALESCE(v_id_key, encode(sha256(convert_to(p_canon_prefix || '"' || id || '"' || p_canon_suffix,
                                                                'UTF8')), 'hex')) AS key
         ), e AS (
             INSERT INTO events (id, visitor_id, session_id, dedupe_key, event_type, path, "timestamp", ip_hash,
