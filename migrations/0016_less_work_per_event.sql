@@ -17,9 +17,9 @@
 --    cost ingest nothing: a deleted visitor's events are deleted (was CASCADE), a deleted session's
 --    events get session_id NULL (was SET NULL), and an id change is carried to the events (was ON
 --    UPDATE CASCADE). The other foreign keys stay (sessions -> visitors is paid once per session).
--- 4. ingest_event() (same signature and outputs): a continuing session costs two statements (the
---    visitor upsert, then one statement that continues the session and inserts the event) instead
---    of four plus two RI checks; see the function.
+-- 4. ingest_event() (same signature and outputs): a returning visitor's event in a continuing
+--    session costs two statements (an UPDATE of the visitor, then one statement that continues the
+--    session and inserts the event) instead of four plus two RI checks; see the function.
 -- 5. retention_purge(): sessions' "no event left" check walks the visitor's events (the session id
 --    index is gone); visitors are found by a scan of the table once a purge (the last_seen_at index
 --    is gone; the purge runs once a day).
@@ -119,8 +119,9 @@ CREATE OR REPLACE TRIGGER sessions_id_to_events AFTER UPDATE OF id ON sessions
 -- UPDATE of it (or an UPDATE closing it and an INSERT of a new one), the event INSERT, and the RI
 -- checks of the event's two foreign keys. Here:
 --   - the eventId lookup, as before: a retry answers before any write;
---   - the visitor upsert, as before: it locks the visitor's row, so the session steps of one visitor
---     still run one after the other (the next statement takes its snapshot after the lock);
+--   - the visitor: an UPDATE, or 0006's upsert when there is no row yet; either locks the visitor's
+--     row, so the session steps of one visitor still run one after the other (the next statement
+--     takes its snapshot after the lock);
 --   - continuing: one statement updates the latest session when the event falls within its
 --     inactivity window and carries its UTM values, and inserts the event with that session's id;
 --   - else (no session, inactive, other UTM, or the session deleted by retention meanwhile): one
