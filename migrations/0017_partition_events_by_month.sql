@@ -358,9 +358,12 @@ SELECT partition_adopt('ingest_rejections', 'occurred_at',
 SELECT partitions_ensure(2, 0);
 
 -- ---------------------------------------------------------------------------------------------- ingest_event
--- 0006_hardening.sql's body; the only change is the insert at the end: the key is claimed in
--- event_dedupe_claims first, and the event's ON CONFLICT has no target (its partition's unique
--- indexes: dedupe_key, id). Marked "-- 0017".
+-- 0016's body; the changes, marked "-- 0017": an eventId's key is claimed in event_dedupe_claims
+-- before any write, and the event inserts' ON CONFLICT has no target (the partition's own unique
+-- indexes: dedupe_key, id; a partitioned table cannot have a unique index without its partition
+-- key). A key without an eventId holds the event's client time or its server time bucket (30 s,
+-- which divides a day: a bucket never straddles a month), so every delivery of it lands in one
+-- partition, whose unique index settles it without a claim.
 
 CREATE OR REPLACE FUNCTION ingest_event(
     p_anon_id text,
@@ -397,86 +400,118 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_now timestamp(3) := now() AT TIME ZONE 'UTC';
-    s record;
-    v_key text;
+    v_id_key text;  -- the key of an event with the client's eventId (NULL: spliced with the session id)
+    v_key text;     -- the event's key, once its session is known
+    v_visitor text;
 BEGIN
-    -- the client's eventId is the key (the rendering is whole, no session id to splice in): a retry
-    -- finds the first event whenever it comes, and then writes nothing at all
     IF p_canon_suffix IS NULL THEN
-        v_key := encode(sha256(convert_to(p_canon_prefix, 'UTF8')), 'hex');
+        v_id_key := encode(sha256(convert_to(p_canon_prefix, 'UTF8')), 'hex');
         SELECT e.id, e.visitor_id, e.session_id INTO event_id, visitor_id, session_id
-          FROM events e WHERE e.dedupe_key = v_key;
+          FROM events e WHERE e.dedupe_key = v_id_key;
         IF FOUND THEN
             deduplicated := true;
             RETURN;
         END IF;
+        -- 0017: the key of an eventId does not hold the event's time, so two first deliveries may
+        -- be bound for two months' partitions, whose unique indexes never meet: the claim makes the
+        -- second wait for the first here, before any write, and then answer with its event
+        INSERT INTO event_dedupe_claims (dedupe_key, claimed_at) VALUES (v_id_key, v_now)   -- 0017
+        ON CONFLICT (dedupe_key) DO NOTHING;                                                  -- 0017
+        IF NOT FOUND THEN                                                                     -- 0017
+            SELECT e.id, e.visitor_id, e.session_id INTO event_id, visitor_id, session_id    -- 0017
+              FROM events e WHERE e.dedupe_key = v_id_key;                                    -- 0017
+            IF FOUND THEN                                                                     -- 0017
+                deduplicated := true;                                                         -- 0017
+                RETURN;                                                                       -- 0017
+            END IF;  -- the claim's event is gone (its visitor erased): store this one        -- 0017
+        END IF;                                                                               -- 0017
     END IF;
 
-    INSERT INTO visitors AS v (id, anon_id, first_seen_at, last_seen_at, first_ip_hash, last_ip_hash,
-                               first_ua_hash, last_ua_hash, created_at, updated_at)
-    VALUES (p_visitor_id, p_anon_id, p_occurred_at, p_occurred_at, p_ip_hash, p_ip_hash,
-            p_ua_hash, p_ua_hash, v_now, v_now)
-    ON CONFLICT (anon_id) DO UPDATE
-        -- a late event (client timestamp before the last one) changes none of the "last" values
-        SET last_seen_at = GREATEST(v.last_seen_at, EXCLUDED.last_seen_at),
-            last_ip_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ip_hash
-                                ELSE v.last_ip_hash END,
-            last_ua_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ua_hash
-                                ELSE v.last_ua_hash END,
-            updated_at = v_now
-    RETURNING v.id INTO visitor_id;
+    -- a returning visitor (most events): a plain UPDATE, cheaper than the speculative insert of
+    -- INSERT ... ON CONFLICT; a late event (client timestamp before the last one) changes none of
+    -- the "last" values
+    UPDATE visitors v
+       SET last_seen_at = GREATEST(v.last_seen_at, p_occurred_at),
+           last_ip_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ip_hash ELSE v.last_ip_hash END,
+           last_ua_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ua_hash ELSE v.last_ua_hash END,
+           updated_at = v_now
+     WHERE v.anon_id = p_anon_id
+    RETURNING v.id INTO v_visitor;
+    IF NOT FOUND THEN
+        -- a new visitor, or one whose first event another transaction is writing: the unique index
+        -- on anon_id makes the second wait for the first, then take the update path
+        INSERT INTO visitors AS v (id, anon_id, first_seen_at, last_seen_at, first_ip_hash, last_ip_hash,
+                                   first_ua_hash, last_ua_hash, created_at, updated_at)
+        VALUES (p_visitor_id, p_anon_id, p_occurred_at, p_occurred_at, p_ip_hash, p_ip_hash,
+                p_ua_hash, p_ua_hash, v_now, v_now)
+        ON CONFLICT (anon_id) DO UPDATE
+            SET last_seen_at = GREATEST(v.last_seen_at, EXCLUDED.last_seen_at),
+                last_ip_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ip_hash
+                                    ELSE v.last_ip_hash END,
+                last_ua_hash = CASE WHEN EXCLUDED.last_seen_at >= v.last_seen_at THEN EXCLUDED.last_ua_hash
+                                    ELSE v.last_ua_hash END,
+                updated_at = v_now
+        RETURNING v.id INTO v_visitor;
+    END IF;
+    visitor_id := v_visitor;
 
-    SELECT x.id, x.last_event_at, x.ended_at, x.utm_source, x.utm_medium, x.utm_campaign, x.utm_term,
-           x.utm_content
-      INTO s
-      FROM sessions x
-     WHERE x.visitor_id = ingest_event.visitor_id
-     ORDER BY x.started_at DESC, x.id DESC
-     LIMIT 1;
-
-    IF NOT FOUND
-       OR p_occurred_at > s.last_event_at + make_interval(mins => p_inactivity_minutes)
-       OR (s.utm_source, s.utm_medium, s.utm_campaign, s.utm_term, s.utm_content)
-          IS DISTINCT FROM (p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content)
-    THEN
-        IF FOUND AND s.ended_at IS NULL THEN
-            UPDATE sessions SET ended_at = last_event_at, updated_at = v_now WHERE id = s.id;
-        END IF;
-        INSERT INTO sessions (id, visitor_id, started_at, ended_at, last_event_at, landing_path, referrer,
-                              utm_source, utm_medium, utm_campaign, utm_term, utm_content, created_at,
-                              updated_at)
-        VALUES (p_session_id, visitor_id, p_occurred_at, NULL, p_occurred_at, p_path, p_referrer,
-                p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content, v_now, v_now);
-        session_id := p_session_id;
-    ELSE
-        -- a late event (client timestamp before the last one) never moves the session backwards
-        UPDATE sessions
-           SET last_event_at = GREATEST(last_event_at, p_occurred_at),
-               ended_at = GREATEST(last_event_at, p_occurred_at),
+    -- continue the latest session; a late event never moves it backwards
+    WITH s AS (
+        UPDATE sessions x
+           SET last_event_at = GREATEST(x.last_event_at, p_occurred_at),
+               ended_at = GREATEST(x.last_event_at, p_occurred_at),
                updated_at = v_now
-         WHERE id = s.id;
-        session_id := s.id;
-    END IF;
+          FROM (SELECT y.id FROM sessions y WHERE y.visitor_id = v_visitor
+                 ORDER BY y.started_at DESC, y.id DESC LIMIT 1) latest
+         WHERE x.id = latest.id
+           AND (p_occurred_at > x.last_event_at + make_interval(mins => p_inactivity_minutes)) IS NOT TRUE
+           AND (x.utm_source, x.utm_medium, x.utm_campaign, x.utm_term, x.utm_content)
+               IS NOT DISTINCT FROM (p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content)
+        RETURNING x.id,
+                  COALESCE(v_id_key, encode(sha256(convert_to(p_canon_prefix || '"' || x.id || '"' || p_canon_suffix,
+                                                           'UTF8')), 'hex')) AS key
+    ), e AS (
+        INSERT INTO events (id, visitor_id, session_id, dedupe_key, event_type, path, "timestamp", ip_hash,
+                            ua_hash, props, property_id, traffic_source, device_type, country_code, is_entrance,
+                            is_exit, is_conversion, created_at)
+        SELECT p_event_id, v_visitor, s.id, s.key, p_event_type, p_path, p_occurred_at, p_ip_hash, p_ua_hash,
+               p_props, p_property_id, p_traffic_source, p_device_type, p_country_code, p_is_entrance, p_is_exit,
+               p_is_conversion, v_now
+          FROM s
+        ON CONFLICT DO NOTHING  -- 0017: the partition's unique indexes
+        RETURNING id
+    )
+    SELECT s.id, s.key, e.id INTO session_id, v_key, event_id FROM s LEFT JOIN e ON true;
 
-    IF p_canon_suffix IS NOT NULL THEN
-        v_key := encode(sha256(convert_to(p_canon_prefix || '"' || session_id || '"' || p_canon_suffix, 'UTF8')),
-                        'hex');
+    IF NOT FOUND THEN
+        -- a new session: the latest one (if still open) ends at its last event
+        WITH latest AS (
+            SELECT y.id FROM sessions y WHERE y.visitor_id = v_visitor ORDER BY y.started_at DESC, y.id DESC LIMIT 1
+        ), closed AS (
+            UPDATE sessions x SET ended_at = x.last_event_at, updated_at = v_now
+              FROM latest WHERE x.id = latest.id AND x.ended_at IS NULL
+        ), s AS (
+            INSERT INTO sessions (id, visitor_id, started_at, ended_at, last_event_at, landing_path, referrer,
+                                  utm_source, utm_medium, utm_campaign, utm_term, utm_content, created_at,
+                                  updated_at)
+            VALUES (p_session_id, v_visitor, p_occurred_at, NULL, p_occurred_at, p_path, p_referrer,
+                    p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content, v_now, v_now)
+            RETURNING id,
+                      COALESCE(v_id_key, encode(sha256(convert_to(p_canon_prefix || '"' || id || '"' || p_canon_suffix,
+                                                               'UTF8')), 'hex')) AS key
+        ), e AS (
+            INSERT INTO events (id, visitor_id, session_id, dedupe_key, event_type, path, "timestamp", ip_hash,
+                                ua_hash, props, property_id, traffic_source, device_type, country_code,
+                                is_entrance, is_exit, is_conversion, created_at)
+            SELECT p_event_id, v_visitor, s.id, s.key, p_event_type, p_path, p_occurred_at, p_ip_hash, p_ua_hash,
+                   p_props, p_property_id, p_traffic_source, p_device_type, p_country_code, p_is_entrance,
+                   p_is_exit, p_is_conversion, v_now
+              FROM s
+            ON CONFLICT DO NOTHING  -- 0017: the partition's unique indexes
+            RETURNING id
+        )
+        SELECT s.id, s.key, e.id INTO session_id, v_key, event_id FROM s LEFT JOIN e ON true;
     END IF;
-
-    -- 0017: a key in flight in another transaction (maybe bound for another month's partition) is
-    -- waited for here, and then found below
-    INSERT INTO event_dedupe_claims (dedupe_key, claimed_at) VALUES (v_key, v_now)   -- 0017
-    ON CONFLICT (dedupe_key) DO NOTHING;                                               -- 0017
-    IF FOUND THEN                                                                      -- 0017
-    INSERT INTO events (id, visitor_id, session_id, dedupe_key, event_type, path, "timestamp", ip_hash,
-                        ua_hash, props, property_id, traffic_source, device_type, country_code, is_entrance,
-                        is_exit, is_conversion, created_at)
-    VALUES (p_event_id, visitor_id, session_id, v_key, p_event_type, p_path, p_occurred_at, p_ip_hash,
-            p_ua_hash, p_props, p_property_id, p_traffic_source, p_device_type, p_country_code,
-            p_is_entrance, p_is_exit, p_is_conversion, v_now)
-    ON CONFLICT DO NOTHING                                                             -- 0017
-    RETURNING id INTO event_id;
-    END IF;                                                                            -- 0017
 
     deduplicated := event_id IS NULL;
     IF deduplicated THEN
@@ -487,10 +522,11 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------- retention
--- 0004_rollups.sql's retention_purge; the event DELETE becomes partitions_purge() (whole months
+-- 0016's retention_purge (a session's "no event left" check goes through its visitor's events:
+-- 0016 dropped the session index); the event DELETE becomes partitions_purge() (whole months
 -- dropped, the rest row-wise), ingest_rejections gets the same cutoff (its rows only feed the daily
 -- ingest rollups, which the purged days no longer change), and a drop waits at most 2 s for its
--- lock. The sessions and visitors statements are 0004's, unchanged (see its comment on the race with
+-- lock. The sessions and visitors statements are 0016's, unchanged (see its comment on the race with
 -- a returning visitor: it holds the same way after a drop, which removes only rows older than the
 -- cutoff).
 CREATE OR REPLACE FUNCTION retention_purge(p_cutoff timestamp(3), OUT events_deleted bigint,
@@ -506,7 +542,7 @@ BEGIN
     PERFORM set_config('lock_timeout', v_lock_timeout, true);
     DELETE FROM sessions s
      WHERE s.last_event_at < p_cutoff
-       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id)
+       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = s.visitor_id AND e.session_id = s.id)
        AND NOT EXISTS (SELECT 1 FROM form_submissions f WHERE f.session_id = s.id);
     GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
     DELETE FROM visitors v

@@ -23,12 +23,11 @@ EVENTS_PER_DAY_VISITOR = 3  # 90,000 events over 30 days
 
 # Every index of the three tables, with the query that needs it (docs/database-work.md) and an
 # EXPLAIN that must show it (None: a constraint whose index is the constraint itself).
+# events is partitioned by month (0017): the parent carries the non-unique indexes, and each
+# partition its own unique keys (PARTITION_KEYS), which a partitioned table cannot have without its
+# partition key.
 INDEXES = {
     "events": {
-        "events_pkey": ("the primary key (events.id), kept as the rows' identity", None),
-        "events_dedupe_key_key": (
-            "ingest_event(): the eventId lookup before any write, and ON CONFLICT (dedupe_key)",
-            "SELECT e.id, e.visitor_id, e.session_id FROM events e WHERE e.dedupe_key = '{key}'"),
         "events_visitor_id_timestamp_idx": (
             "lead_access() (a person's events), rollup_day() per property (events of a lead's visitors "
             "before the capture), retention_purge() (no event left for a visitor or session)",
@@ -63,6 +62,17 @@ INDEXES = {
             "retention_purge() (no session left for a visitor)",
             "SELECT y.id FROM sessions y WHERE y.visitor_id = '{visitor}' ORDER BY y.started_at DESC, y.id DESC "
             "LIMIT 1"),
+    },
+}
+
+# Each partition's own keys (events_pYYYYMM_pkey, ..._dedupe_key_key), with the query that needs each.
+PARTITION_KEYS = {
+    "events": {
+        "_pkey": ("the primary key (events.id) within the month, kept as the rows' identity", None),
+        "_dedupe_key_key": (
+            "ingest_event(): the eventId lookup before any write (one probe per partition), and the "
+            "insert's ON CONFLICT (a retry without eventId lands in the same month)",
+            "SELECT e.id, e.visitor_id, e.session_id FROM events e WHERE e.dedupe_key = '{key}'"),
     },
 }
 FILLFACTOR = {"visitors": 85, "sessions": 85}
@@ -171,11 +181,28 @@ def index_set_is_the_documented_one():
     for table, idx in INDEXES.items():
         expect_eq(_index_names(table), sorted(idx), "indexes of %s (each must be named with its query in "
                   "test_dbwork.INDEXES and docs/database-work.md)" % table)
+    for table, keys in PARTITION_KEYS.items():
+        parts = scalar("SELECT string_agg(inhrelid::regclass::text, ',') FROM pg_inherits "
+                       "WHERE inhparent = '%s'::regclass" % table).split(",")
+        expect(len(parts) >= 2, "partitions of %s: %r" % (table, parts))
+        for part in parts:
+            # the parent's indexes, attached, plus the partition's own keys
+            attached = scalar("SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid "
+                              "WHERE x.indrelid = '%s'::regclass" % part)
+            expect_eq(attached, str(len(INDEXES[table])), "indexes of %s attached to the parent's" % part)
+            own = scalar("SELECT string_agg(x.indexrelid::regclass::text, ',' ORDER BY 1) FROM pg_index x "
+                         "WHERE x.indrelid = '%s'::regclass AND NOT EXISTS (SELECT 1 FROM pg_inherits i "
+                         "WHERE i.inhrelid = x.indexrelid)" % part).split(",")
+            expect_eq(sorted(own), sorted(part + k for k in keys), "the own keys of %s" % part)
     with open(harness.APP_HOME + "/docs/database-work.md") as f:
         doc = f.read()
     for table, idx in INDEXES.items():
         for name in idx:
             expect(re.search(r"`%s`" % re.escape(name), doc), "docs/database-work.md does not name %s" % name)
+    for table, keys in PARTITION_KEYS.items():
+        for k in keys:
+            expect(re.search(r"`%s_pYYYYMM%s`" % (table, re.escape(k)), doc),
+                   "docs/database-work.md does not name %s_pYYYYMM%s" % (table, k))
     for table, ff in FILLFACTOR.items():
         expect_eq(scalar("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = '%s'::regclass" % table),
                   "fillfactor=%d" % ff, "reloptions of %s" % table)
@@ -191,14 +218,20 @@ def each_index_is_used_by_its_query():
         "key": scalar("SELECT dedupe_key FROM events ORDER BY id LIMIT 1"),
         "ip": scalar("SELECT md5('7ip')"), "ua": scalar("SELECT md5('7ua')"),
     }
-    for table, idx in INDEXES.items():
-        for name, (why, query) in idx.items():
-            if query is None:
-                continue
-            plan = scalar("EXPLAIN " + query.format(**values))
-            expect(re.search(r"(Index|Index Only|Bitmap Index) Scan( Backward)? (using|on) %s\b|"
-                             r"Conflict Arbiter Indexes: %s\b" % (name, name), plan),
-                   "%s is not used by its query (%s):\n%s" % (name, why, plan))
+    named = [(n, n, w, q) for idx in INDEXES.values() for n, (w, q) in idx.items()]
+    # a partition's own key: any partition's (the month the seeded rows are in)
+    named += [(t + "_pYYYYMM" + k, r"%s_(p\d{6}|default|legacy)%s" % (t, k), w, q)
+              for t, keys in PARTITION_KEYS.items() for k, (w, q) in keys.items()]
+    for name, pattern, why, query in named:
+        if query is None:
+            continue
+        plan = scalar("EXPLAIN " + query.format(**values))
+        # a parent's index shows as the partition's attached copy (events_p202612_timestamp_idx)
+        pat = pattern if pattern != name else r"%s|%s_\w+?_%s" % (re.escape(name), name.split("_")[0],
+                                                                    re.escape(name.split("_", 1)[1]))
+        expect(re.search(r"(Index|Index Only|Bitmap Index) Scan( Backward)? (using|on) (%s)\b|"
+                         r"Conflict Arbiter Indexes: (%s)\b" % (pat, pat), plan),
+               "%s is not used by its query (%s):\n%s" % (name, why, plan))
 
 
 @test

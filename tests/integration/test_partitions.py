@@ -166,7 +166,7 @@ def _adopt_fixture(fixture, drop=()):
     db = DB("adopt_" + fixture.split("_")[-1].split(".")[0])
     db.q(open(os.path.join(FIXTURES, fixture)).read())
     db.migrate_before_0017()
-    for sql in drop:  # what 0016 may have dropped stays dropped
+    for sql in drop:  # what the table has when 0017 runs is what it copies
         db.q(sql)
     before = {t: db.digest(t) for t in TABLES}
     expect(before["events"][0] > 0, "fixture data: %r" % before)
@@ -204,21 +204,20 @@ def adopt_node_8d_every_row_kept():
 
 @test(timeout=240)
 def adopt_node_d1_copies_only_what_exists():
-    """0016 runs before 0017 and may drop events indexes and foreign keys: 0017 copies what the old
-    table has when it runs (here without the path index and the session foreign key)."""
+    """0017 copies what the old table has when it runs: 0016's drops (five Node-era indexes and both
+    foreign keys) stay dropped, and an index an operator added (here on path) is carried over."""
     db, idx, fks = _adopt_fixture("node_schema_d1.sql", drop=(
-        "DROP INDEX events_path_timestamp_idx", "ALTER TABLE events DROP CONSTRAINT events_session_id_fkey"))
-    expect("events_path_timestamp_idx" not in idx and "events_visitor_id_timestamp_idx" in idx,
-           "the dropped index is gone before 0017: %r" % idx)
-    expect(not any(f.startswith("events_session_id_fkey") for f in fks) and
-           any(f.startswith("events_visitor_id_fkey") for f in fks), "foreign keys before 0017: %r" % fks)
-    # the adopted table works: a visitor's deletion cascades through the partitioned events
+        "CREATE INDEX events_operator_path_idx ON events (path)",))
+    expect("events_path_timestamp_idx" not in idx and "events_visitor_id_timestamp_idx" in idx and
+           "events_operator_path_idx" in idx, "indexes before 0017 (0016's drops, the operator's index): %r" % idx)
+    expect_eq(fks, set(), "foreign keys of events before 0017 (0016 dropped both)")
+    # the adopted table works: a visitor's deletion reaches the partitioned events (0016's trigger)
     vid = db.val("SELECT visitor_id FROM events LIMIT 1")
     n = int(db.val("SELECT count(*) FROM events WHERE visitor_id = '%s'" % vid))
     expect(n > 0, "events of %s" % vid)
     db.q("DELETE FROM visitors WHERE id = '%s'" % vid)
     expect_eq(db.val("SELECT count(*) FROM events WHERE visitor_id = '%s'" % vid), "0",
-              "the cascade of a visitor's deletion to the partitioned events")
+              "a visitor's deletion reaching the partitioned events")
 
 
 class Writer(threading.Thread):
