@@ -212,9 +212,10 @@ BEGIN
            SET last_event_at = GREATEST(x.last_event_at, p_occurred_at),
                ended_at = GREATEST(x.last_event_at, p_occurred_at),
                updated_at = v_now
-          FROM (SELECT y.id FROM sessions y WHERE y.visitor_id = v_visitor
-                 ORDER BY y.started_at DESC, y.id DESC LIMIT 1) latest
-         WHERE x.id = latest.id
+         -- "=" on a scalar subquery: the primary key's index whatever the statistics said when
+         -- the plan was cached (a join here was planned on an empty table as a scan of sessions)
+         WHERE x.id = (SELECT y.id FROM sessions y WHERE y.visitor_id = v_visitor
+                        ORDER BY y.started_at DESC, y.id DESC LIMIT 1)
            AND (p_occurred_at > x.last_event_at + make_interval(mins => p_inactivity_minutes)) IS NOT TRUE
            AND (x.utm_source, x.utm_medium, x.utm_campaign, x.utm_term, x.utm_content)
                IS NOT DISTINCT FROM (p_utm_source, p_utm_medium, p_utm_campaign, p_utm_term, p_utm_content)
@@ -236,11 +237,13 @@ BEGIN
 
     IF NOT FOUND THEN
         -- a new session: the latest one (if still open) ends at its last event
-        WITH latest AS (
-            SELECT y.id FROM sessions y WHERE y.visitor_id = v_visitor ORDER BY y.started_at DESC, y.id DESC LIMIT 1
-        ), closed AS (
+        -- (the latest session as a scalar subquery, not a join: a responder's cached plan of the
+        -- join, made while sessions was nearly empty, scanned the whole table for every new session)
+        WITH closed AS (
             UPDATE sessions x SET ended_at = x.last_event_at, updated_at = v_now
-              FROM latest WHERE x.id = latest.id AND x.ended_at IS NULL
+             WHERE x.id = (SELECT y.id FROM sessions y WHERE y.visitor_id = v_visitor
+                            ORDER BY y.started_at DESC, y.id DESC LIMIT 1)
+               AND x.ended_at IS NULL
         ), s AS (
             INSERT INTO sessions (id, visitor_id, started_at, ended_at, last_event_at, landing_path, referrer,
                                   utm_source, utm_medium, utm_campaign, utm_term, utm_content, created_at,
