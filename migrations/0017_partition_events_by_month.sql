@@ -358,7 +358,24 @@ SELECT partition_adopt('ingest_rejections', 'occurred_at',
 SELECT partitions_ensure(2, 0);
 
 -- ---------------------------------------------------------------------------------------------- ingest_event
--- 0016's body; the changes, marked "-- 0017": an eventId's key is claimed in event_dedupe_claims
+
+-- ingest_event() of 0006, the same in every outcome, in fewer statements (issue 17: 0016's index and
+-- foreign-key changes, docs/database-work.md). Per event, 0006 ran: the
+-- eventId lookup (with an eventId), the visitor upsert, a SELECT of the visitor's latest session, an
+-- UPDATE of it (or an UPDATE closing it and an INSERT of a new one), the event INSERT, and the RI
+-- checks of the event's two foreign keys. Here:
+--   - the eventId lookup, as before: a retry answers before any write;
+--   - the visitor: an UPDATE, or 0006's upsert when there is no row yet; either locks the visitor's
+--     row, so the session steps of one visitor still run one after the other (the next statement
+--     takes its snapshot after the lock);
+--   - continuing: one statement updates the latest session when the event falls within its
+--     inactivity window and carries its UTM values, and inserts the event with that session's id;
+--   - else (no session, inactive, other UTM, or the session deleted by retention meanwhile): one
+--     statement closes the latest session when it is still open, inserts the new one and the event.
+-- The dedupe key (with the session id spliced in when there is no eventId) is computed inside the
+-- statement that knows the session. A late event (a client timestamp before the last one) still
+-- moves no "last" value backwards; a dedupe conflict still reads the first event's ids.
+-- Under partitioning (this migration): an eventId's key is claimed in event_dedupe_claims
 -- before any write, and the event inserts' ON CONFLICT has no target (the partition's own unique
 -- indexes: dedupe_key, id; a partitioned table cannot have a unique index without its partition
 -- key). A key without an eventId holds the event's client time or its server time bucket (30 s,
@@ -412,19 +429,19 @@ BEGIN
             deduplicated := true;
             RETURN;
         END IF;
-        -- 0017: the key of an eventId does not hold the event's time, so two first deliveries may
+        -- the key of an eventId does not hold the event's time, so two first deliveries may
         -- be bound for two months' partitions, whose unique indexes never meet: the claim makes the
         -- second wait for the first here, before any write, and then answer with its event
-        INSERT INTO event_dedupe_claims (dedupe_key, claimed_at) VALUES (v_id_key, v_now)   -- 0017
-        ON CONFLICT (dedupe_key) DO NOTHING;                                                  -- 0017
-        IF NOT FOUND THEN                                                                     -- 0017
-            SELECT e.id, e.visitor_id, e.session_id INTO event_id, visitor_id, session_id    -- 0017
-              FROM events e WHERE e.dedupe_key = v_id_key;                                    -- 0017
-            IF FOUND THEN                                                                     -- 0017
-                deduplicated := true;                                                         -- 0017
-                RETURN;                                                                       -- 0017
-            END IF;  -- the claim's event is gone (its visitor erased): store this one        -- 0017
-        END IF;                                                                               -- 0017
+        INSERT INTO event_dedupe_claims (dedupe_key, claimed_at) VALUES (v_id_key, v_now)
+        ON CONFLICT (dedupe_key) DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT e.id, e.visitor_id, e.session_id INTO event_id, visitor_id, session_id
+              FROM events e WHERE e.dedupe_key = v_id_key;
+            IF FOUND THEN
+                deduplicated := true;
+                RETURN;
+            END IF;  -- the claim's event is gone (its visitor erased): store this one
+        END IF;
     END IF;
 
     -- a returning visitor (most events): a plain UPDATE, cheaper than the speculative insert of
@@ -479,7 +496,7 @@ BEGIN
                p_props, p_property_id, p_traffic_source, p_device_type, p_country_code, p_is_entrance, p_is_exit,
                p_is_conversion, v_now
           FROM s
-        ON CONFLICT DO NOTHING  -- 0017: the partition's unique indexes
+        ON CONFLICT DO NOTHING  -- the partition's unique indexes
         RETURNING id
     )
     SELECT s.id, s.key, e.id INTO session_id, v_key, event_id FROM s LEFT JOIN e ON true;
@@ -510,7 +527,7 @@ BEGIN
                    p_props, p_property_id, p_traffic_source, p_device_type, p_country_code, p_is_entrance,
                    p_is_exit, p_is_conversion, v_now
               FROM s
-            ON CONFLICT DO NOTHING  -- 0017: the partition's unique indexes
+            ON CONFLICT DO NOTHING  -- the partition's unique indexes
             RETURNING id
         )
         SELECT s.id, s.key, e.id INTO session_id, v_key, event_id FROM s LEFT JOIN e ON true;
@@ -525,13 +542,15 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------- retention
--- 0016's retention_purge (a session's "no event left" check goes through its visitor's events:
--- 0016 dropped the session index); the event DELETE becomes partitions_purge() (whole months
--- dropped, the rest row-wise), ingest_rejections gets the same cutoff (its rows only feed the daily
--- ingest rollups, which the purged days no longer change), and a drop waits at most 2 s for its
--- lock. The sessions and visitors statements are 0016's, unchanged (see its comment on the race with
--- a returning visitor: it holds the same way after a drop, which removes only rows older than the
--- cutoff).
+
+-- retention_purge() of 0004, the same rows deleted, without the indexes 0016 drops: a
+-- session's "no event left" check reads its visitor's events (events_visitor_id_timestamp_idx, with
+-- the session id filtered), and old visitors come from one scan of the table. The cutoff conditions
+-- and their reason (a visitor or session written while the purge runs is re-checked on its own
+-- columns after the wait) are 0004's.
+-- Under partitioning the event DELETE becomes partitions_purge() (whole months dropped, the rest
+-- row-wise), ingest_rejections gets the same cutoff (its rows only feed the daily ingest rollups,
+-- which the purged days no longer change), and a drop waits at most 2 s for its lock.
 CREATE OR REPLACE FUNCTION retention_purge(p_cutoff timestamp(3), OUT events_deleted bigint,
                                            OUT sessions_deleted bigint, OUT visitors_deleted bigint)
 LANGUAGE plpgsql
