@@ -9,7 +9,7 @@ durable commits (fsync, synchronous_commit and full_page_writes on; --fast turns
   - warms up with pgbench (every one of the 20,000 visitors gets its visitor row and a session, so
     the measured events are returning visitors in continuing sessions, as on a live site),
   - for each client count (32 and 4 by default) runs pgbench for --seconds with the per-event script
-    of tests/bench/bench.py (PGBENCH_SCRIPT, copied below) and reports tx/s, Postgres CPU
+    of tests/bench/bench.py (PGBENCH_SCRIPT_SPLICED) and reports tx/s, Postgres CPU
     microseconds per event (utime + stime of the postmaster and all its children, from /proc),
     index insertions per event (inserted plus non-HOT updated rows of events, visitors and sessions
     times their index count, from pg_stat_user_tables) and the share of HOT updates.
@@ -29,21 +29,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
+import bench  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TABLES = ("events", "visitors", "sessions")
 
-# The per-event work of POST /v1/events as one pgbench transaction: the same text as
-# tests/bench/bench.py's PGBENCH_SCRIPT (20,000 visitors, one page view each, no eventId).
-PGBENCH_SCRIPT = r"""
-\set n random(1, 20000)
-\set seq random(1, 2000000000)
-SELECT * FROM ingest_event('anon-' || :n || '-pgbench', (now() AT TIME ZONE 'UTC')::timestamp(3),
-  repeat('a', 64), repeat('b', 64), 'page_view', '/pricing', NULL, NULL, NULL, NULL, NULL, NULL, 30,
-  gen_random_uuid()::text, gen_random_uuid()::text, gen_random_uuid()::text,
-  '["v1","anon-' || :n || '",', ',"page_view","/pricing","bucket:1",null,"a","b",null,null,{"seq":' || :seq || '}]',
-  ('{"seq":' || :seq || ',"ttfbMs":120}')::jsonb, 'example.com', 'direct', 'desktop', 'CA', true, false, false);
-"""
+# The per-event work of POST /v1/events without an eventId, as one pgbench transaction (20,000
+# visitors, one page view each): bench.py's, shared.
+PGBENCH_SCRIPT = bench.PGBENCH_SCRIPT_SPLICED
 
 # The script's first event of each of its 20,000 visitors (a seq no pgbench draws is negative).
 SEED_SQL = """
@@ -118,17 +111,12 @@ def app_home_upto(version):
 
 def run_schema(version, clients_list, seconds, warmup, fast, perf):
     home, last = app_home_upto(version)
-    pg = harness.Postgres()
+    pg = harness.BenchPostgres(durable=not fast)
     script = os.path.join(pg.base, "ingest.sql")
     with open(script, "w") as f:
         f.write(PGBENCH_SCRIPT)
     os.chmod(script, 0o644)
     try:
-        if not fast:
-            with open(os.path.join(pg.datadir, "postgresql.conf"), "a") as f:
-                f.write("\n# dbwork bench: durable commits\nfsync = on\nsynchronous_commit = on\n"
-                        "full_page_writes = on\n")
-            pg.restart()
         env = harness.service_env(pg.url())
         env["APP_HOME"] = home
         r = harness.migrate(env)

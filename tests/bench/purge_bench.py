@@ -156,12 +156,9 @@ def main():
         f.write(PGBENCH_SCRIPT)
     os.chmod(tmp, 0o755)
     os.chmod(script, 0o644)
-    pg = harness.Postgres()
+    # durable commits, as in production; room for a month's WAL between checkpoints
+    pg = harness.BenchPostgres(settings={"max_wal_size": "'4GB'"})
     try:
-        # durable commits, as in production (the harness turns them off for tests)
-        for setting in ("fsync = on", "synchronous_commit = on", "full_page_writes = on", "max_wal_size = '4GB'"):
-            pg.psql("ALTER SYSTEM SET " + setting, db="postgres")
-        pg.psql("SELECT pg_reload_conf()", db="postgres")
         settings = pg.psql("SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings "
                            "WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')", db="postgres").strip()
         log("durable settings: " + settings)

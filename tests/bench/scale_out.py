@@ -4,8 +4,8 @@
 Two harness.Stack instances stand for two Fly machines: each has its own RUN_DIR, lighttpd,
 BENCH_WORKERS responders and `backend scheduler` (on the direct URL, as in production); both reach
 one Postgres through one PgBouncer in transaction mode (a server connection per responder of both
-stacks). Postgres runs with durable commits (fsync, synchronous_commit and full_page_writes on,
-set with ALTER SYSTEM over the harness's fast test settings; the output prints them as read back).
+stacks). Postgres runs with durable commits (harness.BenchPostgres: fsync, synchronous_commit and
+full_page_writes on; the output prints them as read back). The events are bench.py's (WRK_SCRIPT).
 
 Four rounds of POST /v1/events (distinct events, wrk -c BENCH_CONNECTIONS on each stack for
 BENCH_SECONDS):
@@ -30,7 +30,6 @@ Writes BENCH_OUT_DIR (fcgi-app/build/bench)/scale.json: {"bench": "scale", "time
 import datetime
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
+import bench  # noqa: E402  (the events wrk script, /proc and wrk readers)
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -55,70 +55,6 @@ CFS_PERIOD_US = 100000
 ADD_UP_TARGET = 1.8
 # the cap was the limit of a round when it stopped the responders in at least this share of periods
 BOUND_SHARE = 0.5
-
-# Distinct events from a pool of 20,000 visitors (each with its own client address) shared by both
-# stacks, as one site's visitors reach whichever machine is nearest; a counter and the wrk's own tag
-# in props keep every body's dedupe key distinct.
-WRK_SCRIPT = r"""
-local counter = 0
-local tag = tostring({}):sub(8)
-local paths = {"/", "/pricing", "/features", "/blog/launch", "/contact", "/docs/start"}
-local types = {"page_view", "page_view", "page_view", "scroll", "form_start", "click"}
-math.randomseed(os.time() + tonumber(tag, 16))
-request = function()
-  counter = counter + 1
-  local v = math.random(1, 20000)
-  local body = string.format(
-    '{"anonId":"anon-%06d-scale","eventType":"%s","path":"%s","referrer":"https://www.google.com/",' ..
-    '"traffic":{"countryCode":"ca"},"props":{"seq":%d,"w":"%s"}}',
-    v, types[math.random(1, 6)], paths[math.random(1, 6)], counter, tag)
-  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json",
-    ["Origin"] = "https://example.com", ["User-Agent"] = "Mozilla/5.0 (Macintosh) bench",
-    ["Fly-Client-IP"] = string.format("10.%d.%d.%d", math.floor(v / 65536), math.floor(v / 256) % 256, v % 256)}, body)
-end
-"""
-
-
-def cpu_ticks(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
-    except OSError:
-        return 0
-
-
-def parse_wrk(out):
-    res = {"rps": 0.0, "p50": "?", "p99": "?", "requests": 0, "errors": 0}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if m:
-        res["rps"] = float(m.group(1))
-    for pct, key in (("50%", "p50"), ("99%", "p99")):
-        m = re.search(r"^\s+%s\s+(\S+)" % re.escape(pct), out, re.M)
-        if m:
-            res[key] = m.group(1)
-    m = re.search(r"(\d+) requests in", out)
-    if m:
-        res["requests"] = int(m.group(1))
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        res["errors"] += int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        res["errors"] += sum(int(x) for x in m.groups())
-    return res
-
-
-def durable(pg):
-    """Durable commits over the harness's fast test settings; returns them as the server reports."""
-    for name in ("fsync", "synchronous_commit", "full_page_writes"):  # one statement per psql -c
-        pg.psql("ALTER SYSTEM SET %s = on" % name, db="postgres")
-    pg.psql("SELECT pg_reload_conf()", db="postgres")
-    time.sleep(0.5)
-    got = pg.psql("SELECT current_setting('fsync'), current_setting('synchronous_commit'), "
-                  "current_setting('full_page_writes')", db="postgres").strip().split("|")
-    return dict(zip(("fsync", "synchronous_commit", "full_page_writes"), got))
-
 
 class Cgroup:
     """A cgroup v1 CPU group capped at percent of one core; the pids moved into it go back to the
@@ -175,9 +111,9 @@ class Machine:
         self.url = "http://127.0.0.1:%d" % self.stack.port
 
     def ticks(self):
-        return {"lighttpd " + self.name: cpu_ticks(self.stack.pid),
-                "responders " + self.name: sum(cpu_ticks(p) for p in self.responders),
-                "scheduler " + self.name: cpu_ticks(self.sched.pid)}
+        return {"lighttpd " + self.name: bench.cpu_ticks(self.stack.pid),
+                "responders " + self.name: sum(bench.cpu_ticks(p) for p in self.responders),
+                "scheduler " + self.name: bench.cpu_ticks(self.sched.pid)}
 
     def close(self):
         if self.sched.poll() is None:
@@ -207,7 +143,7 @@ def round_(label, machines, pg, bouncer, lua, groups=()):
         for m in machines:
             t.update(m.ticks())
         for k, pids in others.items():
-            t[k] = sum(cpu_ticks(p) for p in pids)
+            t[k] = sum(bench.cpu_ticks(p) for p in pids)
         return t
 
     rows0 = count_events(pg)
@@ -231,14 +167,16 @@ def round_(label, machines, pg, bouncer, lua, groups=()):
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t1["wrk"] = t0["wrk"] + round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) * CLK_TCK)
     rows = count_events(pg) - rows0
-    res = [parse_wrk(o) for o in outs]
+    res = [bench.parse_wrk(o) for o in outs]
+    for r in res:
+        r["errors"] = r["non2xx"] + r["socket_errors"]
     total_req = max(sum(r["requests"] for r in res), 1)
     # a stack's own processes per event of that stack; the shared ones (Postgres, PgBouncer, wrk)
     # per event of the round
     own = {k: max(r["requests"], 1) for m, r in zip(machines, res) for k in m.ticks()}
     cpu = {k: (t1[k] - t0[k]) * 1e6 / CLK_TCK / own.get(k, total_req) for k in t0}
     busy = sum(t1[k] - t0[k] for k in t0 if k != "wrk") / CLK_TCK / wall
-    return {"label": label, "stacks": [{"name": m.name, "events_s": r["rps"], "p50": r["p50"], "p99": r["p99"],
+    return {"label": label, "stacks": [{"name": m.name, "events_s": r["rps"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
                                         "requests": r["requests"], "errors": r["errors"]}
                                        for m, r in zip(machines, res)],
             "events_s_sum": sum(r["rps"] for r in res), "rows_stored": rows,
@@ -250,8 +188,8 @@ def round_(label, machines, pg, bouncer, lua, groups=()):
 def print_round(r):
     print("== %s" % r["label"])
     for s in r["stacks"]:
-        print("  stack %-3s events/s %7.0f   p50 / p99 %8s / %-8s  requests %d, errors %d" %
-              (s["name"], s["events_s"], s["p50"], s["p99"], s["requests"], s["errors"]))
+        print("  stack %-3s events/s %7.0f   p50 / p99 %6.1f / %-6.1f ms  requests %d, errors %d" %
+              (s["name"], s["events_s"], s["p50_ms"] or 0, s["p99_ms"] or 0, s["requests"], s["errors"]))
     print("  sum       events/s %7.0f   rows stored %d, errors %d" % (r["events_s_sum"], r["rows_stored"],
                                                                       r["errors"]))
     print("  CPU µs per event: " + ", ".join("%s %.0f" % (k, v) for k, v in r["cpu_us_per_event"].items() if v > 0.5))
@@ -270,15 +208,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bench-scale-")
     lua = os.path.join(tmp, "events.lua")
     with open(lua, "w") as f:
-        f.write(WRK_SCRIPT)
+        f.write(bench.WRK_SCRIPT)
     load0 = os.getloadavg()
-    pg = harness.Postgres()
+    pg = harness.BenchPostgres()  # durable commits
     bouncer = None
     machines = []
     groups = []
     rounds = []
     try:
-        settings = durable(pg)
+        settings = dict(zip(("fsync", "synchronous_commit", "full_page_writes"), pg.psql(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit'), "
+            "current_setting('full_page_writes')", db="postgres").strip().split("|")))
         direct = pg.url()
         r = harness.migrate(harness.service_env(direct))
         if r.returncode != 0:
