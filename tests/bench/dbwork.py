@@ -8,8 +8,10 @@ durable commits (fsync, synchronous_commit and full_page_writes on; --fast turns
   - migrates a copy of migrations/ up to that version,
   - warms up with pgbench (every one of the 20,000 visitors gets its visitor row and a session, so
     the measured events are returning visitors in continuing sessions, as on a live site),
-  - for each client count (32 and 4 by default) runs pgbench for --seconds with the per-event script
-    of tests/bench/bench.py (PGBENCH_SCRIPT_SPLICED) and reports tx/s, Postgres CPU
+  - for each client count (32 and 4 by default) runs pgbench for --seconds with a per-event script
+    of tests/bench/bench.py (--script: `spliced`, an event without an eventId, PGBENCH_SCRIPT_SPLICED,
+    the default, which the original schema's function also takes; `eventid`, PGBENCH_SCRIPT, every
+    event with an eventId as t.js sends) and reports tx/s, Postgres CPU
     microseconds per event (utime + stime of the postmaster and all its children, from /proc),
     index insertions per event (inserted plus non-HOT updated rows of events, visitors and sessions
     times their index count, from pg_stat_user_tables) and the share of HOT updates.
@@ -34,9 +36,9 @@ import bench  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TABLES = ("events", "visitors", "sessions")
 
-# The per-event work of POST /v1/events without an eventId, as one pgbench transaction (20,000
-# visitors, one page view each): bench.py's, shared.
-PGBENCH_SCRIPT = bench.PGBENCH_SCRIPT_SPLICED
+# The per-event work of POST /v1/events as one pgbench transaction (20,000 visitors, one page view
+# each): bench.py's, shared.
+SCRIPTS = {"spliced": bench.PGBENCH_SCRIPT_SPLICED, "eventid": bench.PGBENCH_SCRIPT}
 
 # The script's first event of each of its 20,000 visitors (a seq no pgbench draws is negative).
 SEED_SQL = """
@@ -115,12 +117,12 @@ def app_home_upto(version):
     return home, names[-1][:-4]
 
 
-def run_schema(version, clients_list, seconds, warmup, fast, perf):
+def run_schema(version, clients_list, seconds, warmup, fast, perf, script_name):
     home, last = app_home_upto(version)
     pg = harness.BenchPostgres(durable=not fast)
     script = os.path.join(pg.base, "ingest.sql")
     with open(script, "w") as f:
-        f.write(PGBENCH_SCRIPT)
+        f.write(SCRIPTS[script_name])
     os.chmod(script, 0o644)
     try:
         env = harness.service_env(pg.url())
@@ -155,7 +157,7 @@ def run_schema(version, clients_list, seconds, warmup, fast, perf):
             upd = sum(d[t]["upd"] for t in ("visitors", "sessions"))
             hot = sum(d[t]["hot"] for t in ("visitors", "sessions"))
             rows.append({
-                "schema": last, "clients": clients, "seconds": seconds, "durable": not fast,
+                "schema": last, "script": script_name, "clients": clients, "seconds": seconds, "durable": not fast,
                 "tps": tps, "events": tx, "failed": failed,
                 "pg_cpu_us_per_event": (t1 - t0) * 1e6 / CLK_TCK / tx if tx else None,
                 "index_insertions_per_event": idx_ins / tx if tx else None,
@@ -184,14 +186,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="alternate the schemas this many times")
     ap.add_argument("--fast", action="store_true", help="fsync and synchronous_commit off")
     ap.add_argument("--perf", action="store_true", help="perf record -e cpu-clock -a -g during each run")
+    ap.add_argument("--script", choices=sorted(SCRIPTS), default="spliced",
+                    help="events without an eventId (spliced, default) or each with one (eventid)")
     a = ap.parse_args()
     clients = [int(c) for c in a.clients.split(",")]
-    print("dbwork: ingest_event by pgbench, %s commits, %ds per run (machine may be shared)"
-          % ("fast" if a.fast else "durable", a.seconds), flush=True)
+    print("dbwork: ingest_event by pgbench, %s commits, %ds per run, script %s (machine may be shared)"
+          % ("fast" if a.fast else "durable", a.seconds, a.script), flush=True)
     rows = []
     for _ in range(a.rounds):
         for v in a.schemas:
-            rows += run_schema(v, clients, a.seconds, a.warmup, a.fast, a.perf)
+            rows += run_schema(v, clients, a.seconds, a.warmup, a.fast, a.perf, a.script)
     out = os.path.join(harness.APP_HOME, "fcgi-app", "build", "bench")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "dbwork.json"), "w") as f:

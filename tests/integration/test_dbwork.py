@@ -7,6 +7,7 @@
   free room on their pages (fillfactor).
 - What the dropped foreign keys from events did on a delete or an id change of a visitor or
   session still happens (triggers), and retention_purge() deletes what it did.
+- An event with an eventId writes its own rows and no others (0018: no claim row per event).
 
 The module uses its own database (`itdbwork`), seeded by ingest_event() itself."""
 
@@ -325,9 +326,11 @@ def cached_plans_never_scan_sessions():
     name = "itdbwork_plans"
     harness.migrated_database(name)
     calls = []
-    for i in range(40):  # new visitors, continuing sessions, and new sessions after inactivity
+    for i in range(40):  # new visitors, continuing sessions, and new sessions after inactivity; every
+        # third with an eventId (its lookup reads events and visitors by their keys)
         at = "now() AT TIME ZONE 'UTC' - interval '%d hours'" % (40 - i) if i % 2 else "now() AT TIME ZONE 'UTC'"
-        calls.append(ingest_sql("plan-%d" % (i % 10), at, i))
+        calls.append(ingest_sql("plan-%d" % (i % 10), at, i, canon_suffix=i % 3 != 0,
+                                event_id="00000000-0000-4000-8000-%012d" % i))
     path = os.path.join(pg().base, "dbwork-plans-%d.sql" % os.getpid())
     with open(path, "w") as f:
         f.write("SET plan_cache_mode = force_generic_plan;\n")
@@ -338,10 +341,10 @@ def cached_plans_never_scan_sessions():
                 "|| d, 'pv-' || v, now() - make_interval(days => d), now() - make_interval(days => d), now() "
                 "FROM generate_series(1, 2000) v, generate_series(1, 5) d;\n")
         f.write("SELECT pg_stat_force_next_flush();\n")
-        f.write("SELECT 'before', seq_scan FROM pg_stat_user_tables WHERE relname = 'sessions';\n")
+        f.write("SELECT 'before', sum(seq_scan) FROM pg_stat_user_tables WHERE relname IN ('sessions', 'visitors');\n")
         f.write(";\n".join(calls[10:]) + ";\n")
         f.write("SELECT pg_stat_force_next_flush();\n")
-        f.write("SELECT 'after', seq_scan FROM pg_stat_user_tables WHERE relname = 'sessions';\n")
+        f.write("SELECT 'after', sum(seq_scan) FROM pg_stat_user_tables WHERE relname IN ('sessions', 'visitors');\n")
     os.chmod(path, 0o644)
     try:
         out = pg().psql(file=path, db=name, timeout=120)
@@ -349,4 +352,53 @@ def cached_plans_never_scan_sessions():
         os.unlink(path)
     counts = dict(l.split("|") for l in out.splitlines() if l.startswith(("before|", "after|")))
     expect_eq(int(counts["after"]) - int(counts["before"]), 0,
-              "scans of sessions by 30 events with plans cached on empty tables")
+              "scans of sessions and visitors by 30 events with plans cached on empty tables")
+
+
+@test
+def eventid_events_write_only_their_own_rows():
+    """100 events with an eventId of 20 returning visitors, each in its continuing session: 100
+    event rows inserted, the visitor and the session updated once per event, and no other row of
+    any table inserted, updated or deleted (0017 wrote and later deleted a dedupe claim per event;
+    0018 serializes an eventId's deliveries on the visitor row instead). A retry of each writes
+    nothing at all."""
+    name = "itdbwork_eventid"
+    harness.migrated_database(name)
+    first = [ingest_sql("eid-%d" % v, "now() AT TIME ZONE 'UTC'", 0) for v in range(20)]
+    ids = ["00000000-0000-4000-8000-%012d" % i for i in range(100)]
+    calls = [ingest_sql("eid-%d" % (i % 20), "now() AT TIME ZONE 'UTC'", 0, canon_suffix=False, event_id=ids[i])
+             for i in range(100)]
+    stats = ("SELECT pg_stat_force_next_flush(); SELECT relname || ':' || n_tup_ins || ':' || n_tup_upd || ':' || "
+             "n_tup_del FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname")
+
+    def counts():
+        rows = {}
+        for line in pg().psql(stats, db=name).split():
+            rel, ins, upd, dele = line.rsplit(":", 3)
+            rows[rel] = (int(ins), int(upd), int(dele))
+        return rows
+
+    def run(statements):
+        path = os.path.join(pg().base, "dbwork-eid-%d.sql" % os.getpid())
+        with open(path, "w") as f:
+            f.write(";\n".join(statements) + ";\n")
+        os.chmod(path, 0o644)
+        try:
+            return pg().psql(file=path, db=name, timeout=120)
+        finally:
+            os.unlink(path)
+
+    run(first)
+    c0 = counts()
+    run(calls)
+    c1 = counts()
+    delta = {r: tuple(c1[r][k] - c0.get(r, (0, 0, 0))[k] for k in range(3)) for r in c1}
+    delta = {r: d for r, d in delta.items() if d != (0, 0, 0)}
+    part = [r for r in delta if r.startswith("events_")]
+    expect_eq(len(part), 1, "partitions written: %r" % delta)
+    expect_eq(delta, {part[0]: (100, 0, 0), "visitors": (0, 100, 0), "sessions": (0, 100, 0)},
+              "rows inserted, updated, deleted per table by 100 events with an eventId")
+    out = run(calls)
+    expect_eq(out.count("|t\n") + out.endswith("|t"), 100, "retries answered as deduplicated")
+    c2 = counts()
+    expect_eq({r: c2[r] for r in c2 if c2[r] != c1.get(r)}, {}, "rows written by the 100 retries")

@@ -289,7 +289,8 @@ def adopt_filled_table_writers_go_on():
             expect(s.wait_for("v2\n", 120), "partition_validate_legacy() (%s)" % s.stderr())
             t2 = time.monotonic()
             modes = db.lines("SELECT c.relname || ':' || l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                             "WHERE l.granted AND c.relname IN ('events', 'events_legacy') AND l.pid <> pg_backend_pid() "
+                             "WHERE l.granted AND l.locktype = 'relation' AND c.relname IN ('events', 'events_legacy') "
+                             "AND l.pid <> pg_backend_pid() "
                              "AND l.mode LIKE '%Exclusive%' ORDER BY 1")
             expect("events_legacy:ShareUpdateExclusiveLock" in modes and
                    not any("AccessExclusive" in m or ":ExclusiveLock" in m for m in modes),
@@ -332,8 +333,7 @@ def adopt_filled_table_writers_go_on():
 @test(timeout=120)
 def partitions_job_once_across_two_schedulers():
     """The months ahead missing (as after a month without a scheduler): two schedulers make them
-    once, an event of next month that arrived meanwhile is moved out of the default, and expired
-    dedupe claims are deleted."""
+    once, and an event of next month that arrived meanwhile is moved out of the default."""
     db = DB("job")
     db.migrate()
     ahead = bound("PARTITION_MONTHS_AHEAD")
@@ -346,9 +346,7 @@ def partitions_job_once_across_two_schedulers():
         for k in range(1, ahead + 1):
             m = month_start(now_utc(), k)
             db.q("DROP TABLE %s_p%04d%02d" % (t, m.year, m.month))
-    db.q(visitor_insert("vw") + ev_insert("next1", nxt + datetime.timedelta(days=3)) +
-         "INSERT INTO event_dedupe_claims VALUES ('old', now() AT TIME ZONE 'UTC' - interval '2 hours'), "
-         "('new', now() AT TIME ZONE 'UTC');")
+    db.q(visitor_insert("vw") + ev_insert("next1", nxt + datetime.timedelta(days=3)))
     expect_eq(db.val("SELECT tableoid::regclass FROM events WHERE id = 'next1'"), "events_default",
               "next month's event without its partition")
     tmp = tempfile.mkdtemp(prefix="itpart-sched-", dir="/tmp")
@@ -377,14 +375,13 @@ def partitions_job_once_across_two_schedulers():
     shutil.rmtree(tmp, ignore_errors=True)
     expect_eq(db.val("SELECT last_status FROM job_runs WHERE job = 'partitions'"), "ok", "partitions job status")
     done = re.findall(r"partitions: (\d+) legacy bound\(s\) proven, (\d+) partition\(s\) created "
-                      r"\(this month and (\d+) ahead\), (\d+) dedupe claim\(s\) deleted", text)
-    expect_eq(done, [("0", str(2 * ahead), str(ahead), "1")], "partitions job summaries across both logs:\n" + text)
+                      r"\(this month and (\d+) ahead\)\"", text)
+    expect_eq(done, [("0", str(2 * ahead), str(ahead))], "partitions job summaries across both logs:\n" + text)
     expect_eq(len(re.findall(r"partitions: finished in \d+ ms", text)), 1, "'partitions: finished' lines:\n" + text)
     for t in TABLES:
         check_layout(db, t, lb)
     expect_eq(db.val("SELECT tableoid::regclass FROM events WHERE id = 'next1'"),
               "events_p%04d%02d" % (nxt.year, nxt.month), "next month's event after the job")
-    expect_eq(db.val("SELECT string_agg(dedupe_key, ',') FROM event_dedupe_claims"), "new", "claims left")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +457,9 @@ def retention_drops_months_and_deletes_the_partial_one():
 def dedupe_across_months_and_late_or_future_events():
     """A retry (same eventId) with a timestamp in another month finds the first event; events from
     1970, 2001 and 23 hours ahead are all stored (the default or their month). Two first deliveries of
-    one eventId racing into two months: the second waits for the first's claim and answers its event."""
+    one eventId racing into two months, for a new and for a returning visitor: the second waits for
+    the first's lock on the visitor row and answers its event; another event of the same visitor in
+    flight meanwhile is stored."""
     db = DB("dedupe")
     db.migrate()
     with Stack(db.url, workers=2) as s:
@@ -485,25 +484,36 @@ def dedupe_across_months_and_late_or_future_events():
         expect_eq(places, ["events_default", "events_default", "events_p%04d%02d" % (fut.year, fut.month)],
                   "where the late and future events went")
 
-    # the race, through ingest_event() itself: session A holds its first delivery uncommitted
-    key_prefix = '["v1-eventId","a-race","%s"]' % uuid.uuid4()
+    # the races, through ingest_event() itself: session A holds a first delivery uncommitted while B
+    # delivers the same eventId (a twin) or another event of the same visitor
     lit = harness.sql_lit
 
-    def call(ts, ids):
+    def call(key, ts, ids):
         return ("SELECT 'r:' || event_id || ':' || deduplicated FROM ingest_event('a-race', '%s', 'ip', 'ua', "
                 "'page_view', '/', NULL, NULL, NULL, NULL, NULL, NULL, 30, '%s', '%s', '%s', %s, NULL, NULL, "
                 "'default', 'direct', 'desktop', NULL, false, false, false);" % (ts, ids, ids + "s", ids + "e",
-                                                                                 lit(key_prefix)))
-    a, b = PsqlSession(pg(), db=db.name), PsqlSession(pg(), db=db.name)
-    try:
-        a.send("BEGIN; " + call(month_start(now_utc(), -1) + datetime.timedelta(days=2), "va"))
-        expect(a.wait_for("r:vae:false\n", 10), "A's first delivery (%s)" % a.stderr())
-        b.send(call(now_utc(), "vb"))
-        expect(not b.wait_for("r:", 1.0), "B answered while A's claim was uncommitted: %r" % b.out)
-        a.send("COMMIT; SELECT 'a-done';")
-        expect(a.wait_for("a-done\n", 10), "A's commit")
-        expect(b.wait_for("r:vae:true\n", 10), "B answers A's event, deduplicated: %r (%s)" % (b.out, b.stderr()))
-    finally:
-        a.close()
-        b.close()
-    expect_eq(db.val("SELECT count(*) FROM events WHERE id IN ('vae', 'vbe')"), "1", "events of the race")
+                                                                                 lit(key)))
+
+    def race(what, key_a, key_b, ids_a, ids_b, b_answers):
+        a, b = PsqlSession(pg(), db=db.name), PsqlSession(pg(), db=db.name)
+        try:
+            a.send("BEGIN; " + call(key_a, month_start(now_utc(), -1) + datetime.timedelta(days=2), ids_a))
+            expect(a.wait_for("r:%se:false\n" % ids_a, 10), "%s: A's delivery (%s)" % (what, a.stderr()))
+            b.send(call(key_b, now_utc(), ids_b))
+            expect(not b.wait_for("r:", 1.0), "%s: B answered while A was uncommitted: %r" % (what, b.out))
+            a.send("COMMIT; SELECT 'a-done';")
+            expect(a.wait_for("a-done\n", 10), "%s: A's commit" % what)
+            expect(b.wait_for(b_answers, 10), "%s: B answers %r: %r (%s)" % (what, b_answers, b.out, b.stderr()))
+        finally:
+            a.close()
+            b.close()
+
+    def key():
+        return '["v1-eventId","a-race","%s"]' % uuid.uuid4()
+
+    k1, k2, k3 = key(), key(), key()
+    race("a new visitor's twins", k1, k1, "va", "vb", "r:vae:true\n")
+    race("a returning visitor's twins", k2, k2, "vc", "vd", "r:vce:true\n")
+    race("two events of one visitor", k3, key(), "ve", "vf", "r:vfe:false\n")
+    expect_eq(db.lines("SELECT id FROM events WHERE id IN ('vae', 'vbe', 'vce', 'vde', 'vee', 'vfe') ORDER BY id"),
+              ["vae", "vce", "vee", "vfe"], "events of the races")

@@ -343,13 +343,10 @@
  * month (UTC) and this many next ones; it runs every PARTITION_JOB_INTERVAL_S (creating a month
  * ahead needs it at most once a month, an hour keeps a missed run cheap); creating a partition waits
  * at most PARTITION_LOCK_TIMEOUT_MS for the table (inserts queue behind the wait; a timeout is
- * retried after SCHEDULER_RETRY_S); a dedupe key claimed by ingest_event() is kept
- * EVENT_DEDUPE_CLAIM_TTL_S, far longer than any insert's transaction (JOB/statement timeouts), after
- * which the event itself is what a retry finds. */
+ * retried after SCHEDULER_RETRY_S). */
 #define PARTITION_MONTHS_AHEAD 2
 #define PARTITION_JOB_INTERVAL_S 3600
 #define PARTITION_LOCK_TIMEOUT_MS 2000
-#define EVENT_DEDUPE_CLAIM_TTL_S 3600
 /* The proof of a legacy partition's bound scans the whole pre-partitioning table once (about a
  * second per million events here): it gets this statement timeout instead of the job's. */
 #define PARTITION_VALIDATE_TIMEOUT_MS 3600000

@@ -1,8 +1,7 @@
 /* partitions.h - the scheduler's partitions job (issue 17 item 5, migrations/0017,
  * docs/partitioning.md): events and ingest_rejections are partitioned by UTC month; the job makes
  * the current month's partition and PARTITION_MONTHS_AHEAD next ones, finishes the adoption of a
- * large pre-partitioning table (its bound proven without blocking inserts), and deletes expired
- * dedupe claims. */
+ * large pre-partitioning table (its bound proven without blocking inserts). */
 #ifndef PARTITIONS_H
 #define PARTITIONS_H
 

@@ -401,12 +401,6 @@ const char SQL_WEBHOOK_PURGE[] =
     "WHERE state <> 'pending' AND created_at < (now() AT TIME ZONE 'UTC') - make_interval(days => "
     "$1::integer) ORDER BY created_at LIMIT $2::integer) RETURNING 1) SELECT count(*) FROM d";
 
-/* The partitions job (migrations/0017; its functions' calls are sql_call_text's) */
-/* $1 seconds: ingest_event()'s dedupe claims older than that deleted, how many */
-const char SQL_DEDUPE_CLAIMS_PURGE[] =
-    "WITH d AS (DELETE FROM event_dedupe_claims WHERE claimed_at < (now() AT TIME ZONE 'UTC') - "
-    "make_interval(secs => $1::double precision) RETURNING 1) SELECT count(*) FROM d";
-
 /* Renders "SELECT <columns> FROM name($1::type, ...)" into buf. A text that does not fit is a
  * defect of the lists (test_sql renders every one), not of a request: abort. */
 static void render_call(const struct sqlfn *f, char *buf, size_t cap)

@@ -88,8 +88,6 @@ extern const char SQL_MIGRATE_PRISMA[];
 extern const char SQL_WEBHOOK_CLAIM[];
 extern const char SQL_WEBHOOK_RESULT[];
 extern const char SQL_WEBHOOK_PURGE[];
-/* The partitions job (jobs/partitions.c, migrations/0017); parameters in sql.c. */
-extern const char SQL_DEDUPE_CLAIMS_PURGE[];
 /* A printf format of one %s, the schema name already quoted with PQescapeIdentifier. */
 #define SQL_MIGRATE_CREATE_SCHEMA_FMT "CREATE SCHEMA IF NOT EXISTS %s"
 
