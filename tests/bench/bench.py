@@ -16,9 +16,11 @@ Modes (several may be given; none given: the default mode):
               function). Every event carries an eventId, as the tracker (t.js) sends, and the pgbench
               script calls the function the same way (a whole key, no session id spliced in); the
               original function has no eventId lookup, so its ceiling is, if anything, generous to
-              it. The order alternates (round 1: HTTP, current, original; round 2: original,
+              it. And the floor: one single-row INSERT per transaction (database `floor`, a
+              uuid primary key), what any durable write costs this Postgres on this machine. The
+              order alternates (round 1: HTTP, current, original, floor; round 2: floor, original,
               current, HTTP; ...), so neither side always runs on the warmer or fuller database; each
-              of the three gets the same 2 s warm-up first. Then POST /v1/leads/capture, then the
+              gets the same 2 s warm-up first. Then POST /v1/leads/capture, then the
               read APIs over 366 days of seeded rollups (the summary over 30 and over 366 days,
               timeseries, breakdowns, realtime, export). For each: requests/s, p50/p99, and CPU
               microseconds per request by process (lighttpd, responders, postgres (+ pgbouncer),
@@ -189,6 +191,12 @@ SELECT * FROM ingest_event('anon-' || :n || '-pgbench', (now() AT TIME ZONE 'UTC
 ORIGINAL_MIGRATIONS = ("0001_init.sql", "0002_ingest_event.sql")
 ORIGINAL_DB = "original"
 
+# The floor: the least a durable write transaction costs (one row, one index), for scale beside the
+# per-event figures (a target below it cannot be met by fewer statements alone).
+FLOOR_DB = "floor"
+FLOOR_SETUP = "CREATE TABLE bench_floor (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), v text NOT NULL)"
+FLOOR_SCRIPT = "INSERT INTO bench_floor (v) VALUES (repeat('x', 100));\n"
+
 
 # ---------------------------------------------------------------------------------------------
 # pure parts (tests/integration/test_bench.py)
@@ -291,6 +299,9 @@ def targets_table(res):
         "not run (default mode)", comparable)
     add("Postgres CPU per event", "<=", 150, "us", _get(ev, "cpu_us", "postgres"), "not run (default mode)",
         comparable)
+    floor = _get(d, "floor", "cpu_us", "postgres")
+    if floor is not None:
+        rows[-1]["context"] = "a 1-row INSERT transaction: %s us" % fmt_num(floor)
     pct = _get(d, "http_pct_of_original")
     add("HTTP events/s vs the original-schema ceiling", ">=", 100, "%", pct, "not run (default mode)", comparable)
     app = None
@@ -358,6 +369,8 @@ def format_targets(rows):
         verdict = "met" if r["met"] is True else "NOT MET" if r["met"] is False else (r.get("note") or "n/a")
         if r["met"] is not None and r.get("note"):
             verdict += " (%s)" % r["note"]
+        if r.get("context"):
+            verdict += " [%s]" % r["context"]
         name = r["name"] if not r.get("source") else "%s [%s]" % (r["name"], r["source"])
         lines.append("%-52s %-16s %-14s %s" % (name, wanted.strip(), fmt_num(r["measured"], r["unit"]), verdict))
     return "\n".join(lines)
@@ -593,6 +606,7 @@ class Files:
         self.events = self._write("events.lua", WRK_SCRIPT)
         self.capture = self._write("capture.lua", WRK_CAPTURE_SCRIPT)
         self.ingest = self._write("ingest.sql", PGBENCH_SCRIPT)
+        self.floor = self._write("floor.sql", FLOOR_SCRIPT)
 
     def _write(self, name, text):
         p = os.path.join(self.dir, name)
@@ -615,10 +629,13 @@ def new_postgres(fast):
 
 
 def create_original(pg):
-    """The Node-era schema in database `original` of the same cluster: 0001 + 0002 through psql."""
+    """The Node-era schema in database `original` of the same cluster: 0001 + 0002 through psql;
+    and the floor's table in database `floor`."""
     pg.create_db(ORIGINAL_DB)
     for name in ORIGINAL_MIGRATIONS:
         pg.psql(file=os.path.join(APP_HOME, "migrations", name), db=ORIGINAL_DB, timeout=120)
+    pg.create_db(FLOOR_DB)
+    pg.psql(FLOOR_SETUP, db=FLOOR_DB)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -718,9 +735,10 @@ def run_default(variant, fast, workers, files):
             run_wrk(url, files.events, seconds=WARMUP_SECONDS)
             run_pgbench(pg, "backend", files.ingest, WARMUP_SECONDS, CONNECTIONS)
             run_pgbench(pg, ORIGINAL_DB, files.ingest, WARMUP_SECONDS, CONNECTIONS)
+            run_pgbench(pg, FLOOR_DB, files.floor, WARMUP_SECONDS, CONNECTIONS)
 
-            rounds = {"events": [], "ceiling_current": [], "ceiling_original": []}
-            order = ("events", "ceiling_current", "ceiling_original")
+            rounds = {"events": [], "ceiling_current": [], "ceiling_original": [], "floor": []}
+            order = ("events", "ceiling_current", "ceiling_original", "floor")
             for i in range(ROUNDS):
                 for step in (order if i % 2 == 0 else order[::-1]):
                     print("  round %d: %s" % (i + 1, step), flush=True)
@@ -731,9 +749,10 @@ def run_default(variant, fast, workers, files):
                         r.update(rows_stored=count(pg, "SELECT count(*) FROM events") - n0,
                                  cpu_us=m.per_request(r["requests"]), machine_busy_pct=m.machine_busy_pct())
                     else:
-                        dbname = "backend" if step == "ceiling_current" else ORIGINAL_DB
+                        dbname = {"ceiling_current": "backend", "ceiling_original": ORIGINAL_DB}.get(step, FLOOR_DB)
                         with Meter({"postgres": pg_ticks}) as m:
-                            r = run_pgbench(pg, dbname, files.ingest, SECONDS, CONNECTIONS)
+                            r = run_pgbench(pg, dbname, files.floor if step == "floor" else files.ingest, SECONDS,
+                                            CONNECTIONS)
                         r.update(cpu_us=m.per_request(r["transactions"]), machine_busy_pct=m.machine_busy_pct())
                     rounds[step].append(r)
             loaded = {"lighttpd": memory([st.pid]), "responders": memory(responders), "scheduler": memory([sched.pid])}
@@ -809,6 +828,10 @@ def print_default(d):
     for i, r in enumerate(orig["rounds"]):
         row("ceiling, original schema, round %d" % (i + 1), r)
     row("ceiling, original schema, mean", orig)
+    if "floor" in d:
+        for i, r in enumerate(d["floor"]["rounds"]):
+            row("floor: 1-row INSERT tx, round %d" % (i + 1), r)
+        row("floor: 1-row INSERT tx, mean", d["floor"])
     row("POST /v1/leads/capture", cap)
     print("  events: rows stored %d per round (mean); captures: leads stored %d; responders restarted: %s" % (
         ev.get("rows_stored", 0), cap.get("leads_stored", 0), "YES" if d["responders_restarted"] else "no"))

@@ -131,6 +131,21 @@ def targets_met_not_met_and_not_run():
 
 
 @test
+def floor_beside_the_postgres_cpu_row():
+    """The floor (one 1-row INSERT per durable transaction) is printed beside the Postgres CPU target,
+    for scale, without changing whether the target is met."""
+    res = result(pg_us=600.0)
+    plain = bench.targets_table(res)
+    expect("context" not in plain[1], "no floor measured, no context: %s" % plain[1])
+    res["default"]["floor"] = {"tps": 9000.0, "cpu_us": {"postgres": 131.4}}
+    rows = bench.targets_table(res)
+    expect_eq((rows[1]["met"], rows[1].get("context")), (False, "a 1-row INSERT transaction: 131 us"),
+              "the Postgres CPU row")
+    line = [ln for ln in bench.format_targets(rows).splitlines() if ln.startswith("Postgres CPU")][0]
+    expect("NOT MET [a 1-row INSERT transaction: 131 us]" in line, "the printed row: %r" % line)
+
+
+@test
 def other_benches_target_rows():
     d = tempfile.mkdtemp(prefix="bench-extra-")
     try:
