@@ -85,8 +85,13 @@ def table_stats(pg):
     return out
 
 
+# pgbench's query mode: prepared (named statements, as DATABASE_STATEMENTS=prepared), or extended
+# (each call parsed and planned, as the default DATABASE_STATEMENTS=unnamed); --mode
+QUERY_MODE = ["prepared"]
+
+
 def pgbench(pg, script, clients, seconds):
-    cmd = [os.path.join(harness.PG_BIN, "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+    cmd = [os.path.join(harness.PG_BIN, "pgbench"), "-n", "-M", QUERY_MODE[0], "-c", str(clients),
            "-j", str(min(clients, 4)), "-T", str(seconds), "-f", script, "-h", pg.sockdir, "-p", str(pg.port),
            "-U", "postgres", "backend"]
     if harness.IS_ROOT:
@@ -157,7 +162,7 @@ def run_schema(version, clients_list, seconds, warmup, fast, perf, script_name):
             upd = sum(d[t]["upd"] for t in ("visitors", "sessions"))
             hot = sum(d[t]["hot"] for t in ("visitors", "sessions"))
             rows.append({
-                "schema": last, "script": script_name, "clients": clients, "seconds": seconds, "durable": not fast,
+                "schema": last, "script": script_name, "mode": QUERY_MODE[0], "clients": clients, "seconds": seconds, "durable": not fast,
                 "tps": tps, "events": tx, "failed": failed,
                 "pg_cpu_us_per_event": (t1 - t0) * 1e6 / CLK_TCK / tx if tx else None,
                 "index_insertions_per_event": idx_ins / tx if tx else None,
@@ -188,10 +193,14 @@ def main():
     ap.add_argument("--perf", action="store_true", help="perf record -e cpu-clock -a -g during each run")
     ap.add_argument("--script", choices=sorted(SCRIPTS), default="spliced",
                     help="events without an eventId (spliced, default) or each with one (eventid)")
+    ap.add_argument("--mode", choices=("prepared", "extended"), default="prepared",
+                    help="pgbench query mode: prepared (the default), or extended (each call parsed and "
+                         "planned, as responders with DATABASE_STATEMENTS=unnamed)")
     a = ap.parse_args()
+    QUERY_MODE[0] = a.mode
     clients = [int(c) for c in a.clients.split(",")]
-    print("dbwork: ingest_event by pgbench, %s commits, %ds per run, script %s (machine may be shared)"
-          % ("fast" if a.fast else "durable", a.seconds, a.script), flush=True)
+    print("dbwork: ingest_event by pgbench, %s commits, %ds per run, script %s, %s statements (machine may be "
+          "shared)" % ("fast" if a.fast else "durable", a.seconds, a.script, a.mode), flush=True)
     rows = []
     for _ in range(a.rounds):
         for v in a.schemas:
