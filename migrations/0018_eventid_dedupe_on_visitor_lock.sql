@@ -67,20 +67,26 @@ BEGIN
             deduplicated := true;
             RETURN;
         END IF;
-        -- An eventId's key is ["v1-eventId", anonId, eventId]: every delivery of it locks the one
-        -- visitor row of that anonId before writing. The write below only takes the row as the
-        -- lookup saw it (xmin unchanged; no row: the insert without its update). A delivery that
-        -- finds the row changed or inserted by another transaction meanwhile (an event of the same
-        -- visitor, maybe this one's twin, whose partition's unique index would never meet this
-        -- one's) waits for the row's lock and looks again, then writes or answers the twin's event.
-        UPDATE visitors v
-           SET last_seen_at = GREATEST(v.last_seen_at, p_occurred_at),
-               last_ip_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ip_hash ELSE v.last_ip_hash END,
-               last_ua_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ua_hash ELSE v.last_ua_hash END,
-               updated_at = v_now
-         WHERE v.anon_id = p_anon_id AND v.xmin = v_seen
-        RETURNING v.id INTO v_visitor;
-        IF NOT FOUND AND v_seen IS NULL THEN
+    END IF;
+
+    -- a returning visitor (most events): a plain UPDATE, cheaper than the speculative insert of
+    -- INSERT ... ON CONFLICT; a late event (client timestamp before the last one) changes none of
+    -- the "last" values.
+    -- With an eventId (key ["v1-eventId", anonId, eventId]) every delivery of the key writes the
+    -- one visitor row of its anonId, so they meet on its lock: this UPDATE only takes the row in
+    -- the version the lookup saw (no row seen: the INSERT below, without its update). A delivery
+    -- that finds the row changed or inserted by another transaction meanwhile (an event of the
+    -- same visitor, maybe this one's twin, whose partition's unique index would never meet this
+    -- one's) waits for the row's lock and looks again, then answers the twin's event or goes on.
+    UPDATE visitors v
+       SET last_seen_at = GREATEST(v.last_seen_at, p_occurred_at),
+           last_ip_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ip_hash ELSE v.last_ip_hash END,
+           last_ua_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ua_hash ELSE v.last_ua_hash END,
+           updated_at = v_now
+     WHERE v.anon_id = p_anon_id AND (v_id_key IS NULL OR v.xmin = v_seen)
+    RETURNING v.id INTO v_visitor;
+    IF v_visitor IS NULL AND v_id_key IS NOT NULL THEN
+        IF v_seen IS NULL THEN
             INSERT INTO visitors (id, anon_id, first_seen_at, last_seen_at, first_ip_hash, last_ip_hash,
                                   first_ua_hash, last_ua_hash, created_at, updated_at)
             VALUES (p_visitor_id, p_anon_id, p_occurred_at, p_occurred_at, p_ip_hash, p_ip_hash,
@@ -95,21 +101,8 @@ BEGIN
             IF FOUND THEN
                 deduplicated := true;
                 RETURN;
-            END IF;
+            END IF;  -- not a twin: the upsert below updates the row, now locked, or inserts it
         END IF;
-    END IF;
-
-    IF v_visitor IS NULL THEN
-        -- a returning visitor (most events): a plain UPDATE, cheaper than the speculative insert of
-        -- INSERT ... ON CONFLICT; a late event (client timestamp before the last one) changes none of
-        -- the "last" values
-        UPDATE visitors v
-           SET last_seen_at = GREATEST(v.last_seen_at, p_occurred_at),
-               last_ip_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ip_hash ELSE v.last_ip_hash END,
-               last_ua_hash = CASE WHEN p_occurred_at >= v.last_seen_at THEN p_ua_hash ELSE v.last_ua_hash END,
-               updated_at = v_now
-         WHERE v.anon_id = p_anon_id
-        RETURNING v.id INTO v_visitor;
     END IF;
     IF v_visitor IS NULL THEN
         -- a new visitor, or one whose first event another transaction is writing: the unique index
