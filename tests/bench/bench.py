@@ -210,45 +210,44 @@ def latency_ms(text):
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
 
 
+def _parse(out, fields, res):
+    """res with each (key, pattern, convert) of fields whose pattern matches out (multi-line) set to
+    convert(the match's groups); the others keep res's defaults."""
+    for key, pattern, convert in fields:
+        m = re.search(pattern, out, re.M)
+        if m:
+            res[key] = convert(*m.groups())
+    return res
+
+
+WRK_FIELDS = (
+    ("rps", r"Requests/sec:\s+([\d.]+)", float),
+    ("p50_ms", r"^\s+50%\s+(\S+)", latency_ms),
+    ("p99_ms", r"^\s+99%\s+(\S+)", latency_ms),
+    ("requests", r"(\d+) requests in", int),
+    ("non2xx", r"Non-2xx or 3xx responses: (\d+)", int),
+    ("socket_errors", r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+     lambda *n: sum(int(x) for x in n)),
+)
+
+PGBENCH_FIELDS = (
+    ("tps", r"tps = ([\d.]+) \(without initial connection time\)", float),
+    ("latency_avg_ms", r"latency average = ([\d.]+) ms", float),
+    ("transactions", r"number of transactions actually processed: (\d+)", int),
+    ("failed", r"number of failed transactions: (\d+)", int),
+)
+
+
 def parse_wrk(out):
     """wrk --latency output: requests/s, p50/p99 (ms), requests, non-2xx, socket errors."""
-    res = {"rps": 0.0, "p50_ms": None, "p99_ms": None, "requests": 0, "non2xx": 0, "socket_errors": 0}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if m:
-        res["rps"] = float(m.group(1))
-    for pct, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
-        m = re.search(r"^\s+%s\s+(\S+)" % re.escape(pct), out, re.M)
-        if m:
-            res[key] = latency_ms(m.group(1))
-    m = re.search(r"(\d+) requests in", out)
-    if m:
-        res["requests"] = int(m.group(1))
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        res["non2xx"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        res["socket_errors"] = sum(int(x) for x in m.groups())
-    return res
+    return _parse(out, WRK_FIELDS, {"rps": 0.0, "p50_ms": None, "p99_ms": None, "requests": 0, "non2xx": 0,
+                                    "socket_errors": 0})
 
 
 def parse_pgbench(out):
     """pgbench's summary: transactions/s (without connection time), average latency (ms),
     transactions processed and failed. tps 0 when pgbench printed no summary."""
-    res = {"tps": 0.0, "latency_avg_ms": None, "transactions": 0, "failed": 0}
-    m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
-    if m:
-        res["tps"] = float(m.group(1))
-    m = re.search(r"latency average = ([\d.]+) ms", out)
-    if m:
-        res["latency_avg_ms"] = float(m.group(1))
-    m = re.search(r"number of transactions actually processed: (\d+)", out)
-    if m:
-        res["transactions"] = int(m.group(1))
-    m = re.search(r"number of failed transactions: (\d+)", out)
-    if m:
-        res["failed"] = int(m.group(1))
-    return res
+    return _parse(out, PGBENCH_FIELDS, {"tps": 0.0, "latency_avg_ms": None, "transactions": 0, "failed": 0})
 
 
 def target_met(op, target, measured):
@@ -542,14 +541,20 @@ def run_wrk(url, script=None, seconds=SECONDS, connections=CONNECTIONS, timeout_
     return parse_wrk(r.stdout), r.stdout + r.stderr
 
 
-def run_pgbench(pg, db, script, seconds, clients):
+def run_pgbench(pg, db, script, seconds, clients, mode="prepared", check=False):
+    """pgbench -M mode (prepared: named statements; extended: each call parsed and planned, as the
+    responders' DATABASE_STATEMENTS=unnamed) of script (readable by the postgres user) on db;
+    parse_pgbench's figures. No summary: printed, or harness.Fail when check."""
     cmd = (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []) + \
-        ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", script,
+        ["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", script,
          "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", db]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, cwd="/")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300, cwd="/")
     res = parse_pgbench(r.stdout)
-    if res["tps"] == 0:
-        print("bench: pgbench on %s printed no summary:\n%s%s" % (db, r.stdout[-1500:], r.stderr[-1500:]))
+    if res["tps"] == 0 or r.returncode != 0:
+        text = "pgbench on %s: exit %d, no summary:\n%s%s" % (db, r.returncode, r.stdout[-1500:], r.stderr[-1500:])
+        if check:
+            raise harness.Fail(text)
+        print("bench: " + text)
     return res
 
 
@@ -628,9 +633,9 @@ def new_postgres(fast):
     return pg
 
 
-def create_original(pg):
-    """The Node-era schema in database `original` of the same cluster: 0001 + 0002 through psql;
-    and the floor's table in database `floor`."""
+def create_reference_dbs(pg):
+    """The other databases of the cluster: the Node-era schema in `original` (0001 + 0002 through
+    psql), and the floor's table in `floor`."""
     pg.create_db(ORIGINAL_DB)
     for name in ORIGINAL_MIGRATIONS:
         pg.psql(file=os.path.join(APP_HOME, "migrations", name), db=ORIGINAL_DB, timeout=120)
@@ -711,7 +716,7 @@ def run_default(variant, fast, workers, files):
     pg = new_postgres(fast)
     bouncer = sched = None
     try:
-        create_original(pg)
+        create_reference_dbs(pg)
         url_db = pg.url()
         if via_pgbouncer:
             bouncer = harness.PgBouncer(pg, pool_size=workers)
@@ -732,13 +737,15 @@ def run_default(variant, fast, workers, files):
                       "scheduler": lambda: cpu_ticks(sched.pid) if sched.poll() is None else 0}
 
             # the same warm-up for the three: connections, prepared statements, caches
+            # the pgbench steps: database and script
+            pgbench_steps = {"ceiling_current": ("backend", files.ingest),
+                             "ceiling_original": (ORIGINAL_DB, files.ingest), "floor": (FLOOR_DB, files.floor)}
             run_wrk(url, files.events, seconds=WARMUP_SECONDS)
-            run_pgbench(pg, "backend", files.ingest, WARMUP_SECONDS, CONNECTIONS)
-            run_pgbench(pg, ORIGINAL_DB, files.ingest, WARMUP_SECONDS, CONNECTIONS)
-            run_pgbench(pg, FLOOR_DB, files.floor, WARMUP_SECONDS, CONNECTIONS)
+            for dbname, script in pgbench_steps.values():
+                run_pgbench(pg, dbname, script, WARMUP_SECONDS, CONNECTIONS)
 
-            rounds = {"events": [], "ceiling_current": [], "ceiling_original": [], "floor": []}
-            order = ("events", "ceiling_current", "ceiling_original", "floor")
+            order = ("events",) + tuple(pgbench_steps)
+            rounds = {step: [] for step in order}
             for i in range(ROUNDS):
                 for step in (order if i % 2 == 0 else order[::-1]):
                     print("  round %d: %s" % (i + 1, step), flush=True)
@@ -749,10 +756,8 @@ def run_default(variant, fast, workers, files):
                         r.update(rows_stored=count(pg, "SELECT count(*) FROM events") - n0,
                                  cpu_us=m.per_request(r["requests"]), machine_busy_pct=m.machine_busy_pct())
                     else:
-                        dbname = {"ceiling_current": "backend", "ceiling_original": ORIGINAL_DB}.get(step, FLOOR_DB)
                         with Meter({"postgres": pg_ticks}) as m:
-                            r = run_pgbench(pg, dbname, files.floor if step == "floor" else files.ingest, SECONDS,
-                                            CONNECTIONS)
+                            r = run_pgbench(pg, *pgbench_steps[step], SECONDS, CONNECTIONS)
                         r.update(cpu_us=m.per_request(r["transactions"]), machine_busy_pct=m.machine_busy_pct())
                     rounds[step].append(r)
             loaded = {"lighttpd": memory([st.pid]), "responders": memory(responders), "scheduler": memory([sched.pid])}

@@ -85,30 +85,6 @@ def table_stats(pg):
     return out
 
 
-# pgbench's query mode: prepared (named statements, as DATABASE_STATEMENTS=prepared), or extended
-# (each call parsed and planned, as the default DATABASE_STATEMENTS=unnamed); --mode
-QUERY_MODE = ["prepared"]
-
-
-def pgbench(pg, script, clients, seconds):
-    cmd = [os.path.join(harness.PG_BIN, "pgbench"), "-n", "-M", QUERY_MODE[0], "-c", str(clients),
-           "-j", str(min(clients, 4)), "-T", str(seconds), "-f", script, "-h", pg.sockdir, "-p", str(pg.port),
-           "-U", "postgres", "backend"]
-    if harness.IS_ROOT:
-        cmd = [harness.RUNUSER, "-u", "postgres", "--"] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
-    if r.returncode != 0:
-        raise harness.Fail("pgbench failed: %s %s" % (r.stdout[-1500:], r.stderr[-1500:]))
-    tx = tps = None
-    for line in r.stdout.splitlines():
-        if line.startswith("number of transactions actually processed:"):
-            tx = int(line.split(":")[1].split("/")[0])
-        if line.startswith("tps ="):
-            tps = float(line.split()[2])
-    failed = [ln for ln in r.stdout.splitlines() if ln.startswith("number of failed")]
-    return tx, tps, failed
-
-
 def app_home_upto(version):
     """A directory whose migrations/ holds the repository's files up to version (inclusive)."""
     home = tempfile.mkdtemp(prefix="dbwork-home-")
@@ -122,7 +98,7 @@ def app_home_upto(version):
     return home, names[-1][:-4]
 
 
-def run_schema(version, clients_list, seconds, warmup, fast, perf, script_name):
+def run_schema(version, clients_list, seconds, warmup, fast, perf, script_name, mode):
     home, last = app_home_upto(version)
     pg = harness.BenchPostgres(durable=not fast)
     script = os.path.join(pg.base, "ingest.sql")
@@ -139,7 +115,7 @@ def run_schema(version, clients_list, seconds, warmup, fast, perf, script_name):
         # are returning visitors in continuing sessions (as on a live site); then a warm-up
         for lo in range(1, 20001, 1000):  # a transaction per 1,000 visitors
             pg.psql(SEED_SQL.format(lo=lo, hi=lo + 999), timeout=300)
-        pgbench(pg, script, 8, warmup)
+        bench.run_pgbench(pg, "backend", script, warmup, 8, mode, check=True)
         pg.psql("VACUUM ANALYZE")
         rows = []
         for clients in clients_list:
@@ -152,7 +128,8 @@ def run_schema(version, clients_list, seconds, warmup, fast, perf, script_name):
                 perf_proc = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-a", "-o", perf_out,
                                               "--", "sleep", str(seconds)],
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            tx, tps, failed = pgbench(pg, script, clients, seconds)
+            res = bench.run_pgbench(pg, "backend", script, seconds, clients, mode, check=True)
+            tx, tps = res["transactions"], res["tps"]
             if perf_proc:
                 perf_proc.wait(timeout=60)
             t1, _ = postgres_ticks(pg)
@@ -162,8 +139,8 @@ def run_schema(version, clients_list, seconds, warmup, fast, perf, script_name):
             upd = sum(d[t]["upd"] for t in ("visitors", "sessions"))
             hot = sum(d[t]["hot"] for t in ("visitors", "sessions"))
             rows.append({
-                "schema": last, "script": script_name, "mode": QUERY_MODE[0], "clients": clients, "seconds": seconds, "durable": not fast,
-                "tps": tps, "events": tx, "failed": failed,
+                "schema": last, "script": script_name, "mode": mode, "clients": clients, "seconds": seconds, "durable": not fast,
+                "tps": tps, "events": tx, "failed": res["failed"],
                 "pg_cpu_us_per_event": (t1 - t0) * 1e6 / CLK_TCK / tx if tx else None,
                 "index_insertions_per_event": idx_ins / tx if tx else None,
                 "hot_pct_visitors_sessions": 100.0 * hot / upd if upd else None,
@@ -197,14 +174,13 @@ def main():
                     help="pgbench query mode: prepared (the default), or extended (each call parsed and "
                          "planned, as responders with DATABASE_STATEMENTS=unnamed)")
     a = ap.parse_args()
-    QUERY_MODE[0] = a.mode
     clients = [int(c) for c in a.clients.split(",")]
     print("dbwork: ingest_event by pgbench, %s commits, %ds per run, script %s, %s statements (machine may be "
           "shared)" % ("fast" if a.fast else "durable", a.seconds, a.script, a.mode), flush=True)
     rows = []
     for _ in range(a.rounds):
         for v in a.schemas:
-            rows += run_schema(v, clients, a.seconds, a.warmup, a.fast, a.perf, a.script)
+            rows += run_schema(v, clients, a.seconds, a.warmup, a.fast, a.perf, a.script, a.mode)
     out = os.path.join(harness.APP_HOME, "fcgi-app", "build", "bench")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "dbwork.json"), "w") as f:

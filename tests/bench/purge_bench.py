@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
 
 import harness  # noqa: E402
+import bench  # noqa: E402
 from bench import PGBENCH_SCRIPT  # noqa: E402
 
 EVENTS = int(os.environ.get("PURGE_BENCH_EVENTS", "5000000"))
@@ -135,15 +135,8 @@ def purge(pg, db, cutoff):
 
 
 def pgbench(pg, db, script):
-    r = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-T", str(SECONDS),
-                        "-f", script, "-h", pg.sockdir, "-p", str(pg.port), "-U", "postgres", db],
-                       capture_output=True, text=True, timeout=SECONDS + 300)
-    if r.returncode != 0:
-        raise SystemExit("bench-purge: pgbench failed: %s %s" % (r.stdout[-800:], r.stderr[-800:]))
-    for line in r.stdout.splitlines():
-        if line.startswith("tps = "):
-            return float(line.split()[2])
-    raise SystemExit("bench-purge: no tps in pgbench's output: %s" % r.stdout[-800:])
+    """tx/s of the per-event script on db (bench.py's pgbench driver)."""
+    return bench.run_pgbench(pg, db, script, SECONDS, CLIENTS, check=True)["tps"]
 
 
 def main():
