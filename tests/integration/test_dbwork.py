@@ -141,15 +141,16 @@ def seeded():
     return harness.shared("dbwork-seed", make).value
 
 
-def run_file(statements):
-    """Runs statements through psql -f: each in a transaction of its own (autocommit), as events
-    arrive; in one transaction no old row version could be pruned, and no update would be HOT."""
+def run_file(statements, name=None):
+    """Runs statements through psql -f on database name (the module's by default): each in a
+    transaction of its own (autocommit), as events arrive; in one transaction no old row version
+    could be pruned, and no update would be HOT. Returns psql's output."""
     path = os.path.join(pg().base, "dbwork-%d.sql" % os.getpid())
     with open(path, "w") as f:
         f.write(";\n".join(statements) + ";\n")
     os.chmod(path, 0o644)
     try:
-        pg().psql(file=path, db=db(), timeout=120)
+        return pg().psql(file=path, db=name or db(), timeout=120)
     finally:
         os.unlink(path)
 
@@ -331,25 +332,15 @@ def cached_plans_never_scan_sessions():
         at = "now() AT TIME ZONE 'UTC' - interval '%d hours'" % (40 - i) if i % 2 else "now() AT TIME ZONE 'UTC'"
         calls.append(ingest_sql("plan-%d" % (i % 10), at, i, canon_suffix=i % 3 != 0,
                                 event_id="00000000-0000-4000-8000-%012d" % i))
-    path = os.path.join(pg().base, "dbwork-plans-%d.sql" % os.getpid())
-    with open(path, "w") as f:
-        f.write("SET plan_cache_mode = force_generic_plan;\n")
-        f.write(";\n".join(calls[:10]) + ";\n")  # the plans, made on empty tables
-        f.write("INSERT INTO visitors (id, anon_id, first_seen_at, last_seen_at, updated_at) SELECT 'pv-' || v, "
-                "'pseed-' || v, now(), now(), now() FROM generate_series(1, 2000) v;\n"
-                "INSERT INTO sessions (id, visitor_id, started_at, last_event_at, updated_at) SELECT 'ps-' || v || '-' "
-                "|| d, 'pv-' || v, now() - make_interval(days => d), now() - make_interval(days => d), now() "
-                "FROM generate_series(1, 2000) v, generate_series(1, 5) d;\n")
-        f.write("SELECT pg_stat_force_next_flush();\n")
-        f.write("SELECT 'before', sum(seq_scan) FROM pg_stat_user_tables WHERE relname IN ('sessions', 'visitors');\n")
-        f.write(";\n".join(calls[10:]) + ";\n")
-        f.write("SELECT pg_stat_force_next_flush();\n")
-        f.write("SELECT 'after', sum(seq_scan) FROM pg_stat_user_tables WHERE relname IN ('sessions', 'visitors');\n")
-    os.chmod(path, 0o644)
-    try:
-        out = pg().psql(file=path, db=name, timeout=120)
-    finally:
-        os.unlink(path)
+    scans = "SELECT '%s', sum(seq_scan) FROM pg_stat_user_tables WHERE relname IN ('sessions', 'visitors')"
+    out = run_file(["SET plan_cache_mode = force_generic_plan"] + calls[:10] + [  # the plans, made on empty tables
+        "INSERT INTO visitors (id, anon_id, first_seen_at, last_seen_at, updated_at) SELECT 'pv-' || v, "
+        "'pseed-' || v, now(), now(), now() FROM generate_series(1, 2000) v",
+        "INSERT INTO sessions (id, visitor_id, started_at, last_event_at, updated_at) SELECT 'ps-' || v || '-' "
+        "|| d, 'pv-' || v, now() - make_interval(days => d), now() - make_interval(days => d), now() "
+        "FROM generate_series(1, 2000) v, generate_series(1, 5) d",
+        "SELECT pg_stat_force_next_flush()", scans % "before"] + calls[10:] + [
+        "SELECT pg_stat_force_next_flush()", scans % "after"], name)
     counts = dict(l.split("|") for l in out.splitlines() if l.startswith(("before|", "after|")))
     expect_eq(int(counts["after"]) - int(counts["before"]), 0,
               "scans of sessions and visitors by 30 events with plans cached on empty tables")
@@ -378,19 +369,9 @@ def eventid_events_write_only_their_own_rows():
             rows[rel] = (int(ins), int(upd), int(dele))
         return rows
 
-    def run(statements):
-        path = os.path.join(pg().base, "dbwork-eid-%d.sql" % os.getpid())
-        with open(path, "w") as f:
-            f.write(";\n".join(statements) + ";\n")
-        os.chmod(path, 0o644)
-        try:
-            return pg().psql(file=path, db=name, timeout=120)
-        finally:
-            os.unlink(path)
-
-    run(first)
+    run_file(first, name)
     c0 = counts()
-    run(calls)
+    run_file(calls, name)
     c1 = counts()
     delta = {r: tuple(c1[r][k] - c0.get(r, (0, 0, 0))[k] for k in range(3)) for r in c1}
     delta = {r: d for r, d in delta.items() if d != (0, 0, 0)}
@@ -398,7 +379,7 @@ def eventid_events_write_only_their_own_rows():
     expect_eq(len(part), 1, "partitions written: %r" % delta)
     expect_eq(delta, {part[0]: (100, 0, 0), "visitors": (0, 100, 0), "sessions": (0, 100, 0)},
               "rows inserted, updated, deleted per table by 100 events with an eventId")
-    out = run(calls)
-    expect_eq(out.count("|t\n") + out.endswith("|t"), 100, "retries answered as deduplicated")
+    out = run_file(calls, name)
+    expect_eq(sum(1 for line in out.splitlines() if line.endswith("|t")), 100, "retries answered as deduplicated")
     c2 = counts()
     expect_eq({r: c2[r] for r in c2 if c2[r] != c1.get(r)}, {}, "rows written by the 100 retries")
